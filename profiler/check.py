@@ -1,0 +1,183 @@
+"""Compatibility check: every workload under every security mode, with verdicts.
+
+A run passes when the job exits 0 and, if an unconfined run of the same workload is part
+of the check, reports the same result checksum. A wrong result under a profile is as
+much a breakage as a crash: some denied syscalls make a library fall back silently.
+"""
+
+from __future__ import annotations
+
+import enum
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from profiler.runtime.interface import (
+    Backend,
+    PodSecurity,
+    RunResult,
+    RunSpec,
+    SecurityMode,
+)
+from profiler.workloads import Workload
+
+
+class Verdict(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    TIMEOUT = "timeout"
+    MISMATCH = "mismatch"  # ran, but its result differs from the unconfined run
+
+    @property
+    def ok(self) -> bool:
+        return self is Verdict.PASS
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    verdict: Verdict
+    exit_code: int | None
+    wall_seconds: float
+    job_seconds: float | None
+    cpu_seconds: float | None
+    checksum: str | None
+    error_line: str
+    run_dir: str | None
+
+
+@dataclass(frozen=True)
+class Cell:
+    workload: str
+    mode: SecurityMode
+    runs: tuple[RunOutcome, ...]
+    diagnosis: tuple[str, ...] = field(default=())  # filled in by denial diagnosis
+
+    @property
+    def verdict(self) -> Verdict:
+        """The worst verdict of the cell's runs: one failure in N makes the cell fail."""
+        order = [Verdict.FAIL, Verdict.TIMEOUT, Verdict.MISMATCH, Verdict.PASS]
+        return min((r.verdict for r in self.runs), key=order.index)
+
+    @property
+    def median_wall(self) -> float:
+        return statistics.median(r.wall_seconds for r in self.runs)
+
+    @property
+    def passes(self) -> int:
+        return sum(1 for r in self.runs if r.verdict.ok)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    image: str
+    pod_security: PodSecurity
+    modes: tuple[SecurityMode, ...]
+    workloads: tuple[str, ...]
+    cells: tuple[Cell, ...]
+    profile_label: str | None
+    repeat: int
+
+    @property
+    def passed(self) -> bool:
+        return all(c.verdict.ok for c in self.cells)
+
+    def cell(self, workload: str, mode: SecurityMode) -> Cell:
+        for c in self.cells:
+            if c.workload == workload and c.mode is mode:
+                return c
+        raise KeyError((workload, mode))
+
+
+Progress = Callable[[str, int, int], None]  # message, done, total
+
+
+def run_check(
+    backend: Backend,
+    workloads: Sequence[Workload],
+    modes: Sequence[SecurityMode],
+    image: str,
+    *,
+    profile_json: str | None = None,
+    profile_label: str | None = None,
+    pod_security: PodSecurity = PodSecurity.RESTRICTED,
+    repeat: int = 1,
+    timeout_seconds: float = 600.0,
+    run_root: Path | None = None,
+    progress: Progress = lambda _m, _d, _t: None,
+) -> CheckReport:
+    """Run the matrix, unconfined first in each round so later runs can be compared to it."""
+    ordered_modes = sorted(modes, key=lambda m: m is not SecurityMode.UNCONFINED)
+    total = len(workloads) * len(ordered_modes) * repeat
+    results: dict[tuple[str, SecurityMode], list[RunResult]] = {}
+    done = 0
+    for round_index in range(repeat):
+        for workload in workloads:
+            for mode in ordered_modes:
+                progress(f"{workload.name} [{mode.value}] run {round_index + 1}/{repeat}", done, total)
+                spec = RunSpec(
+                    workload=workload,
+                    mode=mode,
+                    image=image,
+                    pod_security=pod_security,
+                    profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
+                    profile_label=profile_label if mode is SecurityMode.LOCALHOST else None,
+                    timeout_seconds=timeout_seconds,
+                )
+                run_dir = (
+                    run_root / workload.name / f"{mode.value}-{round_index + 1}"
+                    if run_root is not None
+                    else None
+                )
+                results.setdefault((workload.name, mode), []).append(backend.run(spec, run_dir))
+                done += 1
+    progress("done", done, total)
+    cells = []
+    for workload in workloads:
+        reference = _reference_checksum(results.get((workload.name, SecurityMode.UNCONFINED), []))
+        for mode in modes:
+            runs = tuple(judge(r, reference) for r in results[(workload.name, mode)])
+            cells.append(Cell(workload.name, mode, runs))
+    return CheckReport(
+        image=image,
+        pod_security=pod_security,
+        modes=tuple(modes),
+        workloads=tuple(w.name for w in workloads),
+        cells=tuple(cells),
+        profile_label=profile_label,
+        repeat=repeat,
+    )
+
+
+def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
+    """The verdict of one run against the unconfined reference (pure)."""
+    checksum = result.result.checksum if result.result else None
+    if result.timed_out:
+        verdict = Verdict.TIMEOUT
+        error = f"timed out after {result.spec.timeout_seconds:.0f} s"
+    elif result.exit_code != 0:
+        verdict = Verdict.FAIL
+        error = result.last_error_line()
+    elif reference_checksum is not None and checksum != reference_checksum:
+        verdict = Verdict.MISMATCH
+        error = f"checksum {checksum} differs from unconfined {reference_checksum}"
+    else:
+        verdict = Verdict.PASS
+        error = ""
+    return RunOutcome(
+        verdict=verdict,
+        exit_code=result.exit_code,
+        wall_seconds=result.wall_seconds,
+        job_seconds=result.result.job_seconds if result.result else None,
+        cpu_seconds=result.cpu_seconds,
+        checksum=checksum,
+        error_line=error,
+        run_dir=str(result.run_dir) if result.run_dir else None,
+    )
+
+
+def _reference_checksum(unconfined_runs: Sequence[RunResult]) -> str | None:
+    for run in unconfined_runs:
+        if run.succeeded and run.result and run.result.checksum:
+            return run.result.checksum
+    return None

@@ -1,0 +1,143 @@
+"""`spark-seccomp check` and `cleanup`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from profiler import workloads as workloads_lib
+from profiler.check import CheckReport, Verdict, run_check
+from profiler.cli.common import console, parse_modes, parse_pod_security, stdout, write_atomically
+from profiler.errors import EXIT_FAILED, UsageError
+from profiler.image import default_tag
+from profiler.paths import runs_dir
+from profiler.report.check_formats import check_to_json, check_to_junit
+from profiler.runtime.interface import SecurityMode
+from profiler.seccomp.profile import load_profile_text
+
+WORKLOADS_ARG = typer.Argument(
+    None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
+)
+
+
+def check(
+    workloads: list[str] = WORKLOADS_ARG,
+    modes: str = typer.Option(
+        "unconfined,runtime-default", "--modes", help="Comma-separated: unconfined, runtime-default, localhost."
+    ),
+    profile: Path = typer.Option(None, "--profile", help="OCI seccomp profile for localhost mode."),
+    pod_security: str = typer.Option(
+        "restricted", "--pod-security", help="restricted (PSS restricted) or none (engine defaults)."
+    ),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per workload and mode."),
+    image: str = typer.Option(None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."),
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
+    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."),
+) -> None:
+    """Run workloads under each security mode; say which modes break which jobs.
+
+    Exit 0 when every cell passes, 1 when any fails, 2 for usage errors, 3 when the
+    environment lacks something (no Docker engine, no image).
+    """
+    from profiler.runtime.docker import DockerBackend
+
+    mode_list = parse_modes(modes)
+    security = parse_pod_security(pod_security)
+    profile_json = None
+    if SecurityMode.LOCALHOST in mode_list:
+        if profile is None:
+            raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+        profile_json = load_profile_text(profile)
+    elif profile is not None:
+        raise UsageError("--profile is only used in localhost mode", "add localhost to --modes")
+    selected = workloads_lib.resolve_all(workloads or [])
+    root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    backend = DockerBackend()
+    with _progress_bar() as bar:
+        task = bar.add_task("check", total=None)
+
+        def on_progress(message: str, done: int, total: int) -> None:
+            bar.update(task, description=message, completed=done, total=total)
+
+        report = run_check(
+            backend,
+            selected,
+            mode_list,
+            image or default_tag(),
+            profile_json=profile_json,
+            profile_label=str(profile) if profile else None,
+            pod_security=security,
+            repeat=repeat,
+            timeout_seconds=timeout,
+            run_root=root,
+            progress=on_progress,
+        )
+    stdout.print(render_table(report))
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomically(root / "check.json", check_to_json(report))
+    if json_out:
+        write_atomically(json_out, check_to_json(report))
+    if junit_out:
+        write_atomically(junit_out, check_to_junit(report))
+    console.print(f"run logs and check.json in {root}", highlight=False)
+    if not report.passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def cleanup() -> None:
+    """Remove every container this tool started that is still around (after a crash)."""
+    from profiler.runtime.docker import DockerBackend
+
+    removed = DockerBackend().cleanup()
+    console.print(f"removed {removed} container(s)")
+
+
+def render_table(report: CheckReport) -> Table:
+    title = f"pod security: {report.pod_security.value}; image: {report.image}"
+    if report.profile_label:
+        title += f"; profile: {report.profile_label}"
+    table = Table("workload", *[m.value for m in report.modes], title=title)
+    for workload in report.workloads:
+        row = [workload]
+        for mode in report.modes:
+            row.append(_render_cell(report, workload, mode))
+        table.add_row(*row)
+    return table
+
+
+def _render_cell(report: CheckReport, workload: str, mode: SecurityMode) -> str:
+    cell = report.cell(workload, mode)
+    times = f"{cell.median_wall:.1f}s"
+    count = f" {cell.passes}/{len(cell.runs)}" if len(cell.runs) > 1 else ""
+    if cell.verdict is Verdict.PASS:
+        return f"[green]pass[/green]{count} {times}"
+    failing = next(r for r in cell.runs if not r.verdict.ok)
+    detail = failing.error_line
+    if cell.verdict is Verdict.FAIL:
+        detail = f"exit {failing.exit_code}: {detail}"
+    lines = [f"[red]{cell.verdict.value}[/red]{count} {times}", _escape(detail[:160])]
+    lines += [_escape(d) for d in cell.diagnosis]
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )

@@ -1,0 +1,73 @@
+"""What every command shares: the stderr console, global state, option parsing helpers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from profiler.errors import UsageError
+from profiler.runtime.interface import PodSecurity, SecurityMode
+
+# Results go to stdout; logs, progress and errors to stderr, so output can be piped.
+console = Console(stderr=True)
+stdout = Console(soft_wrap=True)
+
+
+@dataclass
+class State:
+    verbose: bool = False
+
+
+state = State()
+
+
+def progress(message: str) -> None:
+    console.print(f"[dim]•[/dim] {message}", highlight=False)
+
+
+def parse_modes(text: str) -> list[SecurityMode]:
+    modes = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            mode = SecurityMode(item)
+        except ValueError:
+            choices = ", ".join(m.value for m in SecurityMode)
+            raise UsageError(f"unknown mode {item!r}", f"choose from {choices}") from None
+        if mode in modes:
+            raise UsageError(f"mode {item!r} given twice", "name each mode once")
+        modes.append(mode)
+    if not modes:
+        raise UsageError("no modes given", "e.g. --modes unconfined,runtime-default")
+    return modes
+
+
+def parse_pod_security(text: str) -> PodSecurity:
+    try:
+        return PodSecurity(text)
+    except ValueError:
+        raise UsageError(
+            f"unknown pod security {text!r}", "choose restricted or none"
+        ) from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a half-written profile is worse than none."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise UsageError(
+            f"cannot write {path}: directory {path.parent} does not exist", "create it first"
+        )
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

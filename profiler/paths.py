@@ -1,0 +1,30 @@
+"""Where the tool finds its bundled data and keeps its caches and run directories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """A bundled top-level folder (``workloads``, ``profiles``): in the wheel or the checkout."""
+    bundled = _PACKAGE / "_data" / name
+    if bundled.is_dir():
+        return bundled
+    return _PACKAGE.parent / name
+
+
+def cache_dir() -> Path:
+    """Downloaded wheels and rootfs tarballs, kept between image builds."""
+    explicit = os.environ.get("SPARK_SECCOMP_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "spark-seccomp"
+
+
+def runs_dir() -> Path:
+    """Default parent of run directories (stdout, stderr, results of each container run)."""
+    return Path(os.environ.get("SPARK_SECCOMP_RUNS", "runs"))

@@ -1,0 +1,1 @@
+"""Turning check, record and bench results into files people and CI systems read."""

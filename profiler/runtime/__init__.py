@@ -1,0 +1,1 @@
+"""Container backends: run one workload under one security mode and report what happened."""

@@ -1,0 +1,218 @@
+"""The Docker backend: one container per run through the docker SDK, always removed.
+
+Every container carries the ``io.spark-seccomp.owner`` label, so ``cleanup`` (and the
+test suite's final check) can find anything left behind by a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import EnvironmentProblem
+from profiler.runtime import cgroup
+from profiler.runtime.engine import connect, require_image
+from profiler.runtime.interface import (
+    SPARK_UID,
+    WRITABLE_PATHS,
+    Backend,
+    PodSecurity,
+    RunObserver,
+    RunResult,
+    RunSpec,
+    SecurityMode,
+)
+from profiler.workloads import parse_result_line
+
+OWNER_LABEL = "io.spark-seccomp.owner"
+OWNER = "spark-seccomp"
+JOB_DIR = "/job"
+TOOLS_DIR = "/opt/spark-seccomp-tools"
+_TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
+
+# spark-submit is how the Spark Operator's driver pod starts a PySpark application
+# (bash -> JVM -> Python driver over py4j); running the same launcher keeps the syscalls
+# of a recording the same as those of a driver pod.
+SUBMIT = 'exec "${SPARK_HOME:-/opt/spark}/bin/spark-submit" "$@"'
+
+
+def container_options(spec: RunSpec, run_id: str) -> dict[str, Any]:
+    """Docker SDK ``containers.create`` keyword arguments for a spec (pure, unit-tested)."""
+    workload = spec.workload
+    command = ["/bin/sh", "-c", SUBMIT, "spark-submit", f"{JOB_DIR}/{workload.path.name}"]
+    entrypoint: list[str] = []
+    if spec.hold_until_traced:
+        entrypoint = [f"{TOOLS_DIR}/wait-for-tracer"]
+    security_opt: list[str] = []
+    if spec.mode is SecurityMode.UNCONFINED:
+        security_opt.append("seccomp=unconfined")
+    elif spec.mode is SecurityMode.LOCALHOST:
+        if spec.profile_json is None:
+            raise ValueError("localhost mode needs a profile")
+        security_opt.append("seccomp=" + spec.profile_json)
+    elif spec.profile_json is not None:
+        raise ValueError("a profile is only used in localhost mode")
+    options: dict[str, Any] = {
+        "image": spec.image,
+        "command": command,
+        "entrypoint": entrypoint,
+        "environment": dict(spec.env),
+        "labels": {
+            OWNER_LABEL: OWNER,
+            "io.spark-seccomp.run": run_id,
+            "io.spark-seccomp.workload": workload.name,
+            "io.spark-seccomp.mode": spec.mode.value,
+        },
+        "volumes": {
+            str(workload.path.parent): {"bind": JOB_DIR, "mode": "ro"},
+            str(_TOOLS_ON_HOST): {"bind": TOOLS_DIR, "mode": "ro"},
+        },
+        "working_dir": "/tmp",
+        "detach": True,
+    }
+    if spec.memory_limit:
+        options["mem_limit"] = spec.memory_limit
+    if spec.pod_security is PodSecurity.RESTRICTED:
+        security_opt.append("no-new-privileges:true")
+        options.update(
+            user=f"{SPARK_UID}:{SPARK_UID}",
+            cap_drop=["ALL"],
+            read_only=True,
+            # Kubernetes emptyDir volumes are not noexec; Docker's tmpfs default is, and
+            # snappy/zstd load native libraries they unpack into /tmp.
+            tmpfs={path: "rw,exec,nosuid,nodev,size=4g,mode=1777" for path in WRITABLE_PATHS},
+            network_mode="none",
+            # With no network the container's own name resolves nowhere and the JVM dies.
+            hostname="localhost",
+        )
+    options["security_opt"] = security_opt
+    return options
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(self, client: Any | None = None) -> None:
+        self.client = client or connect()
+        self._checked_images: set[str] = set()
+
+    def run(
+        self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
+    ) -> RunResult:
+        from docker.errors import APIError
+
+        observer = observer or RunObserver()
+        if spec.image not in self._checked_images:
+            require_image(self.client, spec.image)
+            self._checked_images.add(spec.image)
+        run_id = uuid.uuid4().hex[:12]
+        accounting = cgroup.CpuAccounting.create(self.client, run_id)
+        options = container_options(spec, run_id)
+        if accounting.parent:
+            options["cgroup_parent"] = accounting.parent
+        container = None
+        timed_out = False
+        exit_code: int | None = None
+        started = time.monotonic()
+        try:
+            try:
+                container = self.client.containers.create(**options)
+            except APIError as exc:
+                raise EnvironmentProblem(
+                    f"the engine refused the container: {exc.explanation or exc}",
+                    "check the profile file and the image",
+                ) from exc
+            observer.before_start()
+            started = time.monotonic()
+            container.start()
+            container.reload()
+            observer.started(int(container.attrs["State"]["Pid"]))
+            exit_code, timed_out = _wait(container, spec.timeout_seconds)
+            wall = time.monotonic() - started
+            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+            if exit_code is None and not timed_out:
+                stderr += "\ncontainer exited without an exit code"
+        except APIError as exc:
+            raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
+        finally:
+            if container is not None:
+                _remove(container)
+            observer.finished()
+        cpu = accounting.finish()
+        result = RunResult(
+            spec=spec,
+            exit_code=exit_code,
+            timed_out=timed_out,
+            wall_seconds=wall,
+            cpu_seconds=cpu,
+            stdout=stdout,
+            stderr=stderr,
+            result=parse_result_line(stdout),
+            run_dir=run_dir,
+            container_id=container.id if container is not None else None,
+        )
+        if run_dir is not None:
+            write_run_dir(result, run_dir)
+        return result
+
+    def cleanup(self) -> int:
+        removed = 0
+        for container in self.client.containers.list(
+            all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}
+        ):
+            _remove(container)
+            removed += 1
+        return removed
+
+
+def _wait(container: Any, timeout: float) -> tuple[int | None, bool]:
+    import requests
+
+    try:
+        status = container.wait(timeout=timeout)
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        container.kill()
+        return None, True
+    return int(status.get("StatusCode", -1)), False
+
+
+def _remove(container: Any) -> None:
+    from docker.errors import APIError, NotFound
+
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except APIError:
+        # Removal can race with the engine finishing the exit; one retry settles it.
+        time.sleep(0.5)
+        try:
+            container.remove(force=True)
+        except NotFound:
+            pass
+
+
+def write_run_dir(result: RunResult, run_dir: Path) -> None:
+    """stdout, stderr and a summary of one run, for reports and for people debugging."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "stdout.txt").write_text(result.stdout)
+    (run_dir / "stderr.txt").write_text(result.stderr)
+    if result.spec.profile_json is not None:
+        (run_dir / "profile.json").write_text(result.spec.profile_json)
+    summary = {
+        "workload": result.spec.workload.name,
+        "mode": result.spec.mode.value,
+        "pod_security": result.spec.pod_security.value,
+        "image": result.spec.image,
+        "exit_code": result.exit_code,
+        "timed_out": result.timed_out,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "cpu_seconds": round(result.cpu_seconds, 3) if result.cpu_seconds is not None else None,
+        "checksum": result.result.checksum if result.result else None,
+        "job_seconds": result.result.job_seconds if result.result else None,
+    }
+    (run_dir / "run.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

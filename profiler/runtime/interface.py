@@ -1,0 +1,109 @@
+"""What a backend is asked to run (``RunSpec``) and what it reports back (``RunResult``)."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from profiler.workloads import Workload, WorkloadResult
+
+
+class SecurityMode(str, enum.Enum):
+    """The seccomp setting of a run, named as in Kubernetes' seccompProfile.type."""
+
+    UNCONFINED = "unconfined"
+    RUNTIME_DEFAULT = "runtime-default"
+    LOCALHOST = "localhost"
+
+
+class PodSecurity(str, enum.Enum):
+    """The rest of the security context.
+
+    ``restricted`` mirrors Kubernetes PSS restricted as the Spark Operator docs advise:
+    uid/gid 185, all capabilities dropped, no-new-privileges, read-only root filesystem
+    with tmpfs where Spark writes, and no network beyond loopback. ``none`` keeps the
+    engine's defaults (root, default capabilities, writable root, bridge network).
+    """
+
+    RESTRICTED = "restricted"
+    NONE = "none"
+
+
+# Where a hardened Spark container may write: the scratch space and the home directory.
+WRITABLE_PATHS = ("/tmp", "/home/spark")
+SPARK_UID = 185
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    workload: Workload
+    mode: SecurityMode
+    image: str
+    pod_security: PodSecurity = PodSecurity.RESTRICTED
+    # The OCI seccomp profile (JSON text) for LOCALHOST; recording and complain runs put
+    # their own profile here too.
+    profile_json: str | None = None
+    profile_label: str | None = None  # where profile_json came from, for reports
+    timeout_seconds: float = 600.0
+    env: tuple[tuple[str, str], ...] = ()
+    hold_until_traced: bool = False  # the first process waits for a ptrace tracer
+    memory_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    spec: RunSpec
+    exit_code: int | None  # None when the run timed out or never started
+    timed_out: bool
+    wall_seconds: float
+    cpu_seconds: float | None
+    stdout: str
+    stderr: str
+    result: WorkloadResult | None
+    run_dir: Path | None = None
+    container_id: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.timed_out and self.exit_code == 0
+
+    def last_error_line(self) -> str:
+        """The line of stderr most likely to explain a failure."""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        for marker in ("Error", "Exception", "error:", "failed", "denied", "Killed"):
+            for line in reversed(lines):
+                if marker in line:
+                    return line[:240]
+        return lines[-1][:240] if lines else ""
+
+
+class RunObserver:
+    """Hooks around a run, for tracers: called with the host pid of the container's first
+    process once it started, and after it exited. Default hooks do nothing."""
+
+    def before_start(self) -> None:
+        pass
+
+    def started(self, host_pid: int) -> None:
+        pass
+
+    def finished(self) -> None:
+        pass
+
+
+class Backend(ABC):
+    """Runs one workload under one security mode; never leaves anything running."""
+
+    name: str
+
+    @abstractmethod
+    def run(
+        self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
+    ) -> RunResult: ...
+
+    @abstractmethod
+    def cleanup(self) -> int:
+        """Remove anything this tool started that is still around; returns how many."""

@@ -1,0 +1,1 @@
+"""Seccomp profiles: the OCI model, generation from recordings, merge/diff, architectures."""
