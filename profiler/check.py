@@ -114,7 +114,9 @@ def run_check(
     for round_index in range(repeat):
         for workload in workloads:
             for mode in ordered_modes:
-                progress(f"{workload.name} [{mode.value}] run {round_index + 1}/{repeat}", done, total)
+                progress(
+                    f"{workload.name} [{mode.value}] run {round_index + 1}/{repeat}", done, total
+                )
                 spec = RunSpec(
                     workload=workload,
                     mode=mode,

@@ -49,7 +49,11 @@ def expect(condition: bool, message: str) -> None:
 
 
 def report(workload: str, digest: str, started: float, **extra: Any) -> None:
-    line = {"workload": workload, "checksum": digest, "job_seconds": round(time.time() - started, 3)}
+    line = {
+        "workload": workload,
+        "checksum": digest,
+        "job_seconds": round(time.time() - started, 3),
+    }
     line.update(extra)
     print(json.dumps(line, sort_keys=True), flush=True)
 

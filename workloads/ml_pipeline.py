@@ -3,12 +3,11 @@
 import random
 import time
 
+from _common import checksum, expect, report, session
 from pyspark.ml import Pipeline
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import StandardScaler, VectorAssembler
-
-from _common import checksum, expect, report, session
 
 started = time.time()
 spark = session("ml_pipeline")

@@ -3,9 +3,8 @@
 import time
 
 import pandas as pd
-from pyspark.sql.functions import pandas_udf
-
 from _common import checksum, expect, report, session
+from pyspark.sql.functions import pandas_udf
 
 started = time.time()
 spark = session("pandas_udf", **{"spark.sql.execution.arrow.pyspark.enabled": "true"})

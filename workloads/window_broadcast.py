@@ -2,10 +2,9 @@
 
 import time
 
+from _common import checksum, expect, report, session
 from pyspark.sql import Window
 from pyspark.sql import functions as F
-
-from _common import checksum, expect, report, session
 
 started = time.time()
 spark = session("window_broadcast")

@@ -27,18 +27,26 @@ WORKLOADS_ARG = typer.Argument(
 def check(
     workloads: list[str] = WORKLOADS_ARG,
     modes: str = typer.Option(
-        "unconfined,runtime-default", "--modes", help="Comma-separated: unconfined, runtime-default, localhost."
+        "unconfined,runtime-default",
+        "--modes",
+        help="Comma-separated: unconfined, runtime-default, localhost.",
     ),
     profile: Path = typer.Option(None, "--profile", help="OCI seccomp profile for localhost mode."),
     pod_security: str = typer.Option(
-        "restricted", "--pod-security", help="restricted (PSS restricted) or none (engine defaults)."
+        "restricted",
+        "--pod-security",
+        help="restricted (PSS restricted) or none (engine defaults).",
     ),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per workload and mode."),
-    image: str = typer.Option(None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."),
+    image: str = typer.Option(
+        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
+    ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
     junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
-    run_dir: Path = typer.Option(None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."),
+    run_dir: Path = typer.Option(
+        None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."
+    ),
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 

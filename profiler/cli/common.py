@@ -51,9 +51,7 @@ def parse_pod_security(text: str) -> PodSecurity:
     try:
         return PodSecurity(text)
     except ValueError:
-        raise UsageError(
-            f"unknown pod security {text!r}", "choose restricted or none"
-        ) from None
+        raise UsageError(f"unknown pod security {text!r}", "choose restricted or none") from None
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -28,7 +28,11 @@ def check_to_dict(report: CheckReport) -> dict[str, Any]:
                 "median_wall_seconds": round(c.median_wall, 3),
                 "diagnosis": list(c.diagnosis),
                 "runs": [
-                    {**asdict(r), "verdict": r.verdict.value, "wall_seconds": round(r.wall_seconds, 3)}
+                    {
+                        **asdict(r),
+                        "verdict": r.verdict.value,
+                        "wall_seconds": round(r.wall_seconds, 3),
+                    }
                     for r in c.runs
                 ],
             }

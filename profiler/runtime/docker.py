@@ -6,6 +6,7 @@ test suite's final check) can find anything left behind by a crash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -16,10 +17,7 @@ from profiler.errors import EnvironmentProblem
 from profiler.runtime import cgroup
 from profiler.runtime.engine import connect, require_image
 from profiler.runtime.interface import (
-    SPARK_UID,
-    WRITABLE_PATHS,
     Backend,
-    PodSecurity,
     RunObserver,
     RunResult,
     RunSpec,
@@ -75,19 +73,30 @@ def container_options(spec: RunSpec, run_id: str) -> dict[str, Any]:
     }
     if spec.memory_limit:
         options["mem_limit"] = spec.memory_limit
-    if spec.pod_security is PodSecurity.RESTRICTED:
+    security = spec.container_security
+    if security.user is not None:
+        group = security.group if security.group is not None else security.user
+        options["user"] = f"{security.user}:{group}"
+    if security.cap_drop:
+        options["cap_drop"] = list(security.cap_drop)
+    if security.cap_add:
+        options["cap_add"] = list(security.cap_add)
+    if security.no_new_privileges:
         security_opt.append("no-new-privileges:true")
-        options.update(
-            user=f"{SPARK_UID}:{SPARK_UID}",
-            cap_drop=["ALL"],
-            read_only=True,
-            # Kubernetes emptyDir volumes are not noexec; Docker's tmpfs default is, and
-            # snappy/zstd load native libraries they unpack into /tmp.
-            tmpfs={path: "rw,exec,nosuid,nodev,size=4g,mode=1777" for path in WRITABLE_PATHS},
-            network_mode="none",
-            # With no network the container's own name resolves nowhere and the JVM dies.
-            hostname="localhost",
-        )
+    if security.privileged:
+        options["privileged"] = True
+    if security.read_only_root:
+        options["read_only"] = True
+    if security.writable_paths:
+        # Kubernetes emptyDir volumes are not noexec; Docker's tmpfs default is, and
+        # snappy/zstd load native libraries they unpack into /tmp.
+        options["tmpfs"] = {
+            path: "rw,exec,nosuid,nodev,size=4g,mode=1777" for path in security.writable_paths
+        }
+    if not security.network:
+        options["network_mode"] = "none"
+        # With no network the container's own name resolves nowhere and the JVM dies.
+        options["hostname"] = "localhost"
     options["security_opt"] = security_opt
     return options
 
@@ -190,10 +199,8 @@ def _remove(container: Any) -> None:
     except APIError:
         # Removal can race with the engine finishing the exit; one retry settles it.
         time.sleep(0.5)
-        try:
+        with contextlib.suppress(NotFound):
             container.remove(force=True)
-        except NotFound:
-            pass
 
 
 def write_run_dir(result: RunResult, run_dir: Path) -> None:

@@ -37,6 +37,39 @@ SPARK_UID = 185
 
 
 @dataclass(frozen=True)
+class ContainerSecurity:
+    """Everything but seccomp that a pod's security context decides, in container terms.
+
+    ``PodSecurity`` presets map onto this; ``k8s dry-run`` builds one from a manifest.
+    ``None`` for user/group means the image's own user.
+    """
+
+    user: int | None = None
+    group: int | None = None
+    cap_drop: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    no_new_privileges: bool = False
+    read_only_root: bool = False
+    writable_paths: tuple[str, ...] = ()  # tmpfs mounts (emptyDir volumes)
+    network: bool = True  # False: loopback only
+    privileged: bool = False
+
+    @classmethod
+    def preset(cls, pod_security: PodSecurity) -> ContainerSecurity:
+        if pod_security is PodSecurity.RESTRICTED:
+            return cls(
+                user=SPARK_UID,
+                group=SPARK_UID,
+                cap_drop=("ALL",),
+                no_new_privileges=True,
+                read_only_root=True,
+                writable_paths=WRITABLE_PATHS,
+                network=False,
+            )
+        return cls()
+
+
+@dataclass(frozen=True)
 class RunSpec:
     workload: Workload
     mode: SecurityMode
@@ -50,6 +83,12 @@ class RunSpec:
     env: tuple[tuple[str, str], ...] = ()
     hold_until_traced: bool = False  # the first process waits for a ptrace tracer
     memory_limit: str | None = None
+    # Overrides the pod_security preset (k8s dry-run translates a manifest into this).
+    security: ContainerSecurity | None = None
+
+    @property
+    def container_security(self) -> ContainerSecurity:
+        return self.security or ContainerSecurity.preset(self.pod_security)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,9 @@ def profile_from_dict(data: Any, source: str = "profile") -> Profile:
 def _arg(raw: Any, where: str) -> ArgCondition:
     if not isinstance(raw, dict) or raw.get("op") not in ARG_OPS:
         raise UsageError(f"{where}: each args entry needs index, value and a SCMP_CMP_* op")
-    return ArgCondition(int(raw["index"]), int(raw["value"]), str(raw["op"]), int(raw.get("valueTwo", 0)))
+    return ArgCondition(
+        int(raw["index"]), int(raw["value"]), str(raw["op"]), int(raw.get("valueTwo", 0))
+    )
 
 
 def load_profile(path: Path) -> Profile:

@@ -1,0 +1,102 @@
+"""The tracer seam and its product, a ``Recording`` of one run of one workload.
+
+A recording counts syscalls by name and by *process role* (driver JVM, executor JVM,
+python driver, python worker, shell...), so a profile can say who needed what.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from profiler.runtime.interface import RunObserver
+
+# Process roles, named as a Spark user knows the processes.
+ROLE_DRIVER_JVM = "driver JVM"
+ROLE_EXECUTOR_JVM = "executor JVM"
+ROLE_WORKER_JVM = "worker JVM"  # local-cluster master/worker daemons
+ROLE_PYTHON_DRIVER = "python driver"
+ROLE_PYTHON_WORKER = "python worker"
+ROLE_SHELL = "shell"
+ROLE_RUNTIME = "container runtime"  # runc's own calls after the filter is installed
+ROLE_OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Syscalls one traced run made, after the seccomp filter was in place."""
+
+    workload: str
+    run_index: int
+    tracer: str  # "ebpf" or "strace"
+    arch: str  # libseccomp arch name of the traced machine, e.g. "x86_64"
+    pod_security: str
+    # syscall name -> process role -> number of calls
+    counts: Mapping[str, Mapping[str, int]]
+    # Argument values seen, for argument filters (strace only): "socket.domain" -> values
+    arg_values: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    exit_code: int | None = None
+    checksum: str | None = None
+    # Syscall numbers the tracer saw that libseccomp has no name for on this arch.
+    unknown_numbers: frozenset[int] = frozenset()
+
+    @property
+    def syscalls(self) -> frozenset[str]:
+        return frozenset(self.counts)
+
+    def total(self, name: str) -> int:
+        return sum(self.counts.get(name, {}).values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "run_index": self.run_index,
+            "tracer": self.tracer,
+            "arch": self.arch,
+            "pod_security": self.pod_security,
+            "exit_code": self.exit_code,
+            "checksum": self.checksum,
+            "counts": {n: dict(sorted(r.items())) for n, r in sorted(self.counts.items())},
+            "arg_values": {k: sorted(v) for k, v in sorted(self.arg_values.items())},
+            "unknown_numbers": sorted(self.unknown_numbers),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recording:
+        return cls(
+            workload=str(data["workload"]),
+            run_index=int(data["run_index"]),
+            tracer=str(data["tracer"]),
+            arch=str(data["arch"]),
+            pod_security=str(data["pod_security"]),
+            counts={n: dict(r) for n, r in data["counts"].items()},
+            arg_values={k: frozenset(v) for k, v in (data.get("arg_values") or {}).items()},
+            exit_code=data.get("exit_code"),
+            checksum=data.get("checksum"),
+            unknown_numbers=frozenset(data.get("unknown_numbers") or ()),
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+class Tracer(RunObserver, ABC):
+    """A tracer observes one container run (see ``RunObserver``) and yields a recording."""
+
+    name: str
+
+    @abstractmethod
+    def check_available(self) -> None:
+        """Raise ``EnvironmentProblem`` naming what is missing (root, bpftrace, BTF...)."""
+
+    @abstractmethod
+    def recording(self, workload: str, run_index: int, pod_security: str) -> Recording:
+        """The recording of the run just observed."""
