@@ -9,6 +9,7 @@ import typer
 
 from profiler.cli import check as check_cmd
 from profiler.cli import image as image_cmd
+from profiler.cli import k8s as k8s_cmd
 from profiler.cli import workloads as workloads_cmd
 from profiler.cli.common import console, state
 from profiler.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ProfilerError
@@ -35,6 +36,7 @@ def _global(
 
 
 app.add_typer(image_cmd.app, name="image")
+app.add_typer(k8s_cmd.app, name="k8s")
 app.add_typer(workloads_cmd.app, name="workloads")
 app.command(name="check")(check_cmd.check)
 app.command(name="cleanup")(check_cmd.cleanup)

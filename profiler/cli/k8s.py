@@ -1,0 +1,226 @@
+"""`spark-seccomp k8s ...`: SparkApplication manifests, node profile installers, linting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from profiler.cli.common import console, write_atomically
+from profiler.errors import EXIT_FAILED, UsageError
+from profiler.image import DEFAULT_SPARK_VERSION, default_tag
+from profiler.k8s import formats, install, lint, paths, sarif, sparkapp
+from profiler.k8s.manifests import render
+from profiler.k8s.rules import Severity
+from profiler.seccomp.profile import load_profile_text
+
+app = typer.Typer(help="Kubernetes: SparkApplication manifests, profile installers, lint.")
+
+OUT_OPTION = typer.Option(None, "--out", "-o", help="Write here instead of stdout.")
+PROFILE_DIR_OPTION = typer.Option(
+    paths.DEFAULT_PROFILE_DIR,
+    "--profile-dir",
+    help="Directory under <kubelet-root>/seccomp holding the profiles.",
+)
+SPO_OPTION = typer.Option(
+    False,
+    "--spo",
+    help="Profiles are SeccompProfile resources of the Security Profiles Operator (v0.9+).",
+)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomically(out, text)
+        console.print(f"wrote {out}", highlight=False)
+
+
+@app.command("sparkapp")
+def sparkapp_command(
+    main: str = typer.Option(
+        ..., "--main", help="mainApplicationFile, e.g. local:///opt/app/job.py."
+    ),
+    image: str = typer.Option(None, "--image", help="Spark image [default: the tool's image]."),
+    profile: Path = typer.Option(None, "--profile", help="One profile for driver and executors."),
+    driver_profile: Path = typer.Option(None, "--driver-profile", help="The driver's profile."),
+    executor_profile: Path = typer.Option(
+        None, "--executor-profile", help="The executors' profile."
+    ),
+    seccomp: sparkapp.Seccomp = typer.Option(
+        sparkapp.Seccomp.LOCALHOST,
+        "--seccomp",
+        help="localhost (recorded profiles on the nodes) or runtime-default.",
+    ),
+    style: sparkapp.Style = typer.Option(
+        sparkapp.Style.TEMPLATE,
+        "--style",
+        help="template: driver/executor pod templates; fields: the CRD's security fields.",
+    ),
+    name: str = typer.Option("pyspark-job", "--name", help="metadata.name."),
+    namespace: str = typer.Option(None, "--namespace", "-n", help="metadata.namespace."),
+    spark_version: str = typer.Option(DEFAULT_SPARK_VERSION, "--spark-version"),
+    service_account: str = typer.Option(
+        sparkapp.DEFAULT_SERVICE_ACCOUNT, "--service-account", help="The driver's service account."
+    ),
+    executors: int = typer.Option(1, "--executors", min=1, help="Executor instances."),
+    arguments: list[str] = typer.Option(
+        None, "--arg", help="An application argument (repeat for more)."
+    ),
+    profile_dir: str = PROFILE_DIR_OPTION,
+    spo: bool = SPO_OPTION,
+    out: Path = OUT_OPTION,
+) -> None:
+    """Write a SparkApplication whose pods pass PSS "restricted" under the given profiles.
+
+    The localhostProfile paths match where `k8s install` (with the same --profile-dir or
+    --spo) puts the files.
+    """
+    driver_ref, executor_ref = _profile_refs(
+        seccomp, profile, driver_profile, executor_profile, profile_dir, spo
+    )
+    spec = sparkapp.SparkAppSpec(
+        name=name,
+        image=image or default_tag(),
+        main_application_file=main,
+        spark_version=spark_version,
+        namespace=namespace,
+        style=style,
+        seccomp=seccomp,
+        driver_profile=driver_ref,
+        executor_profile=executor_ref,
+        service_account=service_account,
+        executor_instances=executors,
+        arguments=tuple(arguments or ()),
+    )
+    _emit(render([sparkapp.build_sparkapp(spec)]), out)
+
+
+def _profile_refs(
+    seccomp: sparkapp.Seccomp,
+    profile: Path | None,
+    driver: Path | None,
+    executor: Path | None,
+    profile_dir: str,
+    spo: bool,
+) -> tuple[str | None, str | None]:
+    if seccomp is sparkapp.Seccomp.RUNTIME_DEFAULT:
+        if profile or driver or executor:
+            raise UsageError(
+                "--seccomp runtime-default takes no profile",
+                "drop the profile options or use --seccomp localhost",
+            )
+        return None, None
+    if profile and (driver or executor):
+        raise UsageError(
+            "--profile sets both roles", "pass either --profile or --driver/--executor-profile"
+        )
+    driver, executor = (profile, profile) if profile else (driver, executor)
+    if driver is None or executor is None:
+        raise UsageError(
+            "localhost seccomp needs a profile for the driver and the executors",
+            "pass --profile FILE, or --driver-profile and --executor-profile",
+        )
+    directory = paths.SPO_PROFILE_DIR if spo else profile_dir
+    refs = []
+    for path in (driver, executor):
+        load_profile_text(path)  # fail here, not on the node
+        refs.append(paths.localhost_profile(paths.node_file_name(path, spo=spo), directory))
+    return refs[0], refs[1]
+
+
+@app.command("install")
+def install_command(
+    profiles: list[Path] = typer.Argument(..., help="OCI seccomp profiles (*.json)."),
+    namespace: str = typer.Option(
+        install.DEFAULT_NAMESPACE,
+        "--namespace",
+        "-n",
+        help="Namespace of the ConfigMap and DaemonSet (must allow hostPath pods).",
+    ),
+    kubelet_root: str = typer.Option(
+        paths.DEFAULT_KUBELET_ROOT, "--kubelet-root", help="The kubelet's --root-dir on nodes."
+    ),
+    profile_dir: str = PROFILE_DIR_OPTION,
+    image: str = typer.Option(
+        install.DEFAULT_IMAGE, "--image", help="Image with /bin/sh, cp and mv for the copy."
+    ),
+    pause_image: str = typer.Option(install.DEFAULT_PAUSE_IMAGE, "--pause-image"),
+    spo: bool = SPO_OPTION,
+    out: Path = OUT_OPTION,
+) -> None:
+    """Write manifests that put profiles on every node.
+
+    A ConfigMap and a DaemonSet copying the profiles to <kubelet-root>/seccomp/<dir>/, or,
+    with --spo, one SeccompProfile per profile for the Security Profiles Operator.
+    """
+    node_profiles: list[install.NodeProfile] = []
+    for path in profiles:
+        file_name = paths.node_file_name(path, spo=spo)
+        if any(p.file_name == file_name for p in node_profiles):
+            raise UsageError(
+                f"two profiles would both be installed as {file_name}", "rename one of them"
+            )
+        node_profiles.append(install.NodeProfile(file_name, load_profile_text(path)))
+    if spo:
+        result = install.build_spo_profiles(node_profiles)
+        for note in result.notes:
+            console.print(f"note: {note}", highlight=False, markup=False)
+        manifests = result.manifests
+    else:
+        manifests = install.build_installer(
+            node_profiles,
+            namespace=namespace,
+            directory=profile_dir,
+            kubelet_root=kubelet_root,
+            image=image,
+            pause_image=pause_image,
+        )
+    _emit(render(manifests), out)
+    directory = paths.SPO_PROFILE_DIR if spo else profile_dir
+    for p in sorted(node_profiles, key=lambda p: p.file_name):
+        console.print(
+            f"localhostProfile: {paths.localhost_profile(p.file_name, directory)}",
+            highlight=False,
+            markup=False,
+        )
+
+
+FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+
+
+@app.command("lint")
+def lint_command(
+    files: list[Path] = typer.Argument(..., help="YAML manifests (multi-document)."),
+    profiles_dir: Path = typer.Option(
+        None,
+        "--profiles",
+        help="Directory of profiles; Localhost profiles not found here are findings.",
+    ),
+    output_format: str = typer.Option("text", "--format", "-f", help="text, json or sarif."),
+    fail_on: str = typer.Option(
+        "error", "--fail-on", help="Exit 1 on a finding at or above: error, warning, info, never."
+    ),
+    out: Path = OUT_OPTION,
+) -> None:
+    """Find seccomp and PSS "restricted" problems in SparkApplication and pod workloads.
+
+    Exit 0 when no finding reaches --fail-on, 1 when one does, 2 for unreadable files or
+    bad YAML.
+    """
+    if output_format not in ("text", "json", "sarif"):
+        raise UsageError(f"unknown format {output_format!r}", "choose text, json or sarif")
+    if fail_on not in FAIL_ON_CHOICES:
+        raise UsageError(f"unknown --fail-on {fail_on!r}", f"choose {', '.join(FAIL_ON_CHOICES)}")
+    report = lint.lint_files(files, profiles_dir)
+    if output_format == "json":
+        text = formats.to_json(report)
+    elif output_format == "sarif":
+        text = sarif.to_sarif(report)
+    else:
+        text = formats.to_text(report)
+    _emit(text, out)
+    console.print(formats.summary(report), highlight=False, markup=False, soft_wrap=True)
+    if fail_on != "never" and report.at_or_above(Severity(fail_on)):
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,1 @@
+"""Kubernetes manifests: SparkApplications, the node profile installer, and the linter."""

@@ -1,0 +1,183 @@
+"""The lint rules as data: id, severity, what is wrong, and the generic fix."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Severity(str, enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    fix: str
+    pss: bool = False  # PSS "restricted" (or baseline) rejects the pod
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "seccomp-missing",
+        _E,
+        "No seccomp profile: the pod runs Unconfined on most clusters",
+        "set securityContext.seccompProfile at pod level: type Localhost with a "
+        "localhostProfile, or type RuntimeDefault",
+        pss=True,
+    ),
+    Rule(
+        "seccomp-unconfined",
+        _E,
+        "seccompProfile type Unconfined turns seccomp off",
+        "use type Localhost with a recorded profile, or RuntimeDefault",
+        pss=True,
+    ),
+    Rule(
+        "seccomp-unknown-type",
+        _E,
+        "seccompProfile type is not Localhost, RuntimeDefault or Unconfined",
+        "use type Localhost or RuntimeDefault (the names are case-sensitive)",
+    ),
+    Rule(
+        "seccomp-localhost-no-profile",
+        _E,
+        "seccompProfile type Localhost without localhostProfile",
+        "add localhostProfile: <dir>/<file>.json, relative to <kubelet-root>/seccomp",
+    ),
+    Rule(
+        "seccomp-localhost-path",
+        _E,
+        "localhostProfile is absolute or climbs with '..'",
+        "use a descending path relative to <kubelet-root>/seccomp, e.g. spark-seccomp/driver.json",
+    ),
+    Rule(
+        "seccomp-profile-not-found",
+        _E,
+        "The referenced Localhost profile is not among the given profiles",
+        "install the profile (spark-seccomp k8s install) or fix the localhostProfile; a missing "
+        "file makes the pod fail with CreateContainerError",
+    ),
+    Rule(
+        "container-field-at-pod-level",
+        _E,
+        "A container-only field in a pod-level securityContext is silently ignored",
+        "move the field into each container's securityContext",
+    ),
+    Rule(
+        "pod-field-at-container-level",
+        _E,
+        "A pod-only field in a container securityContext is silently ignored",
+        "move the field into the pod-level securityContext",
+    ),
+    Rule(
+        "template-overridden-by-crd",
+        _W,
+        "Template security settings that the SparkApplication's CRD fields replace",
+        "keep the settings in one place: either the template or podSecurityContext/securityContext",
+    ),
+    Rule(
+        "run-as-non-root-without-uid",
+        _E,
+        "runAsNonRoot without a numeric runAsUser: the kubelet refuses images with a named USER",
+        "set runAsUser (and runAsGroup) to the image's uid, 185 for Spark images",
+    ),
+    Rule(
+        "run-as-non-root-missing",
+        _E,
+        "runAsNonRoot is not true for every container",
+        "set runAsNonRoot: true in the pod-level securityContext",
+        pss=True,
+    ),
+    Rule(
+        "run-as-root",
+        _E,
+        "runAsUser 0 runs the container as root",
+        "set runAsUser to a non-zero uid, 185 for Spark images",
+        pss=True,
+    ),
+    Rule(
+        "container-without-security-context",
+        _E,
+        "A sidecar, init or plain container has no securityContext",
+        "give it securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, "
+        "readOnlyRootFilesystem: true}",
+        pss=True,
+    ),
+    Rule(
+        "allow-privilege-escalation",
+        _E,
+        "allowPrivilegeEscalation is not false",
+        "set allowPrivilegeEscalation: false in the container's securityContext",
+        pss=True,
+    ),
+    Rule(
+        "privileged",
+        _E,
+        "A privileged container",
+        "remove privileged: true",
+        pss=True,
+    ),
+    Rule(
+        "capabilities-added",
+        _E,
+        "Capabilities added beyond NET_BIND_SERVICE",
+        "remove them from capabilities.add",
+        pss=True,
+    ),
+    Rule(
+        "capabilities-not-dropped",
+        _E,
+        "capabilities.drop does not include ALL",
+        "set capabilities: {drop: [ALL]} in the container's securityContext",
+        pss=True,
+    ),
+    Rule(
+        "host-namespaces",
+        _E,
+        "hostNetwork, hostPID or hostIPC shares a host namespace",
+        "remove it or set it to false",
+        pss=True,
+    ),
+    Rule(
+        "host-path-volume",
+        _E,
+        "A hostPath volume",
+        "use an emptyDir, configMap, secret or persistentVolumeClaim volume instead",
+        pss=True,
+    ),
+    Rule(
+        "volume-type-not-allowed",
+        _E,
+        "A volume type PSS restricted does not allow",
+        "use configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected "
+        "or secret",
+        pss=True,
+    ),
+    Rule(
+        "host-ports",
+        _E,
+        "A container port bound on the host",
+        "remove hostPort; expose the port with a Service",
+        pss=True,
+    ),
+    Rule(
+        "writable-root-filesystem",
+        _W,
+        "The root filesystem is writable",
+        "set readOnlyRootFilesystem: true and mount emptyDir volumes where the process writes "
+        "(/tmp, the Spark local dirs, the home directory)",
+    ),
+)
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
