@@ -1,0 +1,202 @@
+"""What RuntimeDefault allows, as a reference to compare profiles against.
+
+RuntimeDefault is not one thing: it differs by runtime and version, and capability-gated
+calls (mount, unshare, bpf, mbind...) drop out once a pod drops all capabilities. The
+reference is therefore computed for one architecture and one capability set.
+
+This module reads a profile *file*: Docker's ``default.json`` format (with the Docker-only
+keys ``archMap``, ``includes``/``excludes`` by ``caps``/``arches``/``minKernel``) or a
+plain OCI profile. A live probe of an engine produces the same ``RuntimeDefaultReference``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import UsageError
+from profiler.seccomp.arch import canonical_arch, known_syscalls, oci_architectures
+from profiler.seccomp.profile import ACTIONS
+
+# Docker's own default capability set (`docker run` without --cap-add/--cap-drop), for
+# comparing against a laptop run; a restricted pod has none of these.
+DOCKER_DEFAULT_CAPABILITIES = frozenset(
+    {
+        "CAP_AUDIT_WRITE",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_MKNOD",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_RAW",
+        "CAP_SETFCAP",
+        "CAP_SETGID",
+        "CAP_SETPCAP",
+        "CAP_SETUID",
+        "CAP_SYS_CHROOT",
+    }
+)
+
+# Docker matches `includes.arches` against Go's GOARCH names; accept libseccomp's too.
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "x86": "386", "ppc64le": "ppc64le"}
+_ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
+
+
+@dataclass(frozen=True)
+class RuntimeDefaultReference:
+    """The calls a RuntimeDefault profile lets through on ``arch`` for one capability set."""
+
+    name: str  # what it describes, e.g. "docker default.json (no capabilities)"
+    source: str  # file path, or how a live probe was made
+    allowed: frozenset[str]
+    arch: str  # libseccomp arch name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "arch": self.arch,
+            "allowed": sorted(self.allowed),
+        }
+
+
+def normalize_capability(name: str) -> str:
+    cap = name.strip().upper()
+    return cap if cap.startswith("CAP_") else f"CAP_{cap}"
+
+
+def _arch_names(arch: str) -> frozenset[str]:
+    return frozenset({arch, _GO_ARCH.get(arch, arch)})
+
+
+def _kernel_tuple(text: str) -> tuple[int, ...]:
+    match = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", text.strip())
+    if not match:
+        raise UsageError(f"cannot read kernel version {text!r}", "use a form like 5.15 or 6.1.0")
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+def _applies(
+    rule: Mapping[str, Any],
+    arch_names: frozenset[str],
+    caps: frozenset[str],
+    kernel: tuple[int, ...] | None,
+    where: str,
+) -> bool:
+    """Docker's rule filter: every includes condition holds and no excludes condition does."""
+    includes = rule.get("includes") or {}
+    excludes = rule.get("excludes") or {}
+    if not isinstance(includes, dict) or not isinstance(excludes, dict):
+        raise UsageError(f"{where}: includes/excludes must be objects")
+    inc_arches = includes.get("arches") or []
+    if inc_arches and not arch_names & set(inc_arches):
+        return False
+    inc_caps = [normalize_capability(c) for c in includes.get("caps") or []]
+    if inc_caps and not all(c in caps for c in inc_caps):
+        return False
+    min_kernel = includes.get("minKernel")
+    if min_kernel and kernel is not None and kernel < _kernel_tuple(str(min_kernel)):
+        return False
+    exc_arches = excludes.get("arches") or []
+    if exc_arches and arch_names & set(exc_arches):
+        return False
+    exc_caps = [normalize_capability(c) for c in excludes.get("caps") or []]
+    if exc_caps and any(c in caps for c in exc_caps):
+        return False
+    min_kernel = excludes.get("minKernel")
+    return not (min_kernel and kernel is not None and kernel >= _kernel_tuple(str(min_kernel)))
+
+
+def _covers_arch(data: Mapping[str, Any], arch: str) -> bool:
+    listed: set[str] = set(data.get("architectures") or [])
+    for entry in data.get("archMap") or []:
+        if isinstance(entry, dict):
+            listed.add(str(entry.get("architecture")))
+            listed.update(entry.get("subArchitectures") or [])
+    return not listed or oci_architectures(arch)[0] in listed
+
+
+def allowed_by_profile_data(
+    data: Any,
+    *,
+    arch: str,
+    capabilities: Iterable[str] = (),
+    kernel: str | None = None,
+    source: str = "profile",
+) -> frozenset[str]:
+    """Names a default.json-style profile lets through on ``arch`` (real calls there only).
+
+    A name counts as allowed when an applicable rule allows it, with or without argument
+    checks (personality, socket, clone are argument-filtered in Docker's profile), and no
+    applicable rule denies it. ``kernel=None`` takes every ``minKernel`` as satisfied.
+    """
+    if not isinstance(data, dict) or data.get("defaultAction") not in ACTIONS:
+        raise UsageError(
+            f"{source} is not a seccomp profile (no valid defaultAction)",
+            "pass Docker's profiles/seccomp/default.json or an OCI profile",
+        )
+    arch = canonical_arch(arch)
+    if not _covers_arch(data, arch):
+        raise UsageError(
+            f"{source} has no entry for architecture {arch}",
+            "pick the --arch the profile was written for",
+        )
+    arch_names = _arch_names(arch)
+    caps = frozenset(normalize_capability(c) for c in capabilities)
+    kernel_version = _kernel_tuple(kernel) if kernel else None
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for index, rule in enumerate(data.get("syscalls") or []):
+        where = f"{source}: syscalls[{index}]"
+        if not isinstance(rule, dict):
+            raise UsageError(f"{where} is not an object")
+        names = rule.get("names") or ([rule["name"]] if isinstance(rule.get("name"), str) else [])
+        if not isinstance(names, list):
+            raise UsageError(f"{where}: names must be a list")
+        if rule.get("action") not in ACTIONS:
+            raise UsageError(f"{where} has an unknown action {rule.get('action')!r}")
+        if not _applies(rule, arch_names, caps, kernel_version, where):
+            continue
+        (allowed if rule["action"] in _ALLOWING else denied).update(str(n) for n in names)
+    native = known_syscalls(arch)
+    if data["defaultAction"] in _ALLOWING:
+        return frozenset(native - (denied - allowed))
+    return frozenset((allowed & native) - (denied - allowed))
+
+
+def load_runtime_default(
+    path: Path,
+    *,
+    arch: str,
+    capabilities: Iterable[str] = (),
+    kernel: str | None = None,
+    name: str | None = None,
+) -> RuntimeDefaultReference:
+    """A ``RuntimeDefaultReference`` from a profile file (Docker default.json or plain OCI)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read RuntimeDefault profile {path}: {exc.strerror}",
+            "pass the engine's default profile, e.g. moby's profiles/seccomp/default.json",
+        ) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"RuntimeDefault profile {path} is not valid JSON: {exc}") from exc
+    caps = sorted(normalize_capability(c) for c in capabilities)
+    allowed = allowed_by_profile_data(
+        data, arch=arch, capabilities=caps, kernel=kernel, source=str(path)
+    )
+    cap_text = ", ".join(caps) if caps else "no capabilities"
+    return RuntimeDefaultReference(
+        name=name or f"RuntimeDefault from {path.name} ({cap_text})",
+        source=str(path),
+        allowed=allowed,
+        arch=canonical_arch(arch),
+    )
