@@ -10,6 +10,7 @@ import typer
 from profiler.cli import check as check_cmd
 from profiler.cli import image as image_cmd
 from profiler.cli import k8s as k8s_cmd
+from profiler.cli import profile as profile_cmd
 from profiler.cli import workloads as workloads_cmd
 from profiler.cli.common import console, state
 from profiler.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ProfilerError
@@ -38,6 +39,7 @@ def _global(
 app.add_typer(image_cmd.app, name="image")
 app.add_typer(k8s_cmd.app, name="k8s")
 app.add_typer(workloads_cmd.app, name="workloads")
+app.add_typer(profile_cmd.app, name="profile")
 app.command(name="check")(check_cmd.check)
 app.command(name="cleanup")(check_cmd.cleanup)
 

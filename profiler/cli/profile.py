@@ -1,0 +1,168 @@
+"""`spark-seccomp profile ...`: merge, diff and explain profiles (no engine needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from profiler.cli.common import console, stdout, write_atomically
+from profiler.errors import UsageError
+from profiler.seccomp.arch import canonical_arch, native_arch
+from profiler.seccomp.compare import (
+    Comparable,
+    diff_profiles,
+    explain,
+    merge_profiles,
+    merge_summaries,
+)
+from profiler.seccomp.generate import Summary, load_summary, summary_path_for
+from profiler.seccomp.profile import Profile, load_profile
+from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
+
+app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
+
+RUNTIME_DEFAULT = "runtime-default"
+
+
+def resolve_runtime_default(
+    file: Path | None,
+    *,
+    arch: str | None = None,
+    capabilities: frozenset[str] = frozenset(),
+) -> RuntimeDefaultReference:
+    """The one place that decides where "runtime-default" comes from.
+
+    Today: a profile file (``--runtime-default FILE``). A live probe of the engine goes
+    here too, behind the same option, when no file is given.
+    """
+    target = canonical_arch(arch) if arch else native_arch()
+    if file is not None:
+        return load_runtime_default(file, arch=target, capabilities=capabilities)
+    raise UsageError(
+        "comparing with runtime-default needs the engine's default profile",
+        "pass --runtime-default FILE, e.g. moby's profiles/seccomp/default.json",
+    )
+
+
+def _summary_beside(profile_path: Path) -> Summary | None:
+    path = summary_path_for(profile_path)
+    return load_summary(path) if path.is_file() else None
+
+
+@app.command()
+def merge(
+    profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Write the merged profile here [default: stdout]."
+    ),
+) -> None:
+    """Allow everything any input allows; add up their summaries (NAME.summary.json).
+
+    With --out, a merged summary is written beside the output when every input has one.
+    """
+    if len(profiles) < 2:
+        raise UsageError("merge needs at least two profiles", "name two or more profile files")
+    merged = merge_profiles([load_profile(p) for p in profiles])
+    summaries = [_summary_beside(p) for p in profiles]
+    found = [s for s in summaries if s is not None]
+    if out is None:
+        stdout.out(merged.to_json(), end="", highlight=False)
+    else:
+        write_atomically(out, merged.to_json())
+        console.print(f"wrote {out} ({len(merged.allowed())} syscalls allowed)", highlight=False)
+    if found and len(found) < len(summaries):
+        missing = [str(p) for p, s in zip(profiles, summaries, strict=True) if s is None]
+        console.print(
+            f"no summary beside {', '.join(missing)}: the merged summary is left out",
+            highlight=False,
+        )
+    elif found and out is not None:
+        summary_out = summary_path_for(out)
+        write_atomically(summary_out, merge_summaries(found).to_json())
+        console.print(f"wrote {summary_out}", highlight=False)
+
+
+def _side(
+    text: str, runtime_default: Path | None, arch: str | None, caps: frozenset[str]
+) -> tuple[str, Comparable, Summary | None]:
+    if text == RUNTIME_DEFAULT:
+        reference = resolve_runtime_default(runtime_default, arch=arch, capabilities=caps)
+        return reference.name, reference, None
+    path = Path(text)
+    return text, load_profile(path), _summary_beside(path)
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., help="A profile file, or the word runtime-default."),
+    b: str = typer.Argument(..., help="A profile file, or the word runtime-default."),
+    runtime_default: Path = typer.Option(
+        None,
+        "--runtime-default",
+        help="The engine's default profile (Docker default.json or OCI) for runtime-default.",
+    ),
+    arch: str = typer.Option(
+        None, "--arch", help="Architecture for runtime-default [default: this machine's]."
+    ),
+    cap: list[str] = typer.Option(
+        [],
+        "--cap",
+        help="Capability the container keeps, for runtime-default (repeatable) [default: none].",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """Show what each side allows that the other does not."""
+    caps = frozenset(cap)
+    name_a, side_a, summary_a = _side(a, runtime_default, arch, caps)
+    name_b, side_b, summary_b = _side(b, runtime_default, arch, caps)
+    result = diff_profiles(side_a, side_b, left=name_a, right=name_b)
+    if as_json:
+        stdout.print_json(json.dumps(result.to_dict()))
+        return
+    for label, names, summary in (
+        (name_a, result.only_left, summary_a),
+        (name_b, result.only_right, summary_b),
+    ):
+        stdout.print(f"only in {label} ({len(names)}):", highlight=False, markup=False)
+        for name in names:
+            use = summary.usage.get(name) if summary else None
+            detail = f"  [{', '.join(sorted(use.workloads))}]" if use else ""
+            stdout.print(f"  {name}{detail}", highlight=False, markup=False)
+    stdout.print(f"allowed by both: {len(result.common)}", highlight=False, markup=False)
+
+
+@app.command("explain")
+def explain_(
+    profile: Path = typer.Argument(..., help="Profile to explain."),
+    summary: Path = typer.Option(
+        None, "--summary", help="Its summary [default: NAME.summary.json beside it]."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """For each syscall: which workloads and processes used it, in how many runs, how often."""
+    loaded: Profile = load_profile(profile)
+    found = load_summary(summary) if summary is not None else _summary_beside(profile)
+    if found is None:
+        console.print(
+            f"no summary beside {profile}: only the allowed names can be shown", highlight=False
+        )
+    rows = explain(loaded, found)
+    if as_json:
+        stdout.print_json(json.dumps([r.to_dict() for r in rows]))
+        return
+    table = Table("syscall", "allowed", "runs", "workloads", "processes (calls)", "notes")
+    for row in rows:
+        runs = f"{row.runs}/{row.total_runs}" if row.total_runs is not None else ""
+        roles = ", ".join(f"{r} ({c})" for r, c in sorted(row.roles.items()))
+        table.add_row(
+            row.name,
+            "yes" if row.allowed else "no",
+            runs,
+            ", ".join(sorted(row.workloads)),
+            roles,
+            "; ".join(row.notes),
+        )
+    stdout.print(table)
