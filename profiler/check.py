@@ -105,8 +105,13 @@ def run_check(
     timeout_seconds: float = 600.0,
     run_root: Path | None = None,
     progress: Progress = lambda _m, _d, _t: None,
+    reference_checksums: dict[str, str] | None = None,
 ) -> CheckReport:
-    """Run the matrix, unconfined first in each round so later runs can be compared to it."""
+    """Run the matrix, unconfined first in each round so later runs can be compared to it.
+
+    ``reference_checksums`` gives each workload's expected result when the check has no
+    unconfined runs of its own (record's verification compares with the recorded runs).
+    """
     ordered_modes = sorted(modes, key=lambda m: m is not SecurityMode.UNCONFINED)
     total = len(workloads) * len(ordered_modes) * repeat
     results: dict[tuple[str, SecurityMode], list[RunResult]] = {}
@@ -136,7 +141,9 @@ def run_check(
     progress("done", done, total)
     cells = []
     for workload in workloads:
-        reference = _reference_checksum(results.get((workload.name, SecurityMode.UNCONFINED), []))
+        reference = _reference_checksum(
+            results.get((workload.name, SecurityMode.UNCONFINED), [])
+        ) or (reference_checksums or {}).get(workload.name)
         for mode in modes:
             runs = tuple(judge(r, reference) for r in results[(workload.name, mode)])
             cells.append(Cell(workload.name, mode, runs))

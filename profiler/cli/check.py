@@ -6,12 +6,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
 from profiler.check import CheckReport, Verdict, run_check
-from profiler.cli.common import console, parse_modes, parse_pod_security, stdout, write_atomically
+from profiler.cli.common import (
+    console,
+    parse_modes,
+    parse_pod_security,
+    progress_reporter,
+    stdout,
+    write_atomically,
+)
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import default_tag
 from profiler.paths import runs_dir
@@ -67,12 +73,7 @@ def check(
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     backend = DockerBackend()
-    with _progress_bar() as bar:
-        task = bar.add_task("check", total=None)
-
-        def on_progress(message: str, done: int, total: int) -> None:
-            bar.update(task, description=message, completed=done, total=total)
-
+    with progress_reporter("check") as on_progress:
         report = run_check(
             backend,
             selected,
@@ -138,14 +139,3 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )

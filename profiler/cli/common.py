@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from profiler.errors import UsageError
 from profiler.runtime.interface import PodSecurity, SecurityMode
@@ -26,7 +30,7 @@ state = State()
 
 
 def progress(message: str) -> None:
-    console.print(f"[dim]•[/dim] {message}", highlight=False)
+    console.print(f"• {message}", highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def parse_modes(text: str) -> list[SecurityMode]:
@@ -69,3 +73,38 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def progress_reporter(title: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback: a live bar on a terminal, one line per step in CI logs."""
+    if console.is_terminal:
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        with bar:
+            task = bar.add_task(title, total=None)
+
+            def update(message: str, done: int, total: int) -> None:
+                bar.update(task, description=message, completed=done, total=total)
+
+            yield update
+        return
+    started = time.monotonic()
+
+    def log(message: str, done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        console.print(
+            f"[{done}/{total} {elapsed:5.0f}s] {message}",
+            markup=False,
+            highlight=False,
+            emoji=False,
+            soft_wrap=True,
+        )
+
+    yield log

@@ -21,7 +21,7 @@ def list_(
     items = workloads_lib.catalogue()
     if as_json:
         data = [{"name": w.name, "description": w.description, "path": str(w.path)} for w in items]
-        stdout.print_json(json.dumps(data))
+        typer.echo(json.dumps(data, indent=2))
         return
     table = Table("workload", "what it exercises")
     for w in items:

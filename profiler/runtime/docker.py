@@ -27,6 +27,10 @@ from profiler.workloads import parse_result_line
 
 OWNER_LABEL = "io.spark-seccomp.owner"
 OWNER = "spark-seccomp"
+# Each process of the tool labels its containers with its own session, so one process
+# (a test run, a Ctrl-C handler) never removes the containers of another.
+SESSION_LABEL = "io.spark-seccomp.session"
+SESSION = uuid.uuid4().hex[:12]
 JOB_DIR = "/job"
 TOOLS_DIR = "/opt/spark-seccomp-tools"
 _TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
@@ -60,6 +64,7 @@ def container_options(spec: RunSpec, run_id: str) -> dict[str, Any]:
         "environment": dict(spec.env),
         "labels": {
             OWNER_LABEL: OWNER,
+            SESSION_LABEL: SESSION,
             "io.spark-seccomp.run": run_id,
             "io.spark-seccomp.workload": workload.name,
             "io.spark-seccomp.mode": spec.mode.value,
@@ -141,8 +146,7 @@ class DockerBackend(Backend):
             observer.started(int(container.attrs["State"]["Pid"]))
             exit_code, timed_out = _wait(container, spec.timeout_seconds)
             wall = time.monotonic() - started
-            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+            stdout, stderr = _logs(container)
             if exit_code is None and not timed_out:
                 stderr += "\ncontainer exited without an exit code"
         except APIError as exc:
@@ -168,11 +172,11 @@ class DockerBackend(Backend):
             write_run_dir(result, run_dir)
         return result
 
-    def cleanup(self) -> int:
+    def cleanup(self, session_only: bool = False) -> int:
+        """Remove the tool's containers: this process's only, or every one (``cleanup``)."""
+        label = f"{SESSION_LABEL}={SESSION}" if session_only else f"{OWNER_LABEL}={OWNER}"
         removed = 0
-        for container in self.client.containers.list(
-            all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}
-        ):
+        for container in self.client.containers.list(all=True, filters={"label": label}):
             _remove(container)
             removed += 1
         return removed
@@ -187,6 +191,18 @@ def _wait(container: Any, timeout: float) -> tuple[int | None, bool]:
         container.kill()
         return None, True
     return int(status.get("StatusCode", -1)), False
+
+
+def _logs(container: Any) -> tuple[str, str]:
+    from docker.errors import APIError
+
+    try:
+        stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+        stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+    except APIError as exc:
+        # Someone removed the container under us (`spark-seccomp cleanup`, `docker rm`).
+        return "", f"container logs are gone: {exc.explanation or exc}"
+    return stdout, stderr
 
 
 def _remove(container: Any) -> None:
@@ -223,3 +239,41 @@ def write_run_dir(result: RunResult, run_dir: Path) -> None:
         "job_seconds": result.result.job_seconds if result.result else None,
     }
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+_ERRNO_PROBE = (
+    "import os\n"
+    "try:\n"
+    "    os.getpgid(0)\n"
+    "    print('allowed')\n"
+    "except OSError as exc:\n"
+    "    print(exc.errno)\n"
+)
+
+
+def probe_default_errno(client: Any, image: str, all_names: list[str]) -> int | None:
+    """The errno a program really gets from a profile's default action on this engine.
+
+    Some engines (Docker 20.10) drop ``defaultErrnoRet`` when they convert the profile,
+    so a profile asking for ENOSYS silently returns EPERM, and glibc/the JVM then fail
+    where they would have fallen back (clone3 -> clone). We load a profile that allows
+    everything but ``getpgid`` with ``defaultErrnoRet`` = ENOSYS and ask Python.
+    """
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 38,
+        "syscalls": [
+            {"names": sorted(n for n in all_names if n != "getpgid"), "action": "SCMP_ACT_ALLOW"}
+        ],
+    }
+    output = client.containers.run(
+        image,
+        ["python3", "-c", _ERRNO_PROBE],
+        entrypoint=[],
+        remove=True,
+        network_mode="none",
+        security_opt=["seccomp=" + json.dumps(profile)],
+        labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION, "io.spark-seccomp.run": "errno-probe"},
+    )
+    text = output.decode().strip().splitlines()[-1] if output.strip() else ""
+    return int(text) if text.isdigit() else None

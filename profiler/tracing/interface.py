@@ -92,6 +92,9 @@ class Tracer(RunObserver, ABC):
     """A tracer observes one container run (see ``RunObserver``) and yields a recording."""
 
     name: str
+    # True when the container's first process must wait until the tracer has attached
+    # (ptrace attaches to a running process; eBPF is in place before the start).
+    holds_first_process: bool = False
 
     @abstractmethod
     def check_available(self) -> None:

@@ -1,0 +1,91 @@
+"""Shared fixtures. Tests that need Docker, root or bpftrace skip on a developer machine
+without them, and fail instead when PROFILER_REQUIRE_DOCKER=1 (CI sets it): a CI run
+that silently skipped its integration tests would prove nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REQUIRE = os.environ.get("PROFILER_REQUIRE_DOCKER") == "1"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def missing(reason: str) -> None:
+    """Skip, or fail when the environment is required to be complete."""
+    if REQUIRE:
+        pytest.fail(f"PROFILER_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+        missing(f"no Docker engine is reachable ({type(exc).__name__})")
+    return client
+
+
+@pytest.fixture(scope="session")
+def spark_image(docker_client: Any) -> str:
+    from profiler.image import default_tag
+
+    tag = os.environ.get("SPARK_SECCOMP_IMAGE", default_tag())
+    try:
+        docker_client.images.get(tag)
+    except Exception:  # noqa: BLE001
+        missing(f"image {tag} is missing (run `spark-seccomp image build`)")
+    return tag
+
+
+@pytest.fixture(scope="session")
+def docker_backend(docker_client: Any) -> Iterator[Any]:
+    from profiler.runtime.docker import DockerBackend
+
+    yield DockerBackend(docker_client)
+
+
+@pytest.fixture()
+def need_root() -> None:
+    if os.geteuid() != 0:
+        missing("this test needs root")
+
+
+@pytest.fixture()
+def need_bpftrace(need_root: None) -> None:
+    if shutil.which("bpftrace") is None:
+        missing("bpftrace is not installed")
+
+
+@pytest.fixture()
+def need_strace() -> None:
+    if shutil.which("strace") is None:
+        missing("strace is not installed")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No container the tool started in this test session may outlive it."""
+    try:
+        import docker
+
+        from profiler.runtime.docker import SESSION, SESSION_LABEL
+
+        client = docker.from_env(timeout=30)
+        left = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})
+    except Exception:  # noqa: BLE001 - no engine, nothing can be left
+        return
+    if left:
+        names = ", ".join(c.name for c in left)
+        for container in left:
+            container.remove(force=True)
+        print(f"\nFAILED: containers left behind by the tool: {names}")
+        session.exitstatus = 1

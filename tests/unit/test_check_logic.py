@@ -1,0 +1,85 @@
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from profiler import workloads
+from profiler.check import Verdict, run_check
+from profiler.report.check_formats import check_to_json, check_to_junit
+from profiler.runtime.interface import SecurityMode
+from tests.fakes import FakeBackend
+
+U, R, L = SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST
+
+
+def _workloads(*names):
+    return [workloads.resolve(n) for n in names]
+
+
+def test_unconfined_runs_first_and_every_cell_passes():
+    backend = FakeBackend(lambda spec: (0, False, "abc", ""))
+    report = run_check(
+        backend, _workloads("rdd_python"), [R, U], "img", repeat=2, timeout_seconds=5
+    )
+    assert [s.mode for s in backend.specs] == [U, R, U, R]
+    assert report.passed
+    assert report.cell("rdd_python", R).passes == 2
+
+
+def test_failure_timeout_and_mismatch_verdicts():
+    def outcome(spec):
+        if spec.mode is L:
+            return 1, False, "", "java.lang.OutOfMemoryError: unable to create native thread\n"
+        if spec.workload.name == "ml_pipeline" and spec.mode is R:
+            return 0, False, "different", ""
+        if spec.workload.name == "pandas_udf" and spec.mode is R:
+            return None, True, "", ""
+        return 0, False, "same", ""
+
+    report = run_check(
+        FakeBackend(outcome),
+        _workloads("ml_pipeline", "pandas_udf"),
+        [U, R, L],
+        "img",
+        profile_json="{}",
+    )
+    assert not report.passed
+    assert report.cell("ml_pipeline", U).verdict is Verdict.PASS
+    assert report.cell("ml_pipeline", R).verdict is Verdict.MISMATCH
+    assert report.cell("pandas_udf", R).verdict is Verdict.TIMEOUT
+    failed = report.cell("ml_pipeline", L)
+    assert failed.verdict is Verdict.FAIL
+    assert "unable to create native thread" in failed.runs[0].error_line
+
+
+def test_one_failure_in_several_runs_fails_the_cell():
+    calls = iter([0, 0, 0, 1])
+    backend = FakeBackend(lambda spec: (next(calls), False, "x", "boom error"))
+    report = run_check(backend, _workloads("rdd_python"), [U, R], "img", repeat=2)
+    assert report.cell("rdd_python", R).verdict is Verdict.FAIL
+    assert report.cell("rdd_python", R).passes == 1
+
+
+def test_reference_checksums_stand_in_for_unconfined_runs():
+    backend = FakeBackend(lambda spec: (0, False, "new", ""))
+    report = run_check(
+        backend,
+        _workloads("rdd_python"),
+        [L],
+        "img",
+        profile_json="{}",
+        reference_checksums={"rdd_python": "recorded"},
+    )
+    assert report.cell("rdd_python", L).verdict is Verdict.MISMATCH
+
+
+def test_json_and_junit_outputs(tmp_path: Path):
+    backend = FakeBackend(
+        lambda spec: (0, False, "a", "") if spec.mode is U else (2, False, "", "Error: x")
+    )
+    report = run_check(backend, _workloads("rdd_python"), [U, R], "img")
+    assert check_to_json(report) == check_to_json(report)
+    assert '"verdict": "fail"' in check_to_json(report)
+    root = ET.fromstring(check_to_junit(report).split("?>", 1)[1])
+    suites = {s.get("name"): s for s in root}
+    assert suites["seccomp-unconfined"].get("failures") == "0"
+    assert suites["seccomp-runtime-default"].get("failures") == "1"
+    assert root.find(".//failure").get("message") == "Error: x"
