@@ -57,15 +57,25 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except typer.TyperException as exc:
         # Usage errors: one line naming the problem, plus where to read about the option.
-        console.print(f"error: {_message_of(exc)}", style="red", markup=False, highlight=False)
+        console.print(
+            f"error: {_message_of(exc)}", style="red", markup=False, highlight=False, soft_wrap=True
+        )
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
-            console.print(f"see `{ctx.command_path} --help`", markup=False, highlight=False)
+            console.print(
+                f"see `{ctx.command_path} --help`", markup=False, highlight=False, soft_wrap=True
+            )
         sys.exit(EXIT_USAGE)
     except ProfilerError as exc:
         if state.verbose:
             traceback.print_exc()
-        console.print(f"error: {exc.diagnostics()}", style="red", markup=False, highlight=False)
+        console.print(
+            f"error: {exc.diagnostics()}",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             style="red",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_ENVIRONMENT)
     sys.exit(code if isinstance(code, int) else 0)
