@@ -172,9 +172,9 @@ def test_same_data_gives_same_bytes() -> None:
     samples = interleaved({"unconfined": 1.0, "runtime-default": 1.01, "generated": 1.04})
     shuffled = list(samples)
     random.Random(3).shuffle(shuffled)
-    order = {"workloads": ["etl"], "modes": ["unconfined", "runtime-default", "generated"]}
-    first = bench_to_json(analyse_bench(samples, environment=ENVIRONMENT, **order))
-    second = bench_to_json(analyse_bench(shuffled, environment=dict(ENVIRONMENT), **order))
+    modes = ["unconfined", "runtime-default", "generated"]
+    first = bench_to_json(analyse_bench(samples, environment=ENVIRONMENT, modes=modes))
+    second = bench_to_json(analyse_bench(shuffled, environment=dict(ENVIRONMENT), modes=modes))
     assert first == second
     assert json.loads(first)["environment"]["kernel"] == "6.8.0-45-generic"
 

@@ -1,0 +1,295 @@
+"""Reading a run directory's result files, each optional, defensively.
+
+A run directory may hold any of these (written by different commands, maybe different
+versions); each is read only if present:
+
+``check.json``
+    ``profiler.report.check_formats.check_to_dict``: ``workloads``, ``modes`` and
+    ``cells[]`` with ``workload``, ``mode``, ``verdict``, ``passes``,
+    ``median_wall_seconds``, ``diagnosis[]`` and ``runs[]`` (``error_line`` is used).
+``bench.json``
+    ``profiler.bench.stats.bench_to_dict``; a file with only ``samples`` is analysed.
+``microbench.json``
+    ``profiler.bench.microbench.microbench_to_dict``; likewise.
+``profile.json``
+    An OCI seccomp profile. Its allowed syscalls are the names of rules whose action is
+    ``SCMP_ACT_ALLOW`` (with or without argument conditions).
+``runtime_default.json``
+    The engine's default profile as ``{"name": "docker-default", "allowed": [names]}``;
+    an OCI profile is accepted too.
+``profile.summary.json``
+    Where each syscall of the generated profile came from. The format, agreed with the
+    generator (every key optional unless said otherwise)::
+
+        {
+          "profile": {                      # free-form facts about the recording,
+            "image": "...",                 #   shown as a table of its scalar values
+            "tracer": "ebpf",
+            "workloads": ["etl", "ml"],
+            "runs": 6
+          },
+          "syscalls": {                     # required: one entry per syscall seen
+            "futex": {
+              "runs": 6,                    # recording runs it was seen in
+              "of_runs": 6,                 # recording runs in total
+              "workloads": ["etl", "ml"],   # workloads it was seen in
+              "roles": {"driver JVM": 120, "executor JVM": 300, "python worker": 4}
+            }
+          },
+          "held_back": {                    # seen but deliberately not allowed
+            "ptrace": "debugging only; Spark does not need it"
+          }
+        }
+
+    Unknown keys are ignored so the generator can add more; a missing ``runs`` or
+    ``of_runs`` is taken as "not known" rather than guessed, and a value of the wrong type
+    is a usage error naming the file and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from profiler.bench.jsonio import JsonReader, parse_json
+from profiler.bench.microbench import MicrobenchReport, microbench_from_dict
+from profiler.bench.stats import BenchReport, bench_from_dict
+from profiler.errors import UsageError
+from profiler.seccomp.profile import profile_from_dict
+
+CHECK_FILE = "check.json"
+BENCH_FILE = "bench.json"
+MICROBENCH_FILE = "microbench.json"
+PROFILE_FILE = "profile.json"
+SUMMARY_FILE = "profile.summary.json"
+RUNTIME_DEFAULT_FILE = "runtime_default.json"
+KNOWN_FILES = (
+    CHECK_FILE,
+    BENCH_FILE,
+    MICROBENCH_FILE,
+    PROFILE_FILE,
+    SUMMARY_FILE,
+    RUNTIME_DEFAULT_FILE,
+)
+
+
+@dataclass(frozen=True)
+class CheckCell:
+    workload: str
+    mode: str
+    verdict: str  # pass, fail, timeout, mismatch (or whatever a newer check wrote)
+    passes: int
+    runs: int
+    median_wall_seconds: float | None
+    error_line: str  # of the first run that did not pass; "" when all passed
+    diagnosis: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckMatrix:
+    image: str
+    pod_security: str
+    profile: str | None
+    workloads: tuple[str, ...]
+    modes: tuple[str, ...]
+    cells: tuple[CheckCell, ...]
+
+    def cell(self, workload: str, mode: str) -> CheckCell | None:
+        return next((c for c in self.cells if c.workload == workload and c.mode == mode), None)
+
+
+@dataclass(frozen=True)
+class AllowedSet:
+    """The syscalls a profile allows; ``None`` default action means a plain name list."""
+
+    name: str
+    allowed: frozenset[str]
+    default_action: str | None = None
+
+    @property
+    def is_allowlist(self) -> bool:
+        """False for a profile that allows by default: its rule names are not its size."""
+        return self.default_action != "SCMP_ACT_ALLOW"
+
+
+@dataclass(frozen=True)
+class SyscallUse:
+    name: str
+    runs: int | None
+    of_runs: int | None
+    workloads: tuple[str, ...]
+    roles: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def intermittent(self) -> bool:
+        """Seen in some recording runs but not all: the kind a short recording misses."""
+        return self.runs is not None and self.of_runs is not None and self.runs < self.of_runs
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    profile: Mapping[str, Any]
+    syscalls: tuple[SyscallUse, ...]  # sorted by name
+    held_back: Mapping[str, str]
+
+    @property
+    def workloads(self) -> tuple[str, ...]:
+        return tuple(sorted({w for s in self.syscalls for w in s.workloads}))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(sorted({r for s in self.syscalls for r in s.roles}))
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    run_dir: Path
+    sources: tuple[str, ...]  # the known files that were present, in KNOWN_FILES order
+    check: CheckMatrix | None = None
+    bench: BenchReport | None = None
+    microbench: MicrobenchReport | None = None
+    profile: AllowedSet | None = None
+    runtime_default: AllowedSet | None = None
+    summary: ProfileSummary | None = None
+
+
+def load_run_dir(run_dir: Path) -> RunInputs:
+    """Read every known file in ``run_dir``; refuse a directory with none of them."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(
+            f"{run_dir} is not a directory", "pass the run directory that check or bench wrote"
+        )
+    present = tuple(name for name in KNOWN_FILES if (run_dir / name).is_file())
+    if not present:
+        raise UsageError(
+            f"{run_dir} holds none of {', '.join(KNOWN_FILES)}",
+            "pass a directory written by `spark-seccomp check`, `bench` or `record`",
+        )
+
+    def read(name: str) -> Any:
+        if name not in present:
+            return None
+        path = run_dir / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}") from exc
+        return parse_json(text, str(path))
+
+    def source(name: str) -> str:
+        return str(run_dir / name)
+
+    check = read(CHECK_FILE)
+    bench = read(BENCH_FILE)
+    micro = read(MICROBENCH_FILE)
+    profile = read(PROFILE_FILE)
+    runtime_default = read(RUNTIME_DEFAULT_FILE)
+    summary = read(SUMMARY_FILE)
+    return RunInputs(
+        run_dir=run_dir,
+        sources=present,
+        check=None if check is None else check_from_dict(check, source(CHECK_FILE)),
+        bench=None if bench is None else bench_from_dict(bench, source(BENCH_FILE)),
+        microbench=None if micro is None else microbench_from_dict(micro, source(MICROBENCH_FILE)),
+        profile=None if profile is None else profile_allowed(profile, source(PROFILE_FILE)),
+        runtime_default=None
+        if runtime_default is None
+        else runtime_default_allowed(runtime_default, source(RUNTIME_DEFAULT_FILE)),
+        summary=None if summary is None else summary_from_dict(summary, source(SUMMARY_FILE)),
+    )
+
+
+def check_from_dict(data: Any, source: str = CHECK_FILE) -> CheckMatrix:
+    reader = JsonReader(source)
+    top = reader.object(data, "")
+    cells = []
+    for where, raw in reader.items(top, "cells"):
+        runs = raw.get("runs") or []
+        if not isinstance(runs, list):
+            raise reader.fail(f"{where}.runs", "must be a list")
+        error_line = next(
+            (
+                str(r.get("error_line") or "")
+                for r in runs
+                if isinstance(r, dict) and r.get("verdict") != "pass"
+            ),
+            "",
+        )
+        passes = raw.get("passes")
+        cells.append(
+            CheckCell(
+                workload=reader.string(raw, "workload", where),
+                mode=reader.string(raw, "mode", where),
+                verdict=reader.string(raw, "verdict", where),
+                passes=passes if isinstance(passes, int) else 0,
+                runs=len(runs),
+                median_wall_seconds=reader.optional_number(raw, "median_wall_seconds", where),
+                error_line=error_line,
+                diagnosis=reader.strings(raw, "diagnosis"),
+            )
+        )
+    workloads = reader.strings(top, "workloads") or tuple(dict.fromkeys(c.workload for c in cells))
+    modes = reader.strings(top, "modes") or tuple(dict.fromkeys(c.mode for c in cells))
+    return CheckMatrix(
+        image=reader.optional_string(top, "image") or "",
+        pod_security=reader.optional_string(top, "pod_security") or "",
+        profile=reader.optional_string(top, "profile"),
+        workloads=workloads,
+        modes=modes,
+        cells=tuple(cells),
+    )
+
+
+def profile_allowed(data: Any, source: str = PROFILE_FILE) -> AllowedSet:
+    profile = profile_from_dict(data, source)
+    return AllowedSet("generated", profile.allowed(), profile.default_action)
+
+
+def runtime_default_allowed(data: Any, source: str = RUNTIME_DEFAULT_FILE) -> AllowedSet:
+    reader = JsonReader(source)
+    top = reader.object(data, "")
+    if "syscalls" in top and "allowed" not in top:
+        profile = profile_from_dict(top, source)
+        name = reader.optional_string(top, "name") or "RuntimeDefault"
+        return AllowedSet(name, profile.allowed(), profile.default_action)
+    return AllowedSet(
+        reader.optional_string(top, "name") or "RuntimeDefault",
+        frozenset(reader.strings(top, "allowed")),
+    )
+
+
+def summary_from_dict(data: Any, source: str = SUMMARY_FILE) -> ProfileSummary:
+    reader = JsonReader(source)
+    top = reader.object(data, "")
+    profile = reader.object(top.get("profile") or {}, "profile")
+    raw_syscalls = reader.object(top.get("syscalls") or {}, "syscalls")
+    syscalls = []
+    for name in sorted(raw_syscalls):
+        where = f"syscalls.{name}"
+        raw = reader.object(raw_syscalls[name], where)
+        roles = reader.object(raw.get("roles") or {}, f"{where}.roles")
+        for role, count in roles.items():
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise reader.fail(f"{where}.roles.{role}", "must be an integer")
+        syscalls.append(
+            SyscallUse(
+                name=name,
+                runs=_optional_int(reader, raw, "runs", where),
+                of_runs=_optional_int(reader, raw, "of_runs", where),
+                workloads=tuple(sorted(set(reader.strings(raw, "workloads")))),
+                roles=dict(sorted(roles.items())),
+            )
+        )
+    held_back = reader.object(top.get("held_back") or {}, "held_back")
+    return ProfileSummary(
+        profile=profile,
+        syscalls=tuple(syscalls),
+        held_back={str(k): str(v) for k, v in sorted(held_back.items())},
+    )
+
+
+def _optional_int(reader: JsonReader, raw: dict[str, Any], key: str, where: str) -> int | None:
+    return None if raw.get(key) is None else reader.integer(raw, key, where)
