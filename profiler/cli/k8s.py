@@ -34,7 +34,7 @@ def _emit(text: str, out: Path | None) -> None:
         typer.echo(text, nl=False)
     else:
         write_atomically(out, text)
-        console.print(f"wrote {out}", highlight=False)
+        console.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
 @app.command("sparkapp")
@@ -166,7 +166,7 @@ def install_command(
     if spo:
         result = install.build_spo_profiles(node_profiles)
         for note in result.notes:
-            console.print(f"note: {note}", highlight=False, markup=False)
+            console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
         manifests = result.manifests
     else:
         manifests = install.build_installer(
@@ -184,6 +184,7 @@ def install_command(
             f"localhostProfile: {paths.localhost_profile(p.file_name, directory)}",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 

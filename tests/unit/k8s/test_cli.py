@@ -1,0 +1,222 @@
+"""`spark-seccomp k8s ...` in-process: exact exit codes, results on stdout, logs on stderr."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from profiler.cli import main
+from profiler.k8s.lint import lint_text
+
+from .conftest import K8S_FIXTURES
+from .schema import check_sparkapp, validate_core
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def flat(text):
+    """Error lines as one string: the console may wrap a long message."""
+    return " ".join(text.split())
+
+
+def sparkapp_args(profiles, *extra):
+    return [
+        "k8s",
+        "sparkapp",
+        "--main",
+        "local:///opt/app/job.py",
+        "--image",
+        "spark-seccomp/spark:3.5.7",
+        "--driver-profile",
+        str(profiles["driver"]),
+        "--executor-profile",
+        str(profiles["executor"]),
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("style", ["template", "fields"])
+def test_sparkapp_to_stdout_validates_and_lints_clean(style, profiles, capsys):
+    code, out, err = run(sparkapp_args(profiles, "--style", style, "-n", "jobs"), capsys)
+    assert code == 0, err
+    doc = yaml.safe_load(out)
+    check_sparkapp(doc)
+    assert doc["metadata"]["namespace"] == "jobs"
+    assert lint_text(out, "app.yaml", profiles["driver"].parent).findings == ()
+    # Same input, same bytes.
+    assert run(sparkapp_args(profiles, "--style", style, "-n", "jobs"), capsys)[1] == out
+
+
+def test_sparkapp_one_profile_for_both(profiles, capsys):
+    args = ["k8s", "sparkapp", "--main", "local:///a.py", "--profile", str(profiles["driver"])]
+    code, out, _ = run(args, capsys)
+    assert code == 0
+    assert out.count("localhostProfile: spark-seccomp/driver.json") == 2
+
+
+def test_sparkapp_runtime_default_and_out_file(tmp_path: Path, capsys):
+    target = tmp_path / "app.yaml"
+    args = ["k8s", "sparkapp", "--main", "local:///a.py", "--seccomp", "runtime-default"]
+    code, out, err = run([*args, "--out", str(target)], capsys)
+    assert code == 0 and out == ""
+    assert f"wrote {target}" in err
+    assert "type: RuntimeDefault" in target.read_text()
+    assert "localhostProfile" not in target.read_text()
+
+
+def test_sparkapp_spo_paths_match_install_spo(profiles, capsys):
+    _, out, _ = run(sparkapp_args(profiles, "--spo"), capsys)
+    assert "localhostProfile: operator/driver.json" in out
+    code, out, err = run(["k8s", "install", "--spo", str(profiles["driver"])], capsys)
+    assert code == 0
+    assert yaml.safe_load(out)["metadata"]["name"] == "driver"
+    assert "localhostProfile: operator/driver.json" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--profile", "{driver}", "--driver-profile", "{driver}"], "--profile sets both roles"),
+        (["--driver-profile", "{driver}"], "needs a profile for the driver and the executors"),
+        ([], "needs a profile"),
+        (["--seccomp", "runtime-default", "--profile", "{driver}"], "takes no profile"),
+        (["--profile", "/nonexistent/p.json"], "does not exist"),
+        (["--profile", "{driver}", "--profile-dir", "/abs"], "must be a relative path"),
+        (["--style", "sideways", "--profile", "{driver}"], "sideways"),
+    ],
+)
+def test_sparkapp_usage_errors(extra, message, profiles, capsys):
+    extra = [e.format(driver=profiles["driver"]) for e in extra]
+    code, out, err = run(["k8s", "sparkapp", "--main", "local:///a.py", *extra], capsys)
+    assert code == 2
+    assert out == ""
+    assert message in flat(err)
+    assert "Traceback" not in err
+
+
+def test_sparkapp_rejects_a_file_that_is_not_a_profile(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"syscalls": []}')
+    code, _, err = run(["k8s", "sparkapp", "--main", "x", "--profile", str(bad)], capsys)
+    assert code == 2 and "defaultAction" in flat(err)
+
+
+def test_install_paths_match_sparkapp(profiles, tmp_path: Path, capsys):
+    code, out, err = run(
+        [
+            "k8s",
+            "install",
+            str(profiles["driver"]),
+            str(profiles["executor"]),
+            "--kubelet-root",
+            "/data/kubelet",
+            "--profile-dir",
+            "team/spark",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    config_map, daemon_set = yaml.safe_load_all(out)
+    validate_core(config_map)
+    validate_core(daemon_set)
+    host = daemon_set["spec"]["template"]["spec"]["volumes"][1]["hostPath"]["path"]
+    assert host == "/data/kubelet/seccomp/team/spark"
+    assert config_map["data"]["driver.json"] == profiles["driver"].read_text()
+    assert "localhostProfile: team/spark/driver.json" in err
+    _, app, _ = run(sparkapp_args(profiles, "--profile-dir", "team/spark"), capsys)
+    assert "localhostProfile: team/spark/driver.json" in app
+    assert "localhostProfile: team/spark/executor.json" in app
+
+
+def test_install_rejects_duplicate_names(profiles, tmp_path: Path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    copy = other / "driver.json"
+    copy.write_text(profiles["driver"].read_text())
+    code, _, err = run(["k8s", "install", str(profiles["driver"]), str(copy)], capsys)
+    assert code == 2 and "both be installed as driver.json" in flat(err)
+
+
+def test_install_output_lints_clean(profiles, capsys):
+    _, out, _ = run(["k8s", "install", str(profiles["driver"])], capsys)
+    report = lint_text(out, "install.yaml")
+    assert report.findings == ()
+
+
+def test_lint_exit_codes_and_formats(capsys):
+    fixture = str(K8S_FIXTURES / "container-field-at-pod-level.yaml")
+    code, out, err = run(["k8s", "lint", fixture], capsys)
+    assert code == 1
+    assert "[container-field-at-pod-level]" in out
+    assert (
+        "fix: move allowPrivilegeEscalation to "
+        "spec.driver.template.spec.containers[0].securityContext.allowPrivilegeEscalation"
+    ) in out
+    assert "4 finding(s) (4 error) in 1 document(s)" in err
+
+    code, out, _ = run(["k8s", "lint", fixture, "--format", "json", "--fail-on", "never"], capsys)
+    assert code == 0
+    assert json.loads(out)["summary"]["error"] == 4
+
+    code, out, _ = run(["k8s", "lint", fixture, "--format", "sarif"], capsys)
+    assert code == 1
+    assert json.loads(out)["version"] == "2.1.0"
+
+
+def test_lint_fail_on_threshold(capsys):
+    warning_only = str(K8S_FIXTURES / "writable-root-filesystem.yaml")
+    assert run(["k8s", "lint", warning_only], capsys)[0] == 0
+    assert run(["k8s", "lint", warning_only, "--fail-on", "warning"], capsys)[0] == 1
+    assert run(["k8s", "lint", warning_only, "--fail-on", "info"], capsys)[0] == 1
+
+
+def test_lint_clean_file(capsys):
+    code, out, err = run(["k8s", "lint", str(K8S_FIXTURES / "clean.yaml")], capsys)
+    assert (code, out) == (0, "")
+    assert "0 finding(s) in 3 document(s)" in err
+
+
+def test_lint_profiles_option(profiles, capsys):
+    fixture = str(K8S_FIXTURES / "seccomp-profile-not-found.yaml")
+    assert run(["k8s", "lint", fixture], capsys)[0] == 0
+    code, out, _ = run(
+        ["k8s", "lint", fixture, "--profiles", str(profiles["driver"].parent)], capsys
+    )
+    assert code == 1 and "[seccomp-profile-not-found]" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([str(K8S_FIXTURES / "invalid-yaml.txt")], "invalid YAML at line 6, column 5"),
+        (["/nonexistent.yaml"], "/nonexistent.yaml does not exist"),
+        ([str(K8S_FIXTURES / "clean.yaml"), "--format", "xml"], "unknown format 'xml'"),
+        ([str(K8S_FIXTURES / "clean.yaml"), "--fail-on", "fatal"], "unknown --fail-on"),
+    ],
+)
+def test_lint_usage_errors_are_one_liners(args, message, capsys):
+    code, out, err = run(["k8s", "lint", *args], capsys)
+    assert code == 2
+    assert out == ""
+    assert message in flat(err)
+    assert err.count("error:") == 1 and "Traceback" not in err
+
+
+def test_lint_out_file(tmp_path: Path, capsys):
+    target = tmp_path / "findings.sarif"
+    fixture = str(K8S_FIXTURES / "privileged.yaml")
+    code, out, _ = run(["k8s", "lint", fixture, "-f", "sarif", "--out", str(target)], capsys)
+    assert code == 1 and out == ""
+    assert json.loads(target.read_text())["runs"][0]["results"][0]["ruleId"] == "privileged"
+
+
+def test_every_k8s_command_is_documented(capsys):
+    for command in ("sparkapp", "install", "lint"):
+        code, out, _ = run(["k8s", command, "--help"], capsys)
+        assert code == 0 and "Usage:" in out
