@@ -98,6 +98,11 @@ def canonical_arch(name: str) -> str:
     return key
 
 
+def known_arch_names() -> tuple[str, ...]:
+    """Every architecture libseccomp (through pyseccomp) can name."""
+    return tuple(sorted(a.lower() for a in dir(pyseccomp.Arch) if a.isupper() and a != "NATIVE"))
+
+
 def parse_arches(text: str) -> tuple[str, ...]:
     """`--arch amd64,arm64` as canonical names, sorted so option order never changes output."""
     arches = {canonical_arch(part) for part in text.split(",") if part.strip()}

@@ -1,0 +1,109 @@
+"""`spark-seccomp profile ...` in-process: exact outputs, exit codes, files written."""
+
+import json
+
+import pytest
+
+from profiler.cli import main
+from profiler.seccomp.generate import derive_profile, summary_path_for
+
+from .conftest import FIXTURES, recording
+
+DOCKER = FIXTURES / "seccomp" / "docker_default_small.json"
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def _write(tmp_path, name, recordings, summary=True):
+    profile, summ = derive_profile(recordings)
+    path = tmp_path / f"{name}.json"
+    path.write_text(profile.to_json())
+    if summary:
+        summary_path_for(path).write_text(summ.to_json())
+    return path
+
+
+@pytest.fixture
+def two_profiles(tmp_path):
+    a = _write(tmp_path, "a", [recording("w", 0, {"read": {"shell": 1}, "poll": {"shell": 1}})])
+    b = _write(tmp_path, "b", [recording("w", 1, {"read": {"shell": 2}, "write": {"shell": 1}})])
+    return a, b
+
+
+def test_merge_writes_profile_and_summary(tmp_path, two_profiles, capsys):
+    out = tmp_path / "merged.json"
+    code, stdout, stderr = run(
+        ["profile", "merge", *map(str, two_profiles), "--out", str(out)], capsys
+    )
+    assert code == 0
+    merged = json.loads(out.read_text())
+    assert {"read", "poll", "write"} <= set(merged["syscalls"][0]["names"])
+    summary = json.loads((tmp_path / "merged.summary.json").read_text())
+    assert summary["total_runs"] == 2
+    assert summary["syscalls"]["read"]["runs"] == 2
+    assert summary["flaky"] == ["poll", "write"]
+    assert "wrote" in stderr and stdout == ""
+
+
+def test_merge_to_stdout_and_without_summaries(tmp_path, capsys):
+    a = _write(tmp_path, "a", [recording("w", 0, {"read": {"shell": 1}})], summary=False)
+    b = _write(tmp_path, "b", [recording("w", 0, {"write": {"shell": 1}})])
+    code, stdout, stderr = run(["profile", "merge", str(a), str(b)], capsys)
+    assert code == 0
+    assert json.loads(stdout)["defaultErrnoRet"] == 38
+    assert "no summary beside" in stderr
+
+
+def test_merge_needs_two(tmp_path, two_profiles, capsys):
+    code, _, stderr = run(["profile", "merge", str(two_profiles[0])], capsys)
+    assert code == 2 and "at least two" in stderr
+
+
+def test_diff_two_files(two_profiles, capsys):
+    a, b = map(str, two_profiles)
+    code, stdout, _ = run(["profile", "diff", a, b], capsys)
+    assert code == 0
+    assert stdout.splitlines() == [
+        f"only in {a} (1):",
+        "  poll  [w]",
+        f"only in {b} (1):",
+        "  write  [w]",
+        f"allowed by both: {len(json.loads(two_profiles[0].read_text())['syscalls'][0]['names']) - 1}",
+    ]
+
+
+def test_diff_against_runtime_default_file(two_profiles, capsys):
+    args = ["profile", "diff", str(two_profiles[0]), "runtime-default"]
+    code, stdout, _ = run(
+        [*args, "--runtime-default", str(DOCKER), "--arch", "amd64", "--json"], capsys
+    )
+    assert code == 0
+    data = json.loads(stdout)
+    assert "poll" in data["only_left"]
+    assert "mmap" in data["only_right"]
+    assert data["right"].startswith("RuntimeDefault from docker_default_small.json")
+
+
+def test_diff_runtime_default_without_file_is_a_usage_error(two_profiles, capsys):
+    code, _, stderr = run(["profile", "diff", str(two_profiles[0]), "runtime-default"], capsys)
+    assert code == 2
+    assert "--runtime-default FILE" in stderr
+
+
+def test_explain_table_and_json(two_profiles, capsys):
+    code, stdout, _ = run(["profile", "explain", str(two_profiles[0]), "--json"], capsys)
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(stdout)}
+    assert rows["read"]["runs"] == 1 and rows["read"]["roles"] == {"shell": 1}
+    code, stdout, _ = run(["profile", "explain", str(two_profiles[0])], capsys)
+    assert code == 0 and "read" in stdout and "shell (1)" in stdout
+
+
+def test_explain_missing_profile(tmp_path, capsys):
+    code, _, stderr = run(["profile", "explain", str(tmp_path / "nope.json")], capsys)
+    assert code == 2 and "does not exist" in stderr
