@@ -11,6 +11,7 @@ from profiler.cli import check as check_cmd
 from profiler.cli import image as image_cmd
 from profiler.cli import k8s as k8s_cmd
 from profiler.cli import profile as profile_cmd
+from profiler.cli import record as record_cmd
 from profiler.cli import report as report_cmd
 from profiler.cli import workloads as workloads_cmd
 from profiler.cli.common import console, state
@@ -42,6 +43,7 @@ app.add_typer(k8s_cmd.app, name="k8s")
 app.add_typer(workloads_cmd.app, name="workloads")
 app.add_typer(profile_cmd.app, name="profile")
 app.command(name="check")(check_cmd.check)
+app.command(name="record")(record_cmd.record)
 app.command(name="cleanup")(check_cmd.cleanup)
 app.command(name="report")(report_cmd.report)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import EnvironmentProblem
+from profiler.paths import cache_dir
 from profiler.runtime import cgroup
 from profiler.runtime.engine import connect, require_image
 from profiler.runtime.interface import (
@@ -171,6 +172,27 @@ class DockerBackend(Backend):
         if run_dir is not None:
             write_run_dir(result, run_dir)
         return result
+
+    def honours_default_errno(self, image: str) -> bool:
+        """Whether the engine passes a profile's ``defaultErrnoRet`` on; cached per engine."""
+        from profiler.runtime.engine import engine_versions
+        from profiler.seccomp.arch import known_syscalls, native_arch
+
+        versions = engine_versions(self.client)
+        key = "-".join(f"{k}={v}" for k, v in sorted(versions.items()))
+        cache = cache_dir() / "default-errno-probe.json"
+        known: dict[str, bool] = {}
+        if cache.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                known = json.loads(cache.read_text())
+        if key not in known:
+            require_image(self.client, image)
+            errno = probe_default_errno(self.client, image, sorted(known_syscalls(native_arch())))
+            known[key] = errno == 38
+            with contextlib.suppress(OSError):
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+        return known[key]
 
     def cleanup(self, session_only: bool = False) -> int:
         """Remove the tool's containers: this process's only, or every one (``cleanup``)."""

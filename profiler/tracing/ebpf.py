@@ -1,0 +1,247 @@
+"""The eBPF tracer: bpftrace counts syscalls in the kernel, per mount namespace and process.
+
+Only tasks that already run under a seccomp filter are counted (``seccomp.mode == 2``):
+the container is started under an allow-everything recording filter, so the runtime's
+own setup before the filter (mount, pivot_root, sethostname, keyctl...) never lands in a
+profile, while whatever runs after the filter is installed, runc's last steps included,
+always does. Counting happens in a BPF map, not per event, so a busy JVM costs little.
+
+Each count is keyed by (mount namespace, process, exec generation, syscall number): the
+generation goes up at every exec, so a shell that execs a JVM has its shell calls and its
+JVM calls told apart. Fork and exec events let us give every process a role.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from profiler import proc
+from profiler.errors import EnvironmentProblem
+from profiler.seccomp import arch as arch_lib
+from profiler.tracing.interface import ROLE_OTHER, ROLE_RUNTIME, Recording, Tracer
+from profiler.tracing.strace_parser import classify_process
+
+TRACEFS = Path("/sys/kernel/tracing")
+BTF = Path("/sys/kernel/btf/vmlinux")
+ATTACH_TIMEOUT = 60.0
+
+PROGRAM = """\
+tracepoint:raw_syscalls:sys_enter
+/curtask->seccomp.mode == 2 && curtask->nsproxy->mnt_ns->ns.inum != HOST_MNT_NS/
+{
+  @sys[curtask->nsproxy->mnt_ns->ns.inum, pid, @gen[pid], args->id] = count();
+}
+
+tracepoint:sched:sched_process_exec
+/curtask->seccomp.mode == 2 && curtask->nsproxy->mnt_ns->ns.inum != HOST_MNT_NS/
+{
+  @gen[pid] = @gen[pid] + 1;
+  printf("EXEC %llu %d %d %s\\n", curtask->nsproxy->mnt_ns->ns.inum, pid, @gen[pid], str(args->filename));
+}
+
+tracepoint:sched:sched_process_fork
+/curtask->seccomp.mode == 2 && curtask->nsproxy->mnt_ns->ns.inum != HOST_MNT_NS/
+{
+  printf("FORK %llu %d %d %d\\n", curtask->nsproxy->mnt_ns->ns.inum, pid, @gen[pid], args->child_pid);
+}
+
+// bpftrace prints "Attaching N probes" before it attaches them, in program order: this
+// probe comes last, so its first tick proves every probe above is live.
+interval:ms:20
+{
+  if (@ready == 0) { printf("READY\\n"); @ready = 1; }
+}
+
+END { clear(@gen); clear(@ready); }
+"""
+
+_COUNT = re.compile(r"^@sys\[(\d+), (\d+), (\d+), (-?\d+)\]: (\d+)$")
+_EXEC = re.compile(r"^EXEC (\d+) (\d+) (\d+) (.*)$")
+_FORK = re.compile(r"^FORK (\d+) (\d+) (\d+) (\d+)$")
+
+
+@dataclass
+class _ProcessTable:
+    """What the events told us about the container's processes."""
+
+    argv: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (pid, gen) -> argv
+    parent: dict[int, tuple[int, int]] = field(default_factory=dict)  # child -> (pid, gen)
+
+    def role(self, pid: int, gen: int, seen: frozenset[int] = frozenset()) -> str:
+        if gen > 0:
+            argv = self.argv.get((pid, gen))
+            return classify_process(argv) if argv else ROLE_OTHER
+        origin = self.parent.get(pid)
+        if origin is None:
+            # Never forked inside the container and not yet exec'd: runc's init process
+            # between installing the filter and exec'ing the entrypoint.
+            return ROLE_RUNTIME
+        if pid in seen:
+            return ROLE_OTHER
+        return self.role(origin[0], origin[1], seen | {pid})
+
+
+class EbpfTracer(Tracer):
+    name = "ebpf"
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self._process: subprocess.Popen[str] | None = None
+        self._lines: list[str] = []
+        self._attached = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._container_ns: int | None = None
+        self._table = _ProcessTable()
+        self._cmdlines: dict[tuple[int, int], list[str]] = {}
+
+    # -- availability ------------------------------------------------------------------
+    def check_available(self) -> None:
+        if os.geteuid() != 0:
+            raise EnvironmentProblem(
+                "the eBPF tracer needs root", "run as root, or use --tracer strace"
+            )
+        proc.require_program("bpftrace", "install it with `apt-get install bpftrace`")
+        if not BTF.exists():
+            raise EnvironmentProblem(
+                "the kernel has no BTF (/sys/kernel/btf/vmlinux)",
+                "use a kernel built with CONFIG_DEBUG_INFO_BTF, or --tracer strace",
+            )
+        ensure_tracefs()
+
+    # -- RunObserver -------------------------------------------------------------------
+    def before_start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        program = PROGRAM.replace("HOST_MNT_NS", str(_mnt_ns(os.getpid())))
+        script = self.work_dir / "record.bt"
+        script.write_text(program)
+        env = dict(os.environ, BPFTRACE_MAP_KEYS_MAX="1048576", BPFTRACE_STRLEN="128")
+        self._process = proc.start(
+            ["bpftrace", "-B", "line", str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._attached.wait(ATTACH_TIMEOUT) or self._process.poll() is not None:
+            self._stop()
+            raise EnvironmentProblem(
+                "bpftrace did not attach: " + _tail(self._lines),
+                "check that tracefs is mounted and the kernel allows BPF (run as root)",
+            )
+
+    def started(self, host_pid: int) -> None:
+        self._container_ns = _mnt_ns(host_pid)
+
+    def finished(self) -> None:
+        self._stop()
+
+    # -- results -----------------------------------------------------------------------
+    def recording(self, workload: str, run_index: int, pod_security: str) -> Recording:
+        if self._container_ns is None:
+            raise EnvironmentProblem("the container never started, so nothing was recorded")
+        native = arch_lib.native_arch()
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        unknown: set[int] = set()
+        for line in self._lines:
+            if (m := _EXEC.match(line)) and int(m[1]) == self._container_ns:
+                key = (int(m[2]), int(m[3]))
+                self._table.argv[key] = self._cmdlines.get(key) or [m[4]]
+            elif (m := _FORK.match(line)) and int(m[1]) == self._container_ns:
+                self._table.parent.setdefault(int(m[4]), (int(m[2]), int(m[3])))
+        for line in self._lines:
+            m = _COUNT.match(line)
+            if not m or int(m[1]) != self._container_ns:
+                continue
+            pid, gen, number, count = int(m[2]), int(m[3]), int(m[4]), int(m[5])
+            name = arch_lib.syscall_name(number, native)
+            if name is None:
+                unknown.add(number)
+                continue
+            counts[name][self._table.role(pid, gen)] += count
+        (self.work_dir / "bpftrace.out").write_text("\n".join(self._lines) + "\n")
+        return Recording(
+            workload=workload,
+            run_index=run_index,
+            tracer=self.name,
+            arch=native,
+            pod_security=pod_security,
+            counts={n: dict(r) for n, r in counts.items()},
+            unknown_numbers=frozenset(unknown),
+        )
+
+    def lost_events(self) -> int:
+        return sum(
+            int(m[1]) for line in self._lines if (m := re.search(r"Lost (\d+) events", line))
+        )
+
+    # -- internals ---------------------------------------------------------------------
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for raw in self._process.stdout:
+            line = raw.rstrip("\n")
+            self._lines.append(line)
+            if line == "READY":
+                self._attached.set()
+            elif line.startswith("EXEC "):
+                # Read the full argv while the process is alive: the tracepoint only has
+                # the file name, and roles depend on the JVM's main class.
+                m = _EXEC.match(line)
+                if m:
+                    argv = _cmdline(int(m[2]))
+                    if argv:
+                        self._cmdlines[(int(m[2]), int(m[3]))] = argv
+
+    def _stop(self) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            # SIGINT makes bpftrace print its maps and exit.
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=30)
+        self._process = None
+
+
+def ensure_tracefs() -> None:
+    """bpftrace finds tracepoints in tracefs; mount it if the machine has not."""
+    if (TRACEFS / "events").is_dir():
+        return
+    try:
+        proc.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)])
+    except EnvironmentProblem as exc:
+        raise EnvironmentProblem(
+            f"tracefs is not mounted at {TRACEFS} and mounting it failed",
+            f"run `mount -t tracefs nodev {TRACEFS}` as root",
+        ) from exc
+
+
+def _mnt_ns(pid: int) -> int:
+    link = os.readlink(f"/proc/{pid}/ns/mnt")  # "mnt:[4026531841]"
+    return int(link[link.index("[") + 1 : -1])
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _tail(lines: list[str]) -> str:
+    useful = [line for line in lines if line.strip() and "RLIMIT_MEMLOCK" not in line]
+    return useful[-1] if useful else "no output"
