@@ -40,11 +40,61 @@ def resolve_runtime_default(
     """
     target = canonical_arch(arch) if arch else native_arch()
     if file is not None:
+        if _is_probe_file(file):
+            from profiler.seccomp.probe import reference_from_json
+
+            return reference_from_json(file.read_text(encoding="utf-8"), str(file))
         return load_runtime_default(file, arch=target, capabilities=capabilities)
+    if target == native_arch():
+        from profiler.errors import EnvironmentProblem
+        from profiler.image import default_tag
+        from profiler.seccomp.probe import probe_runtime_default
+
+        try:
+            return probe_runtime_default(default_tag())
+        except EnvironmentProblem as exc:
+            raise UsageError(
+                f"comparing with runtime-default needs the engine's default profile, and probing it failed: {exc.message}",
+                "start Docker and build the image, or pass --runtime-default FILE",
+            ) from exc
     raise UsageError(
-        "comparing with runtime-default needs the engine's default profile",
+        f"runtime-default for {target} cannot be probed on this {native_arch()} machine",
         "pass --runtime-default FILE, e.g. moby's profiles/seccomp/default.json",
     )
+
+
+def _is_probe_file(path: Path) -> bool:
+    """A probe result (``{"name", "allowed", ...}``) rather than a Docker profile."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "allowed" in data and "defaultAction" not in data
+
+
+@app.command("runtime-default")
+def runtime_default_(
+    out: Path = typer.Option(None, "--out", "-o", help="Write the result here [default: stdout]."),
+    image: str = typer.Option(
+        None, "--image", help="Image to probe in [default: the Spark image]."
+    ),
+) -> None:
+    """Probe what this engine's RuntimeDefault really allows (cached per engine version).
+
+    A locked-down container calls every syscall with invalid arguments under
+    runtime-default and under unconfined with the same capabilities; the calls whose
+    outcome differs are the ones the default filters.
+    """
+    from profiler.image import default_tag
+    from profiler.seccomp.probe import probe_runtime_default, reference_to_json
+
+    reference = probe_runtime_default(image or default_tag())
+    text = reference_to_json(reference)
+    if out is None:
+        stdout.out(text, end="", highlight=False)
+    else:
+        write_atomically(out, text)
+        console.print(f"wrote {out}: {len(reference.allowed)} syscalls allowed", highlight=False)
 
 
 def _summary_beside(profile_path: Path) -> Summary | None:

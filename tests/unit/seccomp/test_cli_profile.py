@@ -89,7 +89,12 @@ def test_diff_against_runtime_default_file(two_profiles, capsys):
     assert data["right"].startswith("RuntimeDefault from docker_default_small.json")
 
 
-def test_diff_runtime_default_without_file_is_a_usage_error(two_profiles, capsys):
+def test_diff_runtime_default_without_file_or_engine_is_a_usage_error(
+    two_profiles, capsys, monkeypatch, tmp_path
+):
+    # No file, no engine to probe, nothing cached: the user is told how to get a reference.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path))
     code, _, stderr = run(["profile", "diff", str(two_profiles[0]), "runtime-default"], capsys)
     assert code == 2
     assert "--runtime-default FILE" in stderr

@@ -1,0 +1,114 @@
+"""What the engine's RuntimeDefault really allows, found by probing rather than trusting.
+
+RuntimeDefault differs by engine and version, and its Docker-format source (includes,
+excludes, capabilities, minKernel) says less than the running engine does. So we run a
+probe in a locked-down container twice, under runtime-default and under unconfined with
+the same capabilities (all dropped, no-new-privileges, no network, read-only root), that
+calls every syscall number libseccomp knows with invalid arguments, each in a child
+process with a timeout. Numbers whose outcome differs are filtered by the default profile.
+The result is cached per engine version and can be kept in ``profiles/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from profiler.errors import EnvironmentProblem
+from profiler.paths import cache_dir
+from profiler.runtime.docker import OWNER, OWNER_LABEL, SESSION, SESSION_LABEL, TOOLS_DIR
+from profiler.runtime.engine import connect, engine_versions, require_image
+from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
+from profiler.seccomp.runtime_default import RuntimeDefaultReference
+
+_TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
+PER_CALL_TIMEOUT = 1.0
+
+
+def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDefaultReference:
+    """Probe (or read the cached probe of) this engine's RuntimeDefault on this machine."""
+    client = client or connect()
+    versions = engine_versions(client)
+    arch = native_arch()
+    name = f"docker-{versions.get('engine', 'unknown')}"
+    cache = cache_dir() / f"runtime-default-{name}-{arch}.json"
+    if cache.is_file():
+        with contextlib.suppress(ValueError, OSError, KeyError):
+            return reference_from_json(cache.read_text(), str(cache))
+    require_image(client, image)
+    names = sorted(known_syscalls(arch))
+    numbers = {n: syscall_number(n, arch) for n in names}
+    argv = [str(PER_CALL_TIMEOUT), *[str(v) for v in numbers.values() if v is not None]]
+    confined = _run_probe(client, image, argv, unconfined=False)
+    free = _run_probe(client, image, argv, unconfined=True)
+    blocked = {
+        n for n, v in numbers.items() if v is not None and confined.get(str(v)) != free.get(str(v))
+    }
+    reference = RuntimeDefaultReference(
+        name=f"{name} runtime-default",
+        source=f"probe of {image}, all capabilities dropped, no-new-privileges",
+        allowed=frozenset(n for n in names if n not in blocked),
+        arch=arch,
+    )
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(reference_to_json(reference))
+    return reference
+
+
+def reference_to_json(reference: RuntimeDefaultReference) -> str:
+    data = {
+        "name": reference.name,
+        "source": reference.source,
+        "arch": reference.arch,
+        "allowed": sorted(reference.allowed),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def reference_from_json(text: str, source: str) -> RuntimeDefaultReference:
+    data = json.loads(text)
+    return RuntimeDefaultReference(
+        name=str(data["name"]),
+        source=str(data.get("source", source)),
+        allowed=frozenset(data["allowed"]),
+        arch=str(data["arch"]),
+    )
+
+
+def _run_probe(client: Any, image: str, argv: list[str], *, unconfined: bool) -> dict[str, Any]:
+    from docker.errors import APIError
+
+    security_opt = ["no-new-privileges:true"]
+    if unconfined:
+        security_opt.append("seccomp=unconfined")
+    container = client.containers.create(
+        image,
+        ["python3", f"{TOOLS_DIR}/syscall_probe.py", *argv],
+        entrypoint=[],
+        user="185:185",
+        cap_drop=["ALL"],
+        read_only=True,
+        network_mode="none",
+        security_opt=security_opt,
+        volumes={str(_TOOLS_ON_HOST): {"bind": TOOLS_DIR, "mode": "ro"}},
+        labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION, "io.spark-seccomp.run": "probe"},
+        detach=True,
+    )
+    try:
+        container.start()
+        status = container.wait(timeout=900)
+        output = container.logs(stdout=True, stderr=False).decode()
+        errors = container.logs(stdout=False, stderr=True).decode()
+    except APIError as exc:
+        raise EnvironmentProblem(f"the RuntimeDefault probe failed: {exc}") from exc
+    finally:
+        with contextlib.suppress(APIError):
+            container.remove(force=True)
+    if status.get("StatusCode") != 0 or not output.strip():
+        last = (errors.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem(f"the RuntimeDefault probe failed: {last}")
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
