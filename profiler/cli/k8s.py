@@ -1,20 +1,27 @@
-"""`spark-seccomp k8s ...`: SparkApplication manifests, node profile installers, linting."""
+"""`spark-seccomp k8s ...`: SparkApplication manifests, node profile installers, linting,
+and dry-runs of a SparkApplication's security settings in the local Docker engine."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
-from profiler.cli.common import console, write_atomically
+from profiler.cli.common import console, progress, stdout, write_atomically
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION, default_tag
-from profiler.k8s import formats, install, lint, paths, sarif, sparkapp
-from profiler.k8s.manifests import render
+from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
+from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.rules import Severity
+from profiler.paths import runs_dir
 from profiler.seccomp.profile import load_profile_text
 
-app = typer.Typer(help="Kubernetes: SparkApplication manifests, profile installers, lint.")
+app = typer.Typer(
+    help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."
+)
 
 OUT_OPTION = typer.Option(None, "--out", "-o", help="Write here instead of stdout.")
 PROFILE_DIR_OPTION = typer.Option(
@@ -225,3 +232,89 @@ def lint_command(
     console.print(formats.summary(report), highlight=False, markup=False, soft_wrap=True)
     if fail_on != "never" and report.at_or_above(Severity(fail_on)):
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("dry-run")
+def dry_run_command(
+    file: Path = typer.Argument(..., help="YAML file holding one SparkApplication."),
+    profiles_dir: Path = typer.Option(
+        ...,
+        "--profiles",
+        help="Stands for <kubelet-root>/seccomp: localhostProfile paths are resolved under it.",
+    ),
+    workload: str = typer.Option(
+        None,
+        "--workload",
+        help="Catalogue name or .py script to run [default: mainApplicationFile, if it is a "
+        "file here; local:// paths are inside the image and need --workload].",
+    ),
+    image: str = typer.Option(
+        None,
+        "--image",
+        help="Spark image to run [default: the manifest's spec.image, if the engine has it].",
+    ),
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
+    run_dir: Path = typer.Option(
+        None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
+    ),
+) -> None:
+    """Run a SparkApplication's driver and executor security settings locally: will it run?
+
+    Each role becomes one container with the role's seccomp profile (resolved as the
+    kubelet would), user and group, capabilities, no-new-privileges, read-only root with
+    its emptyDir volumes as tmpfs, and privileged flag. The container runs the whole job in
+    Spark local mode, which runs both the driver's and the executor's code paths (the JVM's
+    task threads fork the Python workers as an executor pod does), so one job exercises
+    each role's settings. A Localhost profile missing under --profiles fails its role as
+    the kubelet would (CreateContainerError) without starting a container.
+
+    Exit 0 when both roles pass, 1 when any fails, 2 for usage errors, 3 when the engine
+    or the image is missing.
+    """
+    from profiler.runtime.docker import DockerBackend
+
+    if not profiles_dir.is_dir():
+        raise UsageError(
+            f"profiles directory {profiles_dir} does not exist",
+            "pass the directory that plays <kubelet-root>/seccomp",
+        )
+    manifest = dry_run.find_sparkapp(load_documents(file), str(file))
+    plan = dry_run.plan_dry_run(
+        manifest, profiles_dir, workload=workload, image=image, timeout_seconds=timeout
+    )
+    root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    # A role that cannot start needs no engine: its answer comes from the plan alone.
+    backend = DockerBackend() if plan.runnable else None
+    report = dry_run.run_dry_run(backend, plan, run_root=root, progress=progress)
+    stdout.print(render_dry_run(report))
+    for outcome in report.outcomes:
+        if not outcome.verdict.ok:
+            stdout.print(
+                f"{outcome.plan.role}: {outcome.error_line}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    for note in (*plan.notes, *(f"{r.role}: {n}" for r in plan.roles for n in r.notes)):
+        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    if backend is not None:
+        console.print(f"run logs in {root}", highlight=False, markup=False, soft_wrap=True)
+    if not report.passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def render_dry_run(report: dry_run.DryRunReport) -> Table:
+    plan = report.plan
+    source = "manifest" if plan.image_from_manifest else "--image"
+    table = Table(title=f"image: {plan.image} ({source}); job: {plan.workload.name}")
+    for column in ("role", "seccomp", "user", "verdict", "time"):
+        table.add_column(column, overflow="fold")
+    table.add_column("error", overflow="fold", ratio=1)
+    for o in report.outcomes:
+        verdict = escape(o.verdict.value)
+        verdict = f"[green]{verdict}[/green]" if o.verdict.ok else f"[red]{verdict}[/red]"
+        time = f"{o.wall_seconds:.1f}s" if o.wall_seconds is not None else "not started"
+        table.add_row(
+            o.plan.role, escape(o.plan.seccomp), o.plan.user, verdict, time, escape(o.short_error)
+        )
+    return table
