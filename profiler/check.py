@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from profiler.runtime.interface import (
     Backend,
@@ -21,6 +22,9 @@ from profiler.runtime.interface import (
     SecurityMode,
 )
 from profiler.workloads import Workload
+
+if TYPE_CHECKING:
+    from profiler.diagnose import Diagnoser
 
 
 class Verdict(str, enum.Enum):
@@ -106,16 +110,37 @@ def run_check(
     run_root: Path | None = None,
     progress: Progress = lambda _m, _d, _t: None,
     reference_checksums: dict[str, str] | None = None,
+    diagnose: bool = True,
+    diagnoser: Diagnoser | None = None,
+    complain: bool = False,
 ) -> CheckReport:
     """Run the matrix, unconfined first in each round so later runs can be compared to it.
 
     ``reference_checksums`` gives each workload's expected result when the check has no
     unconfined runs of its own (record's verification compares with the recorded runs).
+
+    ``diagnose``: a confined cell that fails while the workload passes unconfined (or,
+    with no unconfined cells, while it has a reference result) is rerun in complain mode
+    and ``Cell.diagnosis`` says which syscalls were denied, in which process.
+    ``complain``: confined cells run only in complain mode (nothing is denied) and their
+    diagnosis lists the would-be denials. ``diagnoser`` defaults to
+    ``ComplainDiagnoser(backend)``, made only when a cell needs it.
     """
     ordered_modes = sorted(modes, key=lambda m: m is not SecurityMode.UNCONFINED)
     total = len(workloads) * len(ordered_modes) * repeat
     results: dict[tuple[str, SecurityMode], list[RunResult]] = {}
+    notes: dict[tuple[str, SecurityMode], list[str]] = {}
+    specs: dict[tuple[str, SecurityMode], RunSpec] = {}
     done = 0
+
+    def get_diagnoser() -> Diagnoser:
+        nonlocal diagnoser
+        if diagnoser is None:
+            from profiler.diagnose import ComplainDiagnoser
+
+            diagnoser = ComplainDiagnoser(backend)
+        return diagnoser
+
     for round_index in range(repeat):
         for workload in workloads:
             for mode in ordered_modes:
@@ -136,17 +161,50 @@ def run_check(
                     if run_root is not None
                     else None
                 )
-                results.setdefault((workload.name, mode), []).append(backend.run(spec, run_dir))
+                key = (workload.name, mode)
+                specs.setdefault(key, spec)
+                result = None
+                if complain and mode is not SecurityMode.UNCONFINED:
+                    outcome = get_diagnoser().complain_run(spec, run_dir, failed=False)
+                    result = outcome.result
+                    cell_notes = notes.setdefault(key, [])
+                    cell_notes.extend(line for line in outcome.lines if line not in cell_notes)
+                if result is None:
+                    result = backend.run(spec, run_dir)
+                results.setdefault(key, []).append(result)
                 done += 1
-    progress("done", done, total)
     cells = []
     for workload in workloads:
-        reference = _reference_checksum(
-            results.get((workload.name, SecurityMode.UNCONFINED), [])
-        ) or (reference_checksums or {}).get(workload.name)
+        unconfined = results.get((workload.name, SecurityMode.UNCONFINED), [])
+        reference = _reference_checksum(unconfined) or (reference_checksums or {}).get(
+            workload.name
+        )
+        # Diagnosis only makes sense when the job is known to work without seccomp.
+        works_unconfined = (
+            _reference_checksum(unconfined) is not None
+            or any(r.succeeded for r in unconfined)
+            or (not unconfined and reference is not None)
+        )
         for mode in modes:
-            runs = tuple(judge(r, reference) for r in results[(workload.name, mode)])
-            cells.append(Cell(workload.name, mode, runs))
+            key = (workload.name, mode)
+            runs = tuple(judge(r, reference) for r in results[key])
+            cell = Cell(workload.name, mode, runs, tuple(notes.get(key, ())))
+            if (
+                diagnose
+                and not complain
+                and mode is not SecurityMode.UNCONFINED
+                and works_unconfined
+                and not cell.verdict.ok
+            ):
+                progress(f"diagnosing {workload.name} [{mode.value}]", done, total)
+                diagnosis_dir = (
+                    run_root / workload.name / f"{mode.value}-diagnosis"
+                    if run_root is not None
+                    else None
+                )
+                cell = replace(cell, diagnosis=get_diagnoser().diagnose(specs[key], diagnosis_dir))
+            cells.append(cell)
+    progress("done", done, total)
     return CheckReport(
         image=image,
         pod_security=pod_security,

@@ -18,7 +18,7 @@ from profiler.cli.common import (
     stdout,
     write_atomically,
 )
-from profiler.errors import EXIT_FAILED, UsageError
+from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
 from profiler.image import default_tag
 from profiler.paths import runs_dir
 from profiler.report.check_formats import check_to_json, check_to_junit
@@ -53,15 +53,48 @@ def check(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."
     ),
+    complain: bool = typer.Option(
+        False,
+        "--complain",
+        help="Run runtime-default/localhost cells in complain mode: nothing is denied, "
+        "the would-be denials are listed (needs root and bpftrace).",
+    ),
+    no_diagnose: bool = typer.Option(
+        False,
+        "--no-diagnose",
+        help="Do not rerun failing cells in complain mode to find the denied syscalls.",
+    ),
+    runtime_default: Path = typer.Option(
+        None,
+        "--runtime-default",
+        help="The engine's default seccomp profile (e.g. moby's default.json), so "
+        "RuntimeDefault failures can be diagnosed "
+        "[default: profiles/runtime-default-docker-*.json if present].",
+    ),
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 
+    A cell that fails while the job passes unconfined is rerun in complain mode and the
+    denied syscalls are named under it (needs root and bpftrace; --no-diagnose skips it).
+
     Exit 0 when every cell passes, 1 when any fails, 2 for usage errors, 3 when the
-    environment lacks something (no Docker engine, no image).
+    environment lacks something (no Docker engine, no image, no bpftrace for --complain).
     """
+    from profiler.diagnose import ComplainDiagnoser
     from profiler.runtime.docker import DockerBackend
 
     mode_list = parse_modes(modes)
+    if complain and no_diagnose:
+        raise UsageError("--complain and --no-diagnose contradict each other", "pick one")
+    if complain and mode_list == [SecurityMode.UNCONFINED]:
+        raise UsageError(
+            "--complain needs a confined mode", "add runtime-default or localhost to --modes"
+        )
+    if runtime_default is not None and not Path(runtime_default).is_file():
+        raise UsageError(
+            f"RuntimeDefault profile {runtime_default} does not exist",
+            "pass the engine's default profile, e.g. moby's profiles/seccomp/default.json",
+        )
     security = parse_pod_security(pod_security)
     profile_json = None
     if SecurityMode.LOCALHOST in mode_list:
@@ -73,6 +106,9 @@ def check(
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     backend = DockerBackend()
+    diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
+    if complain and (missing := diagnoser.unavailable()):
+        raise EnvironmentProblem(missing, "run as root with bpftrace installed")
     with progress_reporter("check") as on_progress:
         report = run_check(
             backend,
@@ -86,6 +122,9 @@ def check(
             timeout_seconds=timeout,
             run_root=root,
             progress=on_progress,
+            diagnose=not no_diagnose,
+            diagnoser=diagnoser,
+            complain=complain,
         )
     stdout.print(render_table(report))
     root.mkdir(parents=True, exist_ok=True)
@@ -125,7 +164,10 @@ def _render_cell(report: CheckReport, workload: str, mode: SecurityMode) -> str:
     times = f"{cell.median_wall:.1f}s"
     count = f" {cell.passes}/{len(cell.runs)}" if len(cell.runs) > 1 else ""
     if cell.verdict is Verdict.PASS:
-        return f"[green]pass[/green]{count} {times}"
+        # A pass can carry a diagnosis too: complain mode lists would-be denials.
+        return "\n".join(
+            [f"[green]pass[/green]{count} {times}"] + [_escape(d) for d in cell.diagnosis]
+        )
     failing = next(r for r in cell.runs if not r.verdict.ok)
     detail = failing.error_line
     if cell.verdict is Verdict.FAIL:

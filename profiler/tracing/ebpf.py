@@ -177,6 +177,19 @@ class EbpfTracer(Tracer):
             unknown_numbers=frozenset(unknown),
         )
 
+    def container_pids(self) -> frozenset[int]:
+        """Host pids of the traced container's processes seen so far (for matching other
+        per-pid sources, such as the kernel's seccomp audit records, to this container)."""
+        pids: set[int] = set()
+        for line in self._lines:
+            if (m := _COUNT.match(line)) and int(m[1]) == self._container_ns:
+                pids.add(int(m[2]))
+            elif (m := _EXEC.match(line) or _FORK.match(line)) and int(m[1]) == self._container_ns:
+                pids.add(int(m[2]))
+                if line.startswith("FORK "):
+                    pids.add(int(m[4]))
+        return frozenset(pids)
+
     def lost_events(self) -> int:
         return sum(
             int(m[1]) for line in self._lines if (m := re.search(r"Lost (\d+) events", line))
