@@ -10,6 +10,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ from profiler.runtime import cgroup
 from profiler.runtime.engine import connect, require_image
 from profiler.runtime.interface import (
     Backend,
+    ContainerSecurity,
+    PodSecurity,
     RunObserver,
     RunResult,
     RunSpec,
     SecurityMode,
 )
-from profiler.workloads import parse_result_line
+from profiler.workloads import Workload, parse_result_line
 
 OWNER_LABEL = "io.spark-seccomp.owner"
 OWNER = "spark-seccomp"
@@ -172,6 +175,67 @@ class DockerBackend(Backend):
         if run_dir is not None:
             write_run_dir(result, run_dir)
         return result
+
+    def run_command(
+        self,
+        image: str,
+        argv: Sequence[str],
+        mode: SecurityMode,
+        profile_json: str | None = None,
+        security: ContainerSecurity | None = None,
+        *,
+        mounts: Mapping[str, str] | None = None,
+        timeout_seconds: float = 120.0,
+    ) -> tuple[int | None, str, str]:
+        """Run ``argv`` (no entrypoint) under a seccomp mode; (exit code, stdout, stderr).
+
+        The container gets exactly the security settings of a workload run (the options
+        come from ``container_options``), so a probe or micro-benchmark sees what a Spark
+        job sees. ``mounts`` maps host directories to read-only container paths. The exit
+        code is None when the command timed out. The container is always removed.
+        """
+        from docker.errors import APIError
+
+        if image not in self._checked_images:
+            require_image(self.client, image)
+            self._checked_images.add(image)
+        run_id = uuid.uuid4().hex[:12]
+        placeholder = Workload("command", _TOOLS_ON_HOST / "command", "", False)
+        spec = RunSpec(
+            workload=placeholder,
+            mode=mode,
+            image=image,
+            pod_security=PodSecurity.RESTRICTED,
+            profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
+            security=security,
+        )
+        options = container_options(spec, run_id)
+        options["command"] = list(argv)
+        options["entrypoint"] = []
+        options["volumes"] = {
+            str(_TOOLS_ON_HOST): {"bind": TOOLS_DIR, "mode": "ro"},
+            **{
+                str(host): {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()
+            },
+        }
+        container = None
+        try:
+            try:
+                container = self.client.containers.create(**options)
+            except APIError as exc:
+                raise EnvironmentProblem(
+                    f"the engine refused the container: {exc.explanation or exc}",
+                    "check the profile and the image",
+                ) from exc
+            container.start()
+            exit_code, timed_out = _wait(container, timeout_seconds)
+            stdout, stderr = _logs(container)
+        except APIError as exc:
+            raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
+        finally:
+            if container is not None:
+                _remove(container)
+        return (None if timed_out else exit_code), stdout, stderr
 
     def honours_default_errno(self, image: str) -> bool:
         """Whether the engine passes a profile's ``defaultErrnoRet`` on; cached per engine."""

@@ -1,0 +1,242 @@
+"""Running the syscall micro-benchmark: ``syscall_loop`` in containers under each mode.
+
+The loop (``profiler/image_tools/syscall_loop.c``) is compiled lazily on the host,
+``gcc -O2 -static``, into ``cache_dir()/tools`` and bind-mounted read-only into the
+container: static, it runs in any image (no shell, no libc needed), and no image rebuild
+is needed when it changes. Its source hash names the build, so an edited loop rebuilds.
+
+Modes (``microbench.MICRO_MODES``):
+
+* ``unconfined``: no filter, the reference.
+* ``runtime-default``: the engine's profile.
+* ``generated``: the profile given (``--profile``); the measured syscall must be allowed
+  by a number-only rule, so the kernel's per-syscall allow cache (Linux >= 5.11) can
+  serve it without running the BPF program.
+* ``one-arg-rule``: the same profile with the measured syscall's rule replaced by one
+  that checks an argument (``arg0 == 0``, which the loop passes). An argument check
+  makes the syscall uncacheable, so every call runs the whole BPF program: this is the
+  cost any argument-checked rule pays.
+
+Repeats are interleaved and rotated like the bench rounds (see ``runner``); each repeat
+is one container, whose ns per call is one sample. Every container gets the same
+security context as a Spark run (``DockerBackend.run_command``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from profiler import proc
+from profiler.bench.environment import CommandRunner
+from profiler.bench.microbench import (
+    MicrobenchReport,
+    analyse_microbench,
+    microbench_to_dict,
+)
+from profiler.bench.runner import FailedRun
+from profiler.errors import EnvironmentProblem, UsageError
+from profiler.paths import cache_dir
+from profiler.runtime.interface import ContainerSecurity, PodSecurity, SecurityMode
+
+SOURCE = Path(__file__).resolve().parent.parent / "image_tools" / "syscall_loop.c"
+MOUNT_POINT = "/opt/spark-seccomp-bench"
+# Cheap syscalls the loop knows, none served by the vDSO; the first one the profile
+# allows by number alone is measured.
+CANDIDATES = ("getppid", "getpid", "gettid", "getuid", "geteuid", "getgid", "getegid")
+DEFAULT_ITERATIONS = 1_000_000
+DEFAULT_REPEAT = 10
+MICROBENCH_FILE = "microbench.json"
+GCC_FLAGS = ("-O2", "-static")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class MicrobenchRun:
+    report: MicrobenchReport
+    failed: tuple[FailedRun, ...]
+    skipped: tuple[str, ...]  # modes not measured, and why
+
+
+def syscall_loop_binary(cache: Path | None = None, source: Path = SOURCE) -> Path:
+    """The compiled loop, built on first use (needs gcc and libc6-dev's static libc)."""
+    code = source.read_bytes()
+    digest = hashlib.sha256(code + " ".join(GCC_FLAGS).encode()).hexdigest()[:16]
+    directory = (cache or cache_dir()) / "tools"
+    binary = directory / f"syscall_loop-{digest}"
+    if binary.is_file():
+        return binary
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise EnvironmentProblem(
+            "gcc is needed to build the syscall micro-benchmark",
+            "install gcc and libc6-dev (scripts/bootstrap.sh does), or pass --no-microbench",
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # the container user (uid 185) reads it through the mount
+    partial = directory / f".{binary.name}.partial"
+    proc.run(
+        [gcc, *GCC_FLAGS, "-o", str(partial), str(source)],
+        hint="a static build needs libc6-dev (libc.a): apt-get install libc6-dev",
+    )
+    partial.chmod(0o755)
+    partial.replace(binary)
+    return binary
+
+
+def choose_syscall(profile_json: str | None) -> str:
+    """The first candidate the profile allows unconditionally (any, without a profile)."""
+    if profile_json is None:
+        return CANDIDATES[0]
+    profile = json.loads(profile_json)
+    plain, conditional, mentioned = _allowed_names(profile)
+    allows_by_default = profile.get("defaultAction") == "SCMP_ACT_ALLOW"
+    for name in CANDIDATES:
+        unmentioned = allows_by_default and name not in mentioned
+        if (name in plain or unmentioned) and name not in conditional:
+            return name
+    raise UsageError(
+        "the profile allows none of " + ", ".join(CANDIDATES) + " without conditions",
+        "the micro-benchmark needs one of them; pass --no-microbench",
+    )
+
+
+def arg_checked_profile(profile_json: str, syscall: str) -> str:
+    """The profile with ``syscall`` allowed only when arg0 == 0 (what the loop passes)."""
+    profile = json.loads(profile_json)
+    rules = []
+    for rule in profile.get("syscalls") or []:
+        names = [n for n in rule.get("names", []) if n != syscall]
+        if names:
+            rules.append({**rule, "names": names})
+    rules.append(
+        {
+            "names": [syscall],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_EQ"}],
+        }
+    )
+    profile["syscalls"] = rules
+    return json.dumps(profile, indent=2, sort_keys=True) + "\n"
+
+
+def micro_modes(
+    profile_json: str | None, syscall: str
+) -> list[tuple[str, SecurityMode, str | None]]:
+    """(name, security mode, profile) of each micro-benchmark mode that can run."""
+    modes: list[tuple[str, SecurityMode, str | None]] = [
+        ("unconfined", SecurityMode.UNCONFINED, None),
+        ("runtime-default", SecurityMode.RUNTIME_DEFAULT, None),
+    ]
+    if profile_json is not None:
+        modes.append(("generated", SecurityMode.LOCALHOST, profile_json))
+        modes.append(
+            ("one-arg-rule", SecurityMode.LOCALHOST, arg_checked_profile(profile_json, syscall))
+        )
+    return modes
+
+
+def parse_loop_output(stdout: str) -> float | None:
+    """ns per call from the loop's JSON line, or None."""
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line).get("ns_per_call")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(value, (int, float)) and value > 0:
+                return float(value)
+    return None
+
+
+def run_microbench(
+    runner: CommandRunner,
+    image: str,
+    *,
+    profile_json: str | None = None,
+    repeat: int = DEFAULT_REPEAT,
+    iterations: int = DEFAULT_ITERATIONS,
+    pod_security: PodSecurity = PodSecurity.RESTRICTED,
+    environment: Mapping[str, Any] | None = None,
+    run_root: Path | None = None,
+    progress: Progress = lambda _m, _d, _t: None,
+    binary: Path | None = None,
+) -> MicrobenchRun:
+    """ns per call under each mode, ``repeat`` interleaved rotated rounds; microbench.json.
+
+    A failed repeat (the syscall denied, the container refused) is reported in
+    ``failed`` and in microbench.json's ``failed_runs`` and produces no sample.
+    """
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
+    binary = binary or syscall_loop_binary()
+    syscall = choose_syscall(profile_json)
+    modes = micro_modes(profile_json, syscall)
+    skipped = () if profile_json else ("generated and one-arg-rule: no --profile given",)
+    security = ContainerSecurity.preset(pod_security)
+    argv = [f"{MOUNT_POINT}/{binary.name}", syscall, str(iterations)]
+    mounts = {str(binary.parent): MOUNT_POINT}
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in modes}
+    failed: list[FailedRun] = []
+    total = repeat * len(modes)
+    done = 0
+    for round_index in range(repeat):
+        start = round_index % len(modes)
+        for name, mode, profile in [*modes[start:], *modes[:start]]:
+            progress(f"micro {syscall} [{name}] repeat {round_index + 1}/{repeat}", done, total)
+            exit_code, stdout, stderr = runner.run_command(
+                image, argv, mode, profile, security, mounts=mounts
+            )
+            done += 1
+            value = parse_loop_output(stdout) if exit_code == 0 else None
+            if value is None:
+                last = (stderr.strip().splitlines() or ["no output"])[-1][:200]
+                reason = "timed out" if exit_code is None else f"exit {exit_code}: {last}"
+                failed.append(FailedRun(syscall, name, round_index, reason))
+                continue
+            samples[name].append(value)
+    progress("analysing", done, total)
+    if not any(samples.values()):
+        first = failed[0].reason if failed else "no output"
+        raise EnvironmentProblem(f"every micro-benchmark run failed ({first})")
+    report = analyse_microbench(
+        samples, syscall=syscall, iterations=iterations, environment=environment
+    )
+    result = MicrobenchRun(report, tuple(failed), skipped)
+    if run_root is not None:
+        run_root.mkdir(parents=True, exist_ok=True)
+        (run_root / MICROBENCH_FILE).write_text(microbench_json(result, repeat=repeat))
+    return result
+
+
+def microbench_json(run: MicrobenchRun, *, repeat: int) -> str:
+    """``microbench_to_dict`` plus failed runs, skipped modes and the repeat count."""
+    data = microbench_to_dict(run.report)
+    data["repeat"] = repeat
+    data["skipped"] = list(run.skipped)
+    data["failed_runs"] = [
+        {"mode": f.mode, "round": f.round, "reason": f.reason} for f in run.failed
+    ]
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def _allowed_names(profile: Any) -> tuple[set[str], set[str], set[str]]:
+    """(allowed by number alone, allowed with conditions, named by any rule)."""
+    plain: set[str] = set()
+    conditional: set[str] = set()
+    mentioned: set[str] = set()
+    rules: Sequence[Any] = profile.get("syscalls") or [] if isinstance(profile, dict) else []
+    for rule in rules:
+        if not isinstance(rule, dict):
+            continue
+        names = set(rule.get("names") or [])
+        mentioned.update(names)
+        if rule.get("action") == "SCMP_ACT_ALLOW":
+            (conditional if rule.get("args") else plain).update(names)
+    return plain, conditional, mentioned
