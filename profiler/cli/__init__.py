@@ -7,6 +7,7 @@ import traceback
 
 import typer
 
+from profiler.cli import bench as bench_cmd
 from profiler.cli import check as check_cmd
 from profiler.cli import image as image_cmd
 from profiler.cli import k8s as k8s_cmd
@@ -46,6 +47,7 @@ app.command(name="check")(check_cmd.check)
 app.command(name="record")(record_cmd.record)
 app.command(name="cleanup")(check_cmd.cleanup)
 app.command(name="report")(report_cmd.report)
+app.command(name="bench")(bench_cmd.bench)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,248 @@
+"""`spark-seccomp bench`: the performance cost of seccomp modes, measured honestly."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from profiler import workloads as workloads_lib
+from profiler.bench.jsonio import parse_json
+from profiler.bench.microbench import MicrobenchReport
+from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench
+from profiler.bench.runner import run_bench
+from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
+from profiler.cli.common import (
+    console,
+    parse_modes,
+    parse_pod_security,
+    progress_reporter,
+    stdout,
+)
+from profiler.errors import UsageError
+from profiler.image import default_tag
+from profiler.paths import runs_dir
+from profiler.report.build import build_report
+from profiler.report.inputs import SUMMARY_FILE, summary_from_dict
+from profiler.runtime.interface import SecurityMode
+from profiler.seccomp.profile import load_profile_text
+
+WORKLOADS_ARG = typer.Argument(
+    None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
+)
+# The environment facts worth a line in the terminal; bench.json and the report have all.
+SUMMARY_KEYS = (
+    "kernel",
+    "cpu_model",
+    "cpu_count",
+    "engine",
+    "runc",
+    "speculation_store_bypass",
+    "seccomp_filters_confined",
+    "bpf_jit_enable",
+    "spark_version",
+    "date",
+)
+
+
+def bench(
+    workloads: list[str] = WORKLOADS_ARG,
+    modes: str = typer.Option(
+        None,
+        "--modes",
+        help="Comma-separated: unconfined, runtime-default, localhost "
+        "[default: unconfined,runtime-default, plus localhost with --profile].",
+    ),
+    profile: Path = typer.Option(None, "--profile", help="OCI seccomp profile for localhost."),
+    repeat: int = typer.Option(10, "--repeat", min=1, help="Rounds (runs per workload and mode)."),
+    warmup: int = typer.Option(
+        1, "--warmup", min=0, help="Unmeasured unconfined runs per workload before round 1."
+    ),
+    microbench: bool = typer.Option(
+        True, "--microbench/--no-microbench", help="Also time one syscall in a tight loop."
+    ),
+    micro_repeat: int = typer.Option(10, "--micro-repeat", min=1, help="Micro-benchmark rounds."),
+    micro_iterations: int = typer.Option(
+        DEFAULT_ITERATIONS, "--micro-iterations", min=1000, help="Syscalls per micro repeat."
+    ),
+    precision: float = typer.Option(
+        DEFAULT_PRECISION, "--precision", help="Interval half-width wanted, as a fraction."
+    ),
+    pod_security: str = typer.Option(
+        "restricted", "--pod-security", help="restricted (PSS restricted) or none."
+    ),
+    image: str = typer.Option(
+        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
+    ),
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
+    run_dir: Path = typer.Option(
+        None, "--run-dir", help="Where bench.json and the report go [default: runs/bench-<time>]."
+    ),
+) -> None:
+    """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
+
+    Rounds run every mode once, in an order rotated each round, so drift of the machine
+    is shared and cancelled. Writes bench.json, microbench.json, a copy of the profile
+    (and its summary) and the report into the run directory. Exit 2 for usage errors,
+    3 when the environment lacks something (no Docker engine, no image, no gcc).
+    """
+    from profiler.runtime.docker import DockerBackend
+
+    if not 0 < precision < 1:
+        raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
+    default_modes = "unconfined,runtime-default" + (",localhost" if profile else "")
+    mode_list = parse_modes(modes or default_modes)
+    security = parse_pod_security(pod_security)
+    profile_json = load_profile_text(profile) if profile is not None else None
+    if SecurityMode.LOCALHOST in mode_list and profile_json is None:
+        raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+    selected = workloads_lib.resolve_all(workloads or [])
+    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root.mkdir(parents=True, exist_ok=True)
+    tag = image or default_tag()
+    backend = DockerBackend()
+    with progress_reporter("bench") as on_progress:
+        report = run_bench(
+            backend,
+            selected,
+            mode_list,
+            tag,
+            profile_json=profile_json,
+            profile_label=str(profile) if profile else None,
+            repeat=repeat,
+            pod_security=security,
+            run_root=root,
+            progress=on_progress,
+            warmup=warmup,
+            timeout_seconds=timeout,
+            precision=precision,
+        )
+        micro = None
+        if microbench:
+            micro = run_microbench(
+                backend,
+                tag,
+                profile_json=profile_json,
+                repeat=micro_repeat,
+                iterations=micro_iterations,
+                pod_security=security,
+                environment=report.environment,
+                run_root=root,
+                progress=on_progress,
+            )
+    if profile is not None:
+        shutil.copyfile(profile, root / "profile.json")
+        summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
+        if summary.is_file():
+            _copy_summary(summary, root / SUMMARY_FILE)
+    stdout.print(render_table(report))
+    for warning in report.warnings:
+        stdout.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+    if micro is not None:
+        stdout.print(render_micro_table(micro.report))
+        for failed in micro.failed:
+            stdout.print(f"warning: micro {failed.describe()}", highlight=False, markup=False)
+        for skipped in micro.skipped:
+            stdout.print(f"note: micro-benchmark skipped {skipped}", highlight=False, markup=False)
+    stdout.print(render_environment(report))
+    files = build_report(root)
+    console.print(f"bench.json, run logs and the report in {root}", highlight=False)
+    stdout.print(f"report: {files.html}", highlight=False, markup=False)
+
+
+def _copy_summary(summary: Path, target: Path) -> None:
+    """Copy the profile's summary when the report can read it; say so when it cannot."""
+    try:
+        summary_from_dict(parse_json(summary.read_text(encoding="utf-8"), str(summary)))
+    except (UsageError, OSError, UnicodeDecodeError) as exc:
+        reason = exc.message if isinstance(exc, UsageError) else str(exc)
+        console.print(
+            f"note: {summary} left out of the report: {reason}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    shutil.copyfile(summary, target)
+
+
+def render_table(report: BenchReport) -> Table:
+    metric = {"wall": "wall", "job": "job", "cpu": "CPU"}.get(report.metric, report.metric)
+    table = Table(
+        "workload",
+        "mode",
+        f"median {metric}",
+        "IQR",
+        "n",
+        "change",
+        f"{report.confidence:.0%} CI",
+        "verdict",
+        title=f"overhead against {report.reference} ({metric} time, paired rounds)",
+    )
+    for workload in report.workloads:
+        for mode in report.modes:
+            stat = report.stat(workload, mode)
+            if stat is None:
+                table.add_row(workload, mode, "-", "-", "0", "", "", "no successful runs")
+                continue
+            spread = stat.spread(report.metric) or stat.wall
+            overhead = report.overhead(workload, mode)
+            if mode == report.reference:
+                ratio, interval, verdict = "", "", "reference"
+            elif overhead is None:
+                ratio, interval, verdict = "", "", f"no {report.reference} runs to compare"
+            else:
+                ratio = _percent(overhead.ratio)
+                interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
+                verdict = "measurable" if overhead.measurable else "no measurable impact"
+            table.add_row(
+                workload,
+                mode,
+                f"{spread.median:.2f}s",
+                f"{spread.iqr:.2f}s",
+                str(spread.n),
+                ratio,
+                interval,
+                verdict,
+            )
+    return table
+
+
+def _percent(ratio: float) -> str:
+    return f"{(ratio - 1) * 100:+.1f}%"
+
+
+def render_micro_table(micro: MicrobenchReport) -> Table:
+    iterations = f", {micro.iterations:,} calls per repeat" if micro.iterations else ""
+    table = Table(
+        "mode",
+        "median ns/call",
+        "IQR ns",
+        "n",
+        "added ns",
+        f"{micro.confidence:.0%} CI",
+        title=f"cost per {micro.syscall}() call{iterations}",
+    )
+    for r in micro.results:
+        added = "reference" if r.added_ns is None else f"{r.added_ns:+.1f}"
+        interval = (
+            f"{r.added_ci_low:+.1f}..{r.added_ci_high:+.1f}"
+            if r.added_ci_low is not None and r.added_ci_high is not None
+            else ""
+        )
+        spread = r.ns_per_call
+        table.add_row(
+            r.mode, f"{spread.median:.1f}", f"{spread.iqr:.1f}", str(spread.n), added, interval
+        )
+    return table
+
+
+def render_environment(report: BenchReport) -> Table:
+    table = Table("environment", "value", title="measured on")
+    for key in SUMMARY_KEYS:
+        if key in report.environment:
+            table.add_row(key, str(report.environment[key]))
+    return table
