@@ -9,6 +9,12 @@ always does. Counting happens in a BPF map, not per event, so a busy JVM costs l
 Each count is keyed by (mount namespace, process, exec generation, syscall number): the
 generation goes up at every exec, so a shell that execs a JVM has its shell calls and its
 JVM calls told apart. Fork and exec events let us give every process a role.
+
+Two scopes: ``mount-namespace`` (the default, for containers) counts tasks outside the
+host's mount namespace and keeps the container's; ``process-tree`` (set by the local
+backend before the run, through ``scope``) counts seccomp'd tasks in the host's mount
+namespace and keeps the tree rooted at the pid given to ``started``, followed through
+fork events. Either way only post-filter calls count.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from profiler.tracing.strace_parser import classify_process
 TRACEFS = Path("/sys/kernel/tracing")
 BTF = Path("/sys/kernel/btf/vmlinux")
 ATTACH_TIMEOUT = 60.0
+
+SCOPE_MOUNT_NAMESPACE = "mount-namespace"
+SCOPE_PROCESS_TREE = "process-tree"
 
 PROGRAM = """\
 tracepoint:raw_syscalls:sys_enter
@@ -93,6 +102,9 @@ class EbpfTracer(Tracer):
 
     def __init__(self, work_dir: Path) -> None:
         self.work_dir = work_dir
+        # Set before the run starts: a backend without containers sets SCOPE_PROCESS_TREE.
+        self.scope = SCOPE_MOUNT_NAMESPACE
+        self._root_pid: int | None = None
         self._process: subprocess.Popen[str] | None = None
         self._lines: list[str] = []
         self._attached = threading.Event()
@@ -118,7 +130,7 @@ class EbpfTracer(Tracer):
     # -- RunObserver -------------------------------------------------------------------
     def before_start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        program = PROGRAM.replace("HOST_MNT_NS", str(_mnt_ns(os.getpid())))
+        program = program_for(self.scope, _mnt_ns(os.getpid()))
         script = self.work_dir / "record.bt"
         script.write_text(program)
         env = dict(os.environ, BPFTRACE_MAP_KEYS_MAX="1048576", BPFTRACE_STRLEN="128")
@@ -139,6 +151,7 @@ class EbpfTracer(Tracer):
 
     def started(self, host_pid: int) -> None:
         self._container_ns = _mnt_ns(host_pid)
+        self._root_pid = host_pid
 
     def finished(self) -> None:
         self._stop()
@@ -150,15 +163,16 @@ class EbpfTracer(Tracer):
         native = arch_lib.native_arch()
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         unknown: set[int] = set()
+        tree = self._tree()
         for line in self._lines:
-            if (m := _EXEC.match(line)) and int(m[1]) == self._container_ns:
+            if (m := _EXEC.match(line)) and self._ours(m, tree):
                 key = (int(m[2]), int(m[3]))
                 self._table.argv[key] = self._cmdlines.get(key) or [m[4]]
-            elif (m := _FORK.match(line)) and int(m[1]) == self._container_ns:
+            elif (m := _FORK.match(line)) and self._ours(m, tree):
                 self._table.parent.setdefault(int(m[4]), (int(m[2]), int(m[3])))
         for line in self._lines:
             m = _COUNT.match(line)
-            if not m or int(m[1]) != self._container_ns:
+            if not m or not self._ours(m, tree):
                 continue
             pid, gen, number, count = int(m[2]), int(m[3]), int(m[4]), int(m[5])
             name = arch_lib.syscall_name(number, native)
@@ -181,10 +195,11 @@ class EbpfTracer(Tracer):
         """Host pids of the traced container's processes seen so far (for matching other
         per-pid sources, such as the kernel's seccomp audit records, to this container)."""
         pids: set[int] = set()
+        tree = self._tree()
         for line in self._lines:
-            if (m := _COUNT.match(line)) and int(m[1]) == self._container_ns:
+            if (m := _COUNT.match(line)) and self._ours(m, tree):
                 pids.add(int(m[2]))
-            elif (m := _EXEC.match(line) or _FORK.match(line)) and int(m[1]) == self._container_ns:
+            elif (m := _EXEC.match(line) or _FORK.match(line)) and self._ours(m, tree):
                 pids.add(int(m[2]))
                 if line.startswith("FORK "):
                     pids.add(int(m[4]))
@@ -196,6 +211,17 @@ class EbpfTracer(Tracer):
         )
 
     # -- internals ---------------------------------------------------------------------
+    def _tree(self) -> frozenset[int] | None:
+        """The pids of the process tree (process-tree scope), or None (namespace scope)."""
+        if self.scope != SCOPE_PROCESS_TREE or self._root_pid is None:
+            return None
+        return process_tree(self._root_pid, self._container_ns, self._lines)
+
+    def _ours(self, match: re.Match[str], tree: frozenset[int] | None) -> bool:
+        if int(match[1]) != self._container_ns:
+            return False
+        return tree is None or int(match[2]) in tree
+
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
         for raw in self._process.stdout:
@@ -227,6 +253,28 @@ class EbpfTracer(Tracer):
         if self._reader is not None:
             self._reader.join(timeout=30)
         self._process = None
+
+
+def program_for(scope: str, host_mnt_ns: int) -> str:
+    """The bpftrace program: containers are outside the host's mount namespace, a local
+    process tree is inside it."""
+    if scope not in (SCOPE_MOUNT_NAMESPACE, SCOPE_PROCESS_TREE):
+        raise ValueError(f"unknown tracing scope {scope!r}")
+    program = PROGRAM
+    if scope == SCOPE_PROCESS_TREE:
+        program = program.replace("ns.inum != HOST_MNT_NS", "ns.inum == HOST_MNT_NS")
+    return program.replace("HOST_MNT_NS", str(host_mnt_ns))
+
+
+def process_tree(root: int, namespace: int | None, lines: list[str]) -> frozenset[int]:
+    """``root`` and every process forked from it, in event order (a later pid reuse by an
+    unrelated process is not followed, as its fork came from outside the tree)."""
+    tree = {root}
+    for line in lines:
+        m = _FORK.match(line)
+        if m and int(m[1]) == namespace and int(m[2]) in tree:
+            tree.add(int(m[4]))
+    return frozenset(tree)
 
 
 def ensure_tracefs() -> None:

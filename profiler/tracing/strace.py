@@ -16,7 +16,7 @@ from pathlib import Path
 from profiler import proc
 from profiler.errors import EnvironmentProblem
 from profiler.tracing.interface import Recording, Tracer
-from profiler.tracing.strace_parser import STRACE_ARGS, parse_strace
+from profiler.tracing.strace_parser import STRACE_ARGS, after_filter_load, iter_lines, parse_strace
 
 EXIT_TIMEOUT = 120.0
 
@@ -30,6 +30,9 @@ class StraceTracer(Tracer):
         self.trace_file = work_dir / "strace.txt"
         self._process: subprocess.Popen[str] | None = None
         self._stderr: str = ""
+        # The local backend starts its launcher under strace (``wrap_local_command``):
+        # the trace then begins before the filter is loaded.
+        self._from_launch = False
 
     def check_available(self) -> None:
         proc.require_program("strace", "install it with `apt-get install strace`")
@@ -39,7 +42,15 @@ class StraceTracer(Tracer):
                 "run as root (CAP_SYS_PTRACE)",
             )
 
+    def wrap_local_command(self, argv: list[str]) -> list[str]:
+        """``argv`` run under strace from its first instruction (local backend)."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._from_launch = True
+        return ["strace", *STRACE_ARGS, "-o", str(self.trace_file), "--", *argv]
+
     def started(self, host_pid: int) -> None:
+        if self._from_launch:
+            return  # strace is the process the backend started
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._process = proc.start(
             ["strace", *STRACE_ARGS, "-o", str(self.trace_file), "-p", str(host_pid)],
@@ -66,7 +77,9 @@ class StraceTracer(Tracer):
                 + (self._stderr.strip().splitlines() or ["no output"])[-1],
                 "check that ptrace is allowed (kernel.yama.ptrace_scope) and run as root",
             )
+        source = self.trace_file
+        lines = after_filter_load(iter_lines(source)) if self._from_launch else source
         parsed = parse_strace(
-            self.trace_file, workload=workload, run_index=run_index, pod_security=pod_security
+            lines, workload=workload, run_index=run_index, pod_security=pod_security
         )
         return parsed.recording

@@ -560,6 +560,35 @@ def iter_lines(path: Path) -> Iterator[str]:
         yield from handle
 
 
+_FILTER_LOAD = re.compile(
+    r"^\s*(?:\[pid\s+)?(\d+)\]?\s+(?:[\d:.]+\s+)?"
+    r"(?:seccomp\((?:SECCOMP_SET_MODE_FILTER|0x1 /\* SECCOMP_SET_MODE_FILTER \*/|1),"
+    r"|prctl\((?:PR_SET_SECCOMP|0x16 /\* PR_SET_SECCOMP \*/|22),)"
+    r".*=\s*0(?:\s|$)"
+)
+_PID = re.compile(r"^\s*(?:\[pid\s+)?(\d+)")
+
+
+def after_filter_load(lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a trace started before the seccomp filter: the first process's lines
+    from after its (successful) filter load on, and every line of the processes it then
+    starts. For the local backend, whose launcher is traced from before the filter."""
+    first: str | None = None
+    loaded = False
+    for line in lines:
+        if loaded:
+            yield line
+            continue
+        match = _PID.match(line)
+        if match is None:
+            continue
+        pid = match.group(1)
+        if first is None:
+            first = pid
+        if pid == first and _FILTER_LOAD.match(line):
+            loaded = True
+
+
 def parse_strace(
     source: Path | Iterable[str],
     *,
