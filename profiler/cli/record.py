@@ -56,13 +56,18 @@ def record(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where traces and logs go [default: runs/record-<time>]."
     ),
+    backend_choice: str = typer.Option(
+        "auto",
+        "--backend",
+        help="auto (Docker when an engine is reachable, else local), docker or local.",
+    ),
 ) -> None:
     """Record syscalls of workloads and write a minimal, verified Localhost profile.
 
     Several workloads give one union profile. A summary (NAME.summary.json) beside the
     profile says which workloads and processes needed each syscall.
     """
-    from profiler.runtime.docker import DockerBackend
+    from profiler.runtime.select import make_backend
 
     out = Path(out)
     if not out.parent.is_dir():
@@ -81,7 +86,7 @@ def record(
     else:
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, console_note)
-        backend = DockerBackend()
+        backend = make_backend(backend_choice, console_note)
         with progress_reporter("record") as on_progress:
             recordings = record_lib.record_workloads(
                 backend,
@@ -95,7 +100,7 @@ def record(
                 progress=on_progress,
             )
     if backend is None and verify:
-        backend = DockerBackend()
+        backend = make_backend(backend_choice, console_note)
     explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
     profile, summary = generate.derive_profile(
         recordings, errno=errno, arches=arches, allow=allow, explicit_errno=explicit
