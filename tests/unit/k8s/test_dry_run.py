@@ -289,3 +289,24 @@ def test_cli_missing_profile_exits_1_without_an_engine(seccomp_root, tmp_path, c
         main(args)  # local:// and no --workload
     assert info.value.code == 2
     assert "--workload" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_manifest_image_the_engine_lacks_says_to_pass_image(seccomp_root):
+    from docker.errors import ImageNotFound
+
+    from profiler.errors import EnvironmentProblem
+    from profiler.runtime.docker import DockerBackend
+
+    class NoImages:
+        def get(self, name):
+            raise ImageNotFound(name)
+
+    class Client:
+        images = NoImages()
+
+    backend = DockerBackend(client=Client())
+    with pytest.raises(EnvironmentProblem, match="manifest's image") as info:
+        dry_run.run_dry_run(backend, plan(sparkapp(), seccomp_root))
+    assert "--image" in (info.value.hint or "")
+    with pytest.raises(EnvironmentProblem, match="mine:1 does not exist"):
+        dry_run.run_dry_run(backend, plan(sparkapp(), seccomp_root, image="mine:1"))
