@@ -21,6 +21,7 @@ that answer in complain mode, so the run takes the same fallback paths as the re
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno as errno_codes
 import json
@@ -49,6 +50,7 @@ from profiler.seccomp import arch as arch_lib
 from profiler.seccomp.generate import ENOSYS_FALLBACKS
 from profiler.seccomp.profile import Profile, SyscallRule, profile_from_dict
 from profiler.seccomp.risky import RISKY
+from profiler.seccomp.runtime_default import RuntimeDefaultReference
 
 COMPLAIN = "SCMP_ACT_LOG"
 _ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
@@ -59,6 +61,7 @@ AUDIT_SECCOMP = 1326
 
 # What a user can change instead of allowing a call, where there is a well-known knob.
 WORKAROUNDS: Mapping[str, str] = {
+    "clone3": "deny it with errnoRet 38 (ENOSYS) so glibc falls back to clone",
     "mbind": "set -XX:-UseNUMA",
     "get_mempolicy": "set -XX:-UseNUMA",
     "set_mempolicy": "set -XX:-UseNUMA",
@@ -141,13 +144,21 @@ def decide(profile: Profile, name: str) -> Decision:
     return Decision.ALLOWED if profile.default_action in _ALLOWING else Decision.DENIED
 
 
+# Calls RuntimeDefault (Docker's and containerd's default.json) allows only with certain
+# arguments. A probed reference, made with invalid arguments, lists them as blocked; the
+# complain run lets them through and the diagnosis says "check args" instead of "denied".
+RUNTIME_DEFAULT_ARG_FILTERED = frozenset({"clone", "personality", "socket"})
+
+
 def allow_list_decider(allowed: frozenset[str]) -> Callable[[str], Decision]:
-    """Decisions of a RuntimeDefault reference (names only: its argument filters on
-    clone, socket and personality are taken as allowing)."""
+    """Decisions of a RuntimeDefault reference (names only; see
+    ``RUNTIME_DEFAULT_ARG_FILTERED``)."""
 
     def decide_name(name: str) -> Decision:
         if name in allowed:
             return Decision.ALLOWED
+        if name in RUNTIME_DEFAULT_ARG_FILTERED:
+            return Decision.CONDITIONAL
         return Decision.FALLBACK if name in ENOSYS_FALLBACKS else Decision.DENIED
 
     return decide_name
@@ -404,6 +415,28 @@ def find_runtime_default_reference(explicit: Path | None = None) -> Path | None:
     return found[-1] if found else None
 
 
+def _load_reference(path: Path, capabilities: frozenset[str]) -> RuntimeDefaultReference:
+    """A Docker default.json / OCI profile, or a probed reference (``profiles/``: made
+    with every capability dropped, so only right for pods that drop them all)."""
+    from profiler.seccomp.probe import reference_from_json
+    from profiler.seccomp.runtime_default import load_runtime_default
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProfilerError(f"cannot read RuntimeDefault reference {path}: {exc}") from exc
+    if isinstance(data, dict) and "allowed" in data and "defaultAction" not in data:
+        if capabilities:
+            raise ProfilerError(
+                f"{path} was probed with every capability dropped; this run keeps "
+                f"{len(capabilities)}, so its RuntimeDefault allows more",
+                "pass the engine's default.json with --runtime-default FILE",
+            )
+        return reference_from_json(text, str(path))
+    return load_runtime_default(path, arch=arch_lib.native_arch(), capabilities=capabilities)
+
+
 def _capabilities(security: ContainerSecurity) -> frozenset[str]:
     from profiler.seccomp.runtime_default import DOCKER_DEFAULT_CAPABILITIES, normalize_capability
 
@@ -411,6 +444,11 @@ def _capabilities(security: ContainerSecurity) -> frozenset[str]:
     add = {normalize_capability(c) for c in security.cap_add}
     base = set() if "CAP_ALL" in drop else set(DOCKER_DEFAULT_CAPABILITIES) - drop
     return frozenset(base | add)
+
+
+# Backends whose runs call RunObserver.started with the container's host pid, which the
+# eBPF tracer needs to find the container's mount namespace.
+TRACEABLE_BACKENDS = ("docker", "local")
 
 
 class ComplainDiagnoser(Diagnoser):
@@ -423,6 +461,11 @@ class ComplainDiagnoser(Diagnoser):
     def unavailable(self) -> str | None:
         from profiler.tracing.ebpf import EbpfTracer
 
+        if self.backend.name not in TRACEABLE_BACKENDS:
+            return (
+                f"the {self.backend.name} backend does not report its containers' pids, "
+                "so a complain run cannot be traced"
+            )
         try:
             EbpfTracer(Path(".")).check_available()
         except ProfilerError as exc:
@@ -430,8 +473,6 @@ class ComplainDiagnoser(Diagnoser):
         return None
 
     def complain_run(self, spec: RunSpec, run_dir: Path | None, *, failed: bool) -> ComplainOutcome:
-        from profiler.tracing.ebpf import EbpfTracer
-
         try:
             complain, decider, label = self._complain_form(spec)
         except ProfilerError as exc:
@@ -445,7 +486,21 @@ class ComplainDiagnoser(Diagnoser):
             profile_json=complain.to_json(),
             profile_label=f"complain mode of {label}",
         )
-        work = run_dir if run_dir is not None else Path(tempfile.mkdtemp(prefix="complain-"))
+        with contextlib.ExitStack() as stack:
+            work = run_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            return self._traced_run(spec, complain_spec, work, run_dir, decider, failed)
+
+    def _traced_run(
+        self,
+        spec: RunSpec,
+        complain_spec: RunSpec,
+        work: Path,
+        run_dir: Path | None,
+        decider: Callable[[str], Decision],
+        failed: bool,
+    ) -> ComplainOutcome:
+        from profiler.tracing.ebpf import EbpfTracer
+
         tracer = EbpfTracer(work / "trace")
         kernel_log = KernelLogWatcher()
         try:
@@ -485,8 +540,6 @@ class ComplainDiagnoser(Diagnoser):
                 spec.profile_label or "the profile",
             )
         if spec.mode is SecurityMode.RUNTIME_DEFAULT:
-            from profiler.seccomp.runtime_default import load_runtime_default
-
             path = find_runtime_default_reference(self.runtime_default)
             if path is None:
                 raise ProfilerError(
@@ -495,13 +548,10 @@ class ComplainDiagnoser(Diagnoser):
                     "pass --runtime-default FILE (the engine's default profile, e.g. moby's "
                     "profiles/seccomp/default.json)",
                 )
-            reference = load_runtime_default(
-                path,
-                arch=arch_lib.native_arch(),
-                capabilities=_capabilities(spec.container_security),
-            )
+            reference = _load_reference(path, _capabilities(spec.container_security))
+            allowed = reference.allowed | RUNTIME_DEFAULT_ARG_FILTERED
             return (
-                runtime_default_complain_profile(reference.allowed),
+                runtime_default_complain_profile(allowed),
                 allow_list_decider(reference.allowed),
                 reference.name,
             )

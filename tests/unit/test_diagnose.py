@@ -345,6 +345,7 @@ def test_complain_mode_runs_confined_cells_through_the_diagnoser():
 
 def test_default_diagnoser_says_when_runtime_default_is_unknown(monkeypatch, tmp_path):
     monkeypatch.setattr("profiler.diagnose.data_dir", lambda name: tmp_path)
+    monkeypatch.setattr("profiler.diagnose.TRACEABLE_BACKENDS", ("fake",))
     report = run_check(
         FakeBackend(_fail_confined), [workloads.resolve("rdd_python")], [U, R], "img"
     )
@@ -363,3 +364,11 @@ def test_diagnoser_reports_what_is_missing(monkeypatch):
         profile_json=PROFILE.to_json(),
     )
     assert diagnoser.diagnose(spec, None) == ("no diagnosis: needs root",)
+
+
+def test_backends_that_cannot_be_traced_are_not_rerun():
+    backend = FakeBackend(_fail_confined)
+    report = run_check(backend, [workloads.resolve("rdd_python")], [U, R], "img")
+    assert len(backend.specs) == 2
+    (line,) = report.cell("rdd_python", R).diagnosis
+    assert line.startswith("no diagnosis: the fake backend does not report")
