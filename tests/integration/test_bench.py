@@ -1,0 +1,92 @@
+"""`spark-seccomp bench` end to end on the real engine: runs, micro-benchmark, report.
+
+Kept small (two modes, two rounds of a tiny job, one micro-benchmark round with few
+calls): this tests the path, not the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profiler.cli import main
+from profiler.seccomp.arch import known_syscalls, native_arch
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+TINY_JOB = str(FIXTURES / "scripts" / "tiny_job.py")
+
+
+@pytest.fixture()
+def allow_list_profile(tmp_path: Path) -> Path:
+    """Every known syscall allowed by name, default deny: shaped like a generated profile."""
+    names = sorted(known_syscalls(native_arch()))
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
+    }
+    path = tmp_path / "allow-list.json"
+    path.write_text(json.dumps(profile, indent=2) + "\n")
+    return path
+
+
+def test_bench_writes_samples_environment_and_a_report_with_plots(
+    spark_image: str, allow_list_profile: Path, tmp_path: Path, capsys: Any
+) -> None:
+    run_dir = tmp_path / "bench"
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "bench",
+                TINY_JOB,
+                "--modes",
+                "unconfined,runtime-default",
+                "--profile",
+                str(allow_list_profile),
+                "--repeat",
+                "2",
+                "--warmup",
+                "0",
+                "--micro-repeat",
+                "1",
+                "--micro-iterations",
+                "20000",
+                "--image",
+                spark_image,
+                "--timeout",
+                "300",
+                "--run-dir",
+                str(run_dir),
+            ]
+        )
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "tiny_job" in out and "runtime-default" in out
+    assert "speculation_store_bypass" in out
+
+    bench = json.loads((run_dir / "bench.json").read_text())
+    environment = bench["environment"]
+    assert environment["kernel"]
+    assert environment["speculation_store_bypass"] not in ("", "unknown")
+    assert environment["seccomp_confined"] == "2"  # the probe really ran under a filter
+    assert environment["seccomp_unconfined"] == "0"
+    assert environment["spark_version"]
+    assert bench["failed_runs"] == []
+    assert {(s["mode"], s["round"]) for s in bench["samples"]} == {
+        ("unconfined", 0),
+        ("unconfined", 1),
+        ("runtime-default", 0),
+        ("runtime-default", 1),
+    }
+    assert all(s["cpu_seconds"] is None or s["cpu_seconds"] > 0 for s in bench["samples"])
+
+    micro = json.loads((run_dir / "microbench.json").read_text())
+    assert micro["failed_runs"] == []
+    assert set(micro["samples"]) == {"unconfined", "runtime-default", "generated", "one-arg-rule"}
+    assert micro["syscall"] == "getppid"
+
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64") >= 2  # overhead and micro-benchmark plots
+    assert (run_dir / "profile.json").read_text() == allow_list_profile.read_text()
