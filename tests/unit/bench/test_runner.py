@@ -367,3 +367,25 @@ def test_microbench_interleaves_modes_and_reports_failures(tmp_path: Path) -> No
     data = json.loads((tmp_path / "microbench.json").read_text())
     assert len(data["failed_runs"]) == 4
     assert data["samples"] == {"runtime-default": [60.0, 60.0], "unconfined": [50.0, 50.0]}
+
+
+# --- command line ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--modes", "unconfined,localhost"], "localhost mode needs a profile"),
+        (["--precision", "2"], "precision 2.0 is not a fraction"),
+        (["--modes", "unconfined,sandboxed"], "unknown mode 'sandboxed'"),
+    ],
+)
+def test_bench_usage_errors_exit_2_before_touching_docker(
+    argv: list[str], message: str, capsys: Any
+) -> None:
+    from profiler.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "rdd_python", *argv])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
