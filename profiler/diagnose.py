@@ -499,9 +499,12 @@ class ComplainDiagnoser(Diagnoser):
         decider: Callable[[str], Decision],
         failed: bool,
     ) -> ComplainOutcome:
-        from profiler.tracing.ebpf import EbpfTracer
+        from profiler.tracing.ebpf import SCOPE_PROCESS_TREE, EbpfTracer
 
         tracer = EbpfTracer(work / "trace")
+        if getattr(self.backend, "name", "") == "local":
+            # No container: follow the launched process tree instead of a mount namespace.
+            tracer.scope = SCOPE_PROCESS_TREE
         kernel_log = KernelLogWatcher()
         try:
             result = self.backend.run(complain_spec, run_dir, observer=_Both(tracer, kernel_log))

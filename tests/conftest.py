@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,13 @@ import pytest
 
 REQUIRE = os.environ.get("PROFILER_REQUIRE_DOCKER") == "1"
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so fixtures and the tool's finally blocks remove containers
+
+
+signal.signal(signal.SIGTERM, _terminate)
 
 
 def missing(reason: str) -> None:

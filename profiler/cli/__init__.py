@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
 
 import typer
@@ -50,8 +52,16 @@ app.command(name="report")(report_cmd.report)
 app.command(name="bench")(bench_cmd.bench)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (timeout(1), CI cancelling a job) unwinds like Ctrl-C, so the finally
+    # blocks that remove containers and stop tracers run.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every failure to a documented exit code."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="spark-seccomp", standalone_mode=False)

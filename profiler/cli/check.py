@@ -64,6 +64,11 @@ def check(
         "--no-diagnose",
         help="Do not rerun failing cells in complain mode to find the denied syscalls.",
     ),
+    backend_choice: str = typer.Option(
+        "auto",
+        "--backend",
+        help="auto (Docker when an engine is reachable, else local), docker or local.",
+    ),
     runtime_default: Path = typer.Option(
         None,
         "--runtime-default",
@@ -81,7 +86,7 @@ def check(
     environment lacks something (no Docker engine, no image, no bpftrace for --complain).
     """
     from profiler.diagnose import ComplainDiagnoser
-    from profiler.runtime.docker import DockerBackend
+    from profiler.runtime.select import make_backend
 
     mode_list = parse_modes(modes)
     if complain and no_diagnose:
@@ -105,7 +110,7 @@ def check(
         raise UsageError("--profile is only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    backend = DockerBackend()
+    backend = make_backend(backend_choice, _note, runtime_default=runtime_default)
     diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
     if complain and (missing := diagnoser.unavailable()):
         raise EnvironmentProblem(missing, "run as root with bpftrace installed")
@@ -136,6 +141,10 @@ def check(
     console.print(f"run logs and check.json in {root}", highlight=False)
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _note(message: str) -> None:
+    console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def cleanup() -> None:

@@ -58,7 +58,7 @@ def test_usage_errors_exit_2_with_one_line(args, message, capsys):
 
 def test_no_engine_exits_3_with_a_hint(capsys, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    code, _, err = run(["check", "rdd_python"], capsys)
+    code, _, err = run(["check", "rdd_python", "--backend", "docker"], capsys)
     assert code == 3
     assert "no Docker engine is reachable" in err
     assert "dockerd" in err
