@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
@@ -138,16 +139,16 @@ def bench(
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
         if summary.is_file():
             _copy_summary(summary, root / SUMMARY_FILE)
-    stdout.print(render_table(report))
+    _print_wide(render_table(report))
     for warning in report.warnings:
         stdout.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     if micro is not None:
-        stdout.print(render_micro_table(micro.report))
+        _print_wide(render_micro_table(micro.report))
         for failed in micro.failed:
             stdout.print(f"warning: micro {failed.describe()}", highlight=False, markup=False)
         for skipped in micro.skipped:
             stdout.print(f"note: micro-benchmark skipped {skipped}", highlight=False, markup=False)
-    stdout.print(render_environment(report))
+    _print_wide(render_environment(report))
     files = build_report(root)
     console.print(f"bench.json, run logs and the report in {root}", highlight=False)
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
@@ -197,7 +198,9 @@ def render_table(report: BenchReport) -> Table:
             else:
                 ratio = _percent(overhead.ratio)
                 interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
-                verdict = "measurable" if overhead.measurable else "no measurable impact"
+                verdict = (
+                    _verdict(overhead.ratio) if overhead.measurable else "no measurable impact"
+                )
             table.add_row(
                 workload,
                 mode,
@@ -209,6 +212,18 @@ def render_table(report: BenchReport) -> Table:
                 verdict,
             )
     return table
+
+
+def _verdict(ratio: float) -> str:
+    return "slower" if ratio > 1 else "faster"
+
+
+def _print_wide(renderable: Table) -> None:
+    # Piped output gets rich's 80 columns, which truncates every cell of these tables.
+    if stdout.is_terminal:
+        stdout.print(renderable)
+    else:
+        Console(soft_wrap=True, width=160).print(renderable)
 
 
 def _percent(ratio: float) -> str:
