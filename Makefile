@@ -32,6 +32,14 @@ lint: setup
 	$(BIN)/ruff format --check profiler tests workloads
 	$(BIN)/mypy profiler
 
+# Reference profiles: the whole catalogue recorded twice under restricted pod security,
+# verified on this machine, then the same recordings targeted at arm64.
+SPARK_VERSION ?= 3.5.7
+PROFILE_RUNS ?= runs/reference-profiles
+profiles: image
+	$(CLI) record --runs 2 --arch amd64 --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
+	$(CLI) record --from-recordings $(PROFILE_RUNS)/record --arch arm64 --no-verify --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
+
 clean:
 	-$(CLI) cleanup
 	rm -rf runs

@@ -77,6 +77,7 @@ def record_workloads(
                     **recording.__dict__,
                     "exit_code": result.exit_code,
                     "checksum": result.result.checksum if result.result else None,
+                    "script": None if workload.in_catalogue else str(workload.path),
                 }
             )
             recording.save(run_dir / "recording.json")
@@ -157,3 +158,15 @@ def needs_explicit_errno(backend: Backend, image: str) -> bool:
     """Whether this engine drops ``defaultErrnoRet`` (so profiles need explicit rules)."""
     probe = getattr(backend, "honours_default_errno", None)
     return probe is not None and not probe(image)
+
+
+def workloads_of(recordings: Sequence[Recording]) -> list[Workload]:
+    """The workloads behind recordings: catalogue names, or the scripts they recorded."""
+    from profiler.workloads import resolve
+
+    chosen: dict[str, Workload] = {}
+    for recording in sorted(recordings, key=lambda r: r.workload):
+        if recording.workload in chosen:
+            continue
+        chosen[recording.workload] = resolve(recording.script or recording.workload)
+    return list(chosen.values())

@@ -17,8 +17,13 @@ from profiler.errors import UsageError
 from profiler.runtime.interface import PodSecurity, SecurityMode
 
 # Results go to stdout; logs, progress and errors to stderr, so output can be piped.
+# Piped output (CI logs, files) is not cut to 80 columns: tables stay readable there.
+_PIPED_WIDTH = 160
 console = Console(stderr=True)
 stdout = Console(soft_wrap=True)
+for _console in (console, stdout):
+    if not _console.is_terminal:
+        _console.width = _PIPED_WIDTH
 
 
 @dataclass

@@ -82,7 +82,7 @@ def record(
         if workloads:
             raise UsageError("give workloads or --from-recordings, not both")
         recordings = record_lib.load_recordings(from_recordings)
-        selected = workloads_lib.resolve_all(sorted({r.workload for r in recordings}))
+        selected = record_lib.workloads_of(recordings) if verify else []
     else:
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, console_note)
@@ -132,7 +132,7 @@ def record(
     write_atomically(generate.summary_path_for(out), summary.to_json())
     console.print(
         f"wrote {out}: {len(profile.allowed())} syscalls allowed from {summary.total_runs} "
-        f"recording(s) of {len(selected)} workload(s); summary in {generate.summary_path_for(out)}",
+        f"recording(s) of {len(summary.workloads)} workload(s); summary in {generate.summary_path_for(out)}",
         highlight=False,
     )
 

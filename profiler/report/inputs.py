@@ -274,16 +274,30 @@ def summary_from_dict(data: Any, source: str = SUMMARY_FILE) -> ProfileSummary:
         for role, count in roles.items():
             if not isinstance(count, int) or isinstance(count, bool):
                 raise reader.fail(f"{where}.roles.{role}", "must be an integer")
+        # `record` writes workloads as {name: runs} and the run total as total_runs.
+        workloads = raw.get("workloads")
+        if isinstance(workloads, dict):
+            workload_names = tuple(sorted(str(w) for w in workloads))
+        else:
+            workload_names = tuple(sorted(set(reader.strings(raw, "workloads"))))
+        of_runs_key = "of_runs" if raw.get("of_runs") is not None else "total_runs"
         syscalls.append(
             SyscallUse(
                 name=name,
                 runs=_optional_int(reader, raw, "runs", where),
-                of_runs=_optional_int(reader, raw, "of_runs", where),
-                workloads=tuple(sorted(set(reader.strings(raw, "workloads")))),
+                of_runs=_optional_int(reader, raw, of_runs_key, where),
+                workloads=workload_names,
                 roles=dict(sorted(roles.items())),
             )
         )
-    held_back = reader.object(top.get("held_back") or {}, "held_back")
+    raw_held = top.get("held_back") or {}
+    if isinstance(raw_held, list):  # `record`: [{"name": ..., "reason": ...}]
+        raw_held = {
+            str(h.get("name")): str(h.get("reason", ""))
+            for h in raw_held
+            if isinstance(h, dict) and h.get("name")
+        }
+    held_back = reader.object(raw_held, "held_back")
     return ProfileSummary(
         profile=profile,
         syscalls=tuple(syscalls),

@@ -43,6 +43,8 @@ class Recording:
     checksum: str | None = None
     # Syscall numbers the tracer saw that libseccomp has no name for on this arch.
     unknown_numbers: frozenset[int] = frozenset()
+    # The script that ran, so a user script can be verified again from its recordings.
+    script: str | None = None
 
     @property
     def syscalls(self) -> frozenset[str]:
@@ -63,6 +65,7 @@ class Recording:
             "counts": {n: dict(sorted(r.items())) for n, r in sorted(self.counts.items())},
             "arg_values": {k: sorted(v) for k, v in sorted(self.arg_values.items())},
             "unknown_numbers": sorted(self.unknown_numbers),
+            "script": self.script,
         }
 
     @classmethod
@@ -78,6 +81,7 @@ class Recording:
             exit_code=data.get("exit_code"),
             checksum=data.get("checksum"),
             unknown_numbers=frozenset(data.get("unknown_numbers") or ()),
+            script=data.get("script"),
         )
 
     def save(self, path: Path) -> None:

@@ -10,7 +10,9 @@ filters. The trace file is parsed as a stream, so multi-GB traces take flat memo
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from profiler import proc
@@ -19,6 +21,44 @@ from profiler.tracing.interface import Recording, Tracer
 from profiler.tracing.strace_parser import STRACE_ARGS, after_filter_load, iter_lines, parse_strace
 
 EXIT_TIMEOUT = 120.0
+
+
+ATTACH_TIMEOUT = 60.0
+
+
+def release_when_traced(host_pid: int, tracer: subprocess.Popen[str]) -> None:
+    """Let ``wait-for-tracer`` go on once strace is attached and its trap is installed.
+
+    The host sees the tracer in /proc/PID/status (the container cannot: strace is outside
+    its pid namespace), and SigCgt shows when the script catches SIGUSR1, so the signal
+    never arrives before the handler and kills the job.
+    """
+    usr1 = 1 << (signal.SIGUSR1 - 1)
+    deadline = time.monotonic() + ATTACH_TIMEOUT
+    while time.monotonic() < deadline:
+        if tracer.poll() is not None:
+            raise EnvironmentProblem(
+                "strace could not attach to the container's process",
+                "check that ptrace is allowed (kernel.yama.ptrace_scope) and run as root",
+            )
+        fields = _status(host_pid)
+        if fields is None:
+            return  # the process is gone; the run will report why
+        traced = fields.get("TracerPid", "0") != "0"
+        caught = int(fields.get("SigCgt", "0"), 16) & usr1
+        if traced and caught:
+            os.kill(host_pid, signal.SIGUSR1)
+            return
+        time.sleep(0.01)
+    raise EnvironmentProblem(f"strace did not attach within {ATTACH_TIMEOUT:.0f} s")
+
+
+def _status(pid: int) -> dict[str, str] | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
 
 
 class StraceTracer(Tracer):
@@ -57,6 +97,7 @@ class StraceTracer(Tracer):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        release_when_traced(host_pid, self._process)
 
     def finished(self) -> None:
         process = self._process
