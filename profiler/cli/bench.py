@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
+from profiler.bench.environment import CommandRunner
 from profiler.bench.jsonio import parse_json
 from profiler.bench.microbench import MicrobenchReport
 from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench
@@ -22,8 +23,9 @@ from profiler.cli.common import (
     parse_pod_security,
     progress_reporter,
     stdout,
+    write_atomically,
 )
-from profiler.errors import UsageError
+from profiler.errors import ProfilerError, UsageError
 from profiler.image import default_tag
 from profiler.paths import runs_dir
 from profiler.report.build import build_report
@@ -79,6 +81,17 @@ def bench(
         None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
+    backend_choice: str = typer.Option(
+        "auto",
+        "--backend",
+        help="auto (Docker when an engine is reachable, else local), docker or local.",
+    ),
+    runtime_default: Path = typer.Option(
+        None,
+        "--runtime-default",
+        help="RuntimeDefault reference for the report's profile-size section and the "
+        "local backend [default: probe the engine, else profiles/runtime-default-*.json].",
+    ),
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where bench.json and the report go [default: runs/bench-<time>]."
     ),
@@ -90,7 +103,7 @@ def bench(
     (and its summary) and the report into the run directory. Exit 2 for usage errors,
     3 when the environment lacks something (no Docker engine, no image, no gcc).
     """
-    from profiler.runtime.docker import DockerBackend
+    from profiler.runtime.select import make_backend
 
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
@@ -104,7 +117,11 @@ def bench(
     root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     root.mkdir(parents=True, exist_ok=True)
     tag = image or default_tag()
-    backend = DockerBackend()
+    backend = make_backend(
+        backend_choice,
+        lambda m: console.print(m, highlight=False, markup=False),
+        runtime_default=runtime_default,
+    )
     with progress_reporter("bench") as on_progress:
         report = run_bench(
             backend,
@@ -122,9 +139,14 @@ def bench(
             precision=precision,
         )
         micro = None
-        if microbench:
+        runner = backend if isinstance(backend, CommandRunner) else None
+        if microbench and runner is None:
+            console.print(
+                f"note: no micro-benchmark on the {backend.name} backend", highlight=False
+            )
+        elif microbench and runner is not None:
             micro = run_microbench(
-                backend,
+                runner,
                 tag,
                 profile_json=profile_json,
                 repeat=micro_repeat,
@@ -139,6 +161,7 @@ def bench(
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
         if summary.is_file():
             _copy_summary(summary, root / SUMMARY_FILE)
+    _write_runtime_default(root, runtime_default, tag)
     _print_wide(render_table(report))
     for warning in report.warnings:
         stdout.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
@@ -152,6 +175,21 @@ def bench(
     files = build_report(root)
     console.print(f"bench.json, run logs and the report in {root}", highlight=False)
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
+
+
+def _write_runtime_default(root: Path, file: Path | None, image: str) -> None:
+    """The RuntimeDefault allow list beside the results, for the report's size comparison."""
+    from profiler.cli.profile import resolve_runtime_default
+    from profiler.seccomp.probe import reference_to_json
+
+    try:
+        reference = resolve_runtime_default(file)
+    except ProfilerError as exc:
+        console.print(
+            f"note: no RuntimeDefault reference in the report: {exc.message}", highlight=False
+        )
+        return
+    write_atomically(root / "runtime_default.json", reference_to_json(reference))
 
 
 def _copy_summary(summary: Path, target: Path) -> None:
