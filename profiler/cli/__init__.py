@@ -11,6 +11,7 @@ import typer
 
 from profiler.cli import bench as bench_cmd
 from profiler.cli import check as check_cmd
+from profiler.cli import demo as demo_cmd
 from profiler.cli import image as image_cmd
 from profiler.cli import k8s as k8s_cmd
 from profiler.cli import profile as profile_cmd
@@ -41,15 +42,17 @@ def _global(
     state.verbose = verbose
 
 
+# In the order a user meets them: build, run, record, compare, measure, deploy.
 app.add_typer(image_cmd.app, name="image")
-app.add_typer(k8s_cmd.app, name="k8s")
 app.add_typer(workloads_cmd.app, name="workloads")
-app.add_typer(profile_cmd.app, name="profile")
 app.command(name="check")(check_cmd.check)
 app.command(name="record")(record_cmd.record)
-app.command(name="cleanup")(check_cmd.cleanup)
-app.command(name="report")(report_cmd.report)
+app.add_typer(profile_cmd.app, name="profile")
 app.command(name="bench")(bench_cmd.bench)
+app.command(name="report")(report_cmd.report)
+app.command(name="demo")(demo_cmd.demo)
+app.add_typer(k8s_cmd.app, name="k8s")
+app.command(name="cleanup")(check_cmd.cleanup)
 
 
 def _terminate(signum: int, frame: object) -> None:

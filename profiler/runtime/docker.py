@@ -136,13 +136,7 @@ class DockerBackend(Backend):
         exit_code: int | None = None
         started = time.monotonic()
         try:
-            try:
-                container = self.client.containers.create(**options)
-            except APIError as exc:
-                raise EnvironmentProblem(
-                    f"the engine refused the container: {exc.explanation or exc}",
-                    "check the profile file and the image",
-                ) from exc
+            container = _create(self.client, options)
             observer.before_start()
             started = time.monotonic()
             container.start()
@@ -220,13 +214,7 @@ class DockerBackend(Backend):
         }
         container = None
         try:
-            try:
-                container = self.client.containers.create(**options)
-            except APIError as exc:
-                raise EnvironmentProblem(
-                    f"the engine refused the container: {exc.explanation or exc}",
-                    "check the profile and the image",
-                ) from exc
+            container = _create(self.client, options)
             container.start()
             exit_code, timed_out = _wait(container, timeout_seconds)
             stdout, stderr = _logs(container)
@@ -266,6 +254,18 @@ class DockerBackend(Backend):
             _remove(container)
             removed += 1
         return removed
+
+
+def _create(client: Any, options: dict[str, Any]) -> Any:
+    from docker.errors import APIError
+
+    try:
+        return client.containers.create(**options)
+    except APIError as exc:
+        raise EnvironmentProblem(
+            f"the engine refused the container: {exc.explanation or exc}",
+            "check the profile file and the image",
+        ) from exc
 
 
 def _wait(container: Any, timeout: float) -> tuple[int | None, bool]:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 from typing import Any
 
 from profiler.errors import EnvironmentProblem
 from profiler.paths import cache_dir
-from profiler.runtime.docker import OWNER, OWNER_LABEL, SESSION, SESSION_LABEL, TOOLS_DIR
+from profiler.runtime.docker import TOOLS_DIR
 from profiler.runtime.engine import connect, engine_versions, require_image
+from profiler.runtime.interface import SecurityMode
 from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
 from profiler.seccomp.runtime_default import RuntimeDefaultReference
 
-_TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
 PER_CALL_TIMEOUT = 1.0
 
 
@@ -79,35 +78,15 @@ def reference_from_json(text: str, source: str) -> RuntimeDefaultReference:
 
 
 def _run_probe(client: Any, image: str, argv: list[str], *, unconfined: bool) -> dict[str, Any]:
-    from docker.errors import APIError
+    from profiler.runtime.docker import DockerBackend
 
-    security_opt = ["no-new-privileges:true"]
-    if unconfined:
-        security_opt.append("seccomp=unconfined")
-    container = client.containers.create(
-        image,
-        ["python3", f"{TOOLS_DIR}/syscall_probe.py", *argv],
-        entrypoint=[],
-        user="185:185",
-        cap_drop=["ALL"],
-        read_only=True,
-        network_mode="none",
-        security_opt=security_opt,
-        volumes={str(_TOOLS_ON_HOST): {"bind": TOOLS_DIR, "mode": "ro"}},
-        labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION, "io.spark-seccomp.run": "probe"},
-        detach=True,
+    # Restricted pod security on both sides: the same (no) capabilities, so a difference
+    # in outcome can only come from the filter.
+    mode = SecurityMode.UNCONFINED if unconfined else SecurityMode.RUNTIME_DEFAULT
+    exit_code, output, errors = DockerBackend(client).run_command(
+        image, ["python3", f"{TOOLS_DIR}/syscall_probe.py", *argv], mode, timeout_seconds=900
     )
-    try:
-        container.start()
-        status = container.wait(timeout=900)
-        output = container.logs(stdout=True, stderr=False).decode()
-        errors = container.logs(stdout=False, stderr=True).decode()
-    except APIError as exc:
-        raise EnvironmentProblem(f"the RuntimeDefault probe failed: {exc}") from exc
-    finally:
-        with contextlib.suppress(APIError):
-            container.remove(force=True)
-    if status.get("StatusCode") != 0 or not output.strip():
+    if exit_code != 0 or not output.strip():
         last = (errors.strip().splitlines() or ["no output"])[-1]
         raise EnvironmentProblem(f"the RuntimeDefault probe failed: {last}")
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])

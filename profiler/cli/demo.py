@@ -1,0 +1,94 @@
+"""`spark-seccomp demo`: the whole story on the catalogue, with a summary at the end."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from profiler import record as record_lib
+from profiler import workloads as workloads_lib
+from profiler.cli.check import WORKLOADS_ARG, render_table
+from profiler.cli.common import console, progress_reporter, stdout
+from profiler.demo import DemoOutcome, run_demo
+from profiler.errors import EXIT_FAILED, ProfilerError
+from profiler.image import default_tag
+from profiler.paths import runs_dir
+
+
+def demo(
+    workloads: list[str] = WORKLOADS_ARG,
+    backend_choice: str = typer.Option(
+        "auto", "--backend", help="auto (Docker when reachable, else local), docker or local."
+    ),
+    tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
+    bench_repeat: int = typer.Option(3, "--bench-repeat", min=1, help="Rounds of the short bench."),
+    image: str = typer.Option(
+        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
+    ),
+    run_dir: Path = typer.Option(None, "--run-dir", help="[default: runs/demo-<time>]"),
+) -> None:
+    """Record the catalogue, derive its profile, check all three modes, bench, report.
+
+    Takes about 20 minutes on 2 cores for the whole catalogue; name a few workloads for
+    a shorter tour. Exit 1 when a check cell fails.
+    """
+    from profiler.cli.bench import _write_runtime_default
+    from profiler.runtime.select import make_backend
+
+    def note(message: str) -> None:
+        console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+    def stage(message: str) -> None:
+        console.print(f"[bold]demo {message}[/bold]", highlight=False)
+
+    selected = workloads_lib.resolve_all(workloads or [])
+    root = run_dir or runs_dir() / f"demo-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    tag = image or default_tag()
+    backend = make_backend(backend_choice, note)
+    make_tracer = record_lib.tracer_factory(tracer, note)
+    explicit = record_lib.needs_explicit_errno(backend, tag)
+    with progress_reporter("demo") as on_progress:
+        outcome = run_demo(
+            backend,
+            selected,
+            tag,
+            make_tracer,
+            run_dir=root,
+            explicit_errno=explicit,
+            write_runtime_default=lambda d: _write_runtime_default(d, None, tag),
+            bench_repeat=bench_repeat,
+            stage=stage,
+            progress=on_progress,
+        )
+    stdout.print(render_table(outcome.check))
+    _summary(outcome, root)
+    if not outcome.check.passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _summary(outcome: DemoOutcome, root: Path) -> None:
+    from profiler.bench.jsonio import parse_json
+    from profiler.report.inputs import runtime_default_allowed
+
+    allowed = len(outcome.profile.allowed())
+    lines = [f"profile: {allowed} syscalls allowed, from {outcome.summary.total_runs} recordings"]
+    reference = root / "runtime_default.json"
+    if reference.is_file():
+        try:
+            rd = runtime_default_allowed(parse_json(reference.read_text(), str(reference)))
+            lines[0] += f"; {rd.name} allows {len(rd.allowed)} ({allowed / len(rd.allowed):.0%})"
+        except ProfilerError:
+            pass
+    held = [h.name for h in outcome.summary.held_back]
+    if held:
+        lines.append(f"held back for review: {', '.join(held)}")
+    cells = outcome.check.cells
+    lines.append(f"check: {sum(c.verdict.ok for c in cells)} of {len(cells)} cells passed")
+    if outcome.bench is not None:
+        for overhead in outcome.bench.overheads:
+            lines.append(f"bench {overhead.workload} [{overhead.mode}]: {overhead.verdict}")
+    lines.append(f"report: {outcome.report.html}")
+    for line in lines:
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
