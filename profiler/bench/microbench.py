@@ -28,7 +28,7 @@ from profiler.bench.stats import (
 )
 from profiler.errors import UsageError
 
-MICRO_MODES = ("unconfined", "runtime-default", "generated", "one-arg-rule")
+MICRO_MODES = ("unconfined", "one-rule-filter", "runtime-default", "generated", "one-arg-rule")
 FORMAT_VERSION = 1
 
 

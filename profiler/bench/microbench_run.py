@@ -8,6 +8,9 @@ is needed when it changes. Its source hash names the build, so an edited loop re
 Modes (``microbench.MICRO_MODES``):
 
 * ``unconfined``: no filter, the reference.
+* ``one-rule-filter``: a filter with a single rule that allows everything else by
+  default: the floor any filter costs on the kernel's cached path. The generated
+  profile's added cost is judged against this one.
 * ``runtime-default``: the engine's profile.
 * ``generated``: the profile given (``--profile``); the measured syscall must be allowed
   by a number-only rule, so the kernel's per-syscall allow cache (Linux >= 5.11) can
@@ -129,8 +132,11 @@ def micro_modes(
     profile_json: str | None, syscall: str
 ) -> list[tuple[str, SecurityMode, str | None]]:
     """(name, security mode, profile) of each micro-benchmark mode that can run."""
+    from profiler.seccomp.profile import allow_all_profile
+
     modes: list[tuple[str, SecurityMode, str | None]] = [
         ("unconfined", SecurityMode.UNCONFINED, None),
+        ("one-rule-filter", SecurityMode.LOCALHOST, allow_all_profile().to_json()),
         ("runtime-default", SecurityMode.RUNTIME_DEFAULT, None),
     ]
     if profile_json is not None:

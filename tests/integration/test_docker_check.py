@@ -57,6 +57,7 @@ def test_profile_that_denies_thread_creation_fails_the_cell(capsys, tmp_path, sp
                 str(junit),
                 "--timeout",
                 "300",
+                "--no-diagnose",  # diagnosis has its own tests; keep this one fast
             ]
         )
     assert info.value.code == 1

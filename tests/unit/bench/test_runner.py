@@ -356,16 +356,17 @@ def test_microbench_interleaves_modes_and_reports_failures(tmp_path: Path) -> No
         run_root=tmp_path,
     )  # fmt: skip
     modes = [(mode, profile is not None) for _, mode, profile in runner.commands]
-    assert modes == [(U, False), (R, False), (L, True), (L, True)] + [
-        (R, False), (L, True), (L, True), (U, False),
+    # unconfined, one-rule-filter, runtime-default, generated, one-arg-rule; rotated.
+    assert modes == [(U, False), (L, True), (R, False), (L, True), (L, True)] + [
+        (L, True), (R, False), (L, True), (L, True), (U, False),
     ]  # fmt: skip
     argv = runner.commands[0][0]
     assert argv == ["/opt/spark-seccomp-bench/syscall_loop-test", "getppid", "1000"]
     assert [r.mode for r in run.report.results] == ["unconfined", "runtime-default"]
     assert run.report.result("runtime-default").added_ns == pytest.approx(10.0)  # type: ignore[union-attr]
-    assert {f.mode for f in run.failed} == {"generated", "one-arg-rule"}
+    assert {f.mode for f in run.failed} == {"one-rule-filter", "generated", "one-arg-rule"}
     data = json.loads((tmp_path / "microbench.json").read_text())
-    assert len(data["failed_runs"]) == 4
+    assert len(data["failed_runs"]) == 6
     assert data["samples"] == {"runtime-default": [60.0, 60.0], "unconfined": [50.0, 50.0]}
 
 
