@@ -118,16 +118,11 @@ def profile_size_plot(
 
     def draw(figure: Figure) -> None:
         ax = figure.add_subplot()
-        labels = ["generated profile", runtime_default_name]
+        # Short axis labels; the engine's full name goes in the title.
+        labels = ["generated", "RuntimeDefault"]
         ax.barh(labels, [both, both], color="#9e9e9e", label="allowed by both")
         ax.barh(labels[0], only_generated, left=both, color="#4477aa", label="generated only")
-        ax.barh(
-            labels[1],
-            only_default,
-            left=both,
-            color="#ee6677",
-            label=f"{runtime_default_name} only",
-        )
+        ax.barh(labels[1], only_default, left=both, color="#ee6677", label="RuntimeDefault only")
         longest = max(len(generated), len(runtime_default), 1)
         for y, (own, total) in enumerate(
             [(only_generated, len(generated)), (only_default, len(runtime_default))]
@@ -139,16 +134,14 @@ def profile_size_plot(
                 va="center",
                 fontsize=9,
             )
-        ax.set_xlim(0, longest * 1.42)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, longest * 1.45)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.invert_yaxis()
         ax.set_xlabel("allowed syscalls")
-        ax.set_title("Profile size against the runtime default", fontsize=10)
-        ax.legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=9, frameon=False
-        )
+        ax.set_title(f"Profile size against {runtime_default_name}", fontsize=10)
+        ax.legend(loc="upper right", fontsize=8, frameon=False)
 
-    return _render(draw, 7.0, 3.0)
+    return _render(draw, 8.0, 2.6)
 
 
 def heatmap_plot(

@@ -42,10 +42,15 @@ SCOPE_MOUNT_NAMESPACE = "mount-namespace"
 SCOPE_PROCESS_TREE = "process-tree"
 
 PROGRAM = """\
+// Every syscall on the machine passes here: read the namespace once, and only for tasks
+// under a filter (the cheap test first).
 tracepoint:raw_syscalls:sys_enter
-/curtask->seccomp.mode == 2 && curtask->nsproxy->mnt_ns->ns.inum != HOST_MNT_NS/
+/curtask->seccomp.mode == 2/
 {
-  @sys[curtask->nsproxy->mnt_ns->ns.inum, pid, @gen[pid], args->id] = count();
+  $ns = curtask->nsproxy->mnt_ns->ns.inum;
+  if ($ns != HOST_MNT_NS) {
+    @sys[$ns, pid, @gen[pid], args->id] = count();
+  }
 }
 
 tracepoint:sched:sched_process_exec
@@ -262,7 +267,7 @@ def program_for(scope: str, host_mnt_ns: int) -> str:
         raise ValueError(f"unknown tracing scope {scope!r}")
     program = PROGRAM
     if scope == SCOPE_PROCESS_TREE:
-        program = program.replace("ns.inum != HOST_MNT_NS", "ns.inum == HOST_MNT_NS")
+        program = program.replace("!= HOST_MNT_NS", "== HOST_MNT_NS")
     return program.replace("HOST_MNT_NS", str(host_mnt_ns))
 
 
