@@ -84,7 +84,13 @@ def test_bench_writes_samples_environment_and_a_report_with_plots(
 
     micro = json.loads((run_dir / "microbench.json").read_text())
     assert micro["failed_runs"] == []
-    assert set(micro["samples"]) == {"unconfined", "runtime-default", "generated", "one-arg-rule"}
+    assert set(micro["samples"]) == {
+        "unconfined",
+        "one-rule-filter",
+        "runtime-default",
+        "generated",
+        "one-arg-rule",
+    }
     assert micro["syscall"] == "getppid"
 
     html = (run_dir / "report.html").read_text()
