@@ -116,6 +116,9 @@ class ModeStats:
         return spread
 
 
+MIN_RUNS_FOR_INTERVAL = 3
+
+
 @dataclass(frozen=True)
 class Overhead:
     """Median of ``mode`` over median of the reference mode, with a bootstrap interval."""
@@ -132,8 +135,8 @@ class Overhead:
 
     @property
     def measurable(self) -> bool:
-        """False when the interval contains 1.0: no difference this data can show."""
-        return not (self.ci_low <= 1.0 <= self.ci_high)
+        """False when the interval contains 1.0, or when there are too few runs for one."""
+        return self.n >= MIN_RUNS_FOR_INTERVAL and not (self.ci_low <= 1.0 <= self.ci_high)
 
     @property
     def half_width(self) -> float:
@@ -141,6 +144,9 @@ class Overhead:
 
     @property
     def verdict(self) -> str:
+        if self.n < MIN_RUNS_FOR_INTERVAL:
+            # A bootstrap of one or two runs is a point, not an interval.
+            return f"{_percent(self.ratio)} from {self.n} run(s): too few for an interval"
         if not self.measurable:
             return "no measurable impact"
         return f"{_percent(self.ratio)} (CI {_percent(self.ci_low)}..{_percent(self.ci_high)})"

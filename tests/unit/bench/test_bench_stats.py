@@ -208,3 +208,13 @@ def test_two_samples_in_one_round_are_refused() -> None:
 def test_too_few_resamples_are_refused() -> None:
     with pytest.raises(ValueError):
         bootstrap_ratio({0: 1.0}, {0: 1.0}, resamples=MIN_RESAMPLES - 1)
+
+
+def test_one_or_two_runs_give_no_interval_and_no_verdict():
+    from profiler.bench.stats import Overhead
+
+    single = Overhead("w", "localhost", "wall", 1.158, 1.158, 1.158, 0.95, 1, False)
+    assert not single.measurable
+    assert "too few for an interval" in single.verdict
+    enough = Overhead("w", "localhost", "wall", 1.10, 1.05, 1.15, 0.95, 5, True)
+    assert enough.measurable and enough.verdict.startswith("+10.0%")

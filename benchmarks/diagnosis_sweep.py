@@ -1,0 +1,80 @@
+"""Does diagnosis name exactly the removed syscall, for every catalogue workload?
+
+For each workload and each removed syscall (a file, a thread and a socket call by
+default), runs the workload under the reference profile minus that call, then checks
+that the cell fails and that its diagnosis names exactly that call. Prints one line per
+case and a total.
+
+    .venv/bin/python benchmarks/diagnosis_sweep.py --profile profiles/spark-3.5.7-amd64.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from profiler import workloads
+from profiler.check import Verdict, run_check
+from profiler.image import default_tag
+from profiler.runtime.docker import DockerBackend
+from profiler.runtime.interface import SecurityMode
+
+REMOVALS = ("getdents64", "clone3", "socket")
+
+
+def without(profile: dict, name: str) -> str:
+    data = json.loads(json.dumps(profile))
+    for rule in data["syscalls"]:
+        if rule["action"] == "SCMP_ACT_ALLOW" and name in rule["names"]:
+            rule["names"].remove(name)
+    return json.dumps(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", type=Path, default=Path("profiles/spark-3.5.7-amd64.json"))
+    parser.add_argument("--remove", default=",".join(REMOVALS))
+    parser.add_argument("workloads", nargs="*")
+    args = parser.parse_args()
+    profile = json.loads(args.profile.read_text())
+    backend = DockerBackend()
+    selected = workloads.resolve_all(args.workloads)
+    exact = total = 0
+    with tempfile.TemporaryDirectory(prefix="diagnosis-sweep-") as tmp:
+        for workload in selected:
+            # One unconfined run per workload is the reference for all its removals.
+            reference = run_check(
+                backend, [workload], [SecurityMode.UNCONFINED], default_tag(), diagnose=False
+            ).cell(workload.name, SecurityMode.UNCONFINED)
+            checksum = reference.runs[0].checksum
+            if reference.verdict is not Verdict.PASS or checksum is None:
+                print(f"{workload.name}: fails unconfined, skipped", flush=True)
+                continue
+            for name in args.remove.split(","):
+                report = run_check(
+                    backend,
+                    [workload],
+                    [SecurityMode.LOCALHOST],
+                    default_tag(),
+                    profile_json=without(profile, name),
+                    run_root=Path(tmp) / workload.name / name,
+                    reference_checksums={workload.name: checksum},
+                )
+                cell = report.cell(workload.name, SecurityMode.LOCALHOST)
+                named = {d.split()[1] for d in cell.diagnosis if d.startswith("denied: ")}
+                ok = cell.verdict is not Verdict.PASS and named == {name}
+                exact += ok
+                total += 1
+                first = cell.diagnosis[0] if cell.diagnosis else "(no diagnosis)"
+                print(
+                    f"{workload.name:22} -{name:11} {cell.verdict.value:8} "
+                    f"{'exact' if ok else 'MISSED'}: {first}",
+                    flush=True,
+                )
+    print(f"{exact} of {total} cases named exactly the removed syscall")
+
+
+if __name__ == "__main__":
+    main()
