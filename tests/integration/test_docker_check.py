@@ -79,9 +79,7 @@ def test_timeout_kills_and_removes_the_container(docker_backend, docker_client, 
     result = docker_backend.run(spec)
     assert result.timed_out
     assert result.exit_code is None
-    left = docker_client.containers.list(
-        all=True, filters={"label": "io.spark-seccomp.run"}
-    )
+    left = docker_client.containers.list(all=True, filters={"label": "io.spark-seccomp.run"})
     assert not [c for c in left if c.id == result.container_id]
 
 
