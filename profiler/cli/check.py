@@ -159,7 +159,8 @@ def render_table(report: CheckReport) -> Table:
     title = f"pod security: {report.pod_security.value}; image: {report.image}"
     if report.profile_label:
         title += f"; profile: {report.profile_label}"
-    table = Table("workload", *[m.value for m in report.modes], title=title)
+    # At least as wide as its title, so the context line never wraps above a narrow table.
+    table = Table("workload", *[m.value for m in report.modes], title=title, min_width=len(title))
     for workload in report.workloads:
         row = [workload]
         for mode in report.modes:
