@@ -41,6 +41,7 @@ from profiler.bench.stats import (
     analyse_bench,
     bench_to_dict,
 )
+from profiler.check import Verdict, judge
 from profiler.runtime.interface import Backend, PodSecurity, RunResult, RunSpec, SecurityMode
 from profiler.workloads import Workload
 
@@ -210,13 +211,14 @@ def bench_json(report: BenchReport, failed: Sequence[FailedRun], *, repeat: int)
 
 
 def _failure(result: RunResult, reference_checksum: str | None) -> str | None:
-    if result.timed_out:
-        return f"timed out after {result.spec.timeout_seconds:.0f} s"
-    if result.exit_code != 0:
-        return f"exit {result.exit_code}: {result.last_error_line() or 'no error output'}"
-    checksum = result.result.checksum if result.result else None
-    if reference_checksum is not None and checksum != reference_checksum:
-        return f"result {checksum} differs from the unconfined result {reference_checksum}"
+    """Why a run gives no sample; ``check.judge`` decides, as for a check cell."""
+    outcome = judge(result, reference_checksum)
+    if outcome.verdict is Verdict.FAIL:
+        return f"exit {outcome.exit_code}: {outcome.error_line or 'no error output'}"
+    if outcome.verdict is Verdict.MISMATCH:
+        return f"result {outcome.checksum} differs from the unconfined result {reference_checksum}"
+    if outcome.verdict is Verdict.TIMEOUT:
+        return outcome.error_line
     if result.wall_seconds <= 0:
         return "no measurable duration"
     return None
