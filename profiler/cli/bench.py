@@ -19,6 +19,7 @@ from profiler.bench.runner import run_bench
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
 from profiler.cli.common import (
     console,
+    note,
     parse_modes,
     parse_pod_security,
     progress_reporter,
@@ -117,11 +118,7 @@ def bench(
     root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     root.mkdir(parents=True, exist_ok=True)
     tag = image or default_tag()
-    backend = make_backend(
-        backend_choice,
-        lambda m: console.print(m, highlight=False, markup=False),
-        runtime_default=runtime_default,
-    )
+    backend = make_backend(backend_choice, note, runtime_default=runtime_default)
     with progress_reporter("bench") as on_progress:
         report = run_bench(
             backend,

@@ -12,6 +12,7 @@ from profiler import workloads as workloads_lib
 from profiler.check import CheckReport, Verdict, run_check
 from profiler.cli.common import (
     console,
+    note,
     parse_modes,
     parse_pod_security,
     progress_reporter,
@@ -110,7 +111,7 @@ def check(
         raise UsageError("--profile is only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    backend = make_backend(backend_choice, _note, runtime_default=runtime_default)
+    backend = make_backend(backend_choice, note, runtime_default=runtime_default)
     diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
     if complain and (missing := diagnoser.unavailable()):
         raise EnvironmentProblem(missing, "run as root with bpftrace installed")
@@ -141,10 +142,6 @@ def check(
     console.print(f"run logs and check.json in {root}", highlight=False)
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _note(message: str) -> None:
-    console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def cleanup() -> None:

@@ -34,8 +34,13 @@ class State:
 state = State()
 
 
+def note(message: str) -> None:
+    """A plain line on stderr, as given: no markup, no highlighting, never wrapped."""
+    console.print(message, highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
 def progress(message: str) -> None:
-    console.print(f"• {message}", highlight=False, markup=False, emoji=False, soft_wrap=True)
+    note(f"• {message}")
 
 
 def parse_modes(text: str) -> list[SecurityMode]:

@@ -10,7 +10,7 @@ import typer
 from profiler import record as record_lib
 from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
-from profiler.cli.common import console, progress_reporter, stdout
+from profiler.cli.common import console, note, progress_reporter, stdout
 from profiler.demo import DemoOutcome, run_demo
 from profiler.errors import EXIT_FAILED, ProfilerError
 from profiler.image import default_tag
@@ -36,9 +36,6 @@ def demo(
     """
     from profiler.cli.bench import _write_runtime_default
     from profiler.runtime.select import make_backend
-
-    def note(message: str) -> None:
-        console.print(message, highlight=False, markup=False, soft_wrap=True)
 
     def stage(message: str) -> None:
         console.print(f"[bold]demo {message}[/bold]", highlight=False)

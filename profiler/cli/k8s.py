@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from profiler.cli.common import console, progress, stdout, write_atomically
+from profiler.cli.common import console, note, progress, stdout, write_atomically
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION, default_tag
 from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
@@ -172,8 +172,8 @@ def install_command(
         node_profiles.append(install.NodeProfile(file_name, load_profile_text(path)))
     if spo:
         result = install.build_spo_profiles(node_profiles)
-        for note in result.notes:
-            console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+        for message in result.notes:
+            note(f"note: {message}")
         manifests = result.manifests
     else:
         manifests = install.build_installer(
@@ -229,7 +229,7 @@ def lint_command(
     else:
         text = formats.to_text(report)
     _emit(text, out)
-    console.print(formats.summary(report), highlight=False, markup=False, soft_wrap=True)
+    note(formats.summary(report))
     if fail_on != "never" and report.at_or_above(Severity(fail_on)):
         raise typer.Exit(EXIT_FAILED)
 
@@ -295,10 +295,10 @@ def dry_run_command(
                 highlight=False,
                 soft_wrap=True,
             )
-    for note in (*plan.notes, *(f"{r.role}: {n}" for r in plan.roles for n in r.notes)):
-        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    for message in (*plan.notes, *(f"{r.role}: {n}" for r in plan.roles for n in r.notes)):
+        note(f"note: {message}")
     if backend is not None:
-        console.print(f"run logs in {root}", highlight=False, markup=False, soft_wrap=True)
+        note(f"run logs in {root}")
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -13,6 +13,7 @@ from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
     console,
+    note,
     parse_pod_security,
     progress_reporter,
     write_atomically,
@@ -85,8 +86,8 @@ def record(
         selected = record_lib.workloads_of(recordings) if verify else []
     else:
         selected = workloads_lib.resolve_all(workloads or [])
-        make_tracer = record_lib.tracer_factory(tracer, console_note)
-        backend = make_backend(backend_choice, console_note)
+        make_tracer = record_lib.tracer_factory(tracer, note)
+        backend = make_backend(backend_choice, note)
         with progress_reporter("record") as on_progress:
             recordings = record_lib.record_workloads(
                 backend,
@@ -100,7 +101,7 @@ def record(
                 progress=on_progress,
             )
     if backend is None and verify:
-        backend = make_backend(backend_choice, console_note)
+        backend = make_backend(backend_choice, note)
     explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
     profile, summary = generate.derive_profile(
         recordings, errno=errno, arches=arches, allow=allow, explicit_errno=explicit
@@ -137,10 +138,6 @@ def record(
     )
 
 
-def console_note(message: str) -> None:
-    console.print(message, highlight=False, markup=False, soft_wrap=True)
-
-
 def _print_review(summary: generate.Summary, explicit: bool) -> None:
     if summary.held_back:
         table = Table("held back", "why it is risky", title="Review: left out of the profile")
@@ -150,12 +147,10 @@ def _print_review(summary: generate.Summary, explicit: bool) -> None:
         console.print("Allow one with --allow NAME if verification shows the job needs it.")
     for arch, names in sorted(summary.missing.items()):
         if names:
-            console_note(f"not on {arch} (left out there): {', '.join(sorted(names))}")
+            note(f"not on {arch} (left out there): {', '.join(sorted(names))}")
     if summary.flaky:
-        console_note(
-            f"seen in only some runs (more --runs may find more): {', '.join(summary.flaky)}"
-        )
+        note(f"seen in only some runs (more --runs may find more): {', '.join(summary.flaky)}")
     if explicit:
-        console_note(
+        note(
             "this engine ignores defaultErrnoRet: denied syscalls are listed with an explicit errnoRet"
         )
