@@ -20,8 +20,8 @@ from typing import Any
 from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
-from profiler.runtime.docker import OWNER, OWNER_LABEL, SESSION, SESSION_LABEL
 from profiler.runtime.engine import connect
+from profiler.runtime.interface import SecurityMode
 
 DEFAULT_SPARK_VERSION = "3.5.7"
 BASE_IMAGE = "spark-seccomp/base:bookworm"
@@ -185,15 +185,17 @@ def _build_base(client: Any, progress: Progress) -> None:
 
 def _python_tag(client: Any, image: str) -> str:
     """The base image's Python as pip's version tag (``311``), so the wheels match it."""
-    output = client.containers.run(
+    from profiler.runtime.docker import DockerBackend
+
+    code, output, errors = DockerBackend(client).run_command(
         image,
         ["python3", "-c", "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')"],
-        entrypoint=[],
-        remove=True,
-        network_mode="none",
-        labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION},
+        SecurityMode.UNCONFINED,
     )
-    return output.decode().strip()
+    if code != 0:
+        last = (errors.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem(f"{image} has no usable python3: {last}")
+    return output.strip()
 
 
 def _fetch_wheels(spark_version: str, python_tag: str, progress: Progress) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -28,3 +29,19 @@ def cache_dir() -> Path:
 def runs_dir() -> Path:
     """Default parent of run directories (stdout, stderr, results of each container run)."""
     return Path(os.environ.get("SPARK_SECCOMP_RUNS", "runs"))
+
+
+def read_cached(name: str) -> str | None:
+    """A cached result (engine probes), or None when it was never written or is unreadable."""
+    path = cache_dir() / name
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return path.read_text(encoding="utf-8")
+    return None
+
+
+def write_cached(name: str, text: str) -> None:
+    """Keep a result for next time; a cache that cannot be written only costs a re-probe."""
+    path = cache_dir() / name
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")

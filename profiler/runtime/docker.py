@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import EnvironmentProblem
-from profiler.paths import cache_dir
+from profiler.paths import read_cached, write_cached
 from profiler.runtime import cgroup
 from profiler.runtime.engine import connect, require_image
 from profiler.runtime.interface import (
@@ -35,6 +35,7 @@ OWNER = "spark-seccomp"
 # (a test run, a Ctrl-C handler) never removes the containers of another.
 SESSION_LABEL = "io.spark-seccomp.session"
 SESSION = uuid.uuid4().hex[:12]
+ERRNO_PROBE_CACHE = "default-errno-probe.json"
 JOB_DIR = "/job"
 TOOLS_DIR = "/opt/spark-seccomp-tools"
 _TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
@@ -232,18 +233,14 @@ class DockerBackend(Backend):
 
         versions = engine_versions(self.client)
         key = "-".join(f"{k}={v}" for k, v in sorted(versions.items()))
-        cache = cache_dir() / "default-errno-probe.json"
         known: dict[str, bool] = {}
-        if cache.is_file():
-            with contextlib.suppress(ValueError, OSError):
-                known = json.loads(cache.read_text())
+        with contextlib.suppress(ValueError):
+            known = json.loads(read_cached(ERRNO_PROBE_CACHE) or "{}")
         if key not in known:
             require_image(self.client, image)
-            errno = probe_default_errno(self.client, image, sorted(known_syscalls(native_arch())))
+            errno = probe_default_errno(self, image, sorted(known_syscalls(native_arch())))
             known[key] = errno == 38
-            with contextlib.suppress(OSError):
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+            write_cached(ERRNO_PROBE_CACHE, json.dumps(known, indent=2, sort_keys=True) + "\n")
         return known[key]
 
     def cleanup(self, session_only: bool = False) -> int:
@@ -337,7 +334,7 @@ _ERRNO_PROBE = (
 )
 
 
-def probe_default_errno(client: Any, image: str, all_names: list[str]) -> int | None:
+def probe_default_errno(backend: DockerBackend, image: str, all_names: list[str]) -> int | None:
     """The errno a program really gets from a profile's default action on this engine.
 
     Some engines (Docker 20.10) drop ``defaultErrnoRet`` when they convert the profile,
@@ -352,14 +349,8 @@ def probe_default_errno(client: Any, image: str, all_names: list[str]) -> int | 
             {"names": sorted(n for n in all_names if n != "getpgid"), "action": "SCMP_ACT_ALLOW"}
         ],
     }
-    output = client.containers.run(
-        image,
-        ["python3", "-c", _ERRNO_PROBE],
-        entrypoint=[],
-        remove=True,
-        network_mode="none",
-        security_opt=["seccomp=" + json.dumps(profile)],
-        labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION, "io.spark-seccomp.run": "errno-probe"},
+    _, output, _ = backend.run_command(
+        image, ["python3", "-c", _ERRNO_PROBE], SecurityMode.LOCALHOST, json.dumps(profile)
     )
-    text = output.decode().strip().splitlines()[-1] if output.strip() else ""
+    text = output.strip().splitlines()[-1] if output.strip() else ""
     return int(text) if text.isdigit() else None

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from profiler.errors import EnvironmentProblem
-from profiler.paths import cache_dir
+from profiler.paths import read_cached, write_cached
 from profiler.runtime.docker import TOOLS_DIR
 from profiler.runtime.engine import connect, engine_versions, require_image
 from profiler.runtime.interface import SecurityMode
@@ -32,10 +32,11 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
     versions = engine_versions(client)
     arch = native_arch()
     name = f"docker-{versions.get('engine', 'unknown')}"
-    cache = cache_dir() / f"runtime-default-{name}-{arch}.json"
-    if cache.is_file():
-        with contextlib.suppress(ValueError, OSError, KeyError):
-            return reference_from_json(cache.read_text(), str(cache))
+    cache = f"runtime-default-{name}-{arch}.json"
+    cached = read_cached(cache)
+    if cached is not None:
+        with contextlib.suppress(ValueError, KeyError):
+            return reference_from_json(cached, cache)
     require_image(client, image)
     names = sorted(known_syscalls(arch))
     numbers = {n: syscall_number(n, arch) for n in names}
@@ -51,9 +52,7 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
         allowed=frozenset(n for n in names if n not in blocked),
         arch=arch,
     )
-    with contextlib.suppress(OSError):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(reference_to_json(reference))
+    write_cached(cache, reference_to_json(reference))
     return reference
 
 
