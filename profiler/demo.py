@@ -15,7 +15,7 @@ from profiler.bench.environment import CommandRunner
 from profiler.bench.microbench_run import run_microbench
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import BenchReport
-from profiler.check import CheckReport, run_check
+from profiler.check import CheckReport, Progress, run_check
 from profiler.record import TracerFactory, record_workloads
 from profiler.report.build import ReportFiles, build_report
 from profiler.report.check_formats import check_to_json
@@ -24,7 +24,6 @@ from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.workloads import Workload
 
-Progress = Callable[[str, int, int], None]
 Stage = Callable[[str], None]
 ALL_MODES = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST)
 # Short bench: two workloads of different kinds, few rounds; `bench` does the real thing.
@@ -69,7 +68,8 @@ def run_demo(
     )
     stage("2/5 deriving the union profile")
     profile, summary = generate.derive_profile(recordings, explicit_errno=explicit_errno)
-    (run_dir / "profile.json").write_text(profile.to_json())
+    profile_json = profile.to_json()
+    (run_dir / "profile.json").write_text(profile_json)
     (run_dir / "profile.summary.json").write_text(summary.to_json())
     write_runtime_default(run_dir)
     stage("3/5 checking unconfined, runtime-default and the new profile")
@@ -78,7 +78,7 @@ def run_demo(
         workloads,
         list(ALL_MODES),
         image,
-        profile_json=profile.to_json(),
+        profile_json=profile_json,
         profile_label="derived profile",
         pod_security=pod_security,
         run_root=run_dir / "check",
@@ -93,7 +93,7 @@ def run_demo(
         bench_set,
         list(ALL_MODES),
         image,
-        profile_json=profile.to_json(),
+        profile_json=profile_json,
         profile_label="derived profile",
         repeat=bench_repeat,
         pod_security=pod_security,
@@ -105,7 +105,7 @@ def run_demo(
         run_microbench(
             backend,
             image,
-            profile_json=profile.to_json(),
+            profile_json=profile_json,
             repeat=micro_repeat,
             pod_security=pod_security,
             environment=bench.environment,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.check import CheckReport, run_check
+from profiler.check import CheckReport, Progress, run_check
 from profiler.errors import UsageError, VerificationFailed
 from profiler.runtime.interface import Backend, PodSecurity, RunSpec, SecurityMode
 from profiler.seccomp import generate
@@ -20,7 +20,6 @@ from profiler.seccomp.profile import Profile
 from profiler.tracing.interface import Recording, Tracer
 from profiler.workloads import Workload
 
-Progress = Callable[[str, int, int], None]
 TracerFactory = Callable[[Path], Tracer]
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from profiler.bench.microbench import (
     microbench_to_dict,
 )
 from profiler.bench.runner import FailedRun
+from profiler.check import Progress
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
 from profiler.runtime.interface import ContainerSecurity, PodSecurity, SecurityMode
@@ -56,7 +57,6 @@ DEFAULT_ITERATIONS = 1_000_000
 DEFAULT_REPEAT = 10
 MICROBENCH_FILE = "microbench.json"
 GCC_FLAGS = ("-O2", "-static")
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,11 @@ from profiler.bench.stats import (
     analyse_bench,
     bench_to_dict,
 )
-from profiler.check import Verdict, judge
+from profiler.check import Progress, Verdict, judge
 from profiler.runtime.interface import Backend, PodSecurity, RunResult, RunSpec, SecurityMode
 from profiler.workloads import Workload
 
 BENCH_FILE = "bench.json"
-Progress = Callable[[str, int, int], None]  # message, done, total
 
 
 @dataclass(frozen=True)
