@@ -11,7 +11,6 @@ case and a total.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -20,16 +19,9 @@ from profiler.check import Verdict, run_check
 from profiler.image import default_tag
 from profiler.runtime.docker import DockerBackend
 from profiler.runtime.interface import SecurityMode
+from profiler.seccomp.profile import load_profile
 
 REMOVALS = ("getdents64", "clone3", "socket")
-
-
-def without(profile: dict, name: str) -> str:
-    data = json.loads(json.dumps(profile))
-    for rule in data["syscalls"]:
-        if rule["action"] == "SCMP_ACT_ALLOW" and name in rule["names"]:
-            rule["names"].remove(name)
-    return json.dumps(data)
 
 
 def main() -> None:
@@ -38,7 +30,7 @@ def main() -> None:
     parser.add_argument("--remove", default=",".join(REMOVALS))
     parser.add_argument("workloads", nargs="*")
     args = parser.parse_args()
-    profile = json.loads(args.profile.read_text())
+    profile = load_profile(args.profile)
     backend = DockerBackend()
     selected = workloads.resolve_all(args.workloads)
     exact = total = 0
@@ -58,7 +50,7 @@ def main() -> None:
                     [workload],
                     [SecurityMode.LOCALHOST],
                     default_tag(),
-                    profile_json=without(profile, name),
+                    profile_json=profile.without_allowed(name).to_json(),
                     run_root=Path(tmp) / workload.name / name,
                     reference_checksums={workload.name: checksum},
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,16 @@ class Profile:
 
     def with_default_action(self, action: str) -> Profile:
         return Profile(action, self.rules, None, self.architectures, self.flags)
+
+    def without_allowed(self, name: str) -> Profile:
+        """The profile with ``name`` taken out of its allow rules (to show it is needed)."""
+        rules = tuple(
+            replace(r, names=tuple(n for n in r.names if n != name))
+            if r.action == "SCMP_ACT_ALLOW"
+            else r
+            for r in self.rules
+        )
+        return replace(self, rules=rules)
 
 
 def allow_all_profile() -> Profile:

@@ -10,7 +10,6 @@ quietly fall back to clone.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -49,15 +48,7 @@ def recorded(docker_backend, spark_image, tmp_path_factory):
     )
     explicit = record_lib.needs_explicit_errno(docker_backend, spark_image)
     profile, _ = generate.derive_profile([recording], explicit_errno=explicit)
-    return workload, recording, profile.to_dict(), root
-
-
-def _without(profile: dict, name: str) -> str:
-    data = json.loads(json.dumps(profile))
-    for rule in data["syscalls"]:
-        if rule["action"] == "SCMP_ACT_ALLOW" and name in rule["names"]:
-            rule["names"].remove(name)
-    return json.dumps(data)
+    return workload, recording, profile, root
 
 
 @pytest.mark.parametrize("removed", REMOVALS)
@@ -69,7 +60,7 @@ def test_removing_a_needed_syscall_names_exactly_it(recorded, docker_backend, sp
         [workload],
         [SecurityMode.LOCALHOST],
         spark_image,
-        profile_json=_without(profile, removed),
+        profile_json=profile.without_allowed(removed).to_json(),
         profile_label=f"recorded profile without {removed}",
         timeout_seconds=300,
         run_root=root / f"without-{removed}",
