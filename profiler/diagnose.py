@@ -499,12 +499,9 @@ class ComplainDiagnoser(Diagnoser):
         decider: Callable[[str], Decision],
         failed: bool,
     ) -> ComplainOutcome:
-        from profiler.tracing.ebpf import SCOPE_PROCESS_TREE, EbpfTracer
+        from profiler.tracing.ebpf import EbpfTracer
 
         tracer = EbpfTracer(work / "trace")
-        if getattr(self.backend, "name", "") == "local":
-            # No container: follow the launched process tree instead of a mount namespace.
-            tracer.scope = SCOPE_PROCESS_TREE
         kernel_log = KernelLogWatcher()
         try:
             result = self.backend.run(complain_spec, run_dir, observer=_Both(tracer, kernel_log))
@@ -564,6 +561,10 @@ class ComplainDiagnoser(Diagnoser):
 class _Both(RunObserver):
     def __init__(self, *observers: RunObserver) -> None:
         self.observers = observers
+
+    def follow_process_tree(self) -> None:
+        for observer in self.observers:
+            observer.follow_process_tree()
 
     def before_start(self) -> None:
         for observer in self.observers:

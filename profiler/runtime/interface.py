@@ -123,6 +123,10 @@ class RunObserver:
     """Hooks around a run, for tracers: called with the host pid of the container's first
     process once it started, and after it exited. Default hooks do nothing."""
 
+    def follow_process_tree(self) -> None:
+        """Called before ``before_start`` by backends without containers: key the run by
+        the process tree rooted at the pid given to ``started``, not a mount namespace."""
+
     def before_start(self) -> None:
         pass
 

@@ -412,9 +412,8 @@ class LocalBackend(Backend):
             no_new_privs=security.no_new_privileges,
             cwd=tmp,
         )
-        if hasattr(observer, "scope"):
-            # Tracers key the run by this process tree instead of a mount namespace.
-            observer.scope = SCOPE_PROCESS_TREE
+        # Tracers key the run by this process tree instead of a mount namespace.
+        observer.follow_process_tree()
         if spec.hold_until_traced:
             wrap = getattr(observer, "wrap_local_command", None)
             if wrap is None:

@@ -133,6 +133,9 @@ class EbpfTracer(Tracer):
         ensure_tracefs()
 
     # -- RunObserver -------------------------------------------------------------------
+    def follow_process_tree(self) -> None:
+        self.scope = SCOPE_PROCESS_TREE
+
     def before_start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         program = program_for(self.scope, _mnt_ns(os.getpid()))
