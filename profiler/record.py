@@ -155,8 +155,7 @@ def tracer_factory(choice: str, note: Callable[[str], None]) -> TracerFactory:
 
 def needs_explicit_errno(backend: Backend, image: str) -> bool:
     """Whether this engine drops ``defaultErrnoRet`` (so profiles need explicit rules)."""
-    probe = getattr(backend, "honours_default_errno", None)
-    return probe is not None and not probe(image)
+    return not backend.honours_default_errno(image)
 
 
 def workloads_of(recordings: Sequence[Recording]) -> list[Workload]:

@@ -147,6 +147,11 @@ class Backend(ABC):
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
     ) -> RunResult: ...
 
+    def honours_default_errno(self, image: str) -> bool:
+        """Whether a profile's ``defaultErrnoRet`` reaches the program. libseccomp honours
+        it; an engine that converts profiles may not (the Docker backend probes)."""
+        return True
+
     @abstractmethod
     def cleanup(self) -> int:
         """Remove anything this tool started that is still around; returns how many."""
