@@ -37,7 +37,6 @@ from pathlib import Path
 import pyseccomp
 
 from profiler.errors import ProfilerError
-from profiler.paths import data_dir
 from profiler.runtime.interface import (
     Backend,
     ContainerSecurity,
@@ -408,32 +407,27 @@ class Diagnoser(ABC):
 
 
 def find_runtime_default_reference(explicit: Path | None = None) -> Path | None:
-    """``--runtime-default FILE``, else a bundled ``profiles/runtime-default-docker-*.json``."""
-    if explicit is not None:
-        return explicit
-    found = sorted(data_dir("profiles").glob("runtime-default-docker-*.json"))
-    return found[-1] if found else None
+    """``--runtime-default FILE``, else the reference measured earlier and kept in profiles/."""
+    from profiler.seccomp.runtime_default import bundled_reference_file
+
+    return explicit if explicit is not None else bundled_reference_file()
 
 
 def _load_reference(path: Path, capabilities: frozenset[str]) -> RuntimeDefaultReference:
     """A Docker default.json / OCI profile, or a probed reference (``profiles/``: made
     with every capability dropped, so only right for pods that drop them all)."""
-    from profiler.seccomp.probe import reference_from_json
-    from profiler.seccomp.runtime_default import load_runtime_default
+    from profiler.seccomp.runtime_default import is_probed_reference, load_runtime_default
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProfilerError(f"cannot read RuntimeDefault reference {path}: {exc}") from exc
-    if isinstance(data, dict) and "allowed" in data and "defaultAction" not in data:
-        if capabilities:
-            raise ProfilerError(
-                f"{path} was probed with every capability dropped; this run keeps "
-                f"{len(capabilities)}, so its RuntimeDefault allows more",
-                "pass the engine's default.json with --runtime-default FILE",
-            )
-        return reference_from_json(text, str(path))
+    if is_probed_reference(data) and capabilities:
+        raise ProfilerError(
+            f"{path} was probed with every capability dropped; this run keeps "
+            f"{len(capabilities)}, so its RuntimeDefault allows more",
+            "pass the engine's default.json with --runtime-default FILE",
+        )
     return load_runtime_default(path, arch=arch_lib.native_arch(), capabilities=capabilities)
 
 

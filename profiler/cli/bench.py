@@ -24,9 +24,9 @@ from profiler.cli.common import (
     parse_pod_security,
     progress_reporter,
     stdout,
-    write_atomically,
+    write_runtime_default,
 )
-from profiler.errors import ProfilerError, UsageError
+from profiler.errors import UsageError
 from profiler.image import default_tag
 from profiler.paths import runs_dir
 from profiler.report.build import build_report
@@ -158,7 +158,7 @@ def bench(
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
         if summary.is_file():
             _copy_summary(summary, root / SUMMARY_FILE)
-    _write_runtime_default(root, runtime_default, tag)
+    write_runtime_default(root, runtime_default)
     _print_wide(render_table(report))
     for warning in report.warnings:
         stdout.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
@@ -172,21 +172,6 @@ def bench(
     files = build_report(root)
     console.print(f"bench.json, run logs and the report in {root}", highlight=False)
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
-
-
-def _write_runtime_default(root: Path, file: Path | None, image: str) -> None:
-    """The RuntimeDefault allow list beside the results, for the report's size comparison."""
-    from profiler.cli.profile import resolve_runtime_default
-    from profiler.seccomp.probe import reference_to_json
-
-    try:
-        reference = resolve_runtime_default(file)
-    except ProfilerError as exc:
-        console.print(
-            f"note: no RuntimeDefault reference in the report: {exc.message}", highlight=False
-        )
-        return
-    write_atomically(root / "runtime_default.json", reference_to_json(reference))
 
 
 def _copy_summary(summary: Path, target: Path) -> None:

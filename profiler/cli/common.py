@@ -122,3 +122,16 @@ def progress_reporter(title: str) -> Iterator[Callable[[str, int, int], None]]:
         )
 
     yield log
+
+
+def write_runtime_default(root: Path, file: Path | None) -> None:
+    """The RuntimeDefault allow list beside bench results, for the report's size section."""
+    from profiler.cli.profile import resolve_runtime_default
+    from profiler.errors import ProfilerError
+
+    try:
+        reference = resolve_runtime_default(file)
+    except ProfilerError as exc:
+        note(f"note: no RuntimeDefault reference in the report: {exc.message}")
+        return
+    write_atomically(root / "runtime_default.json", reference.to_json())

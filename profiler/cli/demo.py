@@ -10,7 +10,13 @@ import typer
 from profiler import record as record_lib
 from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
-from profiler.cli.common import console, note, progress_reporter, stdout
+from profiler.cli.common import (
+    console,
+    note,
+    progress_reporter,
+    stdout,
+    write_runtime_default,
+)
 from profiler.demo import DemoOutcome, run_demo
 from profiler.errors import EXIT_FAILED, ProfilerError
 from profiler.image import default_tag
@@ -34,7 +40,6 @@ def demo(
     Takes about 20 minutes on 2 cores for the whole catalogue; name a few workloads for
     a shorter tour. Exit 1 when a check cell fails.
     """
-    from profiler.cli.bench import _write_runtime_default
     from profiler.runtime.select import make_backend
 
     def stage(message: str) -> None:
@@ -54,7 +59,7 @@ def demo(
             make_tracer,
             run_dir=root,
             explicit_errno=explicit,
-            write_runtime_default=lambda d: _write_runtime_default(d, None, tag),
+            write_runtime_default=lambda d: write_runtime_default(d, None),
             bench_repeat=bench_repeat,
             stage=stage,
             progress=on_progress,

@@ -40,10 +40,6 @@ def resolve_runtime_default(
     """
     target = canonical_arch(arch) if arch else native_arch()
     if file is not None:
-        if _is_probe_file(file):
-            from profiler.seccomp.probe import reference_from_json
-
-            return reference_from_json(file.read_text(encoding="utf-8"), str(file))
         return load_runtime_default(file, arch=target, capabilities=capabilities)
     if target == native_arch():
         from profiler.errors import EnvironmentProblem
@@ -63,15 +59,6 @@ def resolve_runtime_default(
     )
 
 
-def _is_probe_file(path: Path) -> bool:
-    """A probe result (``{"name", "allowed", ...}``) rather than a Docker profile."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "allowed" in data and "defaultAction" not in data
-
-
 @app.command("runtime-default")
 def runtime_default_(
     out: Path = typer.Option(None, "--out", "-o", help="Write the result here [default: stdout]."),
@@ -86,10 +73,10 @@ def runtime_default_(
     outcome differs are the ones the default filters.
     """
     from profiler.image import default_tag
-    from profiler.seccomp.probe import probe_runtime_default, reference_to_json
+    from profiler.seccomp.probe import probe_runtime_default
 
     reference = probe_runtime_default(image or default_tag())
-    text = reference_to_json(reference)
+    text = reference.to_json()
     if out is None:
         stdout.out(text, end="", highlight=False)
     else:

@@ -35,7 +35,6 @@ from pathlib import Path
 
 from profiler import proc
 from profiler.errors import CommandFailed, EnvironmentProblem, UsageError
-from profiler.paths import data_dir
 from profiler.runtime.docker import write_run_dir
 from profiler.runtime.interface import (
     Backend,
@@ -75,14 +74,6 @@ class RuntimeDefaultProfile:
     label: str  # which file, and what it describes, for the output
 
 
-def default_reference_file(arch: str | None = None) -> Path | None:
-    """The RuntimeDefault reference this tool measured from an engine earlier, if any."""
-    arch = arch or native_arch()
-    go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
-    found = sorted(data_dir("profiles").glob(f"runtime-default-*-{go_arch}.json"))
-    return found[-1] if found else None
-
-
 def profile_from_reference(allowed: frozenset[str], arch: str) -> Profile:
     """An enforcing profile from a probed RuntimeDefault reference (the names it allows).
 
@@ -118,12 +109,16 @@ def load_runtime_default(path: Path | None, security: ContainerSecurity) -> Runt
     ``profiler.seccomp.probe`` writes), Docker's default.json (its capability conditions
     resolved for this run's capabilities), or a plain OCI profile, enforced as it is.
     """
-    from profiler.seccomp.runtime_default import DOCKER_DEFAULT_CAPABILITIES
-    from profiler.seccomp.runtime_default import load_runtime_default as load_docker_default
+    from profiler.seccomp.runtime_default import (
+        DOCKER_DEFAULT_CAPABILITIES,
+        bundled_reference_file,
+        is_probed_reference,
+    )
+    from profiler.seccomp.runtime_default import load_runtime_default as load_reference
 
     given = path is not None
     if path is None:
-        path = default_reference_file()
+        path = bundled_reference_file()
         if path is None:
             raise EnvironmentProblem(
                 "runtime-default has no reference profile for the local backend",
@@ -135,19 +130,17 @@ def load_runtime_default(path: Path | None, security: ContainerSecurity) -> Runt
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read RuntimeDefault file {path}: {exc}") from exc
     arch = native_arch()
-    if isinstance(data, dict) and "allowed" in data:
-        profile = profile_from_reference(frozenset(data["allowed"]), arch)
-        name = data.get("name", path.name)
-        return RuntimeDefaultProfile(profile, f"runtime-default = {path} ({name}; {origin})")
-    if isinstance(data, dict) and any(k in data for k in ("archMap", "includes", "excludes")):
-        caps = () if "ALL" in security.cap_drop else DOCKER_DEFAULT_CAPABILITIES
-        reference = load_docker_default(Path(path), arch=arch, capabilities=caps)
-        profile = profile_from_reference(reference.allowed, arch)
-        return RuntimeDefaultProfile(
-            profile, f"runtime-default = {path} ({reference.name}; {origin})"
-        )
-    profile = profile_from_dict(data, str(path))
-    return RuntimeDefaultProfile(profile, f"runtime-default = {path} (OCI profile; {origin})")
+    docker_format = isinstance(data, dict) and any(
+        k in data for k in ("archMap", "includes", "excludes")
+    )
+    if not (is_probed_reference(data) or docker_format):
+        profile = profile_from_dict(data, str(path))
+        return RuntimeDefaultProfile(profile, f"runtime-default = {path} (OCI profile; {origin})")
+    caps = () if "ALL" in security.cap_drop else DOCKER_DEFAULT_CAPABILITIES
+    reference = load_reference(Path(path), arch=arch, capabilities=caps)
+    name = reference.name if docker_format else data.get("name", path.name)
+    profile = profile_from_reference(reference.allowed, arch)
+    return RuntimeDefaultProfile(profile, f"runtime-default = {path} ({name}; {origin})")
 
 
 # -- the run's files -----------------------------------------------------------------------

@@ -36,7 +36,7 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
     cached = read_cached(cache)
     if cached is not None:
         with contextlib.suppress(ValueError, KeyError):
-            return reference_from_json(cached, cache)
+            return RuntimeDefaultReference.from_dict(json.loads(cached), cache)
     require_image(client, image)
     names = sorted(known_syscalls(arch))
     numbers = {n: syscall_number(n, arch) for n in names}
@@ -52,28 +52,8 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
         allowed=frozenset(n for n in names if n not in blocked),
         arch=arch,
     )
-    write_cached(cache, reference_to_json(reference))
+    write_cached(cache, reference.to_json())
     return reference
-
-
-def reference_to_json(reference: RuntimeDefaultReference) -> str:
-    data = {
-        "name": reference.name,
-        "source": reference.source,
-        "arch": reference.arch,
-        "allowed": sorted(reference.allowed),
-    }
-    return json.dumps(data, indent=2) + "\n"
-
-
-def reference_from_json(text: str, source: str) -> RuntimeDefaultReference:
-    data = json.loads(text)
-    return RuntimeDefaultReference(
-        name=str(data["name"]),
-        source=str(data.get("source", source)),
-        allowed=frozenset(data["allowed"]),
-        arch=str(data["arch"]),
-    )
 
 
 def _run_probe(client: Any, image: str, argv: list[str], *, unconfined: bool) -> dict[str, Any]:

@@ -65,6 +65,35 @@ class RuntimeDefaultReference:
             "allowed": sorted(self.allowed),
         }
 
+    def to_json(self) -> str:
+        """The probed-reference file format (``profiles/runtime-default-*.json``)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str) -> RuntimeDefaultReference:
+        return cls(
+            name=str(data["name"]),
+            source=str(data.get("source", source)),
+            allowed=frozenset(data["allowed"]),
+            arch=str(data["arch"]),
+        )
+
+
+def is_probed_reference(data: Any) -> bool:
+    """A probe's result (``{"name", "allowed", ...}``) rather than a seccomp profile."""
+    return isinstance(data, dict) and "allowed" in data and "defaultAction" not in data
+
+
+def bundled_reference_file(arch: str | None = None) -> Path | None:
+    """The RuntimeDefault this tool measured from an engine earlier and keeps in profiles/."""
+    from profiler.paths import data_dir
+    from profiler.seccomp.arch import native_arch
+
+    target = canonical_arch(arch) if arch else native_arch()
+    go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(target, target)
+    found = sorted(data_dir("profiles").glob(f"runtime-default-*-{go_arch}.json"))
+    return found[-1] if found else None
+
 
 def normalize_capability(name: str) -> str:
     cap = name.strip().upper()
@@ -189,6 +218,9 @@ def load_runtime_default(
         ) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"RuntimeDefault profile {path} is not valid JSON: {exc}") from exc
+    if is_probed_reference(data):
+        # Probed with every capability dropped: the caller decides whether that fits.
+        return RuntimeDefaultReference.from_dict(data, str(path))
     caps = sorted(normalize_capability(c) for c in capabilities)
     allowed = allowed_by_profile_data(
         data, arch=arch, capabilities=caps, kernel=kernel, source=str(path)

@@ -344,7 +344,7 @@ def test_complain_mode_runs_confined_cells_through_the_diagnoser():
 
 
 def test_default_diagnoser_says_when_runtime_default_is_unknown(monkeypatch, tmp_path):
-    monkeypatch.setattr("profiler.diagnose.data_dir", lambda name: tmp_path)
+    monkeypatch.setattr("profiler.paths.data_dir", lambda name: tmp_path)
     monkeypatch.setattr("profiler.diagnose.TRACEABLE_BACKENDS", ("fake",))
     report = run_check(
         FakeBackend(_fail_confined), [workloads.resolve("rdd_python")], [U, R], "img"
