@@ -136,7 +136,6 @@ def test_a_profile_missing_a_needed_syscall_fails(
 REFERENCE = data_dir("profiles") / "spark-3.5.7-amd64.json"
 
 
-@pytest.mark.skipif(not REFERENCE.is_file(), reason=f"{REFERENCE} is not committed yet")
 def test_committed_reference_profile_on_the_local_backend(
     need_root: None, backend: LocalBackend, tmp_path: Path
 ) -> None:
