@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import enum
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from profiler.runtime.interface import (
+    DEFAULT_EXECUTORS,
     Backend,
+    ContainerResult,
     PodSecurity,
+    ProfileSet,
     RunResult,
     RunSpec,
     SecurityMode,
+    Topology,
 )
 from profiler.workloads import Workload
 
@@ -73,6 +77,54 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class CheckPlan:
+    """What a check runs: every workload under every mode, ``repeat`` times, in one shape."""
+
+    workloads: tuple[Workload, ...]
+    modes: tuple[SecurityMode, ...]
+    image: str
+    profiles: ProfileSet | None = None  # needed for localhost
+    pod_security: PodSecurity = PodSecurity.RESTRICTED
+    topology: Topology = Topology.POD
+    executors: int = DEFAULT_EXECUTORS
+    repeat: int = 1
+    # Each workload's expected result when the check has no unconfined runs of its own
+    # (record's verification compares with the recorded runs).
+    reference_checksums: Mapping[str, str] = field(default_factory=dict)
+
+    def spec(self, workload: Workload, mode: SecurityMode, timeout_seconds: float) -> RunSpec:
+        spec = RunSpec(
+            workload=workload,
+            mode=mode,
+            image=self.image,
+            pod_security=self.pod_security,
+            timeout_seconds=timeout_seconds,
+            topology=self.topology,
+            executors=self.executors,
+        )
+        if mode is SecurityMode.LOCALHOST:
+            if self.profiles is None:
+                raise ValueError("localhost mode needs profiles")
+            spec = self.profiles.apply(spec)
+        return spec
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """How a check runs."""
+
+    timeout_seconds: float = 600.0
+    run_root: Path | None = None
+    # A confined cell that fails while the workload passes unconfined (or, with no
+    # unconfined cells, while it has a reference result) is rerun in complain mode, and
+    # ``Cell.diagnosis`` says which syscalls were denied, in which process and pod.
+    diagnose: bool = True
+    # Confined cells run only in complain mode (nothing is denied) and their diagnosis
+    # lists the would-be denials.
+    complain: bool = False
+
+
+@dataclass(frozen=True)
 class CheckReport:
     image: str
     pod_security: PodSecurity
@@ -81,6 +133,9 @@ class CheckReport:
     cells: tuple[Cell, ...]
     profile_label: str | None
     repeat: int
+    topology: Topology = Topology.POD
+    executors: int = DEFAULT_EXECUTORS
+    notes: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -98,40 +153,24 @@ Progress = Callable[[str, int, int], None]  # message, done, total
 
 def run_check(
     backend: Backend,
-    workloads: Sequence[Workload],
-    modes: Sequence[SecurityMode],
-    image: str,
+    plan: CheckPlan,
+    options: CheckOptions = CheckOptions(),
     *,
-    profile_json: str | None = None,
-    profile_label: str | None = None,
-    pod_security: PodSecurity = PodSecurity.RESTRICTED,
-    repeat: int = 1,
-    timeout_seconds: float = 600.0,
-    run_root: Path | None = None,
     progress: Progress = lambda _m, _d, _t: None,
-    reference_checksums: dict[str, str] | None = None,
-    diagnose: bool = True,
     diagnoser: Diagnoser | None = None,
-    complain: bool = False,
 ) -> CheckReport:
     """Run the matrix, unconfined first in each round so later runs can be compared to it.
 
-    ``reference_checksums`` gives each workload's expected result when the check has no
-    unconfined runs of its own (record's verification compares with the recorded runs).
-
-    ``diagnose``: a confined cell that fails while the workload passes unconfined (or,
-    with no unconfined cells, while it has a reference result) is rerun in complain mode
-    and ``Cell.diagnosis`` says which syscalls were denied, in which process.
-    ``complain``: confined cells run only in complain mode (nothing is denied) and their
-    diagnosis lists the would-be denials. ``diagnoser`` defaults to
-    ``ComplainDiagnoser(backend)``, made only when a cell needs it.
+    ``diagnoser`` defaults to ``ComplainDiagnoser(backend)``, made only when a cell needs it.
     """
-    ordered_modes = sorted(modes, key=lambda m: m is not SecurityMode.UNCONFINED)
-    total = len(workloads) * len(ordered_modes) * repeat
+    ordered_modes = sorted(plan.modes, key=lambda m: m is not SecurityMode.UNCONFINED)
+    total = len(plan.workloads) * len(ordered_modes) * plan.repeat
     results: dict[tuple[str, SecurityMode], list[RunResult]] = {}
     notes: dict[tuple[str, SecurityMode], list[str]] = {}
     specs: dict[tuple[str, SecurityMode], RunSpec] = {}
+    run_notes: list[str] = []
     done = 0
+    run_root = options.run_root
 
     def get_diagnoser() -> Diagnoser:
         nonlocal diagnoser
@@ -141,21 +180,15 @@ def run_check(
             diagnoser = ComplainDiagnoser(backend)
         return diagnoser
 
-    for round_index in range(repeat):
-        for workload in workloads:
+    for round_index in range(plan.repeat):
+        for workload in plan.workloads:
             for mode in ordered_modes:
                 progress(
-                    f"{workload.name} [{mode.value}] run {round_index + 1}/{repeat}", done, total
+                    f"{workload.name} [{mode.value}] run {round_index + 1}/{plan.repeat}",
+                    done,
+                    total,
                 )
-                spec = RunSpec(
-                    workload=workload,
-                    mode=mode,
-                    image=image,
-                    pod_security=pod_security,
-                    profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
-                    profile_label=profile_label if mode is SecurityMode.LOCALHOST else None,
-                    timeout_seconds=timeout_seconds,
-                )
+                spec = plan.spec(workload, mode, options.timeout_seconds)
                 run_dir = (
                     run_root / workload.name / f"{mode.value}-{round_index + 1}"
                     if run_root is not None
@@ -164,34 +197,35 @@ def run_check(
                 key = (workload.name, mode)
                 specs.setdefault(key, spec)
                 result = None
-                if complain and mode is not SecurityMode.UNCONFINED:
+                if options.complain and mode is not SecurityMode.UNCONFINED:
                     outcome = get_diagnoser().complain_run(spec, run_dir, failed=False)
                     result = outcome.result
                     cell_notes = notes.setdefault(key, [])
                     cell_notes.extend(line for line in outcome.lines if line not in cell_notes)
                 if result is None:
                     result = backend.run(spec, run_dir)
+                cell_notes = notes.setdefault(key, [])
+                cell_notes.extend(n for n in _cell_notes(result) if n not in cell_notes)
+                run_notes.extend(n for n in _run_notes(result) if n not in run_notes)
                 results.setdefault(key, []).append(result)
                 done += 1
     cells = []
-    for workload in workloads:
+    for workload in plan.workloads:
         unconfined = results.get((workload.name, SecurityMode.UNCONFINED), [])
-        reference = _reference_checksum(unconfined) or (reference_checksums or {}).get(
-            workload.name
-        )
+        reference = _reference_checksum(unconfined) or plan.reference_checksums.get(workload.name)
         # Diagnosis only makes sense when the job is known to work without seccomp.
         works_unconfined = (
             _reference_checksum(unconfined) is not None
             or any(r.succeeded for r in unconfined)
             or (not unconfined and reference is not None)
         )
-        for mode in modes:
+        for mode in plan.modes:
             key = (workload.name, mode)
             runs = tuple(judge(r, reference) for r in results[key])
             cell = Cell(workload.name, mode, runs, tuple(notes.get(key, ())))
             if (
-                diagnose
-                and not complain
+                options.diagnose
+                and not options.complain
                 and mode is not SecurityMode.UNCONFINED
                 and works_unconfined
                 and not cell.verdict.ok
@@ -202,29 +236,57 @@ def run_check(
                     if run_root is not None
                     else None
                 )
-                cell = replace(cell, diagnosis=get_diagnoser().diagnose(specs[key], diagnosis_dir))
+                diagnosis = get_diagnoser().diagnose(specs[key], diagnosis_dir)
+                cell = replace(cell, diagnosis=(*cell.diagnosis, *diagnosis))
             cells.append(cell)
     progress("done", done, total)
     return CheckReport(
-        image=image,
-        pod_security=pod_security,
-        modes=tuple(modes),
-        workloads=tuple(w.name for w in workloads),
+        image=plan.image,
+        pod_security=plan.pod_security,
+        modes=tuple(plan.modes),
+        workloads=tuple(w.name for w in plan.workloads),
         cells=tuple(cells),
-        profile_label=profile_label,
-        repeat=repeat,
+        profile_label=plan.profiles.label(plan.topology) if plan.profiles else None,
+        repeat=plan.repeat,
+        topology=plan.topology,
+        executors=plan.executors,
+        notes=tuple(run_notes),
     )
 
 
+# Notes every pod run carries alike go once under the table, not into each cell.
+_RUN_WIDE = ("not emulated:",)
+
+
+def _cell_notes(result: RunResult) -> list[str]:
+    return [n for n in result.notes if not n.startswith(_RUN_WIDE)]
+
+
+def _run_notes(result: RunResult) -> list[str]:
+    return [n for n in result.notes if n.startswith(_RUN_WIDE)]
+
+
 def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
-    """The verdict of one run against the unconfined reference (pure)."""
+    """The verdict of one run against the unconfined reference (pure).
+
+    Every container counts: a job that passes while one of its executor pods died (its
+    tasks retried on the others) still fails, naming the pod."""
     checksum = result.result.checksum if result.result else None
+    failed = result.failed_container()
     if result.timed_out:
         verdict = Verdict.TIMEOUT
         error = f"timed out after {result.spec.timeout_seconds:.0f} s"
     elif result.exit_code != 0:
         verdict = Verdict.FAIL
-        error = result.last_error_line()
+        if result.containers:
+            error = _container_error(result.containers[0])
+        else:
+            error = f"exit {result.exit_code}: {result.last_error_line()}"
+        if len(result.containers) > 1:
+            error = f"driver: {error}"
+    elif failed is not None:
+        verdict = Verdict.FAIL
+        error = f"{failed.role.value} {failed.name}: {_container_error(failed)}"
     elif reference_checksum is not None and checksum != reference_checksum:
         verdict = Verdict.MISMATCH
         error = f"checksum {checksum} differs from unconfined {reference_checksum}"
@@ -241,6 +303,14 @@ def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
         error_line=error,
         run_dir=str(result.run_dir) if result.run_dir else None,
     )
+
+
+def _container_error(container: ContainerResult) -> str:
+    if container.oom_killed:
+        return "OOMKilled: the container reached its memory limit"
+    if container.timed_out:
+        return "timed out"
+    return f"exit {container.exit_code}: {container.last_error_line()}"
 
 
 def _reference_checksum(unconfined_runs: Sequence[RunResult]) -> str | None:

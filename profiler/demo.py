@@ -15,11 +15,17 @@ from profiler.bench.environment import CommandRunner
 from profiler.bench.microbench_run import run_microbench
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import BenchReport
-from profiler.check import CheckReport, Progress, run_check
-from profiler.record import TracerFactory, record_workloads
+from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
+from profiler.record import UNION, DeriveOptions, RecordPlan, TracerFactory, record_profile
 from profiler.report.build import ReportFiles, build_report
 from profiler.report.check_formats import check_to_json
-from profiler.runtime.interface import Backend, PodSecurity, SecurityMode
+from profiler.runtime.interface import (
+    DEFAULT_EXECUTORS,
+    Backend,
+    PodSecurity,
+    SecurityMode,
+    Topology,
+)
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.workloads import Workload
@@ -52,40 +58,53 @@ def run_demo(
     bench_repeat: int = 3,
     micro_repeat: int = 5,
     pod_security: PodSecurity = PodSecurity.RESTRICTED,
+    topology: Topology = Topology.POD,
+    executors: int = DEFAULT_EXECUTORS,
     stage: Stage = lambda _s: None,
     progress: Progress = lambda _m, _d, _t: None,
 ) -> DemoOutcome:
     run_dir.mkdir(parents=True, exist_ok=True)
-    stage(f"1/5 recording {len(workloads)} workload(s) under the allow-all recording filter")
-    recordings = record_workloads(
-        backend,
-        workloads,
-        image,
-        make_tracer,
+    shape = f"{topology.value} topology"
+    stage(f"1/5 recording {len(workloads)} workload(s) in {shape} under the recording filter")
+    plan = RecordPlan(
+        workloads=tuple(workloads),
+        image=image,
         pod_security=pod_security,
-        run_root=run_dir,
-        progress=progress,
+        topology=topology,
+        executors=executors,
     )
-    stage("2/5 deriving the union profile")
-    profile, summary = generate.derive_profile(recordings, explicit_errno=explicit_errno)
-    profile_json = profile.to_json()
-    (run_dir / "profile.json").write_text(profile_json)
-    (run_dir / "profile.summary.json").write_text(summary.to_json())
+    recorded = record_profile(
+        backend,
+        plan,
+        DeriveOptions(explicit_errno=explicit_errno),
+        run_root=run_dir,
+        make_tracer=make_tracer,
+        verify=False,
+        progress=progress,
+        on_derived=lambda _p: stage("2/5 deriving the profiles (union and per role)"),
+    )
+    for key, derived in recorded.profiles.items():
+        name = "profile" if key == UNION else f"profile.{key}"
+        (run_dir / f"{name}.json").write_text(derived.profile.to_json())
+        (run_dir / f"{name}.summary.json").write_text(derived.summary.to_json())
+    profiles = recorded.profile_set()
     write_runtime_default(run_dir)
-    stage("3/5 checking unconfined, runtime-default and the new profile")
+    stage("3/5 checking unconfined, runtime-default and the new profiles")
     check = run_check(
         backend,
-        workloads,
-        list(ALL_MODES),
-        image,
-        profile_json=profile_json,
-        profile_label="derived profile",
-        pod_security=pod_security,
-        run_root=run_dir / "check",
+        CheckPlan(
+            workloads=tuple(workloads),
+            modes=ALL_MODES,
+            image=image,
+            profiles=profiles,
+            pod_security=pod_security,
+            topology=topology,
+            executors=executors,
+        ),
+        CheckOptions(run_root=run_dir / "check"),
         progress=progress,
     )
     (run_dir / "check.json").write_text(check_to_json(check))
-    bench = None
     bench_set = [w for w in workloads if w.name in BENCH_WORKLOADS] or list(workloads[:1])
     stage(f"4/5 a short bench: {', '.join(w.name for w in bench_set)}, {bench_repeat} rounds")
     bench = run_bench(
@@ -93,10 +112,11 @@ def run_demo(
         bench_set,
         list(ALL_MODES),
         image,
-        profile_json=profile_json,
-        profile_label="derived profile",
+        profiles=profiles,
         repeat=bench_repeat,
         pod_security=pod_security,
+        topology=topology,
+        executors=executors,
         run_root=run_dir / "bench",
         progress=progress,
     )
@@ -105,7 +125,7 @@ def run_demo(
         run_microbench(
             backend,
             image,
-            profile_json=profile_json,
+            profile_json=profiles.union.text,
             repeat=micro_repeat,
             pod_security=pod_security,
             environment=bench.environment,
@@ -114,4 +134,5 @@ def run_demo(
         )
     stage("5/5 writing the report")
     report = build_report(run_dir)
-    return DemoOutcome(profile, summary, check, bench, report, run_dir)
+    union = recorded.union
+    return DemoOutcome(union.profile, union.summary, check, bench, report, run_dir)

@@ -39,11 +39,15 @@ import pyseccomp
 from profiler.errors import ProfilerError
 from profiler.runtime.interface import (
     Backend,
+    ContainerRef,
     ContainerSecurity,
+    ResolvedRole,
+    Role,
     RunObserver,
     RunResult,
     RunSpec,
     SecurityMode,
+    Topology,
 )
 from profiler.seccomp import arch as arch_lib
 from profiler.seccomp.generate import ENOSYS_FALLBACKS
@@ -467,22 +471,27 @@ class ComplainDiagnoser(Diagnoser):
         return None
 
     def complain_run(self, spec: RunSpec, run_dir: Path | None, *, failed: bool) -> ComplainOutcome:
+        """The run again with each confined container's filter in complain form; what each
+        role would have been denied. A pod run's lines name the pod they are about."""
+        forms: dict[Role, _ComplainForm] = {}
         try:
-            complain, decider, label = self._complain_form(spec)
+            for role in spec.roles:
+                settings = spec.settings_for(role)
+                if settings.mode is not SecurityMode.UNCONFINED:
+                    forms[role] = self._complain_form(settings)
         except ProfilerError as exc:
             return ComplainOutcome(None, (f"no diagnosis: {exc.diagnostics()}",))
+        if not forms:
+            return ComplainOutcome(None, ("no diagnosis: an unconfined run has no profile",))
         missing = self.unavailable()
         if missing:
             return ComplainOutcome(None, (f"no diagnosis: {missing}",))
-        complain_spec = replace(
-            spec,
-            mode=SecurityMode.LOCALHOST,
-            profile_json=complain.to_json(),
-            profile_label=f"complain mode of {label}",
-        )
+        complain_spec = spec
+        for role, form in forms.items():
+            complain_spec = _with_role_profile(complain_spec, role, form)
         with contextlib.ExitStack() as stack:
             work = run_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            return self._traced_run(spec, complain_spec, work, run_dir, decider, failed)
+            return self._traced_run(spec, complain_spec, work, run_dir, forms, failed)
 
     def _traced_run(
         self,
@@ -490,7 +499,7 @@ class ComplainDiagnoser(Diagnoser):
         complain_spec: RunSpec,
         work: Path,
         run_dir: Path | None,
-        decider: Callable[[str], Decision],
+        forms: Mapping[Role, _ComplainForm],
         failed: bool,
     ) -> ComplainOutcome:
         from profiler.tracing.ebpf import EbpfTracer
@@ -499,41 +508,58 @@ class ComplainDiagnoser(Diagnoser):
         kernel_log = KernelLogWatcher()
         try:
             result = self.backend.run(complain_spec, run_dir, observer=_Both(tracer, kernel_log))
-            recording = tracer.recording(spec.workload.name, 1, spec.pod_security.value)
-            pids = tracer.container_pids()
+            recordings = {
+                r.role: r for r in tracer.recordings(spec.workload.name, 1, spec.pod_security.value)
+            }
+            pids = {role: tracer.container_pids(role.value) for role in forms}
         except ProfilerError as exc:
             return ComplainOutcome(None, (f"no diagnosis: {exc.diagnostics()}",))
         finally:
             kernel_log.close()
-        audit = [r for r in kernel_log.records() if r.pid in pids]
-        findings = find_denials(recording.counts, decider, audit, audit_lost=kernel_log.lost())
-        notes = list(findings.notes)
+        records = kernel_log.records()
+        lines: list[str] = []
+        all_findings: list[Findings] = []
+        pod = spec.topology is Topology.POD
+        for role, form in forms.items():
+            recording = recordings.get(role.value)
+            if recording is None:
+                continue  # e.g. no executor pod: the script set its own master
+            audit = [r for r in records if r.pid in pids[role]]
+            findings = find_denials(
+                recording.counts, form.decider, audit, audit_lost=kernel_log.lost()
+            )
+            all_findings.append(findings)
+            role_lines = describe(findings, form.mode, failed=failed)
+            prefix = f"{role.value} pod: " if pod else ""
+            lines.extend(prefix + line for line in role_lines)
         if kernel_log.problem:
-            notes.append(f"kernel audit records not read: {kernel_log.problem}")
+            lines.append(f"kernel audit records not read: {kernel_log.problem}")
         if not result.succeeded:
-            notes.append(
+            lines.append(
                 "the complain run failed too "
                 f"({'timed out' if result.timed_out else f'exit {result.exit_code}'}): "
                 "something besides seccomp breaks this job"
             )
-        findings = replace(findings, notes=tuple(notes))
-        return ComplainOutcome(result, describe(findings, spec.mode, failed=failed), findings)
+        merged = _merge_findings(all_findings) if all_findings else None
+        return ComplainOutcome(result, tuple(lines), merged)
 
-    def _complain_form(self, spec: RunSpec) -> tuple[Profile, Callable[[str], Decision], str]:
-        if spec.mode is SecurityMode.LOCALHOST:
-            if spec.profile_json is None:
+    def _complain_form(self, settings: ResolvedRole) -> _ComplainForm:
+        if settings.mode is SecurityMode.LOCALHOST:
+            if settings.profile_json is None:
                 raise ProfilerError("the localhost run had no profile")
             try:
-                data = json.loads(spec.profile_json)
+                data = json.loads(settings.profile_json)
             except json.JSONDecodeError as exc:
                 raise ProfilerError(f"the profile is not valid JSON: {exc.msg}") from exc
-            profile = profile_from_dict(data, spec.profile_label or "profile")
-            return (
+            label = settings.profile_label or "the profile"
+            profile = profile_from_dict(data, label)
+            return _ComplainForm(
+                settings.mode,
                 complain_profile(profile),
                 lambda name: decide(profile, name),
-                spec.profile_label or "the profile",
+                label,
             )
-        if spec.mode is SecurityMode.RUNTIME_DEFAULT:
+        if settings.mode is SecurityMode.RUNTIME_DEFAULT:
             path = find_runtime_default_reference(self.runtime_default)
             if path is None:
                 raise ProfilerError(
@@ -542,14 +568,51 @@ class ComplainDiagnoser(Diagnoser):
                     "pass --runtime-default FILE (the engine's default profile, e.g. moby's "
                     "profiles/seccomp/default.json)",
                 )
-            reference = _load_reference(path, _capabilities(spec.container_security))
+            reference = _load_reference(path, _capabilities(settings.security))
             allowed = reference.allowed | RUNTIME_DEFAULT_ARG_FILTERED
-            return (
+            return _ComplainForm(
+                settings.mode,
                 runtime_default_complain_profile(allowed),
                 allow_list_decider(reference.allowed),
                 reference.name,
             )
         raise ProfilerError("an unconfined run has no profile to diagnose")
+
+
+@dataclass(frozen=True)
+class _ComplainForm:
+    """A container's filter with its denials turned into logging, and how to judge a call."""
+
+    mode: SecurityMode
+    profile: Profile
+    decider: Callable[[str], Decision]
+    label: str
+
+
+def _with_role_profile(spec: RunSpec, role: Role, form: _ComplainForm) -> RunSpec:
+    text = form.profile.to_json()
+    label = f"complain mode of {form.label}"
+    if role is Role.ALL:
+        return replace(spec, mode=SecurityMode.LOCALHOST, profile_json=text, profile_label=label)
+    settings = spec.executor if role is Role.EXECUTOR else spec.driver
+    settings = replace(
+        settings, mode=SecurityMode.LOCALHOST, profile_json=text, profile_label=label
+    )
+    if role is Role.EXECUTOR:
+        return replace(spec, executor=settings)
+    return replace(spec, driver=settings)
+
+
+def _merge_findings(findings: list[Findings]) -> Findings:
+    """The findings of several roles as one (for callers that want one list)."""
+    return Findings(
+        denied=tuple(_most_called([d for f in findings for d in f.denied])),
+        conditional=tuple(_most_called([d for f in findings for d in f.conditional])),
+        fallbacks=tuple(_most_called([d for f in findings for d in f.fallbacks])),
+        audit_records=sum(f.audit_records for f in findings),
+        audit_lost=any(f.audit_lost for f in findings),
+        notes=tuple(n for f in findings for n in f.notes),
+    )
 
 
 class _Both(RunObserver):
@@ -564,9 +627,9 @@ class _Both(RunObserver):
         for observer in self.observers:
             observer.before_start()
 
-    def started(self, host_pid: int) -> None:
+    def started(self, host_pid: int, container: ContainerRef) -> None:
         for observer in self.observers:
-            observer.started(host_pid)
+            observer.started(host_pid, container)
 
     def finished(self) -> None:
         for observer in reversed(self.observers):

@@ -1,118 +1,251 @@
-"""Recording workloads and deriving a verified Localhost profile from the traces.
+"""Recording workloads and deriving verified Localhost profiles from the traces.
 
 record -> derive -> verify: each workload runs under an allow-everything recording filter
-with the pod security that will be enforced, a tracer counts what it asked for, the union
-becomes a profile, and every workload is run again under that profile. A profile is
-only written when the verification runs all pass with the recorded results.
+with the pod security and the topology that will be enforced, a tracer counts what each
+container asked for, and the recordings become profiles: in the pod topology one per role
+(driver, executor) and their union; in the local topology the union. Every workload is
+then run again under the new profiles, and they are only written when those runs all pass
+with the recorded results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from profiler.check import CheckReport, Progress, run_check
+from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
 from profiler.errors import UsageError, VerificationFailed
-from profiler.runtime.interface import Backend, PodSecurity, RunSpec, SecurityMode
+from profiler.runtime.interface import (
+    DEFAULT_EXECUTORS,
+    Backend,
+    LabelledProfile,
+    PodSecurity,
+    ProfileSet,
+    RunSpec,
+    SecurityMode,
+    Topology,
+)
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
-from profiler.tracing.interface import Recording, Tracer
+from profiler.tracing.interface import Recording, Tracer, merge_roles
 from profiler.workloads import Workload
 
 TracerFactory = Callable[[Path], Tracer]
+# The profile files of a recording, by what they cover: every container (the union), the
+# driver pod's, the executor pods'.
+UNION = "union"
+ROLES = ("driver", "executor")
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """What to record, and in which shape (the shape the profiles will be enforced in)."""
+
+    workloads: tuple[Workload, ...]
+    image: str
+    pod_security: PodSecurity = PodSecurity.RESTRICTED
+    topology: Topology = Topology.POD
+    executors: int = DEFAULT_EXECUTORS
+    runs: int = 1
+    timeout_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
+class DeriveOptions:
+    errno: str = "enosys"
+    arches: tuple[str, ...] | None = None
+    allow: tuple[str, ...] = ()
+    explicit_errno: bool = False
+
+
+@dataclass(frozen=True)
+class DerivedProfile:
+    profile: Profile
+    summary: generate.Summary
 
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    profile: Profile
-    summary: generate.Summary
+    """Profiles by what they cover (``UNION``, and "driver" / "executor" in pod shape)."""
+
+    profiles: dict[str, DerivedProfile]
     recordings: tuple[Recording, ...]
-    verification: CheckReport | None
+    verification: CheckReport | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is None or self.verification.passed
+
+    @property
+    def union(self) -> DerivedProfile:
+        return self.profiles[UNION]
+
+    def profile_set(self, label: str = "derived profile") -> ProfileSet:
+        def labelled(key: str) -> LabelledProfile | None:
+            derived = self.profiles.get(key)
+            if derived is None:
+                return None
+            name = label if key == UNION else f"{label} ({key})"
+            return LabelledProfile(derived.profile.to_json(), name)
+
+        union = labelled(UNION)
+        assert union is not None
+        return ProfileSet(union, driver=labelled("driver"), executor=labelled("executor"))
 
 
 def record_workloads(
     backend: Backend,
-    workloads: Sequence[Workload],
-    image: str,
+    plan: RecordPlan,
     make_tracer: TracerFactory,
     *,
-    pod_security: PodSecurity = PodSecurity.RESTRICTED,
-    runs: int = 1,
-    timeout_seconds: float = 900.0,
     run_root: Path,
     progress: Progress = lambda _m, _d, _t: None,
 ) -> list[Recording]:
-    """Trace every workload ``runs`` times under the recording filter."""
+    """Trace every workload ``runs`` times under the recording filter: one recording per
+    run and container role, saved as ``recording[.ROLE].json`` in the run's folder."""
     recording_profile = generate.recording_profile().to_json()
     recordings = []
-    total = len(workloads) * runs
+    total = len(plan.workloads) * plan.runs
     done = 0
-    for workload in workloads:
-        for index in range(1, runs + 1):
-            progress(f"recording {workload.name} run {index}/{runs}", done, total)
+    for workload in plan.workloads:
+        for index in range(1, plan.runs + 1):
+            progress(f"recording {workload.name} run {index}/{plan.runs}", done, total)
             run_dir = run_root / "record" / workload.name / f"run-{index}"
             tracer = make_tracer(run_dir)
             spec = RunSpec(
                 workload=workload,
                 mode=SecurityMode.LOCALHOST,
-                image=image,
-                pod_security=pod_security,
+                image=plan.image,
+                pod_security=plan.pod_security,
                 profile_json=recording_profile,
                 profile_label="recording (allow all)",
-                timeout_seconds=timeout_seconds,
+                timeout_seconds=plan.timeout_seconds,
                 hold_until_traced=tracer.holds_first_process,
+                topology=plan.topology,
+                executors=plan.executors,
             )
             result = backend.run(spec, run_dir, observer=tracer)
             if not result.succeeded:
+                failed = result.failed_container()
                 reason = "timed out" if result.timed_out else f"exited {result.exit_code}"
+                line = result.last_error_line()
+                if failed is not None and result.exit_code == 0:
+                    reason = f"lost its {failed.role.value} pod {failed.name}"
+                    line = failed.last_error_line()
                 raise VerificationFailed(
-                    f"{workload.name} {reason} while being recorded: {result.last_error_line()}",
-                    f"it must pass unconfined first; see {run_dir}/stderr.txt",
+                    f"{workload.name} {reason} while being recorded: {line}",
+                    f"it must pass unconfined first; see {run_dir}",
                 )
-            recording = tracer.recording(workload.name, index, pod_security.value)
-            recording = Recording(
-                **{
-                    **recording.__dict__,
-                    "exit_code": result.exit_code,
-                    "checksum": result.result.checksum if result.result else None,
-                    "script": None if workload.in_catalogue else str(workload.path),
-                }
-            )
-            recording.save(run_dir / "recording.json")
-            recordings.append(recording)
+            for recording in tracer.recordings(workload.name, index, plan.pod_security.value):
+                recording = replace(
+                    recording,
+                    exit_code=result.exit_code,
+                    checksum=result.result.checksum if result.result else None,
+                    script=None if workload.in_catalogue else str(workload.path),
+                )
+                suffix = "" if recording.role == "all" else f".{recording.role}"
+                recording.save(run_dir / f"recording{suffix}.json")
+                recordings.append(recording)
             done += 1
     progress("recorded", done, total)
     return recordings
 
 
-def verify_profile(
-    backend: Backend,
-    workloads: Sequence[Workload],
-    image: str,
-    profile: Profile,
-    recordings: Sequence[Recording],
+def by_run(recordings: Sequence[Recording]) -> list[Recording]:
+    """One recording per run: the roles of a pod run together (for the union profile, so
+    that a run counts once in its summary)."""
+    groups: dict[tuple[object, ...], list[Recording]] = {}
+    for r in recordings:
+        key = (r.workload, r.run_index, r.tracer, r.arch, r.pod_security, r.script, r.checksum)
+        groups.setdefault(key, []).append(r)
+    return [
+        merge_roles(tuple(sorted(g, key=lambda r: r.role)))
+        for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))
+    ]
+
+
+def derive_profiles(
+    recordings: Sequence[Recording], options: DeriveOptions
+) -> dict[str, DerivedProfile]:
+    """The union profile, and one per role when the recordings come from pod runs.
+
+    A role's profile comes from that role's recordings and from local-topology ones (one
+    container that ran both roles' code)."""
+
+    def derive(selected: Sequence[Recording]) -> DerivedProfile:
+        profile, summary = generate.derive_profile(
+            selected,
+            errno=options.errno,
+            arches=options.arches,
+            allow=options.allow,
+            explicit_errno=options.explicit_errno,
+        )
+        return DerivedProfile(profile, summary)
+
+    profiles = {UNION: derive(by_run(recordings))}
+    if any(r.role in ROLES for r in recordings):
+        for role in ROLES:
+            selected = [r for r in recordings if r.role in (role, "all")]
+            if selected:
+                profiles[role] = derive(selected)
+    return profiles
+
+
+def record_profile(
+    backend: Backend | None,
+    plan: RecordPlan,
+    options: DeriveOptions,
     *,
-    pod_security: PodSecurity,
     run_root: Path,
-    timeout_seconds: float = 900.0,
+    make_tracer: TracerFactory | None = None,
+    recordings: Sequence[Recording] | None = None,
+    verify: bool = True,
+    progress: Progress = lambda _m, _d, _t: None,
+    on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
+) -> RecordOutcome:
+    """record (or take ``recordings``) -> derive -> verify. ``RecordOutcome.verification``
+    says whether the profiles broke a workload; ``on_derived`` sees the profiles before
+    they are verified (the CLI prints the review and keeps the candidates)."""
+    if recordings is None:
+        if backend is None or make_tracer is None:
+            raise ValueError("recording needs a backend and a tracer")
+        recordings = record_workloads(
+            backend, plan, make_tracer, run_root=run_root, progress=progress
+        )
+    profiles = derive_profiles(recordings, options)
+    on_derived(profiles)
+    outcome = RecordOutcome(profiles, tuple(recordings))
+    if not verify or backend is None:
+        return outcome
+    report = verify_profiles(backend, plan, outcome, run_root=run_root, progress=progress)
+    return replace(outcome, verification=report)
+
+
+def verify_profiles(
+    backend: Backend,
+    plan: RecordPlan,
+    outcome: RecordOutcome,
+    *,
+    run_root: Path,
     progress: Progress = lambda _m, _d, _t: None,
 ) -> CheckReport:
-    """Run every workload under the new profile; results must match the recorded ones."""
-    reference = {r.workload: r.checksum for r in recordings if r.checksum}
-    return run_check(
-        backend,
-        workloads,
-        [SecurityMode.LOCALHOST],
-        image,
-        profile_json=profile.to_json(),
-        profile_label="derived profile",
-        pod_security=pod_security,
-        timeout_seconds=timeout_seconds,
-        run_root=run_root / "verify",
-        progress=progress,
+    """Run every workload under the new profiles, in the shape they were recorded in;
+    results must match the recorded ones."""
+    reference = {r.workload: r.checksum for r in outcome.recordings if r.checksum}
+    check = CheckPlan(
+        workloads=plan.workloads,
+        modes=(SecurityMode.LOCALHOST,),
+        image=plan.image,
+        profiles=outcome.profile_set(),
+        pod_security=plan.pod_security,
+        topology=plan.topology,
+        executors=plan.executors,
         reference_checksums=reference,
     )
+    options = CheckOptions(timeout_seconds=plan.timeout_seconds, run_root=run_root / "verify")
+    return run_check(backend, check, options, progress=progress)
 
 
 def load_recordings(paths: Sequence[Path]) -> list[Recording]:
@@ -120,7 +253,7 @@ def load_recordings(paths: Sequence[Path]) -> list[Recording]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(path.rglob("recording.json")))
+            found.extend(sorted(path.rglob("recording*.json")))
         elif path.is_file():
             found.append(path)
         else:

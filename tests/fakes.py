@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from profiler.runtime.interface import Backend, RunObserver, RunResult, RunSpec
+from profiler.check import CheckPlan
+from profiler.runtime.interface import Backend, ProfileSet, RunObserver, RunResult, RunSpec
 from profiler.workloads import WorkloadResult
 
 Outcome = Callable[
@@ -40,3 +41,18 @@ class FakeBackend(Backend):
 
     def cleanup(self) -> int:
         return 0
+
+
+def check_plan(
+    workloads: list,
+    modes: list,
+    image: str = "img",
+    *,
+    profile_json: str | None = None,
+    **fields: object,
+) -> CheckPlan:
+    """A CheckPlan the way tests spell it: lists, and one profile for every container."""
+    profiles = ProfileSet.single(profile_json, "test profile") if profile_json else None
+    return CheckPlan(
+        workloads=tuple(workloads), modes=tuple(modes), image=image, profiles=profiles, **fields
+    )  # type: ignore[arg-type]

@@ -1,6 +1,9 @@
-"""Shared by the catalogue workloads: a small local session and the one JSON result line.
+"""Shared by the catalogue workloads: the session, the one JSON result line, scratch space.
 
-Not a workload itself (the leading underscore keeps it out of the catalogue).
+Not a workload itself (the leading underscore keeps it out of the catalogue). A workload
+leaves the master, the driver's addresses and the UI to whoever submits it, as a job
+submitted to a cluster does: the tool's pod runs give it a cluster master and the pod's
+addresses, its local runs a local master.
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 
-def session(app: str, master: str = "local[2]", **conf: str) -> SparkSession:
-    builder = SparkSession.builder.appName(app).master(master)
+def session(app: str, master: str | None = None, **conf: str) -> SparkSession:
+    """The job's session; ``master`` only for a job that insists on its own (local-cluster)."""
+    builder = SparkSession.builder.appName(app)
+    if master is not None:
+        builder = builder.master(master)
     settings = {
-        # The UI opens a port and starts Jetty threads no cluster job needs for this test.
-        "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "4",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
         "spark.sql.session.timeZone": "UTC",
     }
     settings.update(conf)
@@ -59,8 +61,13 @@ def report(workload: str, digest: str, started: float, **extra: Any) -> None:
 
 
 def scratch_dir(name: str) -> str:
-    """A fresh writable directory under /tmp (the only writable place in restricted mode)."""
-    base = os.environ.get("TMPDIR", "/tmp")
+    """A fresh directory for files Spark reads and writes.
+
+    Executors write their partitions where the driver names them, so in a pod run this is
+    the storage every pod mounts (``SPARK_SECCOMP_SHARED_DIR``, as a ReadWriteMany volume
+    would be in a cluster); alone in one container, /tmp (writable when hardened).
+    """
+    base = os.environ.get("SPARK_SECCOMP_SHARED_DIR") or os.environ.get("TMPDIR", "/tmp")
     path = os.path.join(base, f"spark-seccomp-{name}-{os.getpid()}")
     os.makedirs(path, exist_ok=True)
     return path

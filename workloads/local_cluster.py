@@ -1,14 +1,13 @@
 """A local-cluster job: a master, two worker-launched executor JVMs, and a shuffle between them."""
 
-import os
 import time
 from operator import add
 
 from _common import checksum, expect, report, session
 
 started = time.time()
-# local-cluster workers write into $SPARK_HOME/work; the image points that at /tmp.
-os.makedirs(os.environ.get("SPARK_SECCOMP_WORK_DIR", "/tmp/spark-work"), exist_ok=True)
+# A job that sets its own master runs wholly where it is submitted: in a pod run, the
+# driver container starts the local-cluster workers, which write into $SPARK_HOME/work.
 spark = session(
     "local_cluster",
     master="local-cluster[2,1,768]",

@@ -42,7 +42,16 @@ from profiler.bench.stats import (
     bench_to_dict,
 )
 from profiler.check import Progress, Verdict, judge
-from profiler.runtime.interface import Backend, PodSecurity, RunResult, RunSpec, SecurityMode
+from profiler.runtime.interface import (
+    DEFAULT_EXECUTORS,
+    Backend,
+    PodSecurity,
+    ProfileSet,
+    RunResult,
+    RunSpec,
+    SecurityMode,
+    Topology,
+)
 from profiler.workloads import Workload
 
 BENCH_FILE = "bench.json"
@@ -76,10 +85,11 @@ def run_bench(
     modes: Sequence[SecurityMode],
     image: str,
     *,
-    profile_json: str | None = None,
-    profile_label: str | None = None,
+    profiles: ProfileSet | None = None,
     repeat: int = 10,
     pod_security: PodSecurity = PodSecurity.RESTRICTED,
+    topology: Topology = Topology.POD,
+    executors: int = DEFAULT_EXECUTORS,
     run_root: Path | None = None,
     progress: Progress = lambda _m, _d, _t: None,
     warmup: int = 0,
@@ -95,7 +105,7 @@ def run_bench(
     """
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
-    if SecurityMode.LOCALHOST in modes and profile_json is None:
+    if SecurityMode.LOCALHOST in modes and profiles is None:
         raise ValueError("localhost mode needs a profile")
     total = len(workloads) * (len(modes) * repeat + warmup)
     done = 0
@@ -104,16 +114,18 @@ def run_bench(
         environment = collect_environment(backend, image, pod_security)
 
     def spec_for(workload: Workload, mode: SecurityMode) -> RunSpec:
-        localhost = mode is SecurityMode.LOCALHOST
-        return RunSpec(
+        spec = RunSpec(
             workload=workload,
             mode=mode,
             image=image,
             pod_security=pod_security,
-            profile_json=profile_json if localhost else None,
-            profile_label=profile_label if localhost else None,
             timeout_seconds=timeout_seconds,
+            topology=topology,
+            executors=executors,
         )
+        if mode is SecurityMode.LOCALHOST and profiles is not None:
+            spec = profiles.apply(spec)
+        return spec
 
     for workload in workloads:
         for index in range(warmup):
@@ -213,7 +225,7 @@ def _failure(result: RunResult, reference_checksum: str | None) -> str | None:
     """Why a run gives no sample; ``check.judge`` decides, as for a check cell."""
     outcome = judge(result, reference_checksum)
     if outcome.verdict is Verdict.FAIL:
-        return f"exit {outcome.exit_code}: {outcome.error_line or 'no error output'}"
+        return outcome.error_line or f"exit {outcome.exit_code}: no error output"
     if outcome.verdict is Verdict.MISMATCH:
         return f"result {outcome.checksum} differs from the unconfined result {reference_checksum}"
     if outcome.verdict is Verdict.TIMEOUT:

@@ -18,6 +18,10 @@ from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
 from profiler.cli.common import (
+    DRIVER_PROFILE_OPTION,
+    EXECUTOR_PROFILE_OPTION,
+    EXECUTORS_OPTION,
+    TOPOLOGY_OPTION,
     console,
     note,
     parse_modes,
@@ -31,8 +35,8 @@ from profiler.image import default_tag
 from profiler.paths import runs_dir
 from profiler.report.build import build_report
 from profiler.report.inputs import SUMMARY_FILE, summary_from_dict
-from profiler.runtime.interface import SecurityMode
-from profiler.seccomp.profile import load_profile_text
+from profiler.runtime.interface import SecurityMode, Topology
+from profiler.seccomp.profile import load_profile_set
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
@@ -96,6 +100,10 @@ def bench(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where bench.json and the report go [default: runs/bench-<time>]."
     ),
+    topology: Topology = TOPOLOGY_OPTION,
+    executors: int = EXECUTORS_OPTION,
+    driver_profile: Path = DRIVER_PROFILE_OPTION,
+    executor_profile: Path = EXECUTOR_PROFILE_OPTION,
 ) -> None:
     """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
 
@@ -111,8 +119,13 @@ def bench(
     default_modes = "unconfined,runtime-default" + (",localhost" if profile else "")
     mode_list = parse_modes(modes or default_modes)
     security = parse_pod_security(pod_security)
-    profile_json = load_profile_text(profile) if profile is not None else None
-    if SecurityMode.LOCALHOST in mode_list and profile_json is None:
+    profiles = (
+        load_profile_set(profile, driver=driver_profile, executor=executor_profile)
+        if profile is not None
+        else None
+    )
+    profile_json = profiles.union.text if profiles is not None else None
+    if SecurityMode.LOCALHOST in mode_list and profiles is None:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
@@ -125,10 +138,11 @@ def bench(
             selected,
             mode_list,
             tag,
-            profile_json=profile_json,
-            profile_label=str(profile) if profile else None,
+            profiles=profiles,
             repeat=repeat,
             pod_security=security,
+            topology=backend.topology_for(topology, note),
+            executors=executors,
             run_root=root,
             progress=on_progress,
             warmup=warmup,

@@ -9,8 +9,12 @@ import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
-from profiler.check import CheckReport, Verdict, run_check
+from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_check
 from profiler.cli.common import (
+    DRIVER_PROFILE_OPTION,
+    EXECUTOR_PROFILE_OPTION,
+    EXECUTORS_OPTION,
+    TOPOLOGY_OPTION,
     console,
     note,
     parse_modes,
@@ -23,8 +27,8 @@ from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
 from profiler.image import default_tag
 from profiler.paths import runs_dir
 from profiler.report.check_formats import check_to_json, check_to_junit
-from profiler.runtime.interface import SecurityMode
-from profiler.seccomp.profile import load_profile_text
+from profiler.runtime.interface import SecurityMode, Topology
+from profiler.seccomp.profile import load_profile_set
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
@@ -77,6 +81,10 @@ def check(
         "RuntimeDefault failures can be diagnosed "
         "[default: profiles/runtime-default-docker-*.json if present].",
     ),
+    topology: Topology = TOPOLOGY_OPTION,
+    executors: int = EXECUTORS_OPTION,
+    driver_profile: Path = DRIVER_PROFILE_OPTION,
+    executor_profile: Path = EXECUTOR_PROFILE_OPTION,
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 
@@ -102,37 +110,37 @@ def check(
             "pass the engine's default profile, e.g. moby's profiles/seccomp/default.json",
         )
     security = parse_pod_security(pod_security)
-    profile_json = None
+    profiles = None
     if SecurityMode.LOCALHOST in mode_list:
         if profile is None:
             raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-        profile_json = load_profile_text(profile)
-    elif profile is not None:
-        raise UsageError("--profile is only used in localhost mode", "add localhost to --modes")
+        profiles = load_profile_set(profile, driver=driver_profile, executor=executor_profile)
+    elif profile is not None or driver_profile is not None or executor_profile is not None:
+        raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     backend = make_backend(backend_choice, note, runtime_default=runtime_default)
     diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
     if complain and (missing := diagnoser.unavailable()):
         raise EnvironmentProblem(missing, "run as root with bpftrace installed")
+    plan = CheckPlan(
+        workloads=tuple(selected),
+        modes=tuple(mode_list),
+        image=image or default_tag(),
+        profiles=profiles,
+        pod_security=security,
+        topology=backend.topology_for(topology, note),
+        executors=executors,
+        repeat=repeat,
+    )
+    options = CheckOptions(
+        timeout_seconds=timeout, run_root=root, diagnose=not no_diagnose, complain=complain
+    )
     with progress_reporter("check") as on_progress:
-        report = run_check(
-            backend,
-            selected,
-            mode_list,
-            image or default_tag(),
-            profile_json=profile_json,
-            profile_label=str(profile) if profile else None,
-            pod_security=security,
-            repeat=repeat,
-            timeout_seconds=timeout,
-            run_root=root,
-            progress=on_progress,
-            diagnose=not no_diagnose,
-            diagnoser=diagnoser,
-            complain=complain,
-        )
+        report = run_check(backend, plan, options, progress=on_progress, diagnoser=diagnoser)
     stdout.print(render_table(report))
+    for line in report.notes:
+        note(f"note: {line}")
     root.mkdir(parents=True, exist_ok=True)
     write_atomically(root / "check.json", check_to_json(report))
     if json_out:
@@ -153,7 +161,12 @@ def cleanup() -> None:
 
 
 def render_table(report: CheckReport) -> Table:
-    title = f"pod security: {report.pod_security.value}; image: {report.image}"
+    shape = (
+        f"pod ({report.executors} executor{'s' if report.executors != 1 else ''})"
+        if report.topology is Topology.POD
+        else "local"
+    )
+    title = f"topology: {shape}; pod security: {report.pod_security.value}; image: {report.image}"
     if report.profile_label:
         title += f"; profile: {report.profile_label}"
     # At least as wide as its title, so the context line never wraps above a narrow table.
@@ -177,8 +190,6 @@ def _render_cell(report: CheckReport, workload: str, mode: SecurityMode) -> str:
         )
     failing = next(r for r in cell.runs if not r.verdict.ok)
     detail = failing.error_line
-    if cell.verdict is Verdict.FAIL:
-        detail = f"exit {failing.exit_code}: {detail}"
     lines = [f"[red]{cell.verdict.value}[/red]{count} {times}", _escape(detail[:160])]
     lines += [_escape(d) for d in cell.diagnosis]
     return "\n".join(lines)

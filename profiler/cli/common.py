@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from profiler.errors import UsageError
-from profiler.runtime.interface import PodSecurity, SecurityMode
+from profiler.runtime.interface import DEFAULT_EXECUTORS, PodSecurity, SecurityMode, Topology
+from profiler.runtime.pod import MAX_EXECUTORS
 
 # Results go to stdout; logs, progress and errors to stderr, so output can be piped.
 # Piped output (CI logs, files) is not cut to 80 columns: tables stay readable there.
@@ -24,6 +26,34 @@ stdout = Console(soft_wrap=True)
 for _console in (console, stdout):
     if not _console.is_terminal:
         _console.width = _PIPED_WIDTH
+
+
+# Options shared by the commands that run workloads.
+TOPOLOGY_OPTION = typer.Option(
+    Topology.POD,
+    "--topology",
+    case_sensitive=False,
+    help="pod: a driver container and executor containers on a private network, each "
+    "through the image's entrypoint, as a SparkApplication runs; local: one container "
+    "with a local master.",
+)
+EXECUTORS_OPTION = typer.Option(
+    DEFAULT_EXECUTORS,
+    "--executors",
+    min=0,
+    max=MAX_EXECUTORS,
+    help="Executor containers in the pod topology.",
+)
+DRIVER_PROFILE_OPTION = typer.Option(
+    None,
+    "--driver-profile",
+    help="Localhost profile for the driver pod [default: NAME.driver.json beside --profile].",
+)
+EXECUTOR_PROFILE_OPTION = typer.Option(
+    None,
+    "--executor-profile",
+    help="Localhost profile for the executor pods [default: NAME.executor.json beside --profile].",
+)
 
 
 @dataclass

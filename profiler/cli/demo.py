@@ -11,6 +11,8 @@ from profiler import record as record_lib
 from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
+    EXECUTORS_OPTION,
+    TOPOLOGY_OPTION,
     console,
     note,
     progress_reporter,
@@ -21,6 +23,7 @@ from profiler.demo import DemoOutcome, run_demo
 from profiler.errors import EXIT_FAILED, ProfilerError
 from profiler.image import default_tag
 from profiler.paths import runs_dir
+from profiler.runtime.interface import Topology
 
 
 def demo(
@@ -34,6 +37,8 @@ def demo(
         None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
     ),
     run_dir: Path = typer.Option(None, "--run-dir", help="[default: runs/demo-<time>]"),
+    topology: Topology = TOPOLOGY_OPTION,
+    executors: int = EXECUTORS_OPTION,
 ) -> None:
     """Record the catalogue, derive its profile, check all three modes, bench, report.
 
@@ -61,6 +66,8 @@ def demo(
             explicit_errno=explicit,
             write_runtime_default=lambda d: write_runtime_default(d, None),
             bench_repeat=bench_repeat,
+            topology=backend.topology_for(topology, note),
+            executors=executors,
             stage=stage,
             progress=on_progress,
         )

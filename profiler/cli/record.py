@@ -12,6 +12,8 @@ from profiler import record as record_lib
 from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
+    EXECUTORS_OPTION,
+    TOPOLOGY_OPTION,
     console,
     note,
     parse_pod_security,
@@ -21,6 +23,7 @@ from profiler.cli.common import (
 from profiler.errors import UsageError, VerificationFailed
 from profiler.image import default_tag
 from profiler.paths import runs_dir
+from profiler.runtime.interface import Topology
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
 
@@ -62,11 +65,15 @@ def record(
         "--backend",
         help="auto (Docker when an engine is reachable, else local), docker or local.",
     ),
+    topology: Topology = TOPOLOGY_OPTION,
+    executors: int = EXECUTORS_OPTION,
 ) -> None:
-    """Record syscalls of workloads and write a minimal, verified Localhost profile.
+    """Record syscalls of workloads and write minimal, verified Localhost profiles.
 
-    Several workloads give one union profile. A summary (NAME.summary.json) beside the
-    profile says which workloads and processes needed each syscall.
+    In the pod topology (the default) the driver pod and the executor pods are recorded
+    apart: NAME.driver.json and NAME.executor.json, and their union NAME.json, each with
+    a summary (NAME[.ROLE].summary.json) saying which workloads and processes needed each
+    syscall. In the local topology, NAME.json alone.
     """
     from profiler.runtime.select import make_backend
 
@@ -79,63 +86,91 @@ def record(
     root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     image = image or default_tag()
     backend = None
+    recordings = None
+    make_tracer = None
     if from_recordings:
         if workloads:
             raise UsageError("give workloads or --from-recordings, not both")
         recordings = record_lib.load_recordings(from_recordings)
         selected = record_lib.workloads_of(recordings) if verify else []
+        if recordings and all(r.role == "all" for r in recordings):
+            topology = Topology.LOCAL  # verify in the shape they were recorded in
     else:
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, note)
+    if make_tracer is not None or verify:
         backend = make_backend(backend_choice, note)
-        with progress_reporter("record") as on_progress:
-            recordings = record_lib.record_workloads(
-                backend,
-                selected,
-                image,
-                make_tracer,
-                pod_security=security,
-                runs=runs,
-                timeout_seconds=timeout,
-                run_root=root,
-                progress=on_progress,
-            )
-    if backend is None and verify:
-        backend = make_backend(backend_choice, note)
-    explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
-    profile, summary = generate.derive_profile(
-        recordings, errno=errno, arches=arches, allow=allow, explicit_errno=explicit
+        topology = backend.topology_for(topology, note)
+    plan = record_lib.RecordPlan(
+        workloads=tuple(selected),
+        image=image,
+        pod_security=security,
+        topology=topology,
+        executors=executors,
+        runs=runs,
+        timeout_seconds=timeout,
     )
-    _print_review(summary, explicit)
-    root.mkdir(parents=True, exist_ok=True)
-    write_atomically(root / "profile.json", profile.to_json())
-    write_atomically(root / "profile.summary.json", summary.to_json())
-    if verify and backend is not None:
-        with progress_reporter("verify") as on_progress:
-            report = record_lib.verify_profile(
-                backend,
-                selected,
-                image,
-                profile,
-                recordings,
-                pod_security=security,
-                run_root=root,
-                timeout_seconds=timeout,
-                progress=on_progress,
-            )
-        console.print(render_table(report))
-        if not report.passed:
-            raise VerificationFailed(
-                "the derived profile breaks a workload, so it was not written to " + str(out),
-                f"see the verification table above and {root}/verify; the candidate is {root}/profile.json",
-            )
-    write_atomically(out, profile.to_json())
-    write_atomically(generate.summary_path_for(out), summary.to_json())
+    explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
+    options = record_lib.DeriveOptions(
+        errno=errno, arches=arches, allow=tuple(allow), explicit_errno=explicit
+    )
+
+    def review(profiles: dict[str, record_lib.DerivedProfile]) -> None:
+        _print_review(profiles[record_lib.UNION].summary, explicit)
+        root.mkdir(parents=True, exist_ok=True)
+        # The candidates stay in the run folder whatever the verification says.
+        _write_profiles(root / "profile.json", profiles)
+
+    with progress_reporter("record") as on_progress:
+        outcome = record_lib.record_profile(
+            backend,
+            plan,
+            options,
+            run_root=root,
+            make_tracer=make_tracer,
+            recordings=recordings,
+            verify=verify,
+            progress=on_progress,
+            on_derived=review,
+        )
+    if outcome.verification is not None:
+        console.print(render_table(outcome.verification))
+    if not outcome.verified:
+        raise VerificationFailed(
+            f"the derived profile breaks a workload, so it was not written to {out}",
+            f"see the verification table above and {root}/verify; the candidates are in {root}",
+        )
+    written = _write_profiles(out, outcome.profiles)
+    union = outcome.union
     console.print(
-        f"wrote {out}: {len(profile.allowed())} syscalls allowed from {summary.total_runs} "
-        f"recording(s) of {len(summary.workloads)} workload(s); summary in {generate.summary_path_for(out)}",
+        f"wrote {out}: {len(union.profile.allowed())} syscalls allowed from "
+        f"{union.summary.total_runs} run(s) of {len(union.summary.workloads)} workload(s)",
         highlight=False,
     )
+    for key, path in written:
+        if key != record_lib.UNION:
+            derived = outcome.profiles[key]
+            console.print(
+                f"wrote {path}: {len(derived.profile.allowed())} syscalls allowed for the "
+                f"{key} pod",
+                highlight=False,
+            )
+
+
+def _write_profiles(
+    out: Path, profiles: dict[str, record_lib.DerivedProfile]
+) -> list[tuple[str, Path]]:
+    """Each profile with its summary: the union at ``out``, roles at NAME.ROLE.json."""
+    written = []
+    for key in (record_lib.UNION, *record_lib.ROLES):
+        derived = profiles.get(key)
+        if derived is None:
+            continue
+        path = out if key == record_lib.UNION else generate.role_profile_path(out, key)
+        write_atomically(path, derived.profile.to_json())
+        write_atomically(generate.summary_path_for(path), derived.summary.to_json())
+        written.append((key, path))
+    return written
 
 
 def _print_review(summary: generate.Summary, explicit: bool) -> None:

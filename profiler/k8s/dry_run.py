@@ -292,8 +292,6 @@ def run_dry_run(
         run_dir = run_root / role.role if run_root is not None else None
         outcome = judge(backend.run(role.run, run_dir), None)
         error = outcome.error_line
-        if outcome.verdict is Verdict.FAIL:
-            error = f"exit {outcome.exit_code}: {error}"
         outcomes.append(
             RoleOutcome(role, outcome.verdict, outcome.wall_seconds, error, outcome.run_dir, error)
         )

@@ -9,9 +9,13 @@ parent once the container has exited and been removed. Works with the cgroupfs d
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from profiler.errors import EnvironmentProblem
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -71,3 +75,63 @@ def _remove_tree(directory: Path) -> None:
                 leftover.rmdir()
         with contextlib.suppress(OSError):
             candidate.rmdir()
+
+
+@dataclass
+class FreezerHold:
+    """A frozen cgroup parent: a container started under it stops at its first instruction.
+
+    The OCI runtime moves its init process into the container's cgroup (a child of the
+    parent) before that process runs anything of the container's, and a task that joins a
+    frozen cgroup is frozen. So a tracer can attach to the init process from the host and
+    the parent be thawed: the trace starts before the filter is loaded and the image's
+    entrypoint stays PID 1. cgroup v1 (the freezer hierarchy) and v2 (cgroup.freeze).
+    """
+
+    directory: Path
+    state_file: Path
+    frozen: str
+    thawed: str
+
+    @classmethod
+    def create(cls, parent: str | None) -> FreezerHold:
+        if parent is None:
+            raise EnvironmentProblem(
+                "holding a container for a tracer needs the engine's cgroupfs driver",
+                "use --tracer ebpf, or run the engine with the cgroupfs cgroup driver",
+            )
+        relative = parent.strip("/")
+        v1 = CGROUP_ROOT / "freezer"
+        if (v1 / "freezer.state").exists() or (v1 / "tasks").exists():
+            directory = v1 / relative
+            return cls(directory, directory / "freezer.state", "FROZEN", "THAWED")
+        directory = CGROUP_ROOT / relative
+        return cls(directory, directory / "cgroup.freeze", "1", "0")
+
+    def freeze(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(self.frozen)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot freeze {self.directory}: {exc.strerror}",
+                "the strace tracer needs root and a writable cgroup freezer",
+            ) from exc
+
+    def first_pid(self, timeout: float, alive: Callable[[], bool]) -> int | None:
+        """The first process that joined a cgroup under the parent, once one did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for procs in sorted(self.directory.glob("*/cgroup.procs")):
+                with contextlib.suppress(OSError, ValueError):
+                    pids = [int(p) for p in procs.read_text().split()]
+                    if pids:
+                        return min(pids)
+            if not alive():
+                return None
+            time.sleep(0.005)
+        return None
+
+    def thaw(self) -> None:
+        with contextlib.suppress(OSError):
+            self.state_file.write_text(self.thawed)

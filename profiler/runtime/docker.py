@@ -1,16 +1,27 @@
-"""The Docker backend: one container per run through the docker SDK, always removed.
+"""The Docker backend: the containers of one run through the docker SDK, always removed.
 
-Every container carries the ``io.spark-seccomp.owner`` label, so ``cleanup`` (and the
-test suite's final check) can find anything left behind by a crash.
+A run starts what ``profiler.runtime.pod`` plans: in the pod topology a private network, a
+standalone master, the driver container and, once the master has the application, the
+executor containers; in the local topology one container. Every container is started
+through the image's own entrypoint with the arguments a pod's container gets, and carries
+the ``io.spark-seccomp.owner`` label, so ``cleanup`` (and the test suite's final check)
+can find anything left behind by a crash.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import random
+import re
+import shlex
+import shutil
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +30,29 @@ from profiler.paths import read_cached, write_cached
 from profiler.runtime import cgroup
 from profiler.runtime.engine import connect, require_image
 from profiler.runtime.interface import (
+    SPARK_LOCAL_DIR,
     Backend,
+    ContainerRef,
+    ContainerResult,
     ContainerSecurity,
+    Mount,
     PodSecurity,
+    Role,
     RunObserver,
     RunResult,
     RunSpec,
     SecurityMode,
+    Topology,
 )
-from profiler.workloads import Workload, parse_result_line
+from profiler.runtime.pod import (
+    CONF_DIR,
+    JOB_DIR,
+    SHARED_DIR,
+    ContainerPlan,
+    PodPlan,
+    plan_run,
+)
+from profiler.workloads import parse_result_line
 
 OWNER_LABEL = "io.spark-seccomp.owner"
 OWNER = "spark-seccomp"
@@ -36,54 +61,39 @@ OWNER = "spark-seccomp"
 SESSION_LABEL = "io.spark-seccomp.session"
 SESSION = uuid.uuid4().hex[:12]
 ERRNO_PROBE_CACHE = "default-errno-probe.json"
-JOB_DIR = "/job"
+JAVA_OPTIONS_CACHE = "executor-java-options.json"
 TOOLS_DIR = "/opt/spark-seccomp-tools"
 _TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
+# Kubernetes emptyDir volumes are not noexec; Docker's tmpfs default is, and snappy/zstd
+# load native libraries they unpack into /tmp.
+_TMPFS_OPTIONS = "rw,exec,nosuid,nodev,mode=1777"
+_TMPFS_SIZE = "size=4g"
+MASTER_READY = re.compile(r"I have been elected leader|Starting Spark master at")
+APP_REGISTERED = re.compile(r"Registered app .* with ID (\S+)")
+# How long the run waits, after the driver ended, for executors to stop by themselves
+# before it stops them (as the operator deletes executor pods of a finished driver).
+EXECUTOR_GRACE_SECONDS = 30.0
+# How long a driver may go on once every executor is gone (it would wait forever).
+ORPHANED_DRIVER_SECONDS = 20.0
+POLL_SECONDS = 0.25
 
-# spark-submit is how the Spark Operator's driver pod starts a PySpark application
-# (bash -> JVM -> Python driver over py4j); running the same launcher keeps the syscalls
-# of a recording the same as those of a driver pod.
-SUBMIT = 'exec "${SPARK_HOME:-/opt/spark}/bin/spark-submit" "$@"'
 
-
-def container_options(spec: RunSpec, run_id: str) -> dict[str, Any]:
-    """Docker SDK ``containers.create`` keyword arguments for a spec (pure, unit-tested)."""
-    workload = spec.workload
-    command = ["/bin/sh", "-c", SUBMIT, "spark-submit", f"{JOB_DIR}/{workload.path.name}"]
-    entrypoint: list[str] = []
-    if spec.hold_until_traced:
-        entrypoint = [f"{TOOLS_DIR}/wait-for-tracer"]
-    security_opt: list[str] = []
-    if spec.mode is SecurityMode.UNCONFINED:
-        security_opt.append("seccomp=unconfined")
-    elif spec.mode is SecurityMode.LOCALHOST:
-        if spec.profile_json is None:
+def seccomp_option(mode: SecurityMode, profile_json: str | None) -> list[str]:
+    """Docker's --security-opt for a seccomp mode (runtime-default: say nothing)."""
+    if mode is SecurityMode.UNCONFINED:
+        return ["seccomp=unconfined"]
+    if mode is SecurityMode.LOCALHOST:
+        if profile_json is None:
             raise ValueError("localhost mode needs a profile")
-        security_opt.append("seccomp=" + spec.profile_json)
-    elif spec.profile_json is not None:
+        return ["seccomp=" + profile_json]
+    if profile_json is not None:
         raise ValueError("a profile is only used in localhost mode")
-    options: dict[str, Any] = {
-        "image": spec.image,
-        "command": command,
-        "entrypoint": entrypoint,
-        "environment": dict(spec.env),
-        "labels": {
-            OWNER_LABEL: OWNER,
-            SESSION_LABEL: SESSION,
-            "io.spark-seccomp.run": run_id,
-            "io.spark-seccomp.workload": workload.name,
-            "io.spark-seccomp.mode": spec.mode.value,
-        },
-        "volumes": {
-            str(workload.path.parent): {"bind": JOB_DIR, "mode": "ro"},
-            str(_TOOLS_ON_HOST): {"bind": TOOLS_DIR, "mode": "ro"},
-        },
-        "working_dir": "/tmp",
-        "detach": True,
-    }
-    if spec.memory_limit:
-        options["mem_limit"] = spec.memory_limit
-    security = spec.container_security
+    return []
+
+
+def security_options(security: ContainerSecurity) -> dict[str, Any]:
+    """The Docker SDK keywords for a security context (everything but seccomp)."""
+    options: dict[str, Any] = {}
     if security.user is not None:
         group = security.group if security.group is not None else security.user
         options["user"] = f"{security.user}:{group}"
@@ -91,24 +101,112 @@ def container_options(spec: RunSpec, run_id: str) -> dict[str, Any]:
         options["cap_drop"] = list(security.cap_drop)
     if security.cap_add:
         options["cap_add"] = list(security.cap_add)
-    if security.no_new_privileges:
-        security_opt.append("no-new-privileges:true")
     if security.privileged:
         options["privileged"] = True
     if security.read_only_root:
         options["read_only"] = True
-    if security.writable_paths:
-        # Kubernetes emptyDir volumes are not noexec; Docker's tmpfs default is, and
-        # snappy/zstd load native libraries they unpack into /tmp.
-        options["tmpfs"] = {
-            path: "rw,exec,nosuid,nodev,size=4g,mode=1777" for path in security.writable_paths
-        }
-    if not security.network:
-        options["network_mode"] = "none"
-        # With no network the container's own name resolves nowhere and the JVM dies.
-        options["hostname"] = "localhost"
-    options["security_opt"] = security_opt
     return options
+
+
+def container_options(
+    plan: ContainerPlan,
+    spec: RunSpec,
+    run_id: str,
+    *,
+    network: str | None = None,
+    mounts: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Docker SDK ``containers.create`` keywords for one planned container (pure).
+
+    ``mounts`` maps container paths to (host path, "ro"|"rw") bind mounts. The image's
+    entrypoint is kept: the container gets the arguments a pod's container gets.
+    """
+    settings = plan.settings
+    labels = {
+        OWNER_LABEL: OWNER,
+        SESSION_LABEL: SESSION,
+        "io.spark-seccomp.run": run_id,
+        "io.spark-seccomp.workload": spec.workload.name,
+        "io.spark-seccomp.role": plan.role.value if plan.role else "master",
+    }
+    options: dict[str, Any] = {
+        "image": spec.image,
+        "command": list(plan.args),
+        "environment": dict(plan.env),
+        "labels": labels,
+        "volumes": {
+            host: {"bind": inside, "mode": mode}
+            for inside, (host, mode) in sorted((mounts or {}).items())
+        },
+        "detach": True,
+    }
+    security_opt: list[str] = []
+    tmpfs: dict[str, str] = {}
+    if settings is None:
+        # The standalone master stands in for the API server: no filter, engine defaults.
+        security_opt = ["seccomp=unconfined"]
+        labels["io.spark-seccomp.mode"] = "none"
+    else:
+        labels["io.spark-seccomp.mode"] = settings.mode.value
+        security_opt = seccomp_option(settings.mode, settings.profile_json)
+        security = settings.security
+        options.update(security_options(security))
+        if security.no_new_privileges:
+            security_opt.append("no-new-privileges:true")
+        # An emptyDir is writable by the pod's user whatever the image has at that path;
+        # Docker gives a tmpfs over an existing directory that directory's mode, so the
+        # owner is set to the pod's user.
+        owner = ""
+        if security.user is not None:
+            group = security.group if security.group is not None else security.user
+            owner = f",uid={security.user},gid={group}"
+        writable = [*security.writable_paths, SPARK_LOCAL_DIR]
+        for path in writable:
+            tmpfs[path] = f"{_TMPFS_OPTIONS},{_TMPFS_SIZE}{owner}"
+        for mount in settings.mounts:
+            if mount.source is None:
+                size = f"size={mount.size_bytes}" if mount.size_bytes else _TMPFS_SIZE
+                tmpfs[mount.target] = f"{_TMPFS_OPTIONS},{size}{owner}"
+            else:
+                options["volumes"][mount.source] = {
+                    "bind": mount.target,
+                    "mode": "ro" if mount.read_only else "rw",
+                }
+        if settings.memory_limit:
+            options["mem_limit"] = settings.memory_limit
+        if settings.cpu_limit:
+            options["nano_cpus"] = int(settings.cpu_limit * 1e9)
+    if tmpfs:
+        options["tmpfs"] = tmpfs
+    options["security_opt"] = security_opt
+    if network is None:
+        # With no network the container's own name resolves nowhere and the JVM dies, so
+        # the local container is called localhost.
+        options["network_mode"] = "none"
+        options["hostname"] = "localhost"
+    else:
+        options["network"] = network
+        options["hostname"] = plan.name
+    return options
+
+
+@dataclass
+class _Live:
+    """A container of a run, while the run goes on."""
+
+    plan: ContainerPlan
+    container: Any
+    accounting: cgroup.CpuAccounting
+    started: float
+    ended: float | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    stopped_after_driver: bool = False
+    oom_killed: bool = False
+    cpu_seconds: float | None = None
+    stdout: str = ""
+    stderr: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 class DockerBackend(Backend):
@@ -118,58 +216,16 @@ class DockerBackend(Backend):
         self.client = client or connect()
         self._checked_images: set[str] = set()
 
+    def require_image(self, image: str) -> None:
+        if image not in self._checked_images:
+            require_image(self.client, image)
+            self._checked_images.add(image)
+
     def run(
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
     ) -> RunResult:
-        from docker.errors import APIError
-
-        observer = observer or RunObserver()
-        if spec.image not in self._checked_images:
-            require_image(self.client, spec.image)
-            self._checked_images.add(spec.image)
-        run_id = uuid.uuid4().hex[:12]
-        accounting = cgroup.CpuAccounting.create(self.client, run_id)
-        options = container_options(spec, run_id)
-        if accounting.parent:
-            options["cgroup_parent"] = accounting.parent
-        container = None
-        timed_out = False
-        exit_code: int | None = None
-        started = time.monotonic()
-        try:
-            container = _create(self.client, options)
-            observer.before_start()
-            started = time.monotonic()
-            container.start()
-            container.reload()
-            observer.started(int(container.attrs["State"]["Pid"]))
-            exit_code, timed_out = _wait(container, spec.timeout_seconds)
-            wall = time.monotonic() - started
-            stdout, stderr = _logs(container)
-            if exit_code is None and not timed_out:
-                stderr += "\ncontainer exited without an exit code"
-        except APIError as exc:
-            raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
-        finally:
-            if container is not None:
-                _remove(container)
-            observer.finished()
-        cpu = accounting.finish()
-        result = RunResult(
-            spec=spec,
-            exit_code=exit_code,
-            timed_out=timed_out,
-            wall_seconds=wall,
-            cpu_seconds=cpu,
-            stdout=stdout,
-            stderr=stderr,
-            result=parse_result_line(stdout),
-            run_dir=run_dir,
-            container_id=container.id if container is not None else None,
-        )
-        if run_dir is not None:
-            write_run_dir(result, run_dir)
-        return result
+        self.require_image(spec.image)
+        return _Run(self, spec, run_dir, observer or RunObserver()).execute()
 
     def run_command(
         self,
@@ -182,18 +238,20 @@ class DockerBackend(Backend):
         mounts: Mapping[str, str] | None = None,
         timeout_seconds: float = 120.0,
     ) -> tuple[int | None, str, str]:
-        """Run ``argv`` (no entrypoint) under a seccomp mode; (exit code, stdout, stderr).
+        """Run ``argv`` through the image's entrypoint under a seccomp mode; (exit code,
+        stdout, stderr).
 
-        The container gets exactly the security settings of a workload run (the options
-        come from ``container_options``), so a probe or micro-benchmark sees what a Spark
-        job sees. ``mounts`` maps host directories to read-only container paths. The exit
-        code is None when the command timed out. The container is always removed.
+        The container gets the security settings of a workload's local container (restricted
+        unless ``security`` says otherwise), so a probe or micro-benchmark sees what a Spark
+        job sees, tini as PID 1 included. ``mounts`` maps host directories to read-only
+        container paths; the tools directory is always at ``TOOLS_DIR``. The exit code is
+        None when the command timed out. The container is always removed.
         """
         from docker.errors import APIError
 
-        if image not in self._checked_images:
-            require_image(self.client, image)
-            self._checked_images.add(image)
+        from profiler.workloads import Workload
+
+        self.require_image(image)
         run_id = uuid.uuid4().hex[:12]
         placeholder = Workload("command", _TOOLS_ON_HOST / "command", "", False)
         spec = RunSpec(
@@ -203,16 +261,18 @@ class DockerBackend(Backend):
             pod_security=PodSecurity.RESTRICTED,
             profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
             security=security,
+            topology=Topology.LOCAL,
         )
-        options = container_options(spec, run_id)
-        options["command"] = list(argv)
-        options["entrypoint"] = []
-        options["volumes"] = {
-            str(_TOOLS_ON_HOST): {"bind": TOOLS_DIR, "mode": "ro"},
-            **{
-                str(host): {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()
-            },
-        }
+        plan = ContainerPlan(
+            role=Role.ALL,
+            name="localhost",
+            args=tuple(argv),
+            env=(),
+            settings=spec.settings_for(Role.ALL),
+        )
+        binds = {TOOLS_DIR: (str(_TOOLS_ON_HOST), "ro")}
+        binds.update({inside: (str(host), "ro") for host, inside in (mounts or {}).items()})
+        options = container_options(plan, spec, run_id, mounts=binds)
         container = None
         try:
             container = _create(self.client, options)
@@ -226,6 +286,30 @@ class DockerBackend(Backend):
                 _remove(container)
         return (None if timed_out else exit_code), stdout, stderr
 
+    def executor_java_options(self, image: str) -> tuple[str, ...]:
+        """The JVM options Spark in ``image`` gives every executor: the module options and
+        the rest that SparkContext adds to spark.executor's Java options (Spark hands them
+        to executor pods as SPARK_JAVA_OPT_<n>). Asked of the image's own Spark once, cached
+        by image id."""
+        image_id = str(self.client.images.get(image).id)
+        known: dict[str, list[str]] = {}
+        with contextlib.suppress(ValueError):
+            known = json.loads(read_cached(JAVA_OPTIONS_CACHE) or "{}")
+        if image_id not in known:
+            code, output, errors = self.run_command(
+                image, ["python3", f"{TOOLS_DIR}/executor_java_options.py"], SecurityMode.UNCONFINED
+            )
+            lines = output.strip().splitlines()
+            if code != 0 or not lines:
+                last = (errors.strip().splitlines() or ["no output"])[-1]
+                raise EnvironmentProblem(
+                    f"could not ask {image}'s Spark for its executor JVM options: {last}",
+                    "the image must run pyspark (python3 with pyspark on its path)",
+                )
+            known[image_id] = shlex.split(json.loads(lines[-1])["options"])
+            write_cached(JAVA_OPTIONS_CACHE, json.dumps(known, indent=2, sort_keys=True) + "\n")
+        return tuple(known[image_id])
+
     def honours_default_errno(self, image: str) -> bool:
         """Whether the engine passes a profile's ``defaultErrnoRet`` on; cached per engine."""
         from profiler.runtime.engine import engine_versions
@@ -237,20 +321,363 @@ class DockerBackend(Backend):
         with contextlib.suppress(ValueError):
             known = json.loads(read_cached(ERRNO_PROBE_CACHE) or "{}")
         if key not in known:
-            require_image(self.client, image)
+            self.require_image(image)
             errno = probe_default_errno(self, image, sorted(known_syscalls(native_arch())))
             known[key] = errno == 38
             write_cached(ERRNO_PROBE_CACHE, json.dumps(known, indent=2, sort_keys=True) + "\n")
         return known[key]
 
     def cleanup(self, session_only: bool = False) -> int:
-        """Remove the tool's containers: this process's only, or every one (``cleanup``)."""
+        """Remove the tool's containers and networks: this process's only, or every one."""
         label = f"{SESSION_LABEL}={SESSION}" if session_only else f"{OWNER_LABEL}={OWNER}"
         removed = 0
         for container in self.client.containers.list(all=True, filters={"label": label}):
             _remove(container)
             removed += 1
+        for network in self.client.networks.list(filters={"label": label}):
+            with contextlib.suppress(Exception):
+                network.remove()
         return removed
+
+
+class _Run:
+    """One run: its containers, network and host directories, all gone when it ends."""
+
+    def __init__(
+        self, backend: DockerBackend, spec: RunSpec, run_dir: Path | None, observer: RunObserver
+    ) -> None:
+        self.backend = backend
+        self.client = backend.client
+        self.spec = spec
+        self.run_dir = run_dir
+        self.observer = observer
+        self.run_id = uuid.uuid4().hex[:12]
+        self.network: Any | None = None
+        self.host_dir = Path(tempfile.mkdtemp(prefix="spark-seccomp-run-"))
+        self.master: _Live | None = None
+        self.driver: _Live | None = None
+        self.executors: list[_Live] = []
+        self.notes: list[str] = []
+        self.observer_started = False
+
+    # -- the run ---------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        from docker.errors import APIError
+
+        try:
+            try:
+                plan = self._plan()
+                self._write_conf(plan)
+                return self._run(plan)
+            except APIError as exc:
+                raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
+        finally:
+            self._teardown()
+
+    def _plan(self) -> PodPlan:
+        spec = self.spec
+        if spec.topology is Topology.LOCAL:
+            return plan_run(spec, self.run_id)
+        options = self.backend.executor_java_options(spec.image) if spec.executors else ()
+        cidr = self._create_network()
+        return plan_run(spec, self.run_id, network_cidr=cidr, executor_java_options=options)
+
+    def _run(self, plan: PodPlan) -> RunResult:
+        spec = self.spec
+        deadline = time.monotonic() + spec.timeout_seconds
+        if plan.master is not None:
+            self.master = self._start(plan.master, plan, observe=False)
+        self.observer.before_start()
+        self.observer_started = True
+        if self.master is not None:
+            self._wait_for_master(deadline)
+        self.driver = self._start(plan.driver, plan, observe=True)
+        if plan.topology is Topology.POD and spec.executors > 0:
+            app_id = self._wait_for_application(deadline)
+            if app_id is None:
+                self.notes.append(
+                    "the driver never registered with the cluster: the script sets its own "
+                    "master, so it ran wholly in the driver container and no executor pod "
+                    "was started"
+                )
+            else:
+                for index in range(1, spec.executors + 1):
+                    executor = plan.executor(index, app_id, spec)
+                    self.executors.append(self._start(executor, plan, observe=True))
+        self._wait_for_driver(deadline)
+        self._wind_down_executors()
+        return self._result(plan)
+
+    # -- containers ------------------------------------------------------------------
+    def _start(self, plan: ContainerPlan, pod: PodPlan, *, observe: bool) -> _Live:
+        accounting = cgroup.CpuAccounting.create(self.client, f"{self.run_id}-{plan.name}")
+        options = container_options(
+            plan,
+            self.spec,
+            self.run_id,
+            network=self.network.name if self.network is not None else None,
+            mounts=self._mounts(plan),
+        )
+        if accounting.parent:
+            options["cgroup_parent"] = accounting.parent
+        if self.network is not None and plan.ip is not None:
+            options["networking_config"] = {
+                self.network.name: self.client.api.create_endpoint_config(
+                    ipv4_address=plan.ip, aliases=list(plan.aliases) or None
+                )
+            }
+        if plan.role is None:
+            options["environment"]["SPARK_DAEMON_MEMORY"] = "512m"
+        container = _create(self.client, options)
+        live = _Live(plan, container, accounting, started=time.monotonic())
+        if self.spec.hold_until_traced and observe:
+            self._start_held(live)
+        else:
+            container.start()
+            live.started = time.monotonic()
+            if observe and plan.role is not None:
+                container.reload()
+                self.observer.started(
+                    int(container.attrs["State"]["Pid"]), ContainerRef(plan.role, plan.name)
+                )
+        return live
+
+    def _start_held(self, live: _Live) -> None:
+        """Start a container whose first process waits until the tracer is attached.
+
+        The container's cgroup parent is frozen before the start, so the OCI runtime's init
+        process stops as soon as it joins its cgroup, before it runs anything of the
+        container's; the tracer attaches to it, and the parent is thawed. The image's
+        entrypoint stays PID 1."""
+        assert live.plan.role is not None
+        hold = cgroup.FreezerHold.create(live.accounting.parent)
+        failure: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                live.container.start()
+            except BaseException as exc:  # surfaced in the calling thread
+                failure.append(exc)
+
+        hold.freeze()
+        starter = threading.Thread(target=start, daemon=True)
+        try:
+            starter.start()
+            pid = hold.first_pid(timeout=60.0, alive=starter.is_alive)
+            if pid is None:
+                raise EnvironmentProblem(
+                    "the container's first process never appeared in its frozen cgroup",
+                    "the strace tracer needs the cgroupfs driver; use --tracer ebpf",
+                )
+            self.observer.started(pid, ContainerRef(live.plan.role, live.plan.name))
+        finally:
+            hold.thaw()
+            starter.join(timeout=120)
+        if failure:
+            raise failure[0]
+        live.started = time.monotonic()
+
+    def _mounts(self, plan: ContainerPlan) -> dict[str, tuple[str, str]]:
+        mounts: dict[str, tuple[str, str]] = {}
+        if plan.role is None:
+            return mounts
+        mounts[JOB_DIR] = (str(self.spec.workload.path.parent), "ro")
+        conf = "conf-driver" if plan.role is not Role.EXECUTOR else "conf-executor"
+        mounts[CONF_DIR] = (str(self.host_dir / conf), "ro")
+        if self.spec.topology is Topology.POD:
+            mounts[SHARED_DIR] = (str(self.host_dir / "shared"), "rw")
+        return mounts
+
+    def _write_conf(self, plan: PodPlan) -> None:
+        for name in ("conf-driver", "conf-executor", "shared"):
+            (self.host_dir / name).mkdir()
+        (self.host_dir / "conf-driver" / "spark.properties").write_text(plan.properties)
+        # The containers run as the pod's user; the shared volume is theirs to write.
+        (self.host_dir / "shared").chmod(0o1777)
+        self.host_dir.chmod(0o755)
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "spark.properties").write_text(plan.properties)
+
+    def _create_network(self) -> str:
+        from docker.errors import APIError
+        from docker.types import IPAMConfig, IPAMPool
+
+        name = f"spark-seccomp-{self.run_id}"
+        rng = random.Random(self.run_id)
+        for _ in range(32):
+            cidr = f"10.{rng.randint(200, 250)}.{rng.randint(0, 255)}.0/24"
+            try:
+                self.network = self.client.networks.create(
+                    name,
+                    driver="bridge",
+                    internal=True,
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=cidr)]),
+                    labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION},
+                )
+            except APIError as exc:
+                if "overlap" in str(exc).lower():
+                    continue
+                raise
+            return cidr
+        raise EnvironmentProblem("no free /24 for the run's network in 10.200.0.0-10.250.255.0")
+
+    # -- waiting ---------------------------------------------------------------------
+    def _wait_for_master(self, deadline: float) -> None:
+        assert self.master is not None
+        while time.monotonic() < min(deadline, time.monotonic() + 120):
+            stdout, stderr = _logs(self.master.container)
+            if MASTER_READY.search(stderr) or MASTER_READY.search(stdout):
+                return
+            if _exited(self.master.container):
+                raise EnvironmentProblem(
+                    "the standalone master that stands in for the API server exited: "
+                    + (stderr.strip().splitlines() or ["no output"])[-1],
+                    "check that the image runs `spark-class org.apache.spark.deploy.master.Master`",
+                )
+            time.sleep(POLL_SECONDS)
+        raise EnvironmentProblem("the standalone master did not start within the run's timeout")
+
+    def _wait_for_application(self, deadline: float) -> str | None:
+        """The application id the master gave the driver, or None once the driver ended
+        without registering (a script with its own master)."""
+        assert self.master is not None and self.driver is not None
+        while time.monotonic() < deadline:
+            stdout, stderr = _logs(self.master.container)
+            match = APP_REGISTERED.search(stderr) or APP_REGISTERED.search(stdout)
+            if match:
+                return match.group(1)
+            if _exited(self.driver.container):
+                return None
+            time.sleep(POLL_SECONDS)
+        return None
+
+    def _wait_for_driver(self, deadline: float) -> None:
+        assert self.driver is not None
+        driver = self.driver
+        orphaned_since: float | None = None
+        while True:
+            driver.container.reload()
+            state = driver.container.attrs["State"]
+            if not state.get("Running") and state.get("Status") in ("exited", "dead"):
+                driver.ended = time.monotonic()
+                driver.exit_code = int(state.get("ExitCode", -1))
+                driver.oom_killed = bool(state.get("OOMKilled"))
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                driver.timed_out = True
+                driver.ended = now
+                with contextlib.suppress(Exception):
+                    driver.container.kill()
+                return
+            if self.executors and all(_exited(e.container) for e in self.executors):
+                orphaned_since = orphaned_since or now
+                if now - orphaned_since > ORPHANED_DRIVER_SECONDS:
+                    driver.notes.append(
+                        f"every executor pod had exited and the driver went on alone for "
+                        f"{ORPHANED_DRIVER_SECONDS:.0f} s: stopped"
+                    )
+                    with contextlib.suppress(Exception):
+                        driver.container.kill()
+            time.sleep(POLL_SECONDS)
+
+    def _wind_down_executors(self) -> None:
+        grace_end = time.monotonic() + EXECUTOR_GRACE_SECONDS
+        for executor in self.executors:
+            container = executor.container
+            while not _exited(container) and time.monotonic() < grace_end:
+                time.sleep(POLL_SECONDS)
+            if not _exited(container):
+                # The operator deletes the executor pods of a finished driver: SIGTERM.
+                with contextlib.suppress(Exception):
+                    container.stop(timeout=10)
+                executor.stopped_after_driver = True
+                executor.notes.append(
+                    f"still running {EXECUTOR_GRACE_SECONDS:.0f} s after the driver ended: "
+                    "stopped, as the operator deletes a finished application's executor pods"
+                )
+            container.reload()
+            state = container.attrs["State"]
+            executor.exit_code = int(state.get("ExitCode", -1))
+            executor.oom_killed = bool(state.get("OOMKilled"))
+            executor.ended = time.monotonic()
+
+    # -- results ---------------------------------------------------------------------
+    def _result(self, plan: PodPlan) -> RunResult:
+        assert self.driver is not None
+        for live in [self.driver, *self.executors]:
+            live.stdout, live.stderr = _logs(live.container)
+            _remove(live.container)
+            live.cpu_seconds = live.accounting.finish()
+        if self.master is not None and self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "master.stderr.txt").write_text(_logs(self.master.container)[1])
+        containers = tuple(_container_result(live) for live in [self.driver, *self.executors])
+        driver = containers[0]
+        cpu_parts = [c.cpu_seconds for c in containers]
+        cpu = sum(c for c in cpu_parts if c is not None) if None not in cpu_parts else None
+        notes = list(self.notes)
+        if plan.topology is Topology.POD:
+            notes.append(
+                "not emulated: the driver's calls to the Kubernetes API server (it asks a "
+                "standalone master for executors instead); its HTTPS client is not exercised"
+            )
+        result = RunResult(
+            spec=self.spec,
+            exit_code=driver.exit_code if not driver.timed_out else None,
+            timed_out=driver.timed_out,
+            wall_seconds=driver.wall_seconds,
+            cpu_seconds=cpu,
+            stdout=driver.stdout,
+            stderr=driver.stderr,
+            result=parse_result_line(driver.stdout),
+            run_dir=self.run_dir,
+            container_id=self.driver.container.id,
+            notes=tuple(notes),
+            containers=containers,
+        )
+        if self.run_dir is not None:
+            write_run_dir(result, self.run_dir)
+        return result
+
+    def _teardown(self) -> None:
+        lives = [*self.executors, *([self.driver] if self.driver else [])]
+        if self.master is not None:
+            lives.append(self.master)
+        try:
+            for live in lives:
+                _remove(live.container)
+        finally:
+            if self.observer_started:
+                self.observer.finished()
+            for live in lives:
+                live.accounting.finish()
+            if self.network is not None:
+                with contextlib.suppress(Exception):
+                    self.network.remove()
+            shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
+def _container_result(live: _Live) -> ContainerResult:
+    assert live.plan.role is not None
+    ended = live.ended if live.ended is not None else time.monotonic()
+    notes = list(live.notes)
+    if live.oom_killed:
+        notes.append("OOMKilled: the container reached its memory limit")
+    return ContainerResult(
+        role=live.plan.role,
+        name=live.plan.name,
+        exit_code=None if live.timed_out else live.exit_code,
+        timed_out=live.timed_out,
+        wall_seconds=ended - live.started,
+        cpu_seconds=live.cpu_seconds,
+        stdout=live.stdout,
+        stderr=live.stderr,
+        oom_killed=live.oom_killed,
+        stopped_after_driver=live.stopped_after_driver,
+        notes=tuple(notes),
+    )
 
 
 def _create(client: Any, options: dict[str, Any]) -> Any:
@@ -263,6 +690,16 @@ def _create(client: Any, options: dict[str, Any]) -> Any:
             f"the engine refused the container: {exc.explanation or exc}",
             "check the profile file and the image",
         ) from exc
+
+
+def _exited(container: Any) -> bool:
+    from docker.errors import NotFound
+
+    try:
+        container.reload()
+    except NotFound:
+        return True
+    return container.attrs["State"].get("Status") in ("exited", "dead")
 
 
 def _wait(container: Any, timeout: float) -> tuple[int | None, bool]:
@@ -298,21 +735,31 @@ def _remove(container: Any) -> None:
     except APIError:
         # Removal can race with the engine finishing the exit; one retry settles it.
         time.sleep(0.5)
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound, APIError):
             container.remove(force=True)
 
 
 def write_run_dir(result: RunResult, run_dir: Path) -> None:
-    """stdout, stderr and a summary of one run, for reports and for people debugging."""
+    """stdout, stderr and a summary of one run, for reports and for people debugging.
+
+    The top-level stdout/stderr are the driver's (or the local container's); each executor
+    pod's are in ``<pod name>.stdout.txt`` / ``.stderr.txt``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "stdout.txt").write_text(result.stdout)
     (run_dir / "stderr.txt").write_text(result.stderr)
+    for container in result.containers[1:]:
+        (run_dir / f"{container.name}.stdout.txt").write_text(container.stdout)
+        (run_dir / f"{container.name}.stderr.txt").write_text(container.stderr)
     if result.spec.profile_json is not None:
         (run_dir / "profile.json").write_text(result.spec.profile_json)
+    for role_name, role in (("driver", result.spec.driver), ("executor", result.spec.executor)):
+        if role.profile_json is not None:
+            (run_dir / f"profile.{role_name}.json").write_text(role.profile_json)
     summary = {
         "workload": result.spec.workload.name,
         "mode": result.spec.mode.value,
         "pod_security": result.spec.pod_security.value,
+        "topology": result.spec.topology.value,
         "image": result.spec.image,
         "exit_code": result.exit_code,
         "timed_out": result.timed_out,
@@ -320,6 +767,21 @@ def write_run_dir(result: RunResult, run_dir: Path) -> None:
         "cpu_seconds": round(result.cpu_seconds, 3) if result.cpu_seconds is not None else None,
         "checksum": result.result.checksum if result.result else None,
         "job_seconds": result.result.job_seconds if result.result else None,
+        "containers": [
+            {
+                "role": c.role.value,
+                "name": c.name,
+                "exit_code": c.exit_code,
+                "timed_out": c.timed_out,
+                "oom_killed": c.oom_killed,
+                "stopped_after_driver": c.stopped_after_driver,
+                "wall_seconds": round(c.wall_seconds, 3),
+                "cpu_seconds": round(c.cpu_seconds, 3) if c.cpu_seconds is not None else None,
+                "notes": list(c.notes),
+            }
+            for c in result.containers
+        ],
+        "notes": list(result.notes),
     }
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
@@ -354,3 +816,6 @@ def probe_default_errno(backend: DockerBackend, image: str, all_names: list[str]
     )
     text = output.strip().splitlines()[-1] if output.strip() else ""
     return int(text) if text.isdigit() else None
+
+
+__all__ = ["DockerBackend", "Mount", "container_options", "write_run_dir"]

@@ -38,13 +38,17 @@ from profiler.errors import CommandFailed, EnvironmentProblem, UsageError
 from profiler.runtime.docker import write_run_dir
 from profiler.runtime.interface import (
     Backend,
+    ContainerRef,
     ContainerSecurity,
+    Role,
     RunObserver,
     RunResult,
     RunSpec,
     SecurityMode,
+    Topology,
 )
 from profiler.runtime.launcher import LauncherError, build_filter, launcher_argv
+from profiler.runtime.pod import LOCAL_MASTER
 from profiler.seccomp.arch import known_syscalls, native_arch, oci_architectures
 from profiler.seccomp.profile import (
     ArgCondition,
@@ -218,12 +222,21 @@ def run_env(
 
 
 def _submit_program(spark_home: Path) -> list[str]:
-    return [str(spark_home / "bin" / "spark-submit")]
+    # The local topology's master, which the Docker backend passes in spark.properties.
+    return [str(spark_home / "bin" / "spark-submit"), "--master", LOCAL_MASTER]
 
 
 # -- the backend ---------------------------------------------------------------------------
 class LocalBackend(Backend):
     name = "local"
+
+    def topology_for(self, requested: Topology, note: Callable[[str], None]) -> Topology:
+        if requested is Topology.POD:
+            note(
+                "topology: local, because the local backend has no containers or networks "
+                "for a pod topology"
+            )
+        return Topology.LOCAL
 
     def __init__(self, runtime_default: Path | None = None, note: Note | None = None) -> None:
         self.runtime_default = runtime_default
@@ -423,7 +436,7 @@ class LocalBackend(Backend):
                 process = proc.start(argv, stdout=out.fileno(), stderr=err.fileno(), env=env)
             self._live_groups.add(process.pid)
             try:
-                observer.started(process.pid)
+                observer.started(process.pid, ContainerRef(Role.ALL, "local"))
                 exit_code, cpu, timed_out = _wait(process, spec.timeout_seconds)
             finally:
                 _kill_group(process.pid)

@@ -181,6 +181,15 @@ def summary_path_for(profile_path: Path) -> Path:
     return profile_path.with_name(f"{stem}.summary.json")
 
 
+def role_profile_path(profile_path: Path, role: str) -> Path:
+    """Where a union profile's per-role profile lives: ``NAME.json`` -> ``NAME.ROLE.json``."""
+    profile_path = Path(profile_path)
+    stem = (
+        profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
+    )
+    return profile_path.with_name(f"{stem}.{role}.json")
+
+
 def load_summary(path: Path) -> Summary:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

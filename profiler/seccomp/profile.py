@@ -12,9 +12,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from profiler.errors import UsageError
+
+if TYPE_CHECKING:
+    from profiler.runtime.interface import ProfileSet
 
 ACTIONS = (
     "SCMP_ACT_KILL",
@@ -192,3 +195,27 @@ def load_profile_text(path: Path) -> str:
 
 def names_of(rules: Iterable[SyscallRule]) -> set[str]:
     return {n for r in rules for n in r.names}
+
+
+def load_profile_set(
+    union: Path,
+    *,
+    driver: Path | None = None,
+    executor: Path | None = None,
+) -> ProfileSet:
+    """A union profile and its roles' profiles: those given, else ``NAME.driver.json`` and
+    ``NAME.executor.json`` when they lie beside ``NAME.json`` (as ``record`` writes them)."""
+    from profiler.runtime.interface import LabelledProfile, ProfileSet
+    from profiler.seccomp.generate import role_profile_path
+
+    def load(path: Path) -> LabelledProfile:
+        return LabelledProfile(load_profile_text(path), str(path))
+
+    roles: dict[str, LabelledProfile | None] = {}
+    for role, given in (("driver", driver), ("executor", executor)):
+        if given is not None:
+            roles[role] = load(given)
+        else:
+            beside = role_profile_path(union, role)
+            roles[role] = load(beside) if beside.is_file() else None
+    return ProfileSet(load(union), driver=roles["driver"], executor=roles["executor"])

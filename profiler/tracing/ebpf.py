@@ -11,10 +11,12 @@ generation goes up at every exec, so a shell that execs a JVM has its shell call
 JVM calls told apart. Fork and exec events let us give every process a role.
 
 Two scopes: ``mount-namespace`` (the default, for containers) counts tasks outside the
-host's mount namespace and keeps the container's; ``process-tree`` (set by the local
-backend before the run, through ``scope``) counts seccomp'd tasks in the host's mount
-namespace and keeps the tree rooted at the pid given to ``started``, followed through
-fork events. Either way only post-filter calls count.
+host's mount namespace and keeps those of the containers it was told about (a pod run
+has several: the driver's and each executor's, and the counts keep them apart by
+container role); ``process-tree`` (set by the local backend through
+``follow_process_tree``) counts seccomp'd tasks in the host's mount namespace and keeps
+the tree rooted at the pid given to ``started``, followed through fork events. Either
+way only post-filter calls count.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from profiler import proc
 from profiler.errors import EnvironmentProblem
+from profiler.runtime.interface import ContainerRef
 from profiler.seccomp import arch as arch_lib
 from profiler.tracing.interface import ROLE_OTHER, ROLE_RUNTIME, Recording, Tracer
 from profiler.tracing.strace_parser import classify_process
@@ -114,7 +117,8 @@ class EbpfTracer(Tracer):
         self._lines: list[str] = []
         self._attached = threading.Event()
         self._reader: threading.Thread | None = None
-        self._container_ns: int | None = None
+        # mount namespace -> the container it belongs to, for every container started
+        self._containers: dict[int, ContainerRef] = {}
         self._table = _ProcessTable()
         self._cmdlines: dict[tuple[int, int], list[str]] = {}
 
@@ -157,20 +161,24 @@ class EbpfTracer(Tracer):
                 "check that tracefs is mounted and the kernel allows BPF (run as root)",
             )
 
-    def started(self, host_pid: int) -> None:
-        self._container_ns = _mnt_ns(host_pid)
+    def started(self, host_pid: int, container: ContainerRef) -> None:
+        self._containers[_mnt_ns(host_pid)] = container
         self._root_pid = host_pid
 
     def finished(self) -> None:
         self._stop()
 
     # -- results -----------------------------------------------------------------------
-    def recording(self, workload: str, run_index: int, pod_security: str) -> Recording:
-        if self._container_ns is None:
+    def recordings(self, workload: str, run_index: int, pod_security: str) -> tuple[Recording, ...]:
+        if not self._containers:
             raise EnvironmentProblem("the container never started, so nothing was recorded")
         native = arch_lib.native_arch()
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        unknown: set[int] = set()
+        # container role -> syscall -> process role -> calls
+        counts: dict[str, dict[str, dict[str, int]]] = {
+            ref.role.value: defaultdict(lambda: defaultdict(int))
+            for ref in self._containers.values()
+        }
+        unknown: dict[str, set[int]] = defaultdict(set)
         tree = self._tree()
         for line in self._lines:
             if (m := _EXEC.match(line)) and self._ours(m, tree):
@@ -182,35 +190,43 @@ class EbpfTracer(Tracer):
             m = _COUNT.match(line)
             if not m or not self._ours(m, tree):
                 continue
+            role = self._containers[int(m[1])].role.value
             pid, gen, number, count = int(m[2]), int(m[3]), int(m[4]), int(m[5])
             name = arch_lib.syscall_name(number, native)
             if name is None:
-                unknown.add(number)
+                unknown[role].add(number)
                 continue
-            counts[name][self._table.role(pid, gen)] += count
+            counts[role][name][self._table.role(pid, gen)] += count
         (self.work_dir / "bpftrace.out").write_text("\n".join(self._lines) + "\n")
-        return Recording(
-            workload=workload,
-            run_index=run_index,
-            tracer=self.name,
-            arch=native,
-            pod_security=pod_security,
-            counts={n: dict(r) for n, r in counts.items()},
-            unknown_numbers=frozenset(unknown),
+        return tuple(
+            Recording(
+                workload=workload,
+                run_index=run_index,
+                tracer=self.name,
+                arch=native,
+                pod_security=pod_security,
+                counts={n: dict(r) for n, r in by_name.items()},
+                unknown_numbers=frozenset(unknown[role]),
+                role=role,
+            )
+            for role, by_name in sorted(counts.items())
         )
 
-    def container_pids(self) -> frozenset[int]:
-        """Host pids of the traced container's processes seen so far (for matching other
-        per-pid sources, such as the kernel's seccomp audit records, to this container)."""
+    def container_pids(self, role: str | None = None) -> frozenset[int]:
+        """Host pids of the traced containers' processes seen so far, of one container role
+        or all (for matching other per-pid sources, such as the kernel's seccomp audit
+        records, to a container)."""
         pids: set[int] = set()
         tree = self._tree()
         for line in self._lines:
-            if (m := _COUNT.match(line)) and self._ours(m, tree):
-                pids.add(int(m[2]))
-            elif (m := _EXEC.match(line) or _FORK.match(line)) and self._ours(m, tree):
-                pids.add(int(m[2]))
-                if line.startswith("FORK "):
-                    pids.add(int(m[4]))
+            m = _COUNT.match(line) or _EXEC.match(line) or _FORK.match(line)
+            if not m or not self._ours(m, tree):
+                continue
+            if role is not None and self._containers[int(m[1])].role.value != role:
+                continue
+            pids.add(int(m[2]))
+            if line.startswith("FORK "):
+                pids.add(int(m[4]))
         return frozenset(pids)
 
     def lost_events(self) -> int:
@@ -223,10 +239,11 @@ class EbpfTracer(Tracer):
         """The pids of the process tree (process-tree scope), or None (namespace scope)."""
         if self.scope != SCOPE_PROCESS_TREE or self._root_pid is None:
             return None
-        return process_tree(self._root_pid, self._container_ns, self._lines)
+        namespace = next(iter(self._containers), None)
+        return process_tree(self._root_pid, namespace, self._lines)
 
     def _ours(self, match: re.Match[str], tree: frozenset[int] | None) -> bool:
-        if int(match[1]) != self._container_ns:
+        if int(match[1]) not in self._containers:
             return False
         return tree is None or int(match[2]) in tree
 

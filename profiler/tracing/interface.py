@@ -45,6 +45,9 @@ class Recording:
     unknown_numbers: frozenset[int] = frozenset()
     # The script that ran, so a user script can be verified again from its recordings.
     script: str | None = None
+    # The container role (pod) the calls were made in: "driver", "executor" (every
+    # executor pod of the run together) or "all" (the one container of a local run).
+    role: str = "all"
 
     @property
     def syscalls(self) -> frozenset[str]:
@@ -66,6 +69,7 @@ class Recording:
             "arg_values": {k: sorted(v) for k, v in sorted(self.arg_values.items())},
             "unknown_numbers": sorted(self.unknown_numbers),
             "script": self.script,
+            "role": self.role,
         }
 
     @classmethod
@@ -82,6 +86,7 @@ class Recording:
             checksum=data.get("checksum"),
             unknown_numbers=frozenset(data.get("unknown_numbers") or ()),
             script=data.get("script"),
+            role=str(data.get("role") or "all"),
         )
 
     def save(self, path: Path) -> None:
@@ -105,5 +110,42 @@ class Tracer(RunObserver, ABC):
         """Raise ``EnvironmentProblem`` naming what is missing (root, bpftrace, BTF...)."""
 
     @abstractmethod
+    def recordings(self, workload: str, run_index: int, pod_security: str) -> tuple[Recording, ...]:
+        """The run just observed, one recording per container role it had (the executor
+        pods together), sorted by role."""
+
     def recording(self, workload: str, run_index: int, pod_security: str) -> Recording:
-        """The recording of the run just observed."""
+        """The run just observed as one recording: every container's calls together."""
+        return merge_roles(self.recordings(workload, run_index, pod_security))
+
+
+def merge_roles(recordings: tuple[Recording, ...]) -> Recording:
+    """One recording of a run from its per-role recordings (role "all")."""
+    if not recordings:
+        raise ValueError("no recordings to merge")
+    if len(recordings) == 1:
+        return recordings[0]
+    counts: dict[str, dict[str, int]] = {}
+    arg_values: dict[str, set[int]] = {}
+    for recording in recordings:
+        for name, roles in recording.counts.items():
+            merged = counts.setdefault(name, {})
+            for role, count in roles.items():
+                merged[role] = merged.get(role, 0) + count
+        for key, values in recording.arg_values.items():
+            arg_values.setdefault(key, set()).update(values)
+    first = recordings[0]
+    return Recording(
+        workload=first.workload,
+        run_index=first.run_index,
+        tracer=first.tracer,
+        arch=first.arch,
+        pod_security=first.pod_security,
+        counts=counts,
+        arg_values={k: frozenset(v) for k, v in arg_values.items()},
+        exit_code=first.exit_code,
+        checksum=first.checksum,
+        unknown_numbers=frozenset().union(*(r.unknown_numbers for r in recordings)),
+        script=first.script,
+        role="all",
+    )

@@ -560,32 +560,37 @@ def iter_lines(path: Path) -> Iterator[str]:
         yield from handle
 
 
-_FILTER_LOAD = re.compile(
-    r"^\s*(?:\[pid\s+)?(\d+)\]?\s+(?:[\d:.]+\s+)?"
+_FILTER_CALL = (
     r"(?:seccomp\((?:SECCOMP_SET_MODE_FILTER|0x1 /\* SECCOMP_SET_MODE_FILTER \*/|1),"
     r"|prctl\((?:PR_SET_SECCOMP|0x16 /\* PR_SET_SECCOMP \*/|22),)"
-    r".*=\s*0(?:\s|$)"
 )
+_LINE_START = r"^\s*(?:\[pid\s+)?(\d+)\]?\s+(?:[\d:.]+\s+)?"
+_FILTER_LOAD = re.compile(_LINE_START + _FILTER_CALL + r".*=\s*0(?:\s|$)")
+_FILTER_UNFINISHED = re.compile(_LINE_START + _FILTER_CALL + r".*<unfinished \.\.\.>")
+_FILTER_RESUMED = re.compile(_LINE_START + r"<\.\.\. (?:seccomp|prctl) resumed>.*=\s*0(?:\s|$)")
 _PID = re.compile(r"^\s*(?:\[pid\s+)?(\d+)")
 
 
 def after_filter_load(lines: Iterable[str]) -> Iterator[str]:
-    """The lines of a trace started before the seccomp filter: the first process's lines
-    from after its (successful) filter load on, and every line of the processes it then
-    starts. For the local backend, whose launcher is traced from before the filter."""
-    first: str | None = None
+    """The lines of a trace started before the seccomp filter: every line after the first
+    successful filter load on.
+
+    For traces that begin before the filter: the local backend's launcher, and a
+    container's OCI runtime init process (which loads the container's filter, on every
+    thread, right before it execs the entrypoint). A load that strace splits into
+    ``<unfinished ...>`` and ``<... seccomp resumed>`` counts once it resumed with 0.
+    """
+    pending: set[str] = set()
     loaded = False
     for line in lines:
         if loaded:
             yield line
             continue
-        match = _PID.match(line)
-        if match is None:
-            continue
-        pid = match.group(1)
-        if first is None:
-            first = pid
-        if pid == first and _FILTER_LOAD.match(line):
+        if _FILTER_LOAD.match(line):
+            loaded = True
+        elif match := _FILTER_UNFINISHED.match(line):
+            pending.add(match.group(1))
+        elif (match := _FILTER_RESUMED.match(line)) and match.group(1) in pending:
             loaded = True
 
 

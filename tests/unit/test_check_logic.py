@@ -2,10 +2,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from profiler import workloads
-from profiler.check import Verdict, run_check
+from profiler.check import CheckOptions, Verdict, run_check
 from profiler.report.check_formats import check_to_json, check_to_junit
 from profiler.runtime.interface import SecurityMode
-from tests.fakes import FakeBackend
+from tests.fakes import FakeBackend, check_plan
 
 U, R, L = SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST
 
@@ -17,7 +17,9 @@ def _workloads(*names):
 def test_unconfined_runs_first_and_every_cell_passes():
     backend = FakeBackend(lambda spec: (0, False, "abc", ""))
     report = run_check(
-        backend, _workloads("rdd_python"), [R, U], "img", repeat=2, timeout_seconds=5
+        backend,
+        check_plan(_workloads("rdd_python"), [R, U], repeat=2),
+        CheckOptions(timeout_seconds=5),
     )
     assert [s.mode for s in backend.specs] == [U, R, U, R]
     assert report.passed
@@ -36,10 +38,7 @@ def test_failure_timeout_and_mismatch_verdicts():
 
     report = run_check(
         FakeBackend(outcome),
-        _workloads("ml_pipeline", "pandas_udf"),
-        [U, R, L],
-        "img",
-        profile_json="{}",
+        check_plan(_workloads("ml_pipeline", "pandas_udf"), [U, R, L], profile_json="{}"),
     )
     assert not report.passed
     assert report.cell("ml_pipeline", U).verdict is Verdict.PASS
@@ -53,7 +52,7 @@ def test_failure_timeout_and_mismatch_verdicts():
 def test_one_failure_in_several_runs_fails_the_cell():
     calls = iter([0, 0, 0, 1])
     backend = FakeBackend(lambda spec: (next(calls), False, "x", "boom error"))
-    report = run_check(backend, _workloads("rdd_python"), [U, R], "img", repeat=2)
+    report = run_check(backend, check_plan(_workloads("rdd_python"), [U, R], repeat=2))
     assert report.cell("rdd_python", R).verdict is Verdict.FAIL
     assert report.cell("rdd_python", R).passes == 1
 
@@ -62,11 +61,12 @@ def test_reference_checksums_stand_in_for_unconfined_runs():
     backend = FakeBackend(lambda spec: (0, False, "new", ""))
     report = run_check(
         backend,
-        _workloads("rdd_python"),
-        [L],
-        "img",
-        profile_json="{}",
-        reference_checksums={"rdd_python": "recorded"},
+        check_plan(
+            _workloads("rdd_python"),
+            [L],
+            profile_json="{}",
+            reference_checksums={"rdd_python": "recorded"},
+        ),
     )
     assert report.cell("rdd_python", L).verdict is Verdict.MISMATCH
 
@@ -75,11 +75,11 @@ def test_json_and_junit_outputs(tmp_path: Path):
     backend = FakeBackend(
         lambda spec: (0, False, "a", "") if spec.mode is U else (2, False, "", "Error: x")
     )
-    report = run_check(backend, _workloads("rdd_python"), [U, R], "img")
+    report = run_check(backend, check_plan(_workloads("rdd_python"), [U, R]))
     assert check_to_json(report) == check_to_json(report)
     assert '"verdict": "fail"' in check_to_json(report)
     root = ET.fromstring(check_to_junit(report).split("?>", 1)[1])
     suites = {s.get("name"): s for s in root}
     assert suites["seccomp-unconfined"].get("failures") == "0"
     assert suites["seccomp-runtime-default"].get("failures") == "1"
-    assert root.find(".//failure").get("message") == "Error: x"
+    assert root.find(".//failure").get("message") == "exit 2: Error: x"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from profiler import workloads
-from profiler.check import Verdict, run_check
+from profiler.check import CheckOptions, Verdict, run_check
 from profiler.diagnose import (
     ComplainDiagnoser,
     ComplainOutcome,
@@ -28,7 +28,7 @@ from profiler.diagnose import (
 from profiler.runtime.interface import RunSpec, SecurityMode
 from profiler.seccomp.arch import syscall_number
 from profiler.seccomp.profile import ArgCondition, Profile, SyscallRule, profile_from_dict
-from tests.fakes import FakeBackend
+from tests.fakes import FakeBackend, check_plan
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "diagnose"
 U, R, L = SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST
@@ -284,10 +284,7 @@ def test_failing_cells_get_a_diagnosis_when_unconfined_passes():
     diagnoser = RecordingDiagnoser()
     report = run_check(
         FakeBackend(_fail_confined),
-        [workloads.resolve("rdd_python")],
-        [U, R, L],
-        "img",
-        profile_json="{}",
+        check_plan([workloads.resolve("rdd_python")], [U, R, L], profile_json="{}"),
         diagnoser=diagnoser,
     )
     assert report.cell("rdd_python", U).diagnosis == ()
@@ -299,18 +296,14 @@ def test_no_diagnosis_when_unconfined_fails_too_or_when_switched_off():
     diagnoser = RecordingDiagnoser()
     report = run_check(
         FakeBackend(lambda spec: (1, False, "", "boom")),
-        [workloads.resolve("rdd_python")],
-        [U, R],
-        "img",
+        check_plan([workloads.resolve("rdd_python")], [U, R]),
         diagnoser=diagnoser,
     )
     assert report.cell("rdd_python", R).diagnosis == ()
     run_check(
         FakeBackend(_fail_confined),
-        [workloads.resolve("rdd_python")],
-        [U, R],
-        "img",
-        diagnose=False,
+        check_plan([workloads.resolve("rdd_python")], [U, R]),
+        CheckOptions(diagnose=False),
         diagnoser=diagnoser,
     )
     assert diagnoser.asked == []
@@ -331,11 +324,9 @@ def test_complain_mode_runs_confined_cells_through_the_diagnoser():
     diagnoser = PassingComplain(backend)
     report = run_check(
         backend,
-        [workloads.resolve("rdd_python")],
-        [U, R],
-        "img",
+        check_plan([workloads.resolve("rdd_python")], [U, R]),
+        CheckOptions(complain=True),
         diagnoser=diagnoser,
-        complain=True,
     )
     cell = report.cell("rdd_python", R)
     assert cell.verdict is Verdict.PASS
@@ -347,7 +338,7 @@ def test_default_diagnoser_says_when_runtime_default_is_unknown(monkeypatch, tmp
     monkeypatch.setattr("profiler.paths.data_dir", lambda name: tmp_path)
     monkeypatch.setattr("profiler.diagnose.TRACEABLE_BACKENDS", ("fake",))
     report = run_check(
-        FakeBackend(_fail_confined), [workloads.resolve("rdd_python")], [U, R], "img"
+        FakeBackend(_fail_confined), check_plan([workloads.resolve("rdd_python")], [U, R])
     )
     (line,) = report.cell("rdd_python", R).diagnosis
     assert line.startswith("no diagnosis: RuntimeDefault's allow list is not known here")
@@ -368,7 +359,7 @@ def test_diagnoser_reports_what_is_missing(monkeypatch):
 
 def test_backends_that_cannot_be_traced_are_not_rerun():
     backend = FakeBackend(_fail_confined)
-    report = run_check(backend, [workloads.resolve("rdd_python")], [U, R], "img")
+    report = run_check(backend, check_plan([workloads.resolve("rdd_python")], [U, R]))
     assert len(backend.specs) == 2
     (line,) = report.cell("rdd_python", R).diagnosis
     assert line.startswith("no diagnosis: the fake backend does not report")

@@ -1,67 +1,225 @@
+"""Docker container options and the pod plan behind them (pure: no engine)."""
+
+import ipaddress
+
 import pytest
 
 from profiler import workloads
 from profiler.runtime.docker import container_options
-from profiler.runtime.interface import ContainerSecurity, PodSecurity, RunSpec, SecurityMode
+from profiler.runtime.interface import (
+    ContainerSecurity,
+    Mount,
+    PodSecurity,
+    ProfileSet,
+    Role,
+    RoleSettings,
+    RunSpec,
+    SecurityMode,
+    Topology,
+)
+from profiler.runtime.pod import (
+    PROPERTIES_FILE,
+    PYTHON_RUNNER,
+    executor_java_options,
+    memory_mib,
+    plan_run,
+)
+
+CIDR = "10.213.7.0/24"
 
 
 def _spec(**kw):
     base = dict(
-        workload=workloads.resolve("rdd_python"), mode=SecurityMode.RUNTIME_DEFAULT, image="img"
+        workload=workloads.resolve("rdd_python"),
+        mode=SecurityMode.RUNTIME_DEFAULT,
+        image="img",
+        topology=Topology.LOCAL,
     )
     base.update(kw)
     return RunSpec(**base)
 
 
+def _local_options(spec, **kw):
+    plan = plan_run(spec, "run1abcdef")
+    return container_options(plan.driver, spec, "run1", **kw)
+
+
 def test_restricted_mirrors_pss_restricted():
-    options = container_options(_spec(), "run1")
+    options = _local_options(_spec())
     assert options["user"] == "185:185"
     assert options["cap_drop"] == ["ALL"]
     assert options["read_only"] is True
     assert "no-new-privileges:true" in options["security_opt"]
     assert options["network_mode"] == "none"
     assert options["hostname"] == "localhost"
-    assert set(options["tmpfs"]) == {"/tmp", "/home/spark"}
+    assert set(options["tmpfs"]) == {
+        "/tmp",
+        "/home/spark",
+        "/opt/spark/work",
+        "/var/data/spark-local-dir-1",
+    }
+    # emptyDirs: executable, and the pod's user owns them whatever the image has there
     assert all("exec" in o.split(",") for o in options["tmpfs"].values())
+    assert all("uid=185" in o.split(",") for o in options["tmpfs"].values())
     assert options["labels"]["io.spark-seccomp.owner"] == "spark-seccomp"
 
 
+def test_the_image_entrypoint_gets_a_driver_pods_arguments():
+    options = _local_options(_spec())
+    assert "entrypoint" not in options  # the image's own
+    assert options["command"][:5] == [
+        "driver",
+        "--properties-file",
+        PROPERTIES_FILE,
+        "--class",
+        PYTHON_RUNNER,
+    ]
+    assert options["command"][5] == "local:///job/rdd_python.py"
+    assert options["environment"]["SPARK_DRIVER_BIND_ADDRESS"] == "127.0.0.1"
+
+
 def test_runtime_default_sends_no_seccomp_option():
-    options = container_options(_spec(), "r")
+    options = _local_options(_spec())
     assert not [o for o in options["security_opt"] if o.startswith("seccomp")]
 
 
 def test_unconfined_and_localhost_modes():
     assert (
-        "seccomp=unconfined"
-        in container_options(_spec(mode=SecurityMode.UNCONFINED), "r")["security_opt"]
+        "seccomp=unconfined" in _local_options(_spec(mode=SecurityMode.UNCONFINED))["security_opt"]
     )
-    options = container_options(
-        _spec(mode=SecurityMode.LOCALHOST, profile_json='{"defaultAction": "SCMP_ACT_ALLOW"}'), "r"
+    options = _local_options(
+        _spec(mode=SecurityMode.LOCALHOST, profile_json='{"defaultAction": "SCMP_ACT_ALLOW"}')
     )
     assert 'seccomp={"defaultAction": "SCMP_ACT_ALLOW"}' in options["security_opt"]
 
 
 def test_localhost_without_profile_is_a_bug():
     with pytest.raises(ValueError):
-        container_options(_spec(mode=SecurityMode.LOCALHOST), "r")
+        _local_options(_spec(mode=SecurityMode.LOCALHOST))
 
 
 def test_pod_security_none_keeps_engine_defaults():
-    options = container_options(_spec(pod_security=PodSecurity.NONE), "r")
-    for key in ("user", "cap_drop", "read_only", "tmpfs", "network_mode"):
+    options = _local_options(_spec(pod_security=PodSecurity.NONE))
+    for key in ("user", "cap_drop", "read_only"):
         assert key not in options
+    # Spark mounts an emptyDir for its local dirs on every pod, hardened or not.
+    assert set(options["tmpfs"]) == {"/var/data/spark-local-dir-1"}
     assert options["security_opt"] == []
 
 
 def test_explicit_security_context_overrides_the_preset():
     security = ContainerSecurity(user=1000, group=2000, cap_add=("NET_BIND_SERVICE",))
-    options = container_options(_spec(security=security), "r")
+    options = _local_options(_spec(security=security))
     assert options["user"] == "1000:2000"
     assert options["cap_add"] == ["NET_BIND_SERVICE"]
     assert "read_only" not in options
 
 
-def test_held_first_process_waits_for_the_tracer():
-    options = container_options(_spec(hold_until_traced=True), "r")
-    assert options["entrypoint"][0].endswith("wait-for-tracer")
+def test_role_mounts_limits_and_binds():
+    settings = RoleSettings(
+        mounts=(
+            Mount("/scratch", size_bytes=1024),
+            Mount("/data", source="/srv/d", read_only=True),
+        ),
+        memory_limit="1408m",
+        cpu_limit=1.5,
+    )
+    spec = _spec(driver=settings)
+    options = _local_options(spec, mounts={"/job": ("/host/job", "ro")})
+    assert "size=1024" in options["tmpfs"]["/scratch"].split(",")
+    assert options["volumes"]["/srv/d"] == {"bind": "/data", "mode": "ro"}
+    assert options["volumes"]["/host/job"] == {"bind": "/job", "mode": "ro"}
+    assert options["mem_limit"] == "1408m"
+    assert options["nano_cpus"] == 1_500_000_000
+
+
+# -- the pod plan ------------------------------------------------------------------------
+
+
+def _pod(**kw):
+    return _spec(topology=Topology.POD, **kw)
+
+
+def test_pod_plan_has_a_master_a_driver_service_and_addresses():
+    spec = _pod()
+    plan = plan_run(spec, "abcdef123456", network_cidr=CIDR, executor_java_options=("-Xss4m",))
+    network = ipaddress.ip_network(CIDR)
+    assert plan.app_name == "rdd-python-abcdef"
+    assert plan.driver.name == "rdd-python-abcdef-driver"
+    assert plan.driver.aliases == ("rdd-python-abcdef-driver-svc",)
+    assert ipaddress.ip_address(plan.driver.ip) in network
+    assert dict(plan.driver.env)["SPARK_DRIVER_BIND_ADDRESS"] == plan.driver.ip
+    assert plan.master is not None and plan.master.settings is None
+    assert "spark.master=spark://rdd-python-abcdef-master:7077" in plan.properties
+    assert "spark.driver.host=rdd-python-abcdef-driver-svc" in plan.properties
+    assert "spark.executor.instances=2" in plan.properties
+    # the master stands in for the API server: not confined, not part of the app
+    master = container_options(plan.master, spec, "r", network="net")
+    assert master["security_opt"] == ["seccomp=unconfined"]
+    assert master["labels"]["io.spark-seccomp.role"] == "master"
+
+
+def test_executor_pods_get_the_environment_spark_sets():
+    spec = _pod(spark_conf=(("spark.executorEnv.FOO", "bar"), ("spark.network.timeout", "300s")))
+    plan = plan_run(spec, "abcdef123456", network_cidr=CIDR, executor_java_options=("-Dx=1",))
+    executor = plan.executor(2, "app-1", spec)
+    env = dict(executor.env)
+    assert executor.args == ("executor",)
+    assert executor.name == "rdd-python-abcdef-exec-2"
+    assert (
+        env["SPARK_DRIVER_URL"]
+        == "spark://CoarseGrainedScheduler@rdd-python-abcdef-driver-svc:7078"
+    )
+    assert env["SPARK_EXECUTOR_ID"] == "2"
+    assert env["SPARK_EXECUTOR_MEMORY"] == "1024m"
+    assert env["SPARK_APPLICATION_ID"] == "app-1"
+    assert env["SPARK_EXECUTOR_POD_IP"] == executor.ip != plan.driver.ip
+    assert env["FOO"] == "bar"
+    options = [env[f"SPARK_JAVA_OPT_{i}"] for i in range(5)]
+    assert options[0] == "-Dx=1"
+    assert "-Dspark.driver.port=7078" in options
+    assert "-Dspark.network.timeout=300s" in options
+    assert "SPARK_JAVA_OPT_5" not in env
+
+
+def test_role_profiles_go_to_their_own_containers():
+    profiles = ProfileSet.single("{}", "union")
+    profiles = ProfileSet(profiles.union, driver=profiles.union.__class__('{"d": 1}', "d"))
+    spec = profiles.apply(_pod(mode=SecurityMode.LOCALHOST))
+    assert spec.settings_for(Role.DRIVER).profile_json == '{"d": 1}'
+    assert spec.settings_for(Role.EXECUTOR).profile_json == "{}"
+    assert spec.settings_for(Role.ALL).profile_json == "{}"
+
+
+def test_a_role_can_run_unconfined_while_the_other_is_confined():
+    spec = _pod(
+        mode=SecurityMode.LOCALHOST,
+        profile_json="{}",
+        executor=RoleSettings(mode=SecurityMode.UNCONFINED),
+    )
+    assert spec.settings_for(Role.EXECUTOR).profile_json is None
+    assert spec.settings_for(Role.DRIVER).profile_json == "{}"
+
+
+def test_pod_plans_need_a_network_and_a_sane_executor_count():
+    with pytest.raises(ValueError):
+        plan_run(_pod(), "abcdef123456")
+    with pytest.raises(ValueError):
+        plan_run(_pod(executors=1000), "abcdef123456", network_cidr=CIDR)
+
+
+def test_memory_strings_read_as_spark_reads_them():
+    assert memory_mib("1g") == 1024
+    assert memory_mib("512m") == 512
+    assert memory_mib("2048") == 2048
+    assert memory_mib("1G") == 1024
+    with pytest.raises(ValueError):
+        memory_mib("lots")
+
+
+def test_executor_java_options_append_user_options_and_startup_confs():
+    options = executor_java_options(
+        ("--add-opens=a",), {"spark.executor.extraJavaOptions": "-Da='x y' -Db"}
+    )
+    assert options[:3] == ["--add-opens=a", "-Da=x y", "-Db"]
+    assert options[3:] == sorted(options[3:])

@@ -11,7 +11,7 @@ import pytest
 
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.runtime import select
-from profiler.runtime.interface import ContainerSecurity, PodSecurity
+from profiler.runtime.interface import ContainerRef, ContainerSecurity, PodSecurity, Role
 from profiler.runtime.launcher import (
     LauncherError,
     build_filter,
@@ -270,7 +270,7 @@ def test_process_tree_follows_forks_from_the_root_only() -> None:
 def test_ebpf_recording_in_tree_scope_keeps_only_the_tree(tmp_path: Path) -> None:
     tracer = EbpfTracer(tmp_path)
     tracer.scope = SCOPE_PROCESS_TREE
-    tracer._container_ns = 7  # what started() reads from /proc
+    tracer._containers = {7: ContainerRef(Role.ALL, "local")}  # what started() reads from /proc
     tracer._root_pid = 100
     tracer._lines = [
         "EXEC 7 100 1 /opt/spark/bin/spark-submit",

@@ -27,6 +27,7 @@ from profiler.errors import UsageError
 from profiler.runtime.interface import (
     ContainerSecurity,
     PodSecurity,
+    ProfileSet,
     RunResult,
     RunSpec,
     SecurityMode,
@@ -49,7 +50,7 @@ def ok(_spec: RunSpec) -> tuple[int | None, bool, str, str]:
 
 def bench(backend: FakeBackend, **kwargs: Any) -> Any:
     arguments: dict[str, Any] = {
-        "profile_json": ALLOW_ALL,
+        "profiles": ProfileSet.single(ALLOW_ALL, "allow all"),
         "repeat": 3,
         "environment": {"kernel": "test"},
     }
@@ -100,7 +101,7 @@ def test_profile_only_goes_to_localhost_runs() -> None:
 
 def test_localhost_without_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="profile"):
-        bench(FakeBackend(ok), profile_json=None)
+        bench(FakeBackend(ok), profiles=None)
 
 
 # --- samples and failures -------------------------------------------------------------

@@ -89,6 +89,7 @@ def test_security_context_becomes_the_container_security(style, seccomp_root):
         assert set(security.writable_paths) == {
             "/tmp",
             "/home/spark",
+            "/opt/spark/work",
             "/var/data/spark-local-dir-1",
         }
         assert security.network

@@ -88,7 +88,12 @@ def test_pods_are_restricted_and_use_the_right_profile(style):
         assert (c.user, c.group) == (SPARK_UID, SPARK_UID)
         assert c.cap_drop == ("ALL",) and c.cap_add == ()
         assert c.no_new_privileges and c.read_only_root and not c.privileged
-        assert set(c.writable_paths) == {"/tmp", "/home/spark", "/var/data/spark-local-dir-1"}
+        assert set(c.writable_paths) == {
+            "/tmp",
+            "/home/spark",
+            "/opt/spark/work",
+            "/var/data/spark-local-dir-1",
+        }
 
 
 def test_template_style_uses_only_templates_and_fields_style_only_fields():
