@@ -47,6 +47,7 @@ from profiler.runtime.interface import (
     Backend,
     PodSecurity,
     ProfileSet,
+    Role,
     RunResult,
     RunSpec,
     SecurityMode,
@@ -191,6 +192,7 @@ def split_runs(runs: Sequence[tuple[int, RunResult]]) -> tuple[list[Sample], lis
             failed.append(FailedRun(name, mode, round_index, reason, run_dir))
             continue
         job = result.result.job_seconds if result.result else None
+        driver_cpu, executor_cpu = _role_cpu(result)
         samples.append(
             Sample(
                 workload=name,
@@ -199,9 +201,22 @@ def split_runs(runs: Sequence[tuple[int, RunResult]]) -> tuple[list[Sample], lis
                 wall_seconds=result.wall_seconds,
                 job_seconds=job if job is not None and job > 0 else None,
                 cpu_seconds=result.cpu_seconds,
+                driver_cpu_seconds=driver_cpu,
+                executor_cpu_seconds=executor_cpu,
             )
         )
     return samples, failed
+
+
+def _role_cpu(result: RunResult) -> tuple[float | None, float | None]:
+    """CPU seconds of the driver pod and of all executor pods of a pod-shaped run."""
+    driver = [c.cpu_seconds for c in result.containers if c.role is Role.DRIVER]
+    executors = [c.cpu_seconds for c in result.containers if c.role is Role.EXECUTOR]
+    driver_cpu = driver[0] if driver and driver[0] is not None else None
+    executor_cpu = None
+    if executors and None not in executors:
+        executor_cpu = sum(c for c in executors if c is not None)
+    return driver_cpu, executor_cpu
 
 
 def bench_json(report: BenchReport, failed: Sequence[FailedRun], *, repeat: int) -> str:

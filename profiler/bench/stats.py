@@ -49,6 +49,8 @@ from profiler.errors import UsageError
 
 REFERENCE_MODE = "unconfined"
 METRICS = ("wall", "job", "cpu")
+# CPU time of each pod of a pod-topology run: the driver's, and all executors' together.
+ROLE_METRICS = ("driver_cpu", "executor_cpu")
 DEFAULT_RESAMPLES = 4000
 MIN_RESAMPLES = 2000
 DEFAULT_SEED = 20240917
@@ -68,7 +70,9 @@ class Sample:
     round: int
     wall_seconds: float
     job_seconds: float | None = None  # the job's own timer, without JVM start-up
-    cpu_seconds: float | None = None  # user + system of the container's cgroup
+    cpu_seconds: float | None = None  # user + system of the containers' cgroups
+    driver_cpu_seconds: float | None = None  # the driver pod's part (pod topology)
+    executor_cpu_seconds: float | None = None  # the executor pods' part, all together
 
     def value(self, metric: str) -> float | None:
         if metric == "wall":
@@ -77,6 +81,10 @@ class Sample:
             return self.job_seconds
         if metric == "cpu":
             return self.cpu_seconds
+        if metric == "driver_cpu":
+            return self.driver_cpu_seconds
+        if metric == "executor_cpu":
+            return self.executor_cpu_seconds
         raise ValueError(f"unknown metric {metric!r}")
 
 
@@ -108,9 +116,11 @@ class ModeStats:
     wall: Spread
     job: Spread | None = None
     cpu: Spread | None = None
+    driver_cpu: Spread | None = None
+    executor_cpu: Spread | None = None
 
     def spread(self, metric: str) -> Spread | None:
-        if metric not in METRICS:
+        if metric not in METRICS and metric not in ROLE_METRICS:
             raise ValueError(f"unknown metric {metric!r}")
         spread: Spread | None = getattr(self, metric)
         return spread
@@ -174,6 +184,8 @@ class BenchReport:
     confidence: float = DEFAULT_CONFIDENCE
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
+    # CPU overhead per pod (metrics ROLE_METRICS), when the runs were pod-shaped.
+    role_overheads: tuple[Overhead, ...] = ()
 
     def stat(self, workload: str, mode: str) -> ModeStats | None:
         return next((s for s in self.stats if s.workload == workload and s.mode == mode), None)
@@ -319,6 +331,7 @@ def analyse_bench(
 
     stats: list[ModeStats] = []
     overheads: list[Overhead] = []
+    role_overheads: list[Overhead] = []
     warnings: list[str] = []
     for workload in workload_order:
         for mode in mode_order:
@@ -355,6 +368,18 @@ def analyse_bench(
                     f"asked for ({reference} runs vary by {variation:.1%} IQR/median); "
                     f"about {needed} repeats would reach it"
                 )
+        for role_metric in ROLE_METRICS:
+            role_reference = _by_round(grouped.get((workload, reference), []), role_metric)
+            for mode in mode_order:
+                treated = _by_round(grouped.get((workload, mode), []), role_metric)
+                if mode == reference or not role_reference or not treated:
+                    continue
+                ratio, low, high, n, paired = bootstrap_ratio(
+                    treated, role_reference, confidence=confidence, resamples=resamples, seed=seed
+                )
+                role_overheads.append(
+                    Overhead(workload, mode, role_metric, ratio, low, high, confidence, n, paired)
+                )
         # Without a comparison, the reference's own spread is the only sign of noise. With
         # one, paired rounds cancel shared drift, so the interval is the honest test.
         if not compared and reference_runs and variation > precision:
@@ -377,6 +402,7 @@ def analyse_bench(
         confidence=confidence,
         resamples=resamples,
         seed=seed,
+        role_overheads=tuple(role_overheads),
     )
 
 
@@ -387,7 +413,15 @@ def _mode_stats(workload: str, mode: str, runs: Sequence[Sample]) -> ModeStats:
 
     wall = spread("wall")
     assert wall is not None  # every sample has a wall time
-    return ModeStats(workload, mode, wall, spread("job"), spread("cpu"))
+    return ModeStats(
+        workload,
+        mode,
+        wall,
+        spread("job"),
+        spread("cpu"),
+        spread("driver_cpu"),
+        spread("executor_cpu"),
+    )
 
 
 def _rounded(sample: Sample) -> Sample:
@@ -398,6 +432,8 @@ def _rounded(sample: Sample) -> Sample:
         round_float(sample.wall_seconds) or 0.0,
         round_float(sample.job_seconds),
         round_float(sample.cpu_seconds),
+        round_float(sample.driver_cpu_seconds),
+        round_float(sample.executor_cpu_seconds),
     )
 
 
@@ -451,6 +487,8 @@ def bench_to_dict(report: BenchReport) -> dict[str, Any]:
                 "wall_seconds": round_float(s.wall_seconds),
                 "job_seconds": round_float(s.job_seconds),
                 "cpu_seconds": round_float(s.cpu_seconds),
+                "driver_cpu_seconds": round_float(s.driver_cpu_seconds),
+                "executor_cpu_seconds": round_float(s.executor_cpu_seconds),
             }
             for s in report.samples
         ],
@@ -461,25 +499,29 @@ def bench_to_dict(report: BenchReport) -> dict[str, Any]:
                 "wall": _spread_to_dict(m.wall),
                 "job": _spread_to_dict(m.job),
                 "cpu": _spread_to_dict(m.cpu),
+                "driver_cpu": _spread_to_dict(m.driver_cpu),
+                "executor_cpu": _spread_to_dict(m.executor_cpu),
             }
             for m in report.stats
         ],
-        "overheads": [
-            {
-                "workload": o.workload,
-                "mode": o.mode,
-                "metric": o.metric,
-                "ratio": round_float(o.ratio),
-                "ci_low": round_float(o.ci_low),
-                "ci_high": round_float(o.ci_high),
-                "confidence": round_float(o.confidence),
-                "n": o.n,
-                "paired": o.paired,
-                "verdict": o.verdict,
-            }
-            for o in report.overheads
-        ],
+        "overheads": [_overhead_to_dict(o) for o in report.overheads],
+        "role_overheads": [_overhead_to_dict(o) for o in report.role_overheads],
         "warnings": list(report.warnings),
+    }
+
+
+def _overhead_to_dict(o: Overhead) -> dict[str, Any]:
+    return {
+        "workload": o.workload,
+        "mode": o.mode,
+        "metric": o.metric,
+        "ratio": round_float(o.ratio),
+        "ci_low": round_float(o.ci_low),
+        "ci_high": round_float(o.ci_high),
+        "confidence": round_float(o.confidence),
+        "n": o.n,
+        "paired": o.paired,
+        "verdict": o.verdict,
     }
 
 
@@ -506,6 +548,8 @@ def bench_from_dict(data: Any, source: str = "bench.json") -> BenchReport:
             wall_seconds=reader.number(raw, "wall_seconds", where),
             job_seconds=reader.optional_number(raw, "job_seconds", where),
             cpu_seconds=reader.optional_number(raw, "cpu_seconds", where),
+            driver_cpu_seconds=reader.optional_number(raw, "driver_cpu_seconds", where),
+            executor_cpu_seconds=reader.optional_number(raw, "executor_cpu_seconds", where),
         )
         for where, raw in reader.items(top, "samples")
     )
@@ -516,23 +560,31 @@ def bench_from_dict(data: Any, source: str = "bench.json") -> BenchReport:
             wall=_spread_from(reader, raw.get("wall"), f"{where}.wall"),
             job=_optional_spread_from(reader, raw.get("job"), f"{where}.job"),
             cpu=_optional_spread_from(reader, raw.get("cpu"), f"{where}.cpu"),
+            driver_cpu=_optional_spread_from(reader, raw.get("driver_cpu"), f"{where}.driver_cpu"),
+            executor_cpu=_optional_spread_from(
+                reader, raw.get("executor_cpu"), f"{where}.executor_cpu"
+            ),
         )
         for where, raw in reader.items(top, "stats")
     )
-    overheads = tuple(
-        Overhead(
-            workload=reader.string(raw, "workload", where),
-            mode=reader.string(raw, "mode", where),
-            metric=reader.string(raw, "metric", where),
-            ratio=reader.number(raw, "ratio", where),
-            ci_low=reader.number(raw, "ci_low", where),
-            ci_high=reader.number(raw, "ci_high", where),
-            confidence=reader.number(raw, "confidence", where),
-            n=reader.integer(raw, "n", where),
-            paired=bool(raw.get("paired", False)),
+
+    def overheads_of(key: str) -> tuple[Overhead, ...]:
+        return tuple(
+            Overhead(
+                workload=reader.string(raw, "workload", where),
+                mode=reader.string(raw, "mode", where),
+                metric=reader.string(raw, "metric", where),
+                ratio=reader.number(raw, "ratio", where),
+                ci_low=reader.number(raw, "ci_low", where),
+                ci_high=reader.number(raw, "ci_high", where),
+                confidence=reader.number(raw, "confidence", where),
+                n=reader.integer(raw, "n", where),
+                paired=bool(raw.get("paired", False)),
+            )
+            for where, raw in reader.items(top, key)
         )
-        for where, raw in reader.items(top, "overheads")
-    )
+
+    overheads = overheads_of("overheads")
     environment = reader.object(top.get("environment") or {}, "environment")
     reference = reader.optional_string(top, "reference") or REFERENCE_MODE
     metric = reader.optional_string(top, "metric") or "wall"
@@ -559,6 +611,7 @@ def bench_from_dict(data: Any, source: str = "bench.json") -> BenchReport:
         samples=samples,
         stats=stats,
         overheads=overheads,
+        role_overheads=overheads_of("role_overheads"),
         warnings=reader.strings(top, "warnings"),
         environment=environment,
         reference=reference,

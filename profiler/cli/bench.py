@@ -167,13 +167,18 @@ def bench(
                 run_root=root,
                 progress=on_progress,
             )
-    if profile is not None:
+    if profiles is not None:
         shutil.copyfile(profile, root / "profile.json")
+        for role, labelled in (("driver", profiles.driver), ("executor", profiles.executor)):
+            if labelled is not None:
+                (root / f"profile.{role}.json").write_text(labelled.text)
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
         if summary.is_file():
             _copy_summary(summary, root / SUMMARY_FILE)
     write_runtime_default(root, runtime_default)
     _print_wide(render_table(report))
+    if report.role_overheads:
+        _print_wide(render_role_table(report))
     for warning in report.warnings:
         stdout.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     if micro is not None:
@@ -245,6 +250,44 @@ def render_table(report: BenchReport) -> Table:
                 interval,
                 verdict,
             )
+    return table
+
+
+def render_role_table(report: BenchReport) -> Table:
+    """CPU time per pod: where a mode's cost lands, in the driver or the executors."""
+    table = Table(
+        "workload",
+        "mode",
+        "driver CPU",
+        "change",
+        f"{report.confidence:.0%} CI",
+        "executors' CPU",
+        "change",
+        f"{report.confidence:.0%} CI",
+        title=f"CPU time per pod against {report.reference} (paired rounds)",
+    )
+    for workload in report.workloads:
+        for mode in report.modes:
+            stat = report.stat(workload, mode)
+            if stat is None or mode == report.reference:
+                continue
+            row = [workload, mode]
+            for metric in ("driver_cpu", "executor_cpu"):
+                spread = stat.spread(metric)
+                overhead = next(
+                    (
+                        o
+                        for o in report.role_overheads
+                        if (o.workload, o.mode, o.metric) == (workload, mode, metric)
+                    ),
+                    None,
+                )
+                if spread is None or overhead is None:
+                    row += ["-", "", ""]
+                    continue
+                interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
+                row += [f"{spread.median:.2f}s", _percent(overhead.ratio), interval]
+            table.add_row(*row)
     return table
 
 

@@ -14,6 +14,9 @@ def check_to_dict(report: CheckReport) -> dict[str, Any]:
     return {
         "image": report.image,
         "pod_security": report.pod_security.value,
+        "topology": report.topology.value,
+        "executors": report.executors if report.topology.value == "pod" else 0,
+        "notes": list(report.notes),
         "modes": [m.value for m in report.modes],
         "workloads": list(report.workloads),
         "profile": report.profile_label,

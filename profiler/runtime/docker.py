@@ -76,6 +76,7 @@ EXECUTOR_GRACE_SECONDS = 30.0
 # How long a driver may go on once every executor is gone (it would wait forever).
 ORPHANED_DRIVER_SECONDS = 20.0
 POLL_SECONDS = 0.25
+POD_SYSCTLS = (("net.ipv6.conf.all.disable_ipv6", "0"), ("net.ipv6.conf.default.disable_ipv6", "0"))
 
 
 def seccomp_option(mode: SecurityMode, profile_json: str | None) -> list[str]:
@@ -179,6 +180,10 @@ def container_options(
     if tmpfs:
         options["tmpfs"] = tmpfs
     options["security_opt"] = security_opt
+    # A pod's network namespace has IPv6 (at least ::1) even on IPv4-only clusters; Docker
+    # turns it off, and then the JVM resolves names for IPv4 only (one query per name
+    # instead of glibc's parallel A and AAAA queries, which need sendmmsg).
+    options["sysctls"] = dict(POD_SYSCTLS)
     if network is None:
         # With no network the container's own name resolves nowhere and the JVM dies, so
         # the local container is called localhost.

@@ -62,6 +62,7 @@ _MASTER_HOST = 2
 _DRIVER_HOST = 3
 _FIRST_EXECUTOR_HOST = 10
 MAX_EXECUTORS = 200
+NAMESPACE = "default"  # the namespace the run's service names pretend to live in
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class PodPlan:
         env: dict[str, str] = {
             "SPARK_USER": "spark",
             "SPARK_DRIVER_URL": (
-                f"spark://CoarseGrainedScheduler@{service_name(self.app_name)}:{DRIVER_PORT}"
+                f"spark://CoarseGrainedScheduler@{service_host(self.app_name)}:{DRIVER_PORT}"
             ),
             "SPARK_EXECUTOR_CORES": str(settings.cores),
             "SPARK_EXECUTOR_MEMORY": f"{memory_mib(settings.memory)}m",
@@ -180,7 +181,7 @@ def plan_run(
         spec,
         {
             "spark.master": f"spark://{master_name}:{MASTER_PORT}",
-            "spark.driver.host": service_name(app),
+            "spark.driver.host": service_host(app),
             "spark.driver.port": str(DRIVER_PORT),
             "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
             "spark.blockManager.port": str(BLOCK_MANAGER_PORT),
@@ -204,7 +205,7 @@ def plan_run(
         ),
         settings=settings,
         ip=driver_ip,
-        aliases=(service_name(app),),
+        aliases=service_aliases(app),
     )
     master = ContainerPlan(
         role=None,
@@ -243,6 +244,18 @@ def app_name(workload: str, run_id: str) -> str:
 def service_name(app: str) -> str:
     """The driver's headless Service, through which executors reach the driver."""
     return f"{app}-driver-svc"
+
+
+def service_host(app: str) -> str:
+    """The driver's address as Spark's DriverServiceFeatureStep writes it into
+    spark.driver.host: ``<service>.<namespace>.svc``."""
+    return f"{service_name(app)}.{NAMESPACE}.svc"
+
+
+def service_aliases(app: str) -> tuple[str, ...]:
+    """Every name of the driver's Service a pod may ask the cluster DNS for."""
+    short = service_name(app)
+    return (short, f"{short}.{NAMESPACE}.svc", f"{short}.{NAMESPACE}.svc.cluster.local")
 
 
 def memory_mib(text: str) -> int:

@@ -567,7 +567,7 @@ _FILTER_CALL = (
 _LINE_START = r"^\s*(?:\[pid\s+)?(\d+)\]?\s+(?:[\d:.]+\s+)?"
 _FILTER_LOAD = re.compile(_LINE_START + _FILTER_CALL + r".*=\s*0(?:\s|$)")
 _FILTER_UNFINISHED = re.compile(_LINE_START + _FILTER_CALL + r".*<unfinished \.\.\.>")
-_FILTER_RESUMED = re.compile(_LINE_START + r"<\.\.\. (?:seccomp|prctl) resumed>.*=\s*0(?:\s|$)")
+_RESUMED = re.compile(_LINE_START + r"<\.\.\. (?:seccomp|prctl) resumed>.*=\s*(-?\d+)")
 _PID = re.compile(r"^\s*(?:\[pid\s+)?(\d+)")
 
 
@@ -580,7 +580,7 @@ def after_filter_load(lines: Iterable[str]) -> Iterator[str]:
     thread, right before it execs the entrypoint). A load that strace splits into
     ``<unfinished ...>`` and ``<... seccomp resumed>`` counts once it resumed with 0.
     """
-    pending: set[str] = set()
+    pending: set[str] = set()  # pids inside an unfinished filter load
     loaded = False
     for line in lines:
         if loaded:
@@ -590,8 +590,10 @@ def after_filter_load(lines: Iterable[str]) -> Iterator[str]:
             loaded = True
         elif match := _FILTER_UNFINISHED.match(line):
             pending.add(match.group(1))
-        elif (match := _FILTER_RESUMED.match(line)) and match.group(1) in pending:
-            loaded = True
+        elif (match := _RESUMED.match(line)) and match.group(1) in pending:
+            # The unfinished call of this pid is the filter load: did it succeed?
+            pending.discard(match.group(1))
+            loaded = match.group(2) == "0"
 
 
 def parse_strace(

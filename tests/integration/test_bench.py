@@ -16,7 +16,8 @@ from profiler.cli import main
 from profiler.seccomp.arch import known_syscalls, native_arch
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-TINY_JOB = str(FIXTURES / "scripts" / "tiny_job.py")
+# Leaves the master to the run, so its tasks run in executor pods.
+TINY_JOB = str(FIXTURES / "scripts" / "tiny_cluster_job.py")
 
 
 @pytest.fixture()
@@ -63,7 +64,8 @@ def test_bench_writes_samples_environment_and_a_report_with_plots(
         )
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "tiny_job" in out and "runtime-default" in out
+    assert "tiny_cluster_job" in out and "runtime-default" in out
+    assert "CPU time per pod" in out
     assert "speculation_store_bypass" in out
 
     bench = json.loads((run_dir / "bench.json").read_text())
@@ -81,6 +83,12 @@ def test_bench_writes_samples_environment_and_a_report_with_plots(
         ("runtime-default", 1),
     }
     assert all(s["cpu_seconds"] is None or s["cpu_seconds"] > 0 for s in bench["samples"])
+    # Pod topology: the CPU of the driver pod and of the executor pods, measured apart.
+    assert all(s["executor_cpu_seconds"] > 0 for s in bench["samples"])
+    assert {(o["mode"], o["metric"]) for o in bench["role_overheads"]} == {
+        ("runtime-default", "driver_cpu"),
+        ("runtime-default", "executor_cpu"),
+    }
 
     micro = json.loads((run_dir / "microbench.json").read_text())
     assert micro["failed_runs"] == []

@@ -13,7 +13,7 @@ def test_demo_tells_the_whole_story(tmp_path, capsys, spark_image, need_bpftrace
         main(
             [
                 "demo",
-                str(FIXTURES / "scripts" / "tiny_job.py"),
+                str(FIXTURES / "scripts" / "tiny_cluster_job.py"),
                 "--bench-repeat",
                 "1",
                 "--run-dir",
@@ -23,7 +23,15 @@ def test_demo_tells_the_whole_story(tmp_path, capsys, spark_image, need_bpftrace
     out = capsys.readouterr().out
     assert info.value.code == 0, out
     assert "check: 3 of 3 cells passed" in out
-    for name in ("profile.json", "profile.summary.json", "check.json", "bench.json", "report.html"):
+    for name in (
+        "profile.json",
+        "profile.summary.json",
+        "profile.driver.json",
+        "profile.executor.json",
+        "check.json",
+        "bench.json",
+        "report.html",
+    ):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "check.json").read_text())["passed"] is True
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()

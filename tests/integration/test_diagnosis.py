@@ -1,8 +1,9 @@
 """Denial diagnosis on the real engine: take one syscall a job needs out of its recorded
 profile, and the failing cell's verdict must name exactly that syscall.
 
-One workload (the user script tiny_job) and three removals of different kinds keep this
-within CI's time: a file call, a thread call and a socket call. Each is one that really
+One workload (the user script tiny_job, in the local topology) and three removals of
+different kinds keep this within CI's time: a file call, a thread call and a socket call.
+The pod topology's diagnosis by role has its own test in test_pod.py. Each is one that really
 breaks the job when denied with EPERM (Docker 20.10 ignores defaultErrnoRet, so EPERM is
 what a call left out of a profile gets): not, say, clone3 with ENOSYS, where glibc would
 quietly fall back to clone.
@@ -16,8 +17,8 @@ import pytest
 
 from profiler import record as record_lib
 from profiler import workloads
-from profiler.check import Verdict, run_check
-from profiler.runtime.interface import SecurityMode
+from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
+from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
 from profiler.seccomp import generate
 from profiler.tracing.ebpf import EbpfTracer
 
@@ -43,9 +44,10 @@ def recorded(docker_backend, spark_image, tmp_path_factory):
         missing("denial diagnosis needs root and bpftrace")
     root = tmp_path_factory.mktemp("diagnosis")
     workload = workloads.resolve(str(TINY_JOB))
-    (recording,) = record_lib.record_workloads(
-        docker_backend, [workload], spark_image, EbpfTracer, run_root=root, timeout_seconds=300
+    plan = record_lib.RecordPlan(
+        workloads=(workload,), image=spark_image, topology=Topology.LOCAL, timeout_seconds=300
     )
+    (recording,) = record_lib.record_workloads(docker_backend, plan, EbpfTracer, run_root=root)
     explicit = record_lib.needs_explicit_errno(docker_backend, spark_image)
     profile, _ = generate.derive_profile([recording], explicit_errno=explicit)
     return workload, recording, profile, root
@@ -55,17 +57,18 @@ def recorded(docker_backend, spark_image, tmp_path_factory):
 def test_removing_a_needed_syscall_names_exactly_it(recorded, docker_backend, spark_image, removed):
     workload, recording, profile, root = recorded
     assert removed in recording.counts, f"tiny_job no longer calls {removed}"
-    report = run_check(
-        docker_backend,
-        [workload],
-        [SecurityMode.LOCALHOST],
-        spark_image,
-        profile_json=profile.without_allowed(removed).to_json(),
-        profile_label=f"recorded profile without {removed}",
-        timeout_seconds=300,
-        run_root=root / f"without-{removed}",
+    plan = CheckPlan(
+        workloads=(workload,),
+        modes=(SecurityMode.LOCALHOST,),
+        image=spark_image,
+        profiles=ProfileSet.single(
+            profile.without_allowed(removed).to_json(), f"recorded profile without {removed}"
+        ),
+        topology=Topology.LOCAL,
         reference_checksums={workload.name: recording.checksum},
     )
+    options = CheckOptions(timeout_seconds=300, run_root=root / f"without-{removed}")
+    report = run_check(docker_backend, plan, options)
     cell = report.cell(workload.name, SecurityMode.LOCALHOST)
     assert cell.verdict is Verdict.FAIL, cell.runs[0].error_line
     diagnosis = "\n".join(cell.diagnosis)

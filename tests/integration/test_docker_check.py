@@ -8,26 +8,28 @@ from pathlib import Path
 import pytest
 
 from profiler import workloads
-from profiler.check import Verdict, run_check
+from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.cli import main
-from profiler.runtime.interface import RunSpec, SecurityMode
+from profiler.runtime.interface import ProfileSet, RunSpec, SecurityMode, Topology
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TINY_JOB = str(FIXTURES / "scripts" / "tiny_job.py")
 ALL = [SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST]
 
 
-def test_catalogue_workload_passes_under_all_three_modes(docker_backend, spark_image, tmp_path):
+def test_catalogue_workload_passes_under_all_three_modes_in_one_container(
+    docker_backend, spark_image, tmp_path
+):
+    """The local topology (the pod topology has its own tests in test_pod.py)."""
     allow_all = (FIXTURES / "profiles" / "allow_all.json").read_text()
-    report = run_check(
-        docker_backend,
-        [workloads.resolve("sql_aggregation")],
-        ALL,
-        spark_image,
-        profile_json=allow_all,
-        run_root=tmp_path,
-        timeout_seconds=300,
+    plan = CheckPlan(
+        workloads=(workloads.resolve("sql_aggregation"),),
+        modes=tuple(ALL),
+        image=spark_image,
+        profiles=ProfileSet.single(allow_all, "allow all"),
+        topology=Topology.LOCAL,
     )
+    report = run_check(docker_backend, plan, CheckOptions(run_root=tmp_path, timeout_seconds=300))
     for mode in ALL:
         cell = report.cell("sql_aggregation", mode)
         assert cell.verdict is Verdict.PASS, (mode, cell.runs[0].error_line)
@@ -69,7 +71,9 @@ def test_profile_that_denies_thread_creation_fails_the_cell(capsys, tmp_path, sp
     assert 'failures="1"' in junit.read_text()
 
 
-def test_timeout_kills_and_removes_the_container(docker_backend, docker_client, spark_image):
+def test_timeout_kills_and_removes_every_container_of_the_pod(
+    docker_backend, docker_client, spark_image
+):
     spec = RunSpec(
         workload=workloads.resolve(TINY_JOB),
         mode=SecurityMode.RUNTIME_DEFAULT,
@@ -79,8 +83,11 @@ def test_timeout_kills_and_removes_the_container(docker_backend, docker_client, 
     result = docker_backend.run(spec)
     assert result.timed_out
     assert result.exit_code is None
-    left = docker_client.containers.list(all=True, filters={"label": "io.spark-seccomp.run"})
-    assert not [c for c in left if c.id == result.container_id]
+    from profiler.runtime.docker import SESSION, SESSION_LABEL
+
+    label = f"{SESSION_LABEL}={SESSION}"
+    assert not docker_client.containers.list(all=True, filters={"label": label})
+    assert not docker_client.networks.list(filters={"label": label})
 
 
 def test_missing_image_exits_3(capsys, docker_client):

@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from profiler.check import Verdict, run_check
+from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.paths import data_dir
-from profiler.record import record_workloads
-from profiler.runtime.interface import PodSecurity, RunResult, RunSpec, SecurityMode
+from profiler.record import RecordPlan, record_workloads
+from profiler.runtime.interface import (
+    PodSecurity,
+    ProfileSet,
+    RunResult,
+    RunSpec,
+    SecurityMode,
+    Topology,
+)
 from profiler.runtime.local import LocalBackend
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile, SyscallRule, profile_from_dict
@@ -45,15 +52,14 @@ def recorded(
     if os.geteuid() != 0 or shutil.which("bpftrace") is None:
         missing("recording on the local backend needs root and bpftrace")
     root = tmp_path_factory.mktemp("local-record")
-    recordings = record_workloads(
-        backend,
-        [tiny_job],
-        "unused-by-local",
-        EbpfTracer,
+    plan = RecordPlan(
+        workloads=(tiny_job,),
+        image="unused-by-local",
         pod_security=PodSecurity.RESTRICTED,
+        topology=Topology.LOCAL,
         timeout_seconds=TIMEOUT,
-        run_root=root,
     )
+    recordings = record_workloads(backend, plan, EbpfTracer, run_root=root)
     profile, _summary = generate.derive_profile(recordings, errno="enosys")
     return profile
 
@@ -66,6 +72,7 @@ def run(backend: LocalBackend, workload: Workload, profile: Profile, tmp: Path) 
         profile_json=profile.to_json(),
         profile_label="test profile",
         timeout_seconds=TIMEOUT,
+        topology=Topology.LOCAL,
     )
     return backend.run(spec, tmp)
 
@@ -98,16 +105,14 @@ def test_record_and_check(
     allowed = recorded.allowed()
     assert {"execve", "clone", "futex", "bind"} <= allowed
     assert not {"setuid", "setgid", "setgroups", "capset", "seccomp"} & allowed
-    report = run_check(
-        backend,
-        [tiny_job],
-        [SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST],
-        "unused-by-local",
-        profile_json=recorded.to_json(),
-        profile_label="recorded locally",
-        timeout_seconds=TIMEOUT,
-        run_root=tmp_path,
+    plan = CheckPlan(
+        workloads=(tiny_job,),
+        modes=(SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST),
+        image="unused-by-local",
+        profiles=ProfileSet.single(recorded.to_json(), "recorded locally"),
+        topology=Topology.LOCAL,
     )
+    report = run_check(backend, plan, CheckOptions(timeout_seconds=TIMEOUT, run_root=tmp_path))
     for cell in report.cells:
         assert cell.verdict is Verdict.PASS, (cell.mode, cell.runs[0].error_line)
     notes = (tmp_path / "tiny_job" / "runtime-default-1" / "notes.txt").read_text()

@@ -146,12 +146,16 @@ def test_pod_plan_has_a_master_a_driver_service_and_addresses():
     network = ipaddress.ip_network(CIDR)
     assert plan.app_name == "rdd-python-abcdef"
     assert plan.driver.name == "rdd-python-abcdef-driver"
-    assert plan.driver.aliases == ("rdd-python-abcdef-driver-svc",)
+    assert plan.driver.aliases == (
+        "rdd-python-abcdef-driver-svc",
+        "rdd-python-abcdef-driver-svc.default.svc",
+        "rdd-python-abcdef-driver-svc.default.svc.cluster.local",
+    )
     assert ipaddress.ip_address(plan.driver.ip) in network
     assert dict(plan.driver.env)["SPARK_DRIVER_BIND_ADDRESS"] == plan.driver.ip
     assert plan.master is not None and plan.master.settings is None
     assert "spark.master=spark://rdd-python-abcdef-master:7077" in plan.properties
-    assert "spark.driver.host=rdd-python-abcdef-driver-svc" in plan.properties
+    assert "spark.driver.host=rdd-python-abcdef-driver-svc.default.svc" in plan.properties
     assert "spark.executor.instances=2" in plan.properties
     # the master stands in for the API server: not confined, not part of the app
     master = container_options(plan.master, spec, "r", network="net")
@@ -168,7 +172,7 @@ def test_executor_pods_get_the_environment_spark_sets():
     assert executor.name == "rdd-python-abcdef-exec-2"
     assert (
         env["SPARK_DRIVER_URL"]
-        == "spark://CoarseGrainedScheduler@rdd-python-abcdef-driver-svc:7078"
+        == "spark://CoarseGrainedScheduler@rdd-python-abcdef-driver-svc.default.svc:7078"
     )
     assert env["SPARK_EXECUTOR_ID"] == "2"
     assert env["SPARK_EXECUTOR_MEMORY"] == "1024m"

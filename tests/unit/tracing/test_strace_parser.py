@@ -230,3 +230,25 @@ def test_parser_reads_lazily():
     gen = lines()
     parser.feed(next(gen) for _ in range(1001))
     assert parser.result(workload="w").recording.counts["getpid"] == {ROLE_SHELL: 1000}
+
+
+def test_after_filter_load_starts_at_the_oci_runtimes_successful_load() -> None:
+    """A container's trace begins in the OCI runtime's init: libseccomp's feature probes
+    fail (EFAULT), split by strace into unfinished/resumed; the real load may be split too."""
+    from profiler.tracing.strace_parser import after_filter_load
+
+    trace = [
+        "10 seccomp(0x1 /* SECCOMP_SET_MODE_FILTER */, 0x1 /* SECCOMP_FILTER_FLAG_TSYNC */, NULL <unfinished ...>\n",
+        "11 nanosleep({tv_sec=0, tv_nsec=20000}, NULL) = 0\n",
+        "10 <... seccomp resumed>) = -1 EFAULT (Bad address)\n",
+        "10 prctl(0x26 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0 <unfinished ...>\n",
+        "10 <... prctl resumed>) = 0\n",
+        "10 setuid(185) = 0\n",
+        "10 prctl(0x16 /* PR_SET_SECCOMP */, 0x2 /* SECCOMP_MODE_FILTER */, {len=9, filter=0x1} <unfinished ...>\n",
+        "11 futex(0x1, FUTEX_WAKE_PRIVATE, 1) = 0\n",
+        "10 <... prctl resumed>) = 0\n",
+        '10 execve("/opt/entrypoint.sh", ["/opt/entrypoint.sh", "driver"], 0x0 /* 9 vars */) = 0\n',
+    ]
+    kept = list(after_filter_load(trace))
+    assert kept == trace[-1:]
+    assert not any("setuid" in line for line in kept)

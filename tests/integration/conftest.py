@@ -1,0 +1,48 @@
+"""Fixtures shared by the integration tests: profiles recorded once, in pod shape."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from profiler.cli import main
+
+# Two fast catalogue workloads: Python lambdas in executor pods (rdd_python) and a SQL
+# shuffle and join (sql_aggregation).
+POD_WORKLOADS = ("rdd_python", "sql_aggregation")
+
+
+def cli(*args: str) -> int:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    return int(info.value.code or 0)
+
+
+@pytest.fixture(scope="session")
+def pod_profiles(tmp_path_factory: pytest.TempPathFactory, spark_image: str) -> Path:
+    """`record` of POD_WORKLOADS in the pod topology with eBPF: p.json, p.driver.json and
+    p.executor.json (with summaries) in the returned folder, verified in pod shape."""
+    if os.geteuid() != 0 or shutil.which("bpftrace") is None:
+        from tests.conftest import missing
+
+        missing("recording needs root and bpftrace")
+    root = tmp_path_factory.mktemp("pod-profiles")
+    code = cli(
+        "record",
+        *POD_WORKLOADS,
+        "--topology",
+        "pod",
+        "--image",
+        spark_image,
+        "--out",
+        str(root / "p.json"),
+        "--run-dir",
+        str(root / "run"),
+        "--timeout",
+        "300",
+    )
+    assert code == 0
+    return root
