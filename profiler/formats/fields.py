@@ -75,6 +75,17 @@ def number(what: str, *, minimum: float | None = None) -> PlainValidator:
     return PlainValidator(check)
 
 
+def fraction(what: str) -> PlainValidator:
+    """A JSON number strictly between 0 and 1."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise fail(what, value, _quoted_number_note(value))
+        return float(value)
+
+    return PlainValidator(check)
+
+
 def _string_matching(pattern: re.Pattern[str], what: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str) or not pattern.fullmatch(value):

@@ -210,7 +210,9 @@ def describe_errors(exc: ValidationError, source: str, key_notes: Mapping[str, s
     # it causes, such as the missing key it was meant to be: it goes first.
     noted = [e for e in errors if e["type"] == "extra_forbidden" and str(e["loc"][-1]) in key_notes]
     first = noted[0] if noted else errors[0]
-    message = f"{source}: {location(first['loc'])}: {_problem(first, key_notes)}"
+    # A check over several fields (a model validator) names the place itself.
+    where = (first.get("ctx") or {}).get("where") or location(first["loc"])
+    message = f"{source}: {where}: {_problem(first, key_notes)}"
     if len(errors) > 1:
         more = len(errors) - 1
         message += f"; {more} more problem{'s' if more > 1 else ''} after this one"

@@ -166,3 +166,11 @@ class ProbedReference(Open):
     source: str | None = None
     arch: LibseccompArch
     allowed: list[SyscallName]
+
+
+class AllowedNames(Open):
+    """``runtime_default.json`` in a run directory: a name and the calls it allows (a
+    ``ProbedReference``, or the short form with only these two keys)."""
+
+    name: str | None = None
+    allowed: list[SyscallName]
