@@ -237,7 +237,8 @@ def derive_profile(
     - risky calls (``risky.RISKY``) are held back unless named in ``allow``; names in
       ``allow`` are allowed even if no run made them;
     - for each target arch, legacy calls get their modern equivalents (and back), and
-      names a target lacks are reported in ``Summary.missing``;
+      names a target lacks are reported in ``Summary.missing`` (and left out when no
+      target has them);
     - ``explicit_errno``: one SCMP_ACT_ERRNO rule with ``errnoRet`` for every call
       libseccomp knows on the target architectures that is not allowed, for engines that
       ignore ``defaultErrnoRet`` (Docker 20.10); the caller decides by probing the engine.
@@ -270,7 +271,10 @@ def derive_profile(
     total, workloads, usage = usage_from_recordings(recordings)
     kept, held_back = split_risky(usage, user_allowed)
     translation = translate_names(kept | user_allowed, targets, sources)
-    allowed = translation.names
+    # A name no target architecture has protects nothing there, and runtimes refuse or
+    # skip it (arch_prctl recorded on x86_64, targeted at arm64): it is only reported,
+    # in ``Summary.missing``.
+    allowed = translation.names & known
 
     rules: list[SyscallRule] = []
     if allowed:
