@@ -16,6 +16,7 @@ from profiler.bench.microbench_run import run_microbench
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import BenchReport
 from profiler.check import CheckReport, Progress, run_check
+from profiler.output import OutputFile, write_file, write_files
 from profiler.record import TracerFactory, record_workloads
 from profiler.report.build import ReportFiles, build_report
 from profiler.report.check_formats import check_to_json
@@ -69,8 +70,12 @@ def run_demo(
     stage("2/5 deriving the union profile")
     profile, summary = generate.derive_profile(recordings, explicit_errno=explicit_errno)
     profile_json = profile.to_json()
-    (run_dir / "profile.json").write_text(profile_json)
-    (run_dir / "profile.summary.json").write_text(summary.to_json())
+    write_files(
+        [
+            OutputFile(run_dir / "profile.json", profile_json),
+            OutputFile(run_dir / "profile.summary.json", summary.to_json()),
+        ]
+    )
     write_runtime_default(run_dir)
     stage("3/5 checking unconfined, runtime-default and the new profile")
     check = run_check(
@@ -84,7 +89,7 @@ def run_demo(
         run_root=run_dir / "check",
         progress=progress,
     )
-    (run_dir / "check.json").write_text(check_to_json(check))
+    write_file(run_dir / "check.json", check_to_json(check))
     bench = None
     bench_set = [w for w in workloads if w.name in BENCH_WORKLOADS] or list(workloads[:1])
     stage(f"4/5 a short bench: {', '.join(w.name for w in bench_set)}, {bench_repeat} rounds")
@@ -100,7 +105,7 @@ def run_demo(
         run_root=run_dir / "bench",
         progress=progress,
     )
-    (run_dir / "bench.json").write_text((run_dir / "bench" / "bench.json").read_text())
+    write_file(run_dir / "bench.json", (run_dir / "bench" / "bench.json").read_text())
     if isinstance(backend, CommandRunner):
         run_microbench(
             backend,

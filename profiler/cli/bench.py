@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,9 +11,8 @@ from rich.table import Table
 
 from profiler import workloads as workloads_lib
 from profiler.bench.environment import CommandRunner
-from profiler.bench.jsonio import parse_json
 from profiler.bench.microbench import MicrobenchReport
-from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench
+from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench, syscall_loop_binary
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
 from profiler.cli.common import (
@@ -24,18 +22,41 @@ from profiler.cli.common import (
     parse_pod_security,
     progress_reporter,
     stdout,
+    write_atomically,
     write_runtime_default,
 )
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.summary import SUMMARY_HINT
 from profiler.image import default_tag
+from profiler.output import check_output_dir, check_output_files
 from profiler.paths import runs_dir
-from profiler.report.build import build_report
-from profiler.report.inputs import SUMMARY_FILE, summary_from_dict
+from profiler.report.build import REPORT_FILES, build_report
+from profiler.report.inputs import (
+    BENCH_FILE,
+    MICROBENCH_FILE,
+    PROFILE_FILE,
+    RUNTIME_DEFAULT_FILE,
+    SUMMARY_FILE,
+    summary_from_dict,
+)
+from profiler.report.plots import require_plotting
 from profiler.runtime.interface import SecurityMode
-from profiler.seccomp.profile import load_profile_text
+from profiler.seccomp.arch import native_arch
+from profiler.seccomp.profile import read_profile
+from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
+)
+# Everything bench writes into its run directory.
+BENCH_OUTPUTS = (
+    BENCH_FILE,
+    MICROBENCH_FILE,
+    PROFILE_FILE,
+    SUMMARY_FILE,
+    RUNTIME_DEFAULT_FILE,
+    *REPORT_FILES,
 )
 # The environment facts worth a line in the terminal; bench.json and the report have all.
 SUMMARY_KEYS = (
@@ -96,6 +117,11 @@ def bench(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where bench.json and the report go [default: runs/bench-<time>]."
     ),
+    allow_unknown: bool = typer.Option(
+        False,
+        "--allow-unknown",
+        help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
+    ),
 ) -> None:
     """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
 
@@ -106,19 +132,33 @@ def bench(
     """
     from profiler.runtime.select import make_backend
 
+    # What the last step needs is checked before the first round: the run directory and
+    # the files it will hold, and matplotlib for the report's plots.
+    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)
+    check_output_files(root, BENCH_OUTPUTS)
+    require_plotting()
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
     default_modes = "unconfined,runtime-default" + (",localhost" if profile else "")
     mode_list = parse_modes(modes or default_modes)
     security = parse_pod_security(pod_security)
-    profile_json = load_profile_text(profile) if profile is not None else None
+    profile_json = None
+    if profile is not None:
+        loaded = read_profile(profile, allow_unknown=allow_unknown)
+        if (warning := loaded.warning()) is not None:
+            note(f"warning: {warning}")
+        profile_json = loaded.text
     if SecurityMode.LOCALHOST in mode_list and profile_json is None:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+    if runtime_default is not None:
+        load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     selected = workloads_lib.resolve_all(workloads or [])
-    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     root.mkdir(parents=True, exist_ok=True)
     tag = image or default_tag()
     backend = make_backend(backend_choice, note, runtime_default=runtime_default)
+    if microbench and isinstance(backend, CommandRunner):
+        syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
     with progress_reporter("bench") as on_progress:
         report = run_bench(
             backend,
@@ -153,8 +193,8 @@ def bench(
                 run_root=root,
                 progress=on_progress,
             )
-    if profile is not None:
-        shutil.copyfile(profile, root / "profile.json")
+    if profile is not None and profile_json is not None:
+        write_atomically(root / "profile.json", profile_json)
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
         if summary.is_file():
             _copy_summary(summary, root / SUMMARY_FILE)
@@ -177,17 +217,12 @@ def bench(
 def _copy_summary(summary: Path, target: Path) -> None:
     """Copy the profile's summary when the report can read it; say so when it cannot."""
     try:
-        summary_from_dict(parse_json(summary.read_text(encoding="utf-8"), str(summary)))
-    except (UsageError, OSError, UnicodeDecodeError) as exc:
-        reason = exc.message if isinstance(exc, UsageError) else str(exc)
-        console.print(
-            f"note: {summary} left out of the report: {reason}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+        text = jsonfile.read_text(summary, str(summary), SUMMARY_HINT)
+        summary_from_dict(jsonfile.parse_json(text, str(summary), SUMMARY_HINT), str(summary))
+    except UsageError as exc:
+        note(f"note: {summary} left out of the report: {exc.message}")
         return
-    shutil.copyfile(summary, target)
+    write_atomically(target, text)
 
 
 def render_table(report: BenchReport) -> Table:

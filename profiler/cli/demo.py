@@ -20,7 +20,9 @@ from profiler.cli.common import (
 from profiler.demo import DemoOutcome, run_demo
 from profiler.errors import EXIT_FAILED, ProfilerError
 from profiler.image import default_tag
+from profiler.output import check_output_dir
 from profiler.paths import runs_dir
+from profiler.report.plots import require_plotting
 
 
 def demo(
@@ -47,6 +49,8 @@ def demo(
 
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"demo-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)  # before 20 minutes of runs, not after
+    require_plotting()
     tag = image or default_tag()
     backend = make_backend(backend_choice, note)
     make_tracer = record_lib.tracer_factory(tracer, note)

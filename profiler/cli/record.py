@@ -16,10 +16,16 @@ from profiler.cli.common import (
     note,
     parse_pod_security,
     progress_reporter,
-    write_atomically,
 )
 from profiler.errors import UsageError, VerificationFailed
 from profiler.image import default_tag
+from profiler.output import (
+    OutputFile,
+    check_output_dir,
+    check_output_files,
+    check_output_path,
+    write_files,
+)
 from profiler.paths import runs_dir
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
@@ -71,12 +77,16 @@ def record(
     from profiler.runtime.select import make_backend
 
     out = Path(out)
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: {out.parent} does not exist", "create it first")
+    # The profile and its summary are written together at the end; both paths, and the
+    # run directory, are checked now rather than after the recordings.
+    check_output_path(out, what="profile")
+    check_output_path(generate.summary_path_for(out), what="summary")
+    root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)
+    check_output_files(root, ["profile.json", "profile.summary.json"])
     security = parse_pod_security(pod_security)
     generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
-    root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     image = image or default_tag()
     backend = None
     if from_recordings:
@@ -108,8 +118,12 @@ def record(
     )
     _print_review(summary, explicit)
     root.mkdir(parents=True, exist_ok=True)
-    write_atomically(root / "profile.json", profile.to_json())
-    write_atomically(root / "profile.summary.json", summary.to_json())
+    write_files(
+        [
+            OutputFile(root / "profile.json", profile.to_json()),
+            OutputFile(root / "profile.summary.json", summary.to_json()),
+        ]
+    )
     if verify and backend is not None:
         with progress_reporter("verify") as on_progress:
             report = record_lib.verify_profile(
@@ -129,8 +143,12 @@ def record(
                 "the derived profile breaks a workload, so it was not written to " + str(out),
                 f"see the verification table above and {root}/verify; the candidate is {root}/profile.json",
             )
-    write_atomically(out, profile.to_json())
-    write_atomically(generate.summary_path_for(out), summary.to_json())
+    write_files(
+        [
+            OutputFile(out, profile.to_json()),
+            OutputFile(generate.summary_path_for(out), summary.to_json()),
+        ]
+    )
     console.print(
         f"wrote {out}: {len(profile.allowed())} syscalls allowed from {summary.total_runs} "
         f"recording(s) of {len(summary.workloads)} workload(s); summary in {generate.summary_path_for(out)}",
