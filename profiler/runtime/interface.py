@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from profiler.runtime.error_line import error_line
 from profiler.workloads import Workload, WorkloadResult
 
 
@@ -110,13 +111,8 @@ class RunResult:
         return not self.timed_out and self.exit_code == 0
 
     def last_error_line(self) -> str:
-        """The line of stderr most likely to explain a failure."""
-        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
-        for marker in ("Error", "Exception", "error:", "failed", "denied", "Killed"):
-            for line in reversed(lines):
-                if marker in line:
-                    return line[:240]
-        return lines[-1][:240] if lines else ""
+        """The line of stderr most likely to explain a failure (``runtime.error_line``)."""
+        return error_line(self.stderr)
 
 
 class RunObserver:
