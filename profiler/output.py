@@ -100,7 +100,7 @@ def check_output_path(path: Path | str, *, what: str = "output", stdout_ok: bool
     except FileNotFoundError:
         raise UsageError(
             f"cannot write {what} {path}: directory {parent} does not exist",
-            f"create it first (mkdir -p {parent})",
+            f"create it first with mkdir -p {parent}",
         ) from None
     except OSError as exc:
         raise UsageError(
@@ -131,7 +131,7 @@ def check_output_dir(path: Path | str, *, what: str = "run directory") -> None:
         try:
             info = os.stat(probe)
             break
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             if probe.parent == probe:
                 raise UsageError(f"cannot create {what} {path}", "choose another path") from None
             probe = probe.parent

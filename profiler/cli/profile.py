@@ -192,6 +192,10 @@ def diff(
 ) -> None:
     """Show what each side allows that the other does not."""
     caps = frozenset(cap)
+    # Profile files first: a bad file must fail before runtime-default probes an engine.
+    for side in (a, b):
+        if side != RUNTIME_DEFAULT:
+            read_profile(Path(side), allow_unknown=allow_unknown)
     name_a, side_a, summary_a = _side(a, runtime_default, arch, caps, allow_unknown)
     name_b, side_b, summary_b = _side(b, runtime_default, arch, caps, allow_unknown)
     result = diff_profiles(side_a, side_b, left=name_a, right=name_b)

@@ -277,10 +277,10 @@ def _problem(error: Any, key_notes: Mapping[str, str]) -> str:
         if expected.startswith("a valid dictionary"):
             expected = "a valid dictionary"
         expected = _EXPECTED.get(expected, expected)
-        if kind == "literal_error":
+        if kind == "literal_error" and " or " in expected:
             expected = f"one of {expected}"
         return f"expected {expected}, got {shown(value)}"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    prefix = "key " if loc and loc[-1] == "[key]" else ""
-    return f"{prefix}{message[:1].lower()}{message[1:]}"
+    message = f"{message[:1].lower()}{message[1:]}"
+    return f"the key is not valid: {message}" if loc and loc[-1] == "[key]" else message
