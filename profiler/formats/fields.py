@@ -1,8 +1,9 @@
 """Field types shared by the formats: exact integers in a range, syscall and arch names.
 
 Each type validates on its own (pydantic's ``PlainValidator``) so its message says what a
-person should write, e.g. ``expected an errno number from 0 to 4294967295, got "38"
-(numbers are written without quotes)``, instead of a generic "valid integer".
+person should write, e.g. ``expected an errno number from 0 to 4294967295 (unsigned
+32-bit), got "38"; numbers are written in decimal, without quotes``, instead of a generic
+"valid integer".
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def fail(what: str, value: Any, note: str = "") -> PydanticCustomError:
 
 def _quoted_number_note(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"\s*-?(0x)?[0-9a-fA-F]+\s*", value):
-        return " (numbers are written in decimal, without quotes)"
+        return "; numbers are written in decimal, without quotes"
     return ""
 
 

@@ -152,9 +152,9 @@ class ProfileFile:
         if not self.unknown:
             return None
         return (
-            f"{self.path} allows names libseccomp does not know here, kept because of "
-            f"--allow-unknown: {', '.join(self.unknown)} (a runtime with an older libseccomp "
-            "may refuse the profile)"
+            f"{self.path} allows names libseccomp knows on none of its architectures, kept "
+            f"because of --allow-unknown: {', '.join(self.unknown)} (runtimes skip or refuse "
+            "names their libseccomp does not know)"
         )
 
 
@@ -176,8 +176,8 @@ def read_profile(path: Path, *, allow_unknown: bool = False) -> ProfileFile:
         raise UsageError(
             f"{source}: {where}: {jsonfile.shown(name)} is not a syscall libseccomp knows on "
             f"{arch_label(model)}" + (more if len(unknown) > 1 else ""),
-            "check the spelling (names as in `man 2 syscalls`), or pass --allow-unknown "
-            "to keep names a newer kernel has",
+            "check the spelling against `man 2 syscalls`, or pass --allow-unknown to keep "
+            "names a newer kernel has",
         )
     names = tuple(sorted({name for _, name in unknown}))
     return ProfileFile(path, text, _from_model(model), names)
