@@ -22,14 +22,13 @@ from profiler.cli.common import (
     parse_pod_security,
     progress_reporter,
     stdout,
-    write_atomically,
     write_runtime_default,
 )
 from profiler.errors import UsageError
 from profiler.formats import jsonfile
 from profiler.formats.summary import SUMMARY_HINT
 from profiler.image import default_tag
-from profiler.output import check_output_dir, check_output_files
+from profiler.output import OutputFile, check_output_dir, check_output_files, write_files
 from profiler.paths import runs_dir
 from profiler.report.build import REPORT_FILES, build_report
 from profiler.report.inputs import (
@@ -194,10 +193,15 @@ def bench(
                 progress=on_progress,
             )
     if profile is not None and profile_json is not None:
-        write_atomically(root / "profile.json", profile_json)
+        # The copy and its summary as a pair: a summary left from another profile in a
+        # reused run directory would put that profile's syscalls in the report.
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
-        if summary.is_file():
-            _copy_summary(summary, root / SUMMARY_FILE)
+        write_files(
+            [
+                OutputFile(root / PROFILE_FILE, profile_json),
+                OutputFile(root / SUMMARY_FILE, _readable_summary(summary)),
+            ]
+        )
     write_runtime_default(root, runtime_default)
     _print_wide(render_table(report))
     for warning in report.warnings:
@@ -214,15 +218,17 @@ def bench(
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
 
 
-def _copy_summary(summary: Path, target: Path) -> None:
-    """Copy the profile's summary when the report can read it; say so when it cannot."""
+def _readable_summary(summary: Path) -> str | None:
+    """The profile's summary text when the report can read it; say so when it cannot."""
+    if not summary.is_file():
+        return None
     try:
         text = jsonfile.read_text(summary, str(summary), SUMMARY_HINT)
         summary_from_dict(jsonfile.parse_json(text, str(summary), SUMMARY_HINT), str(summary))
     except UsageError as exc:
         note(f"note: {summary} left out of the report: {exc.message}")
-        return
-    write_atomically(target, text)
+        return None
+    return text
 
 
 def render_table(report: BenchReport) -> Table:
