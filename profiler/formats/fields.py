@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, PlainValidator
 from pydantic_core import PydanticCustomError
 
+from profiler.errors import UsageError
 from profiler.formats.jsonfile import shown
 from profiler.seccomp import arch as arch_lib
 
@@ -102,7 +103,7 @@ def _libseccomp_arch(value: Any) -> str:
     if isinstance(value, str):
         try:
             return arch_lib.canonical_arch(value)
-        except Exception:  # noqa: BLE001 - canonical_arch raises UsageError; we re-word it
+        except UsageError:  # re-worded below, with the names to choose from
             pass
     raise fail(f"an architecture libseccomp knows ({', '.join(names)})", value)
 
@@ -116,7 +117,6 @@ def _oci_arch(value: Any) -> str:
 
 
 NonNegativeInt = Annotated[int, integer(0, INT64_MAX, "a whole number of 0 or more")]
-Uint32 = Annotated[int, integer(0, UINT32_MAX, "an integer from 0 to 4294967295 (unsigned 32-bit)")]
 Uint64 = Annotated[
     int, integer(0, UINT64_MAX, "an integer from 0 to 18446744073709551615 (unsigned 64-bit)")
 ]
