@@ -16,6 +16,7 @@ from profiler.bench.microbench_run import run_microbench
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import BenchReport
 from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
+from profiler.output import OutputFile, write_file, write_files
 from profiler.record import UNION, DeriveOptions, RecordPlan, TracerFactory, record_profile
 from profiler.report.build import ReportFiles, build_report
 from profiler.report.check_formats import check_to_json
@@ -83,10 +84,12 @@ def run_demo(
         progress=progress,
         on_derived=lambda _p: stage("2/5 deriving the profiles (union and per role)"),
     )
+    files = []
     for key, derived in recorded.profiles.items():
         name = "profile" if key == UNION else f"profile.{key}"
-        (run_dir / f"{name}.json").write_text(derived.profile.to_json())
-        (run_dir / f"{name}.summary.json").write_text(derived.summary.to_json())
+        files.append(OutputFile(run_dir / f"{name}.json", derived.profile.to_json()))
+        files.append(OutputFile(run_dir / f"{name}.summary.json", derived.summary.to_json()))
+    write_files(files)
     profiles = recorded.profile_set()
     write_runtime_default(run_dir)
     stage("3/5 checking unconfined, runtime-default and the new profiles")
@@ -104,7 +107,7 @@ def run_demo(
         CheckOptions(run_root=run_dir / "check"),
         progress=progress,
     )
-    (run_dir / "check.json").write_text(check_to_json(check))
+    write_file(run_dir / "check.json", check_to_json(check))
     bench_set = [w for w in workloads if w.name in BENCH_WORKLOADS] or list(workloads[:1])
     stage(f"4/5 a short bench: {', '.join(w.name for w in bench_set)}, {bench_repeat} rounds")
     bench = run_bench(
@@ -120,7 +123,7 @@ def run_demo(
         run_root=run_dir / "bench",
         progress=progress,
     )
-    (run_dir / "bench.json").write_text((run_dir / "bench" / "bench.json").read_text())
+    write_file(run_dir / "bench.json", (run_dir / "bench" / "bench.json").read_text())
     if isinstance(backend, CommandRunner):
         run_microbench(
             backend,

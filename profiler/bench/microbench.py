@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from profiler.bench.jsonio import JsonReader, parse_json, round_float
+from profiler.bench.jsonio import parse_json, round_float
 from profiler.bench.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -27,6 +27,8 @@ from profiler.bench.stats import (
     spread_of,
 )
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.results import RESULTS_HINT, MicrobenchFile
 
 MICRO_MODES = ("unconfined", "one-rule-filter", "runtime-default", "generated", "one-arg-rule")
 FORMAT_VERSION = 1
@@ -130,48 +132,30 @@ def microbench_to_json(report: MicrobenchReport) -> str:
 
 def microbench_from_dict(data: Any, source: str = "microbench.json") -> MicrobenchReport:
     """Read what ``microbench_to_dict`` wrote; without ``results``, analyse the samples."""
-    reader = JsonReader(source)
-    top = reader.object(data, "")
-    if top.get("kind", "microbench") != "microbench":
-        raise reader.fail("kind", f"is {top.get('kind')!r}, not 'microbench'")
-    raw_samples = reader.object(top.get("samples") or {}, "samples")
-    samples: dict[str, tuple[float, ...]] = {}
-    for mode, values in raw_samples.items():
-        if not isinstance(values, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
-        ):
-            raise reader.fail(f"samples.{mode}", "must be a list of numbers")
-        samples[mode] = tuple(float(v) for v in values)
-    syscall = reader.optional_string(top, "syscall") or "unknown"
-    iterations = top.get("iterations")
-    if iterations is not None and (not isinstance(iterations, int) or isinstance(iterations, bool)):
-        raise reader.fail("iterations", "must be an integer")
-    environment = reader.object(top.get("environment") or {}, "environment")
-    confidence = reader.optional_number(top, "confidence", "") or DEFAULT_CONFIDENCE
-    if "results" not in top:
+    model = jsonfile.validate(MicrobenchFile, data, source, RESULTS_HINT)
+    samples = {mode: tuple(values) for mode, values in model.samples.items()}
+    syscall = model.syscall or "unknown"
+    environment = dict(model.environment)
+    confidence = model.confidence or DEFAULT_CONFIDENCE
+    if model.results is None:
         return analyse_microbench(
             samples,
             syscall=syscall,
-            iterations=iterations,
+            iterations=model.iterations,
             environment=environment,
             confidence=confidence,
         )
     results = tuple(
         MicroModeResult(
-            mode=reader.string(raw, "mode", where),
-            ns_per_call=Spread(
-                median=reader.number(raw, "median_ns", where),
-                q1=reader.number(raw, "q1_ns", where),
-                q3=reader.number(raw, "q3_ns", where),
-                n=reader.integer(raw, "n", where),
-            ),
-            added_ns=reader.optional_number(raw, "added_ns", where),
-            added_ci_low=reader.optional_number(raw, "added_ci_low_ns", where),
-            added_ci_high=reader.optional_number(raw, "added_ci_high_ns", where),
+            mode=r.mode,
+            ns_per_call=Spread(median=r.median_ns, q1=r.q1_ns, q3=r.q3_ns, n=r.n),
+            added_ns=r.added_ns,
+            added_ci_low=r.added_ci_low_ns,
+            added_ci_high=r.added_ci_high_ns,
         )
-        for where, raw in reader.items(top, "results")
+        for r in model.results
     )
-    return MicrobenchReport(syscall, iterations, samples, results, environment, confidence)
+    return MicrobenchReport(syscall, model.iterations, samples, results, environment, confidence)
 
 
 def microbench_from_json(text: str, source: str = "microbench.json") -> MicrobenchReport:

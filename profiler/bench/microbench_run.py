@@ -45,6 +45,7 @@ from profiler.bench.microbench import (
 from profiler.bench.runner import FailedRun
 from profiler.check import Progress
 from profiler.errors import EnvironmentProblem, UsageError
+from profiler.output import write_file
 from profiler.paths import cache_dir
 from profiler.runtime.interface import ContainerSecurity, PodSecurity, SecurityMode
 
@@ -222,7 +223,7 @@ def run_microbench(
     result = MicrobenchRun(report, tuple(failed), skipped)
     if run_root is not None:
         run_root.mkdir(parents=True, exist_ok=True)
-        (run_root / MICROBENCH_FILE).write_text(microbench_json(result, repeat=repeat))
+        write_file(run_root / MICROBENCH_FILE, microbench_json(result, repeat=repeat))
     return result
 
 

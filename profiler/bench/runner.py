@@ -42,6 +42,7 @@ from profiler.bench.stats import (
     bench_to_dict,
 )
 from profiler.check import Progress, Verdict, judge
+from profiler.output import write_file
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
     Backend,
@@ -161,7 +162,7 @@ def run_bench(
     report = replace(report, warnings=(*(f.describe() for f in failed), *report.warnings))
     if run_root is not None:
         run_root.mkdir(parents=True, exist_ok=True)
-        (run_root / BENCH_FILE).write_text(bench_json(report, failed, repeat=repeat))
+        write_file(run_root / BENCH_FILE, bench_json(report, failed, repeat=repeat))
     return report
 
 

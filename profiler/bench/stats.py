@@ -44,8 +44,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from profiler.bench.jsonio import JsonReader, parse_json, round_float
+from profiler.bench.jsonio import parse_json, round_float
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.results import RESULTS_HINT, BenchFile, SpreadEntry
 
 REFERENCE_MODE = "unconfined"
 METRICS = ("wall", "job", "cpu")
@@ -530,74 +532,50 @@ def bench_to_json(report: BenchReport) -> str:
     return json.dumps(bench_to_dict(report), indent=2, sort_keys=True) + "\n"
 
 
+def _overhead_from(o: Any) -> Overhead:
+    return Overhead(
+        o.workload, o.mode, o.metric, o.ratio, o.ci_low, o.ci_high, o.confidence, o.n, o.paired
+    )
+
+
 def bench_from_dict(data: Any, source: str = "bench.json") -> BenchReport:
     """Read what ``bench_to_dict`` wrote; statistics are taken as stored, not recomputed.
 
     A file with samples but no ``stats`` key (a runner that only records) is analysed
     here with the parameters it names, so a report can still be made from it.
     """
-    reader = JsonReader(source)
-    top = reader.object(data, "")
-    if top.get("kind", "bench") != "bench":
-        raise reader.fail("kind", f"is {top.get('kind')!r}, not 'bench'")
+    model = jsonfile.validate(BenchFile, data, source, RESULTS_HINT)
+    resamples = model.resamples or DEFAULT_RESAMPLES
+    if resamples < MIN_RESAMPLES:
+        raise UsageError(
+            f"{source}: resamples: expected at least {MIN_RESAMPLES}, got {resamples}",
+            RESULTS_HINT,
+        )
     samples = tuple(
         Sample(
-            workload=reader.string(raw, "workload", where),
-            mode=reader.string(raw, "mode", where),
-            round=reader.integer(raw, "round", where),
-            wall_seconds=reader.number(raw, "wall_seconds", where),
-            job_seconds=reader.optional_number(raw, "job_seconds", where),
-            cpu_seconds=reader.optional_number(raw, "cpu_seconds", where),
-            driver_cpu_seconds=reader.optional_number(raw, "driver_cpu_seconds", where),
-            executor_cpu_seconds=reader.optional_number(raw, "executor_cpu_seconds", where),
+            s.workload,
+            s.mode,
+            s.round,
+            s.wall_seconds,
+            s.job_seconds,
+            s.cpu_seconds,
+            s.driver_cpu_seconds,
+            s.executor_cpu_seconds,
         )
-        for where, raw in reader.items(top, "samples")
+        for s in model.samples
     )
-    stats = tuple(
-        ModeStats(
-            workload=reader.string(raw, "workload", where),
-            mode=reader.string(raw, "mode", where),
-            wall=_spread_from(reader, raw.get("wall"), f"{where}.wall"),
-            job=_optional_spread_from(reader, raw.get("job"), f"{where}.job"),
-            cpu=_optional_spread_from(reader, raw.get("cpu"), f"{where}.cpu"),
-            driver_cpu=_optional_spread_from(reader, raw.get("driver_cpu"), f"{where}.driver_cpu"),
-            executor_cpu=_optional_spread_from(
-                reader, raw.get("executor_cpu"), f"{where}.executor_cpu"
-            ),
-        )
-        for where, raw in reader.items(top, "stats")
-    )
-
-    def overheads_of(key: str) -> tuple[Overhead, ...]:
-        return tuple(
-            Overhead(
-                workload=reader.string(raw, "workload", where),
-                mode=reader.string(raw, "mode", where),
-                metric=reader.string(raw, "metric", where),
-                ratio=reader.number(raw, "ratio", where),
-                ci_low=reader.number(raw, "ci_low", where),
-                ci_high=reader.number(raw, "ci_high", where),
-                confidence=reader.number(raw, "confidence", where),
-                n=reader.integer(raw, "n", where),
-                paired=bool(raw.get("paired", False)),
-            )
-            for where, raw in reader.items(top, key)
-        )
-
-    overheads = overheads_of("overheads")
-    environment = reader.object(top.get("environment") or {}, "environment")
-    reference = reader.optional_string(top, "reference") or REFERENCE_MODE
-    metric = reader.optional_string(top, "metric") or "wall"
-    precision = reader.optional_number(top, "precision", "") or DEFAULT_PRECISION
-    confidence = reader.optional_number(top, "confidence", "") or DEFAULT_CONFIDENCE
-    resamples = int(reader.optional_number(top, "resamples", "") or DEFAULT_RESAMPLES)
-    seed = int(reader.optional_number(top, "seed", "") or DEFAULT_SEED)
-    if "stats" not in top:
+    environment = dict(model.environment)
+    reference = model.reference or REFERENCE_MODE
+    metric = model.metric or "wall"
+    precision = model.precision or DEFAULT_PRECISION
+    confidence = model.confidence or DEFAULT_CONFIDENCE
+    seed = model.seed if model.seed is not None else DEFAULT_SEED
+    if model.stats is None:
         return analyse_bench(
             samples,
             environment=environment,
-            workloads=reader.strings(top, "workloads") or None,
-            modes=reader.strings(top, "modes") or None,
+            workloads=model.workloads or None,
+            modes=model.modes or None,
             reference=reference,
             metric=metric,
             precision=precision,
@@ -605,14 +583,29 @@ def bench_from_dict(data: Any, source: str = "bench.json") -> BenchReport:
             resamples=resamples,
             seed=seed,
         )
+
+    def spread(raw: SpreadEntry) -> Spread:
+        return Spread(raw.median, raw.q1, raw.q3, raw.n)
+
     return BenchReport(
-        workloads=reader.strings(top, "workloads"),
-        modes=reader.strings(top, "modes"),
+        workloads=tuple(model.workloads),
+        modes=tuple(model.modes),
         samples=samples,
-        stats=stats,
-        overheads=overheads,
-        role_overheads=overheads_of("role_overheads"),
-        warnings=reader.strings(top, "warnings"),
+        stats=tuple(
+            ModeStats(
+                m.workload,
+                m.mode,
+                spread(m.wall),
+                None if m.job is None else spread(m.job),
+                None if m.cpu is None else spread(m.cpu),
+                None if m.driver_cpu is None else spread(m.driver_cpu),
+                None if m.executor_cpu is None else spread(m.executor_cpu),
+            )
+            for m in model.stats
+        ),
+        overheads=tuple(_overhead_from(o) for o in model.overheads),
+        role_overheads=tuple(_overhead_from(o) for o in model.role_overheads),
+        warnings=tuple(model.warnings),
         environment=environment,
         reference=reference,
         metric=metric,
@@ -636,17 +629,3 @@ def _spread_to_dict(spread: Spread | None) -> dict[str, Any] | None:
         "q3": round_float(spread.q3),
         "n": spread.n,
     }
-
-
-def _optional_spread_from(reader: JsonReader, raw: Any, where: str) -> Spread | None:
-    return None if raw is None else _spread_from(reader, raw, where)
-
-
-def _spread_from(reader: JsonReader, raw: Any, where: str) -> Spread:
-    obj = reader.object(raw, where)
-    return Spread(
-        median=reader.number(obj, "median", where),
-        q1=reader.number(obj, "q1", where),
-        q3=reader.number(obj, "q3", where),
-        n=reader.integer(obj, "n", where),
-    )

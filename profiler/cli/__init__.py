@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import traceback
+from typing import NoReturn
 
 import typer
 
@@ -20,6 +21,7 @@ from profiler.cli import report as report_cmd
 from profiler.cli import workloads as workloads_cmd
 from profiler.cli.common import console, state
 from profiler.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ProfilerError
+from profiler.runtime import cleanup
 
 app = typer.Typer(
     name="spark-seccomp",
@@ -55,62 +57,124 @@ app.add_typer(k8s_cmd.app, name="k8s")
 app.command(name="cleanup")(check_cmd.cleanup)
 
 
-def _terminate(signum: int, frame: object) -> None:
+# Which signal stopped the run, for the message: typer turns a KeyboardInterrupt into a
+# plain exit code 130, so the handlers note it here first.
+_interrupted_by: list[str] = []
+
+
+def _interrupt(signum: int, frame: object) -> None:
     # SIGTERM (timeout(1), CI cancelling a job) unwinds like Ctrl-C, so the finally
     # blocks that remove containers and stop tracers run.
+    _interrupted_by.append("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every failure to a documented exit code."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    args = list(sys.argv[1:] if argv is None else argv)
+    _interrupted_by.clear()
+    cleanup.clear()
+    if threading.current_thread() is not threading.main_thread():
+        _run(args)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for signum in previous:
+            signal.signal(signum, _interrupt)
+        _run(args)
+    finally:
+        # In-process callers (tests) get their handlers back.
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(args: list[str]) -> NoReturn:
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="spark-seccomp", standalone_mode=False)
-    except typer.Abort:
-        console.print("interrupted", style="red")
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        console.print("interrupted; containers started by this run were removed", style="red")
-        sys.exit(EXIT_INTERRUPTED)
+        code = command.main(args=args, prog_name="spark-seccomp", standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
+        _exit_interrupted(args)
     except typer.TyperException as exc:
-        # Usage errors: one line naming the problem, plus where to read about the option.
-        console.print(
-            f"error: {_message_of(exc)}", style="red", markup=False, highlight=False, soft_wrap=True
-        )
+        message = _message_of(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # The help has been printed already (rich prints it while it is formatted).
+            if message.strip():
+                console.print(message, markup=False, highlight=False, soft_wrap=True)
+            sys.exit(EXIT_USAGE)
         ctx = getattr(exc, "ctx", None)
-        if ctx is not None:
-            console.print(
-                f"see `{ctx.command_path} --help`", markup=False, highlight=False, soft_wrap=True
-            )
+        hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
+        _error(f"{message} ({hint})" if hint else message)
         sys.exit(EXIT_USAGE)
     except ProfilerError as exc:
         if state.verbose:
             traceback.print_exc()
-        console.print(
-            f"error: {exc.diagnostics()}",
-            style="red",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        _error(exc.diagnostics())
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug or an unexpected engine failure
         if state.verbose:
             traceback.print_exc()
-            sys.exit(EXIT_ENVIRONMENT)
-        console.print(
-            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose for details)",
-            style="red",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+            _error(f"unexpected {type(exc).__name__}: {exc}")
+        else:
+            _error(f"unexpected {type(exc).__name__}: {exc} (rerun with --verbose for details)")
         sys.exit(EXIT_ENVIRONMENT)
+    if code == EXIT_INTERRUPTED:  # typer's answer to a KeyboardInterrupt
+        _exit_interrupted(args)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str) -> None:
+    """The one line an error becomes: never wrapped, never split by a newline in a value."""
+    line = message.replace("\r", "\\r").replace("\n", "\\n")
+    console.print(f"error: {line}", style="red", markup=False, highlight=False, soft_wrap=True)
+
+
+def _exit_interrupted(args: list[str]) -> NoReturn:
+    """Say what was stopped and what was left behind and removed; exit 130."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    how = _interrupted_by[0] if _interrupted_by else "Ctrl-C"
+    line = f"interrupted by {how}: `{_command_path(args)}` stopped; " + _cleanup_summary()
+    console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def _cleanup_summary() -> str:
+    results = cleanup.run_cleanups()
+    if not results:
+        return "it had started no containers"
+    removed: dict[str, int] = {}
+    failed = []
+    for result in results:
+        if result.removed is None:
+            failed.append(f"{result.registered.name}: {result.error}")
+        else:
+            what = result.registered.what
+            removed[what] = removed.get(what, 0) + result.removed
+    parts = [
+        f"removed {n} {what}{'' if n == 1 else 's'} it had left" for what, n in removed.items()
+    ]
+    if failed:
+        parts.append(
+            f"could not check for leftovers ({'; '.join(failed)}): run `spark-seccomp cleanup`"
+        )
+    return "; ".join(parts)
+
+
+def _command_path(args: list[str]) -> str:
+    """``spark-seccomp profile merge`` from the arguments, for saying what was stopped."""
+    command = typer.main.get_command(app)
+    path = ["spark-seccomp"]
+    for token in args:
+        if token.startswith("-"):
+            continue
+        sub = getattr(command, "commands", {}).get(token)
+        if sub is None:
+            break
+        path.append(token)
+        command = sub
+    return " ".join(path)
 
 
 def _message_of(exc: Exception) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,9 +11,8 @@ from rich.table import Table
 
 from profiler import workloads as workloads_lib
 from profiler.bench.environment import CommandRunner
-from profiler.bench.jsonio import parse_json
 from profiler.bench.microbench import MicrobenchReport
-from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench
+from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench, syscall_loop_binary
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
 from profiler.cli.common import (
@@ -31,15 +29,37 @@ from profiler.cli.common import (
     write_runtime_default,
 )
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.summary import SUMMARY_HINT
 from profiler.image import default_tag
+from profiler.output import OutputFile, check_output_dir, check_output_files, write_files
 from profiler.paths import runs_dir
-from profiler.report.build import build_report
-from profiler.report.inputs import SUMMARY_FILE, summary_from_dict
+from profiler.report.build import REPORT_FILES, build_report
+from profiler.report.inputs import (
+    BENCH_FILE,
+    MICROBENCH_FILE,
+    PROFILE_FILE,
+    RUNTIME_DEFAULT_FILE,
+    SUMMARY_FILE,
+    summary_from_dict,
+)
+from profiler.report.plots import require_plotting
 from profiler.runtime.interface import SecurityMode, Topology
+from profiler.seccomp.arch import native_arch
 from profiler.seccomp.profile import load_profile_set
+from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
+)
+# Everything bench writes into its run directory.
+BENCH_OUTPUTS = (
+    BENCH_FILE,
+    MICROBENCH_FILE,
+    PROFILE_FILE,
+    SUMMARY_FILE,
+    RUNTIME_DEFAULT_FILE,
+    *REPORT_FILES,
 )
 # The environment facts worth a line in the terminal; bench.json and the report have all.
 SUMMARY_KEYS = (
@@ -104,6 +124,11 @@ def bench(
     executors: int = EXECUTORS_OPTION,
     driver_profile: Path = DRIVER_PROFILE_OPTION,
     executor_profile: Path = EXECUTOR_PROFILE_OPTION,
+    allow_unknown: bool = typer.Option(
+        False,
+        "--allow-unknown",
+        help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
+    ),
 ) -> None:
     """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
 
@@ -114,24 +139,39 @@ def bench(
     """
     from profiler.runtime.select import make_backend
 
+    # What the last step needs is checked before the first round: the run directory and
+    # the files it will hold, and matplotlib for the report's plots.
+    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)
+    check_output_files(root, BENCH_OUTPUTS)
+    require_plotting()
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
     default_modes = "unconfined,runtime-default" + (",localhost" if profile else "")
     mode_list = parse_modes(modes or default_modes)
     security = parse_pod_security(pod_security)
     profiles = (
-        load_profile_set(profile, driver=driver_profile, executor=executor_profile)
+        load_profile_set(
+            profile,
+            driver=driver_profile,
+            executor=executor_profile,
+            allow_unknown=allow_unknown,
+            warn=lambda w: note(f"warning: {w}"),
+        )
         if profile is not None
         else None
     )
     profile_json = profiles.union.text if profiles is not None else None
-    if SecurityMode.LOCALHOST in mode_list and profiles is None:
+    if SecurityMode.LOCALHOST in mode_list and profile_json is None:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+    if runtime_default is not None:
+        load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     selected = workloads_lib.resolve_all(workloads or [])
-    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     root.mkdir(parents=True, exist_ok=True)
     tag = image or default_tag()
     backend = make_backend(backend_choice, note, runtime_default=runtime_default)
+    if microbench and isinstance(backend, CommandRunner):
+        syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
     with progress_reporter("bench") as on_progress:
         report = run_bench(
             backend,
@@ -167,14 +207,25 @@ def bench(
                 run_root=root,
                 progress=on_progress,
             )
-    if profiles is not None:
-        shutil.copyfile(profile, root / "profile.json")
-        for role, labelled in (("driver", profiles.driver), ("executor", profiles.executor)):
-            if labelled is not None:
-                (root / f"profile.{role}.json").write_text(labelled.text)
+    if profile is not None and profile_json is not None:
+        # The copy and its summary as a pair: a summary left from another profile in a
+        # reused run directory would put that profile's syscalls in the report. The role
+        # profiles go beside it (or a stale one from an earlier bench goes).
+        assert profiles is not None
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
-        if summary.is_file():
-            _copy_summary(summary, root / SUMMARY_FILE)
+        write_files(
+            [
+                OutputFile(root / PROFILE_FILE, profile_json),
+                OutputFile(root / SUMMARY_FILE, _readable_summary(summary)),
+                *(
+                    OutputFile(root / f"profile.{role}.json", labelled.text if labelled else None)
+                    for role, labelled in (
+                        ("driver", profiles.driver),
+                        ("executor", profiles.executor),
+                    )
+                ),
+            ]
+        )
     write_runtime_default(root, runtime_default)
     _print_wide(render_table(report))
     if report.role_overheads:
@@ -193,20 +244,17 @@ def bench(
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
 
 
-def _copy_summary(summary: Path, target: Path) -> None:
-    """Copy the profile's summary when the report can read it; say so when it cannot."""
+def _readable_summary(summary: Path) -> str | None:
+    """The profile's summary text when the report can read it; say so when it cannot."""
+    if not summary.is_file():
+        return None
     try:
-        summary_from_dict(parse_json(summary.read_text(encoding="utf-8"), str(summary)))
-    except (UsageError, OSError, UnicodeDecodeError) as exc:
-        reason = exc.message if isinstance(exc, UsageError) else str(exc)
-        console.print(
-            f"note: {summary} left out of the report: {reason}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        return
-    shutil.copyfile(summary, target)
+        text = jsonfile.read_text(summary, str(summary), SUMMARY_HINT)
+        summary_from_dict(jsonfile.parse_json(text, str(summary), SUMMARY_HINT), str(summary))
+    except UsageError as exc:
+        note(f"note: {summary} left out of the report: {exc.message}")
+        return None
+    return text
 
 
 def render_table(report: BenchReport) -> Table:

@@ -25,10 +25,13 @@ from profiler.cli.common import (
 )
 from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
 from profiler.image import default_tag
+from profiler.output import check_output_dir, check_output_files, check_output_path
 from profiler.paths import runs_dir
 from profiler.report.check_formats import check_to_json, check_to_junit
 from profiler.runtime.interface import SecurityMode, Topology
+from profiler.seccomp.arch import native_arch
 from profiler.seccomp.profile import load_profile_set
+from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
@@ -85,6 +88,11 @@ def check(
     executors: int = EXECUTORS_OPTION,
     driver_profile: Path = DRIVER_PROFILE_OPTION,
     executor_profile: Path = EXECUTOR_PROFILE_OPTION,
+    allow_unknown: bool = typer.Option(
+        False,
+        "--allow-unknown",
+        help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
+    ),
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 
@@ -97,6 +105,13 @@ def check(
     from profiler.diagnose import ComplainDiagnoser
     from profiler.runtime.select import make_backend
 
+    # Every output is checked before the first run, not found unwritable after the last.
+    for path, what in ((json_out, "--json"), (junit_out, "--junit")):
+        if path is not None:
+            check_output_path(path, what=f"{what} output")
+    root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)
+    check_output_files(root, ["check.json"])
     mode_list = parse_modes(modes)
     if complain and no_diagnose:
         raise UsageError("--complain and --no-diagnose contradict each other", "pick one")
@@ -109,16 +124,23 @@ def check(
             f"RuntimeDefault profile {runtime_default} does not exist",
             "pass the engine's default profile, e.g. moby's profiles/seccomp/default.json",
         )
+    if runtime_default is not None:
+        load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     security = parse_pod_security(pod_security)
     profiles = None
     if SecurityMode.LOCALHOST in mode_list:
         if profile is None:
             raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-        profiles = load_profile_set(profile, driver=driver_profile, executor=executor_profile)
+        profiles = load_profile_set(
+            profile,
+            driver=driver_profile,
+            executor=executor_profile,
+            allow_unknown=allow_unknown,
+            warn=lambda w: note(f"warning: {w}"),
+        )
     elif profile is not None or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])
-    root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     backend = make_backend(backend_choice, note, runtime_default=runtime_default)
     diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
     if complain and (missing := diagnoser.unavailable()):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from profiler.errors import UsageError
+from profiler.output import is_stdout, write_file
 from profiler.runtime.interface import DEFAULT_EXECUTORS, PodSecurity, SecurityMode, Topology
 from profiler.runtime.pod import MAX_EXECUTORS
 
@@ -99,24 +98,11 @@ def parse_pod_security(text: str) -> PodSecurity:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write the whole file or nothing: a half-written profile is worse than none."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise UsageError(
-            f"cannot write {path}: directory {path.parent} does not exist", "create it first"
-        )
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp makes the file private (0600); profiles and reports are meant to be read.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write one output file whole or not at all (``profiler.output``); ``-`` is stdout."""
+    if is_stdout(path):
+        stdout.out(text, end="", highlight=False)
+        return
+    write_file(path, text)
 
 
 @contextlib.contextmanager

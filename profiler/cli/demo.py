@@ -22,7 +22,11 @@ from profiler.cli.common import (
 from profiler.demo import DemoOutcome, run_demo
 from profiler.errors import EXIT_FAILED, ProfilerError
 from profiler.image import default_tag
+from profiler.output import check_output_dir, check_output_files
 from profiler.paths import runs_dir
+from profiler.report.build import REPORT_FILES
+from profiler.report.inputs import KNOWN_FILES
+from profiler.report.plots import require_plotting
 from profiler.runtime.interface import Topology
 
 
@@ -52,6 +56,9 @@ def demo(
 
     selected = workloads_lib.resolve_all(workloads or [])
     root = run_dir or runs_dir() / f"demo-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)  # before 20 minutes of runs, not after
+    check_output_files(root, (*KNOWN_FILES, *REPORT_FILES))
+    require_plotting()
     tag = image or default_tag()
     backend = make_backend(backend_choice, note)
     make_tracer = record_lib.tracer_factory(tracer, note)

@@ -16,6 +16,7 @@ from profiler.image import DEFAULT_SPARK_VERSION, default_tag
 from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
 from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.rules import Severity
+from profiler.output import check_output_dir, check_output_path, is_stdout
 from profiler.paths import runs_dir
 from profiler.seccomp.profile import load_profile_text
 
@@ -36,8 +37,14 @@ SPO_OPTION = typer.Option(
 )
 
 
+def _check_out(out: Path | None) -> None:
+    """The --out path is checked before the work (``profiler.output``); ``-`` is stdout."""
+    if out is not None:
+        check_output_path(out, stdout_ok=True)
+
+
 def _emit(text: str, out: Path | None) -> None:
-    if out is None:
+    if out is None or is_stdout(out):
         typer.echo(text, nl=False)
     else:
         write_atomically(out, text)
@@ -84,6 +91,7 @@ def sparkapp_command(
     The localhostProfile paths match where `k8s install` (with the same --profile-dir or
     --spo) puts the files.
     """
+    _check_out(out)
     driver_ref, executor_ref = _profile_refs(
         seccomp, profile, driver_profile, executor_profile, profile_dir, spo
     )
@@ -162,6 +170,7 @@ def install_command(
     A ConfigMap and a DaemonSet copying the profiles to <kubelet-root>/seccomp/<dir>/, or,
     with --spo, one SeccompProfile per profile for the Security Profiles Operator.
     """
+    _check_out(out)
     node_profiles: list[install.NodeProfile] = []
     for path in profiles:
         file_name = paths.node_file_name(path, spo=spo)
@@ -217,6 +226,7 @@ def lint_command(
     Exit 0 when no finding reaches --fail-on, 1 when one does, 2 for unreadable files or
     bad YAML.
     """
+    _check_out(out)
     if output_format not in ("text", "json", "sarif"):
         raise UsageError(f"unknown format {output_format!r}", "choose text, json or sarif")
     if fail_on not in FAIL_ON_CHOICES:
@@ -273,6 +283,8 @@ def dry_run_command(
     """
     from profiler.runtime.docker import DockerBackend
 
+    if run_dir is not None:
+        check_output_dir(run_dir)
     if not profiles_dir.is_dir():
         raise UsageError(
             f"profiles directory {profiles_dir} does not exist",

@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler.cli.common import console, stdout, write_atomically
+from profiler.cli.common import console, note, stdout
 from profiler.errors import UsageError
+from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
 from profiler.seccomp.compare import (
     Comparable,
@@ -19,7 +20,7 @@ from profiler.seccomp.compare import (
     merge_summaries,
 )
 from profiler.seccomp.generate import Summary, load_summary, summary_path_for
-from profiler.seccomp.profile import Profile, load_profile
+from profiler.seccomp.profile import Profile, read_profile
 from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
 
 app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
@@ -75,12 +76,14 @@ def runtime_default_(
     from profiler.image import default_tag
     from profiler.seccomp.probe import probe_runtime_default
 
+    if out is not None:
+        check_output_path(out, stdout_ok=True)
     reference = probe_runtime_default(image or default_tag())
     text = reference.to_json()
-    if out is None:
+    if out is None or is_stdout(out):
         stdout.out(text, end="", highlight=False)
     else:
-        write_atomically(out, text)
+        write_file(out, text)
         console.print(f"wrote {out}: {len(reference.allowed)} syscalls allowed", highlight=False)
 
 
@@ -89,47 +92,82 @@ def _summary_beside(profile_path: Path) -> Summary | None:
     return load_summary(path) if path.is_file() else None
 
 
+ALLOW_UNKNOWN_OPTION = typer.Option(
+    False,
+    "--allow-unknown",
+    help="Keep syscall names libseccomp does not know (a newer kernel's), with a warning.",
+)
+
+
+def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
+    """Each profile, validated; a warning for unknown names kept with --allow-unknown."""
+    profiles = []
+    for path in paths:
+        loaded = read_profile(path, allow_unknown=allow_unknown)
+        if (warning := loaded.warning()) is not None:
+            note(f"warning: {warning}")
+        profiles.append(loaded.profile)
+    return profiles
+
+
 @app.command()
 def merge(
     profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
     out: Path = typer.Option(
         None, "--out", "-o", help="Write the merged profile here [default: stdout]."
     ),
+    allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Allow everything any input allows; add up their summaries (NAME.summary.json).
 
-    With --out, a merged summary is written beside the output when every input has one.
+    With --out, a merged summary is written beside the output when every input has one;
+    when some have none, an old summary beside the output is removed, since it would
+    describe another profile.
     """
+    to_file = out is not None and not is_stdout(out)
+    summary_out = summary_path_for(out) if to_file else None
+    if out is not None:
+        check_output_path(out, what="profile", stdout_ok=True)
+    if summary_out is not None:
+        check_output_path(summary_out, what="summary")
     if len(profiles) < 2:
         raise UsageError("merge needs at least two profiles", "name two or more profile files")
-    merged = merge_profiles([load_profile(p) for p in profiles])
+    merged = merge_profiles(read_profiles(profiles, allow_unknown))
     summaries = [_summary_beside(p) for p in profiles]
     found = [s for s in summaries if s is not None]
-    if out is None:
-        stdout.out(merged.to_json(), end="", highlight=False)
-    else:
-        write_atomically(out, merged.to_json())
-        console.print(f"wrote {out} ({len(merged.allowed())} syscalls allowed)", highlight=False)
-    if found and len(found) < len(summaries):
+    merged_summary = merge_summaries(found) if found and len(found) == len(summaries) else None
+    if found and merged_summary is None:
         missing = [str(p) for p, s in zip(profiles, summaries, strict=True) if s is None]
-        console.print(
-            f"no summary beside {', '.join(missing)}: the merged summary is left out",
-            highlight=False,
-        )
-    elif found and out is not None:
-        summary_out = summary_path_for(out)
-        write_atomically(summary_out, merge_summaries(found).to_json())
+        note(f"no summary beside {', '.join(missing)}: the merged summary is left out")
+    if out is None or summary_out is None:
+        stdout.out(merged.to_json(), end="", highlight=False)
+        return
+    stale = summary_out.exists() and merged_summary is None
+    write_files(
+        [
+            OutputFile(out, merged.to_json()),
+            OutputFile(summary_out, None if merged_summary is None else merged_summary.to_json()),
+        ]
+    )
+    console.print(f"wrote {out} ({len(merged.allowed())} syscalls allowed)", highlight=False)
+    if merged_summary is not None:
         console.print(f"wrote {summary_out}", highlight=False)
+    elif stale:
+        note(f"removed {summary_out}: it described the profile that {out} replaced")
 
 
 def _side(
-    text: str, runtime_default: Path | None, arch: str | None, caps: frozenset[str]
+    text: str,
+    runtime_default: Path | None,
+    arch: str | None,
+    caps: frozenset[str],
+    allow_unknown: bool,
 ) -> tuple[str, Comparable, Summary | None]:
     if text == RUNTIME_DEFAULT:
         reference = resolve_runtime_default(runtime_default, arch=arch, capabilities=caps)
         return reference.name, reference, None
     path = Path(text)
-    return text, load_profile(path), _summary_beside(path)
+    return text, read_profiles([path], allow_unknown)[0], _summary_beside(path)
 
 
 @app.command()
@@ -150,11 +188,16 @@ def diff(
         help="Capability the container keeps, for runtime-default (repeatable) [default: none].",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Show what each side allows that the other does not."""
     caps = frozenset(cap)
-    name_a, side_a, summary_a = _side(a, runtime_default, arch, caps)
-    name_b, side_b, summary_b = _side(b, runtime_default, arch, caps)
+    # Profile files first: a bad file must fail before runtime-default probes an engine.
+    for side in (a, b):
+        if side != RUNTIME_DEFAULT:
+            read_profile(Path(side), allow_unknown=allow_unknown)
+    name_a, side_a, summary_a = _side(a, runtime_default, arch, caps, allow_unknown)
+    name_b, side_b, summary_b = _side(b, runtime_default, arch, caps, allow_unknown)
     result = diff_profiles(side_a, side_b, left=name_a, right=name_b)
     if as_json:
         stdout.print_json(json.dumps(result.to_dict()))
@@ -178,9 +221,10 @@ def explain_(
         None, "--summary", help="Its summary [default: NAME.summary.json beside it]."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """For each syscall: which workloads and processes used it, in how many runs, how often."""
-    loaded: Profile = load_profile(profile)
+    loaded: Profile = read_profiles([profile], allow_unknown)[0]
     found = load_summary(summary) if summary is not None else _summary_beside(profile)
     if found is None:
         console.print(

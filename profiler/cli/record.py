@@ -18,10 +18,16 @@ from profiler.cli.common import (
     note,
     parse_pod_security,
     progress_reporter,
-    write_atomically,
 )
 from profiler.errors import UsageError, VerificationFailed
 from profiler.image import default_tag
+from profiler.output import (
+    OutputFile,
+    check_output_dir,
+    check_output_files,
+    check_output_path,
+    write_files,
+)
 from profiler.paths import runs_dir
 from profiler.runtime.interface import Topology
 from profiler.seccomp import generate
@@ -78,12 +84,24 @@ def record(
     from profiler.runtime.select import make_backend
 
     out = Path(out)
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: {out.parent} does not exist", "create it first")
+    # The profile and its summary are written together at the end; both paths, and the
+    # run directory, are checked now rather than after the recordings.
+    for path in (out, *(generate.role_profile_path(out, role) for role in record_lib.ROLES)):
+        check_output_path(path, what="profile")
+        check_output_path(generate.summary_path_for(path), what="summary")
+    root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_output_dir(root)
+    check_output_files(
+        root,
+        [
+            f"profile{suffix}{kind}"
+            for suffix in ("", ".driver", ".executor")
+            for kind in (".json", ".summary.json")
+        ],
+    )
     security = parse_pod_security(pod_security)
     generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
-    root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     image = image or default_tag()
     backend = None
     recordings = None
@@ -160,16 +178,24 @@ def record(
 def _write_profiles(
     out: Path, profiles: dict[str, record_lib.DerivedProfile]
 ) -> list[tuple[str, Path]]:
-    """Each profile with its summary: the union at ``out``, roles at NAME.ROLE.json."""
+    """Each profile with its summary, all together or none: the union at ``out``, roles at
+    NAME.ROLE.json. A role file from an earlier recording that this one has no profile for
+    is removed, so check never picks up a stale role profile beside a new union."""
     written = []
+    files = []
     for key in (record_lib.UNION, *record_lib.ROLES):
         derived = profiles.get(key)
-        if derived is None:
-            continue
         path = out if key == record_lib.UNION else generate.role_profile_path(out, key)
-        write_atomically(path, derived.profile.to_json())
-        write_atomically(generate.summary_path_for(path), derived.summary.to_json())
+        summary = generate.summary_path_for(path)
+        if derived is None:
+            files += [OutputFile(path, None), OutputFile(summary, None)]
+            continue
+        files += [
+            OutputFile(path, derived.profile.to_json()),
+            OutputFile(summary, derived.summary.to_json()),
+        ]
         written.append((key, path))
+    write_files(files)
     return written
 
 

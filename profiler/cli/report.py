@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from profiler.cli.common import stdout
-from profiler.report.build import build_report
+from profiler.report.build import build_report, check_report_paths
 
 
 def report(
@@ -22,6 +22,7 @@ def report(
     (profile.json, runtime_default.json), syscalls by workload (profile.summary.json).
     Exit 2 when RUN_DIR holds none of these.
     """
+    check_report_paths(run_dir)
     files = build_report(run_dir)
     for path in files.paths():
         stdout.print(str(path), highlight=False)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from profiler.output import OutputFile, check_output_dir, check_output_files, write_files
 from profiler.report.html import render_html
 from profiler.report.inputs import load_run_dir
 from profiler.report.markdown import render_markdown
@@ -18,6 +17,7 @@ from profiler.report.sections import build_sections
 MARKDOWN_FILE = "report.md"
 HTML_FILE = "report.html"
 JSON_FILE = "report.json"
+REPORT_FILES = (MARKDOWN_FILE, HTML_FILE, JSON_FILE)
 FORMAT_VERSION = 1
 
 
@@ -36,10 +36,22 @@ def build_report(run_dir: Path) -> ReportFiles:
     run_dir = Path(run_dir)
     report = build_sections(load_run_dir(run_dir))
     files = ReportFiles(run_dir / MARKDOWN_FILE, run_dir / HTML_FILE, run_dir / JSON_FILE)
-    _write(files.markdown, render_markdown(report, HTML_FILE))
-    _write(files.html, render_html(report))
-    _write(files.json, report_to_json(report))
+    # The three files appear together or not at all: a report.md linking to an old
+    # report.html, or a report.json without its report, would mislead.
+    write_files(
+        [
+            OutputFile(files.markdown, render_markdown(report, HTML_FILE)),
+            OutputFile(files.html, render_html(report)),
+            OutputFile(files.json, report_to_json(report)),
+        ]
+    )
     return files
+
+
+def check_report_paths(run_dir: Path) -> None:
+    """Refuse, before any work, a run directory where the report files cannot be written."""
+    check_output_dir(run_dir)
+    check_output_files(run_dir, REPORT_FILES, what="report file")
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -62,22 +74,3 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 def report_to_json(report: Report) -> str:
     return json.dumps(report_to_dict(report), indent=2, sort_keys=True) + "\n"
-
-
-def _write(path: Path, text: str) -> None:
-    # Whole file or nothing, so a crash never leaves a half report beside the data.
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; reports are for sharing
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

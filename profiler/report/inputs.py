@@ -53,10 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profiler.bench.jsonio import JsonReader, parse_json
 from profiler.bench.microbench import MicrobenchReport, microbench_from_dict
 from profiler.bench.stats import BenchReport, bench_from_dict
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.results import RESULTS_HINT, CheckFile
+from profiler.formats.seccomp import AllowedNames
+from profiler.formats.summary import SUMMARY_HINT, ReportSummaryFile
 from profiler.seccomp.profile import profile_from_dict
 
 CHECK_FILE = "check.json"
@@ -173,11 +176,7 @@ def load_run_dir(run_dir: Path) -> RunInputs:
         if name not in present:
             return None
         path = run_dir / name
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from exc
-        return parse_json(text, str(path))
+        return jsonfile.read_json(path, str(path), RESULTS_HINT)
 
     def source(name: str) -> str:
         return str(run_dir / name)
@@ -203,43 +202,27 @@ def load_run_dir(run_dir: Path) -> RunInputs:
 
 
 def check_from_dict(data: Any, source: str = CHECK_FILE) -> CheckMatrix:
-    reader = JsonReader(source)
-    top = reader.object(data, "")
-    cells = []
-    for where, raw in reader.items(top, "cells"):
-        runs = raw.get("runs") or []
-        if not isinstance(runs, list):
-            raise reader.fail(f"{where}.runs", "must be a list")
-        error_line = next(
-            (
-                str(r.get("error_line") or "")
-                for r in runs
-                if isinstance(r, dict) and r.get("verdict") != "pass"
-            ),
-            "",
+    model = jsonfile.validate(CheckFile, data, source, RESULTS_HINT)
+    cells = tuple(
+        CheckCell(
+            workload=cell.workload,
+            mode=cell.mode,
+            verdict=cell.verdict,
+            passes=cell.passes,
+            runs=len(cell.runs),
+            median_wall_seconds=cell.median_wall_seconds,
+            error_line=next((r.error_line or "" for r in cell.runs if r.verdict != "pass"), ""),
+            diagnosis=tuple(cell.diagnosis),
         )
-        passes = raw.get("passes")
-        cells.append(
-            CheckCell(
-                workload=reader.string(raw, "workload", where),
-                mode=reader.string(raw, "mode", where),
-                verdict=reader.string(raw, "verdict", where),
-                passes=passes if isinstance(passes, int) else 0,
-                runs=len(runs),
-                median_wall_seconds=reader.optional_number(raw, "median_wall_seconds", where),
-                error_line=error_line,
-                diagnosis=reader.strings(raw, "diagnosis"),
-            )
-        )
-    workloads = reader.strings(top, "workloads") or tuple(dict.fromkeys(c.workload for c in cells))
-    modes = reader.strings(top, "modes") or tuple(dict.fromkeys(c.mode for c in cells))
+        for cell in model.cells
+    )
     return CheckMatrix(
-        image=reader.optional_string(top, "image") or "",
-        pod_security=reader.optional_string(top, "pod_security") or "",
-        profile=reader.optional_string(top, "profile"),
-        workloads=workloads,
-        modes=modes,
-        cells=tuple(cells),
+        image=model.image or "",
+        pod_security=model.pod_security or "",
+        profile=model.profile,
+        workloads=tuple(model.workloads) or tuple(dict.fromkeys(c.workload for c in cells)),
+        modes=tuple(model.modes) or tuple(dict.fromkeys(c.mode for c in cells)),
+        cells=cells,
     )
 
 
@@ -249,61 +232,30 @@ def profile_allowed(data: Any, source: str = PROFILE_FILE) -> AllowedSet:
 
 
 def runtime_default_allowed(data: Any, source: str = RUNTIME_DEFAULT_FILE) -> AllowedSet:
-    reader = JsonReader(source)
-    top = reader.object(data, "")
-    if "syscalls" in top and "allowed" not in top:
-        profile = profile_from_dict(top, source)
-        name = reader.optional_string(top, "name") or "RuntimeDefault"
-        return AllowedSet(name, profile.allowed(), profile.default_action)
-    return AllowedSet(
-        reader.optional_string(top, "name") or "RuntimeDefault",
-        frozenset(reader.strings(top, "allowed")),
-    )
+    """A probed reference (``{"name", "allowed"}``), or an OCI profile with a ``name``."""
+    if isinstance(data, dict) and "syscalls" in data and "allowed" not in data:
+        name = data.get("name")
+        rest = {k: v for k, v in data.items() if k != "name"}
+        profile = profile_from_dict(rest, source)
+        label = name if isinstance(name, str) and name else "RuntimeDefault"
+        return AllowedSet(label, profile.allowed(), profile.default_action)
+    reference = jsonfile.validate(AllowedNames, data, source, RESULTS_HINT)
+    return AllowedSet(reference.name or "RuntimeDefault", frozenset(reference.allowed))
 
 
 def summary_from_dict(data: Any, source: str = SUMMARY_FILE) -> ProfileSummary:
-    reader = JsonReader(source)
-    top = reader.object(data, "")
-    profile = reader.object(top.get("profile") or {}, "profile")
-    raw_syscalls = reader.object(top.get("syscalls") or {}, "syscalls")
-    syscalls = []
-    for name in sorted(raw_syscalls):
-        where = f"syscalls.{name}"
-        raw = reader.object(raw_syscalls[name], where)
-        roles = reader.object(raw.get("roles") or {}, f"{where}.roles")
-        for role, count in roles.items():
-            if not isinstance(count, int) or isinstance(count, bool):
-                raise reader.fail(f"{where}.roles.{role}", "must be an integer")
-        # `record` writes workloads as {name: runs} and the run total as total_runs.
-        workloads = raw.get("workloads")
-        if isinstance(workloads, dict):
-            workload_names = tuple(sorted(str(w) for w in workloads))
-        else:
-            workload_names = tuple(sorted(set(reader.strings(raw, "workloads"))))
-        of_runs_key = "of_runs" if raw.get("of_runs") is not None else "total_runs"
-        syscalls.append(
-            SyscallUse(
-                name=name,
-                runs=_optional_int(reader, raw, "runs", where),
-                of_runs=_optional_int(reader, raw, of_runs_key, where),
-                workloads=workload_names,
-                roles=dict(sorted(roles.items())),
-            )
+    model = jsonfile.validate(ReportSummaryFile, data, source, SUMMARY_HINT)
+    syscalls = tuple(
+        SyscallUse(
+            name=name,
+            runs=use.runs,
+            # `record` writes the run total as total_runs; the short form says of_runs.
+            of_runs=use.of_runs if use.of_runs is not None else use.total_runs,
+            workloads=tuple(sorted(use.workloads)),
+            roles=dict(sorted(use.roles.items())),
         )
-    raw_held = top.get("held_back") or {}
-    if isinstance(raw_held, list):  # `record`: [{"name": ..., "reason": ...}]
-        raw_held = {
-            str(h.get("name")): str(h.get("reason", ""))
-            for h in raw_held
-            if isinstance(h, dict) and h.get("name")
-        }
-    held_back = reader.object(raw_held, "held_back")
-    return ProfileSummary(
-        profile=profile,
-        syscalls=tuple(syscalls),
-        held_back={str(k): str(v) for k, v in sorted(held_back.items())},
+        for name, use in sorted(model.syscalls.items())
     )
-
-
-def _optional_int(reader: JsonReader, raw: dict[str, Any], key: str, where: str) -> int | None:
-    return None if raw.get(key) is None else reader.integer(raw, key, where)
+    return ProfileSummary(
+        profile=model.profile, syscalls=syscalls, held_back=dict(sorted(model.held_back.items()))
+    )

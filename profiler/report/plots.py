@@ -30,16 +30,24 @@ DPI = 100
 MAX_HEATMAP_ROWS = 120
 
 
-def _render(draw: Callable[[Figure], None], width: float, height: float) -> bytes:
+def require_plotting() -> None:
+    """Fail now when matplotlib cannot be imported, not after the runs a report is for."""
     try:
-        import matplotlib
-        import matplotlib.style
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure  # noqa: F401
     except ImportError as exc:
         raise EnvironmentProblem(
-            "matplotlib is needed to draw the report's plots",
-            "install it with `pip install 'spark-seccomp-profiler[report]'`",
+            f"matplotlib is needed to draw the report's plots and cannot be imported ({exc})",
+            "reinstall the tool (`pip install .` installs matplotlib) or `pip install matplotlib`",
         ) from exc
+
+
+def _render(draw: Callable[[Figure], None], width: float, height: float) -> bytes:
+    require_plotting()
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
     # The default style, not the user's matplotlibrc: the same data gives the same image.
     with matplotlib.style.context("default"), matplotlib.rc_context({"svg.hashsalt": "report"}):
         figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")

@@ -28,6 +28,7 @@ from typing import Any
 from profiler.errors import EnvironmentProblem
 from profiler.paths import read_cached, write_cached
 from profiler.runtime import cgroup
+from profiler.runtime.cleanup import register_cleanup
 from profiler.runtime.engine import connect, require_image
 from profiler.runtime.interface import (
     SPARK_LOCAL_DIR,
@@ -220,6 +221,7 @@ class DockerBackend(Backend):
     def __init__(self, client: Any | None = None) -> None:
         self.client = client or connect()
         self._checked_images: set[str] = set()
+        register_cleanup(self.name, "container", lambda: self.cleanup(session_only=True))
 
     def require_image(self, image: str) -> None:
         if image not in self._checked_images:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from profiler.runtime.error_line import error_line
 from profiler.workloads import Workload, WorkloadResult
 
 
@@ -318,13 +319,9 @@ class RunResult:
 
 
 def last_error_line(stderr: str) -> str:
-    """The line of a container's stderr most likely to explain its failure."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for marker in ("Error", "Exception", "error:", "failed", "denied", "Killed"):
-        for line in reversed(lines):
-            if marker in line:
-                return line[:240]
-    return lines[-1][:240] if lines else ""
+    """The line of a container's stderr most likely to explain its failure
+    (``runtime.error_line``)."""
+    return error_line(stderr)
 
 
 @dataclass(frozen=True)

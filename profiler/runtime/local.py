@@ -35,6 +35,7 @@ from pathlib import Path
 
 from profiler import proc
 from profiler.errors import CommandFailed, EnvironmentProblem, UsageError
+from profiler.runtime.cleanup import register_cleanup
 from profiler.runtime.docker import write_run_dir
 from profiler.runtime.interface import (
     Backend,
@@ -244,6 +245,7 @@ class LocalBackend(Backend):
         self._identities: dict[tuple[int | None, int | None, str], Identity] = {}
         self._live_groups: set[int] = set()
         self._live_dirs: set[Path] = set()
+        register_cleanup(self.name, "process group", self.cleanup)
 
     # -- what a run needs ----------------------------------------------------------------
     def profile_for(self, spec: RunSpec) -> tuple[Profile | None, str | None]:

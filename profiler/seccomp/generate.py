@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.summary import SUMMARY_HINT, SummaryFile
 from profiler.seccomp.arch import (
     canonical_arch,
     known_syscalls,
@@ -67,16 +69,6 @@ class SyscallUsage:
             "roles": dict(sorted(self.roles.items())),
             "calls": self.calls,
         }
-
-    @classmethod
-    def from_dict(cls, name: str, data: Mapping[str, Any]) -> SyscallUsage:
-        return cls(
-            name,
-            int(data["runs"]),
-            {str(k): int(v) for k, v in (data.get("workloads") or {}).items()},
-            {str(k): int(v) for k, v in (data.get("roles") or {}).items()},
-            int(data.get("calls", 0)),
-        )
 
 
 @dataclass(frozen=True)
@@ -144,32 +136,31 @@ class Summary:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "summary") -> Summary:
+        """A summary from parsed JSON, validated (``formats.summary.SummaryFile``)."""
         if not isinstance(data, dict) or data.get("format") != SUMMARY_FORMAT:
             raise UsageError(
                 f"{source} is not a profile summary (format {SUMMARY_FORMAT})",
                 "summaries are written by `spark-seccomp record` beside the profile",
             )
-        try:
-            return cls(
-                total_runs=int(data["total_runs"]),
-                workloads={str(k): int(v) for k, v in data["workloads"].items()},
-                usage={n: SyscallUsage.from_dict(n, u) for n, u in data["syscalls"].items()},
-                arches=tuple(data.get("arches") or ()),
-                errno=str(data.get("errno", "enosys")),
-                explicit_errno=bool(data.get("explicit_errno", False)),
-                allowed=frozenset(data.get("allowed") or ()),
-                user_allowed=frozenset(data.get("user_allowed") or ()),
-                held_back=tuple(
-                    HeldBack(h["name"], h["reason"], h.get("capability"))
-                    for h in data.get("held_back") or ()
-                ),
-                missing={a: tuple(n) for a, n in (data.get("missing") or {}).items()},
-                added={n: tuple(a) for n, a in (data.get("added") or {}).items()},
-                arg_values={k: frozenset(v) for k, v in (data.get("arg_values") or {}).items()},
-                unknown_numbers=frozenset(data.get("unknown_numbers") or ()),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UsageError(f"{source} is a malformed profile summary: {exc!r}") from exc
+        model = jsonfile.validate(SummaryFile, data, source, SUMMARY_HINT)
+        return cls(
+            total_runs=model.total_runs,
+            workloads=dict(model.workloads),
+            usage={
+                name: SyscallUsage(name, u.runs, dict(u.workloads), dict(u.roles), u.calls)
+                for name, u in model.syscalls.items()
+            },
+            arches=tuple(model.arches),
+            errno=model.errno,
+            explicit_errno=model.explicit_errno,
+            allowed=frozenset(model.allowed),
+            user_allowed=frozenset(model.user_allowed),
+            held_back=tuple(HeldBack(h.name, h.reason, h.capability) for h in model.held_back),
+            missing={a: tuple(n) for a, n in model.missing.items()},
+            added={n: tuple(a) for n, a in model.added.items()},
+            arg_values={k: frozenset(v) for k, v in model.arg_values.items()},
+            unknown_numbers=frozenset(model.unknown_numbers),
+        )
 
 
 def summary_path_for(profile_path: Path) -> Path:
@@ -191,13 +182,8 @@ def role_profile_path(profile_path: Path, role: str) -> Path:
 
 
 def load_summary(path: Path) -> Summary:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read summary {path}: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"summary {path} is not valid JSON: {exc}") from exc
-    return Summary.from_dict(data, str(path))
+    source = f"summary {path}"
+    return Summary.from_dict(jsonfile.read_json(Path(path), source, SUMMARY_HINT), source)
 
 
 def parse_errno(name: str) -> int:
@@ -260,7 +246,8 @@ def derive_profile(
     - risky calls (``risky.RISKY``) are held back unless named in ``allow``; names in
       ``allow`` are allowed even if no run made them;
     - for each target arch, legacy calls get their modern equivalents (and back), and
-      names a target lacks are reported in ``Summary.missing``;
+      names a target lacks are reported in ``Summary.missing`` (and left out when no
+      target has them);
     - ``explicit_errno``: one SCMP_ACT_ERRNO rule with ``errnoRet`` for every call
       libseccomp knows on the target architectures that is not allowed, for engines that
       ignore ``defaultErrnoRet`` (Docker 20.10); the caller decides by probing the engine.
@@ -293,7 +280,10 @@ def derive_profile(
     total, workloads, usage = usage_from_recordings(recordings)
     kept, held_back = split_risky(usage, user_allowed)
     translation = translate_names(kept | user_allowed, targets, sources)
-    allowed = translation.names
+    # A name no target architecture has protects nothing there, and runtimes refuse or
+    # skip it (arch_prctl recorded on x86_64, targeted at arm64): it is only reported,
+    # in ``Summary.missing``.
+    allowed = translation.names & known
 
     rules: list[SyscallRule] = []
     if allowed:

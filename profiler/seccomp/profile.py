@@ -9,36 +9,24 @@ mean something different on a node than on a laptop.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.seccomp import ACTIONS as ACTIONS  # re-exported: the OCI action list
+from profiler.formats.seccomp import (
+    KEY_NOTES,
+    PROFILE_HINT,
+    OciProfile,
+    arch_label,
+    unknown_names,
+)
 
 if TYPE_CHECKING:
     from profiler.runtime.interface import ProfileSet
-
-ACTIONS = (
-    "SCMP_ACT_KILL",
-    "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_KILL_THREAD",
-    "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO",
-    "SCMP_ACT_TRACE",
-    "SCMP_ACT_ALLOW",
-    "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY",
-)
-ARG_OPS = (
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-)
 
 
 @dataclass(frozen=True)
@@ -122,75 +110,89 @@ def allow_all_profile() -> Profile:
 
 
 def profile_from_dict(data: Any, source: str = "profile") -> Profile:
-    if not isinstance(data, dict):
-        raise UsageError(f"{source} is not a seccomp profile: the top level must be an object")
-    default_action = data.get("defaultAction")
-    if default_action not in ACTIONS:
-        raise UsageError(
-            f"{source} has no valid defaultAction (got {default_action!r})",
-            "use an OCI seccomp profile, e.g. one written by `spark-seccomp record`",
-        )
-    rules = []
-    for index, raw in enumerate(data.get("syscalls") or []):
-        where = f"{source}: syscalls[{index}]"
-        if not isinstance(raw, dict):
-            raise UsageError(f"{where} is not an object")
-        names = raw.get("names")
-        if names is None and isinstance(raw.get("name"), str):
-            names = [raw["name"]]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise UsageError(f"{where} needs a list of syscall names in `names`")
-        action = raw.get("action")
-        if action not in ACTIONS:
-            raise UsageError(f"{where} has an unknown action {action!r}")
-        errno_ret = raw.get("errnoRet")
-        if errno_ret is not None and not isinstance(errno_ret, int):
-            raise UsageError(f"{where}: errnoRet must be a number")
-        args = tuple(_arg(a, where) for a in raw.get("args") or [])
-        rules.append(SyscallRule(tuple(names), action, errno_ret, args))
-    architectures = data.get("architectures") or []
-    flags = data.get("flags") or []
-    default_errno = data.get("defaultErrnoRet")
+    """A ``Profile`` from parsed JSON, validated as an OCI profile (``formats.seccomp``).
+
+    Structure and values are checked here; whether each name exists is checked where a
+    file comes in (``read_profile``), since a caller re-reading a profile it validated
+    before must not refuse the unknown names the user chose to keep.
+    """
+    return _from_model(_validated(data, source))
+
+
+def _validated(data: Any, source: str) -> OciProfile:
+    return jsonfile.validate(OciProfile, data, source, PROFILE_HINT, key_notes=KEY_NOTES)
+
+
+def _from_model(model: OciProfile) -> Profile:
     return Profile(
-        default_action,
-        tuple(rules),
-        default_errno if isinstance(default_errno, int) else None,
-        tuple(architectures),
-        tuple(flags),
+        model.defaultAction,
+        tuple(
+            SyscallRule(
+                tuple(rule.names),
+                rule.action,
+                rule.errnoRet,
+                tuple(ArgCondition(a.index, a.value, a.op, a.valueTwo) for a in rule.args or ()),
+            )
+            for rule in model.syscalls or ()
+        ),
+        model.defaultErrnoRet,
+        tuple(model.architectures or ()),
+        tuple(model.flags or ()),
     )
 
 
-def _arg(raw: Any, where: str) -> ArgCondition:
-    if not isinstance(raw, dict) or raw.get("op") not in ARG_OPS:
-        raise UsageError(f"{where}: each args entry needs index, value and a SCMP_CMP_* op")
-    return ArgCondition(
-        int(raw["index"]), int(raw["value"]), str(raw["op"]), int(raw.get("valueTwo", 0))
-    )
+@dataclass(frozen=True)
+class ProfileFile:
+    """A profile file as read: its text (passed on unchanged), its meaning, and the names
+    libseccomp does not know that were kept because the caller allowed them."""
 
+    path: Path
+    text: str
+    profile: Profile
+    unknown: tuple[str, ...] = ()
 
-def load_profile(path: Path) -> Profile:
-    return profile_from_dict(json.loads(load_profile_text(path)), str(path))
-
-
-def load_profile_text(path: Path) -> str:
-    """The file's text after checking that it is a well-formed OCI seccomp profile."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(
-            f"profile {path} does not exist", "record one with `spark-seccomp record --out FILE`"
+    def warning(self) -> str | None:
+        if not self.unknown:
+            return None
+        return (
+            f"{self.path} allows names libseccomp knows on none of its architectures, kept "
+            f"because of --allow-unknown: {', '.join(self.unknown)} (runtimes skip or refuse "
+            "names their libseccomp does not know)"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read profile {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
+
+
+def read_profile(path: Path, *, allow_unknown: bool = False) -> ProfileFile:
+    """Read and validate a profile file; names unknown to libseccomp are an error unless
+    ``allow_unknown``, when they are kept and listed in ``ProfileFile.unknown``."""
+    path = Path(path)
+    source = f"profile {path}"
+    if not path.exists() and not path.is_symlink():
         raise UsageError(
-            f"profile {path} is not valid JSON (line {exc.lineno}: {exc.msg})",
-            "fix the file or record a new one",
-        ) from exc
-    profile_from_dict(data, str(path))
-    return text
+            f"{source} does not exist", "record one with `spark-seccomp record --out FILE`"
+        )
+    text = jsonfile.read_text(path, source, PROFILE_HINT)
+    model = _validated(jsonfile.parse_json(text, source, PROFILE_HINT), source)
+    unknown = unknown_names(model)
+    if unknown and not allow_unknown:
+        where, name = unknown[0]
+        more = f" (and {len(unknown) - 1} more: {', '.join(n for _, n in unknown[1:4])})"
+        raise UsageError(
+            f"{source}: {where}: {jsonfile.shown(name)} is not a syscall libseccomp knows on "
+            f"{arch_label(model)}" + (more if len(unknown) > 1 else ""),
+            "check the spelling against `man 2 syscalls`, or pass --allow-unknown to keep "
+            "names a newer kernel has",
+        )
+    names = tuple(sorted({name for _, name in unknown}))
+    return ProfileFile(path, text, _from_model(model), names)
+
+
+def load_profile(path: Path, *, allow_unknown: bool = False) -> Profile:
+    return read_profile(path, allow_unknown=allow_unknown).profile
+
+
+def load_profile_text(path: Path, *, allow_unknown: bool = False) -> str:
+    """The file's text after checking that it is a well-formed OCI seccomp profile."""
+    return read_profile(path, allow_unknown=allow_unknown).text
 
 
 def names_of(rules: Iterable[SyscallRule]) -> set[str]:
@@ -202,14 +204,20 @@ def load_profile_set(
     *,
     driver: Path | None = None,
     executor: Path | None = None,
+    allow_unknown: bool = False,
+    warn: Callable[[str], None] = lambda _w: None,
 ) -> ProfileSet:
     """A union profile and its roles' profiles: those given, else ``NAME.driver.json`` and
-    ``NAME.executor.json`` when they lie beside ``NAME.json`` (as ``record`` writes them)."""
+    ``NAME.executor.json`` when they lie beside ``NAME.json`` (as ``record`` writes them).
+    Each is validated (``read_profile``); ``warn`` gets the warning of kept unknown names."""
     from profiler.runtime.interface import LabelledProfile, ProfileSet
     from profiler.seccomp.generate import role_profile_path
 
     def load(path: Path) -> LabelledProfile:
-        return LabelledProfile(load_profile_text(path), str(path))
+        loaded = read_profile(path, allow_unknown=allow_unknown)
+        if (warning := loaded.warning()) is not None:
+            warn(warning)
+        return LabelledProfile(loaded.text, str(path))
 
     roles: dict[str, LabelledProfile | None] = {}
     for role, given in (("driver", driver), ("executor", executor)):

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from profiler.errors import UsageError
+from profiler.formats import jsonfile
+from profiler.formats.seccomp import REFERENCE_HINT, DockerFilter, DockerProfile, ProbedReference
 from profiler.seccomp.arch import canonical_arch, known_syscalls, oci_architectures
-from profiler.seccomp.profile import ACTIONS
 
 # Docker's own default capability set (`docker run` without --cap-add/--cap-drop), for
 # comparing against a laptop run; a restricted pod has none of these.
@@ -70,12 +71,14 @@ class RuntimeDefaultReference:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str) -> RuntimeDefaultReference:
+    def from_dict(cls, data: Any, source: str) -> RuntimeDefaultReference:
+        """A probed reference file's data, validated (``formats.seccomp.ProbedReference``)."""
+        model = jsonfile.validate(ProbedReference, data, source, REFERENCE_HINT)
         return cls(
-            name=str(data["name"]),
-            source=str(data.get("source", source)),
-            allowed=frozenset(data["allowed"]),
-            arch=str(data["arch"]),
+            name=model.name,
+            source=model.source if model.source is not None else source,
+            allowed=frozenset(model.allowed),
+            arch=model.arch,
         )
 
 
@@ -112,42 +115,35 @@ def _kernel_tuple(text: str) -> tuple[int, ...]:
 
 
 def _applies(
-    rule: Mapping[str, Any],
+    includes: DockerFilter,
+    excludes: DockerFilter,
     arch_names: frozenset[str],
     caps: frozenset[str],
     kernel: tuple[int, ...] | None,
-    where: str,
 ) -> bool:
     """Docker's rule filter: every includes condition holds and no excludes condition does."""
-    includes = rule.get("includes") or {}
-    excludes = rule.get("excludes") or {}
-    if not isinstance(includes, dict) or not isinstance(excludes, dict):
-        raise UsageError(f"{where}: includes/excludes must be objects")
-    inc_arches = includes.get("arches") or []
-    if inc_arches and not arch_names & set(inc_arches):
+    if includes.arches and not arch_names & set(includes.arches):
         return False
-    inc_caps = [normalize_capability(c) for c in includes.get("caps") or []]
+    inc_caps = [normalize_capability(c) for c in includes.caps]
     if inc_caps and not all(c in caps for c in inc_caps):
         return False
-    min_kernel = includes.get("minKernel")
-    if min_kernel and kernel is not None and kernel < _kernel_tuple(str(min_kernel)):
+    if includes.minKernel and kernel is not None and kernel < _kernel_tuple(includes.minKernel):
         return False
-    exc_arches = excludes.get("arches") or []
-    if exc_arches and arch_names & set(exc_arches):
+    if excludes.arches and arch_names & set(excludes.arches):
         return False
-    exc_caps = [normalize_capability(c) for c in excludes.get("caps") or []]
+    exc_caps = [normalize_capability(c) for c in excludes.caps]
     if exc_caps and any(c in caps for c in exc_caps):
         return False
-    min_kernel = excludes.get("minKernel")
-    return not (min_kernel and kernel is not None and kernel >= _kernel_tuple(str(min_kernel)))
+    return not (
+        excludes.minKernel and kernel is not None and kernel >= _kernel_tuple(excludes.minKernel)
+    )
 
 
-def _covers_arch(data: Mapping[str, Any], arch: str) -> bool:
-    listed: set[str] = set(data.get("architectures") or [])
-    for entry in data.get("archMap") or []:
-        if isinstance(entry, dict):
-            listed.add(str(entry.get("architecture")))
-            listed.update(entry.get("subArchitectures") or [])
+def _covers_arch(profile: DockerProfile, arch: str) -> bool:
+    listed: set[str] = set(profile.architectures)
+    for entry in profile.archMap:
+        listed.add(entry.architecture)
+        listed.update(entry.subArchitectures)
     return not listed or oci_architectures(arch)[0] in listed
 
 
@@ -165,13 +161,9 @@ def allowed_by_profile_data(
     checks (personality, socket, clone are argument-filtered in Docker's profile), and no
     applicable rule denies it. ``kernel=None`` takes every ``minKernel`` as satisfied.
     """
-    if not isinstance(data, dict) or data.get("defaultAction") not in ACTIONS:
-        raise UsageError(
-            f"{source} is not a seccomp profile (no valid defaultAction)",
-            "pass Docker's profiles/seccomp/default.json or an OCI profile",
-        )
+    profile = jsonfile.validate(DockerProfile, data, source, REFERENCE_HINT)
     arch = canonical_arch(arch)
-    if not _covers_arch(data, arch):
+    if not _covers_arch(profile, arch):
         raise UsageError(
             f"{source} has no entry for architecture {arch}",
             "pick the --arch the profile was written for",
@@ -181,20 +173,13 @@ def allowed_by_profile_data(
     kernel_version = _kernel_tuple(kernel) if kernel else None
     allowed: set[str] = set()
     denied: set[str] = set()
-    for index, rule in enumerate(data.get("syscalls") or []):
-        where = f"{source}: syscalls[{index}]"
-        if not isinstance(rule, dict):
-            raise UsageError(f"{where} is not an object")
-        names = rule.get("names") or ([rule["name"]] if isinstance(rule.get("name"), str) else [])
-        if not isinstance(names, list):
-            raise UsageError(f"{where}: names must be a list")
-        if rule.get("action") not in ACTIONS:
-            raise UsageError(f"{where} has an unknown action {rule.get('action')!r}")
-        if not _applies(rule, arch_names, caps, kernel_version, where):
+    for rule in profile.syscalls:
+        if not _applies(rule.includes, rule.excludes, arch_names, caps, kernel_version):
             continue
-        (allowed if rule["action"] in _ALLOWING else denied).update(str(n) for n in names)
+        names = rule.names or ([rule.name] if rule.name else [])
+        (allowed if rule.action in _ALLOWING else denied).update(names)
     native = known_syscalls(arch)
-    if data["defaultAction"] in _ALLOWING:
+    if profile.defaultAction in _ALLOWING:
         return frozenset(native - (denied - allowed))
     return frozenset((allowed & native) - (denied - allowed))
 
@@ -209,21 +194,14 @@ def load_runtime_default(
 ) -> RuntimeDefaultReference:
     """A ``RuntimeDefaultReference`` from a profile file (Docker default.json or plain OCI)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read RuntimeDefault profile {path}: {exc.strerror}",
-            "pass the engine's default profile, e.g. moby's profiles/seccomp/default.json",
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"RuntimeDefault profile {path} is not valid JSON: {exc}") from exc
+    source = f"RuntimeDefault profile {path}"
+    data = jsonfile.read_json(path, source, REFERENCE_HINT)
     if is_probed_reference(data):
         # Probed with every capability dropped: the caller decides whether that fits.
-        return RuntimeDefaultReference.from_dict(data, str(path))
+        return RuntimeDefaultReference.from_dict(data, source)
     caps = sorted(normalize_capability(c) for c in capabilities)
     allowed = allowed_by_profile_data(
-        data, arch=arch, capabilities=caps, kernel=kernel, source=str(path)
+        data, arch=arch, capabilities=caps, kernel=kernel, source=source
     )
     cap_text = ", ".join(caps) if caps else "no capabilities"
     return RuntimeDefaultReference(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profiler.formats import jsonfile
+from profiler.formats.recording import RECORDING_HINT, RecordingFile
 from profiler.runtime.interface import RunObserver
 
 # Process roles, named as a Spark user knows the processes.
@@ -73,20 +75,22 @@ class Recording:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Recording:
+    def from_dict(cls, data: Any, source: str = "recording") -> Recording:
+        """A recording from parsed JSON, validated (``formats.recording.RecordingFile``)."""
+        model = jsonfile.validate(RecordingFile, data, source, RECORDING_HINT)
         return cls(
-            workload=str(data["workload"]),
-            run_index=int(data["run_index"]),
-            tracer=str(data["tracer"]),
-            arch=str(data["arch"]),
-            pod_security=str(data["pod_security"]),
-            counts={n: dict(r) for n, r in data["counts"].items()},
-            arg_values={k: frozenset(v) for k, v in (data.get("arg_values") or {}).items()},
-            exit_code=data.get("exit_code"),
-            checksum=data.get("checksum"),
-            unknown_numbers=frozenset(data.get("unknown_numbers") or ()),
-            script=data.get("script"),
-            role=str(data.get("role") or "all"),
+            workload=model.workload,
+            run_index=model.run_index,
+            tracer=model.tracer,
+            arch=model.arch,
+            pod_security=model.pod_security,
+            counts={n: dict(r) for n, r in model.counts.items()},
+            arg_values={k: frozenset(v) for k, v in model.arg_values.items()},
+            exit_code=model.exit_code,
+            checksum=model.checksum,
+            unknown_numbers=frozenset(model.unknown_numbers),
+            script=model.script,
+            role=model.role,
         )
 
     def save(self, path: Path) -> None:
@@ -94,7 +98,8 @@ class Recording:
 
     @classmethod
     def load(cls, path: Path) -> Recording:
-        return cls.from_dict(json.loads(path.read_text()))
+        source = f"recording {path}"
+        return cls.from_dict(jsonfile.read_json(Path(path), source, RECORDING_HINT), source)
 
 
 class Tracer(RunObserver, ABC):

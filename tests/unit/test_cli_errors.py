@@ -42,7 +42,7 @@ def run(args, capsys):
                 "--profile",
                 str(FIXTURES / "profiles" / "no_default_action.json"),
             ],
-            "no valid defaultAction",
+            "defaultAction: required key is missing",
         ),
         (["check", "--no-such-option"], "No such option"),
         (["check", "/nonexistent/script.py"], "does not exist"),

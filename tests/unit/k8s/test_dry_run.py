@@ -40,7 +40,9 @@ def seccomp_root(tmp_path: Path) -> Path:
     root = tmp_path / "seccomp"
     (root / "spark-seccomp").mkdir(parents=True)
     for role in ("driver", "executor"):
-        (root / "spark-seccomp" / f"{role}.json").write_text(json.dumps({**PROFILE, "r": role}))
+        (root / "spark-seccomp" / f"{role}.json").write_text(
+            json.dumps({**PROFILE, "defaultErrnoRet": 1 if role == "driver" else 38})
+        )
     return root
 
 

@@ -128,7 +128,7 @@ def test_summary_reading_is_defensive() -> None:
     assert summary.held_back == {}
     with pytest.raises(UsageError, match=r"profile.summary.json: syscalls.read.runs"):
         summary_from_dict({"syscalls": {"read": {"runs": "many"}}})
-    with pytest.raises(UsageError, match="roles.driver JVM"):
+    with pytest.raises(UsageError, match=r"roles\[\"driver JVM\"\]"):
         summary_from_dict({"syscalls": {"read": {"roles": {"driver JVM": 1.5}}}})
 
 

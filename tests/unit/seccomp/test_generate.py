@@ -124,6 +124,15 @@ def test_arm64_only_target(recordings):
     assert summary.missing == {"aarch64": ("open", "poll")}
 
 
+def test_a_name_no_target_has_is_reported_not_allowed(recordings):
+    x86_only = [*recordings, recording("rdd_python", 1, {"arch_prctl": {"driver JVM": 2}})]
+    profile, summary = derive_profile(x86_only, arches=["arm64"])
+    assert "arch_prctl" not in profile.allowed()
+    assert "arch_prctl" not in summary.allowed
+    assert "arch_prctl" in summary.missing["aarch64"]
+    assert "arch_prctl" in summary.usage
+
+
 def test_summary_counts_runs_roles_workloads_and_flaky(recordings):
     _, summary = derive_profile(recordings)
     read = summary.usage["read"]

@@ -71,13 +71,13 @@ def test_plain_oci_and_allow_default_profiles():
 
 
 def test_bad_inputs_are_usage_errors(tmp_path):
-    with pytest.raises(UsageError, match="cannot read"):
+    with pytest.raises(UsageError, match="does not exist"):
         load_runtime_default(tmp_path / "none.json", arch="x86_64")
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     with pytest.raises(UsageError, match="not valid JSON"):
         load_runtime_default(bad, arch="x86_64")
-    with pytest.raises(UsageError, match="no valid defaultAction"):
+    with pytest.raises(UsageError, match="defaultAction: required key is missing"):
         allowed_by_profile_data({"syscalls": []}, arch="x86_64")
     riscv_only = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_RISCV64"]}
     with pytest.raises(UsageError, match="no entry for architecture"):
