@@ -15,6 +15,7 @@ from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION, default_tag
 from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
 from profiler.k8s.manifests import load_documents, render
+from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.paths import runs_dir
 from profiler.seccomp.profile import load_profile_text
@@ -196,6 +197,18 @@ def install_command(
 
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+OPERATOR_VERSION_OPTION = typer.Option(
+    None,
+    "--operator-version",
+    help=f"Spark Operator release to model [default: {DEFAULT_OPERATOR_VERSION}, the newest "
+    "whose source was read].",
+)
+WEBHOOK_OPTION = typer.Option(
+    True,
+    "--operator-webhook/--no-operator-webhook",
+    help="Whether the operator's mutating webhook runs (chart value webhook.enable); without "
+    "it the CRD's pod fields never reach the pods.",
+)
 
 
 @app.command("lint")
@@ -210,18 +223,26 @@ def lint_command(
     fail_on: str = typer.Option(
         "error", "--fail-on", help="Exit 1 on a finding at or above: error, warning, info, never."
     ),
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    webhook: bool = WEBHOOK_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Find seccomp and PSS "restricted" problems in SparkApplication and pod workloads.
 
-    Exit 0 when no finding reaches --fail-on, 1 when one does, 2 for unreadable files or
-    bad YAML.
+    SparkApplications are read the way the given Spark Operator release builds their
+    pods. Wrong-typed fields and duplicate keys are findings; every other file and the
+    rest of each document are still linted. Exit 0 when no finding reaches --fail-on, 1
+    when one does, 2 when a file or part of one could not be read (missing, not UTF-8,
+    broken YAML: the findings of everything readable are printed first).
     """
     if output_format not in ("text", "json", "sarif"):
         raise UsageError(f"unknown format {output_format!r}", "choose text, json or sarif")
     if fail_on not in FAIL_ON_CHOICES:
         raise UsageError(f"unknown --fail-on {fail_on!r}", f"choose {', '.join(FAIL_ON_CHOICES)}")
-    report = lint.lint_files(files, profiles_dir)
+    model = operator_for(operator_version, webhook=webhook)
+    for message in model.notes:
+        note(f"note: {message}")
+    report = lint.lint_files(files, profiles_dir, model)
     if output_format == "json":
         text = formats.to_json(report)
     elif output_format == "sarif":
@@ -230,6 +251,11 @@ def lint_command(
         text = formats.to_text(report)
     _emit(text, out)
     note(formats.summary(report))
+    if report.unreadable:
+        raise UsageError(
+            "could not read " + "; ".join(u.describe() for u in report.unreadable),
+            "fix it and lint again; everything readable was linted",
+        )
     if fail_on != "never" and report.at_or_above(Severity(fail_on)):
         raise typer.Exit(EXIT_FAILED)
 
@@ -278,7 +304,7 @@ def dry_run_command(
             f"profiles directory {profiles_dir} does not exist",
             "pass the directory that plays <kubelet-root>/seccomp",
         )
-    manifest = dry_run.find_sparkapp(load_documents(file), str(file))
+    manifest = dry_run.find_sparkapp([d.data for d in load_documents(file)], str(file))
     plan = dry_run.plan_dry_run(
         manifest, profiles_dir, workload=workload, image=image, timeout_seconds=timeout
     )
