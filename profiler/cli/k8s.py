@@ -12,11 +12,12 @@ from rich.table import Table
 
 from profiler.cli.common import console, note, progress, stdout, write_atomically
 from profiler.errors import EXIT_FAILED, UsageError
-from profiler.image import DEFAULT_SPARK_VERSION, default_tag
+from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
 from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
+from profiler.k8s.spo import SpoApi
 from profiler.paths import runs_dir
 from profiler.seccomp.profile import load_profile_text
 
@@ -35,6 +36,25 @@ SPO_OPTION = typer.Option(
     "--spo",
     help="Profiles are SeccompProfile resources of the Security Profiles Operator (v0.9+).",
 )
+SPO_API_OPTION = typer.Option(
+    SpoApi.V1,
+    "--spo-api-version",
+    help="v1 (SPO 1.x, its storage version) or v1beta1 (SPO 0.x).",
+)
+
+
+OPERATOR_VERSION_OPTION = typer.Option(
+    None,
+    "--operator-version",
+    help=f"Spark Operator release to model [default: {DEFAULT_OPERATOR_VERSION}, the newest "
+    "whose source was read].",
+)
+WEBHOOK_OPTION = typer.Option(
+    True,
+    "--operator-webhook/--no-operator-webhook",
+    help="Whether the operator's mutating webhook runs (chart value webhook.enable); without "
+    "it the CRD's pod fields never reach the pods.",
+)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -50,7 +70,9 @@ def sparkapp_command(
     main: str = typer.Option(
         ..., "--main", help="mainApplicationFile, e.g. local:///opt/app/job.py."
     ),
-    image: str = typer.Option(None, "--image", help="Spark image [default: the tool's image]."),
+    image: str = typer.Option(
+        None, "--image", help="Spark image [default: spark-seccomp/spark:<--spark-version>]."
+    ),
     profile: Path = typer.Option(None, "--profile", help="One profile for driver and executors."),
     driver_profile: Path = typer.Option(None, "--driver-profile", help="The driver's profile."),
     executor_profile: Path = typer.Option(
@@ -62,35 +84,40 @@ def sparkapp_command(
         help="localhost (recorded profiles on the nodes) or runtime-default.",
     ),
     style: sparkapp.Style = typer.Option(
-        sparkapp.Style.TEMPLATE,
+        None,
         "--style",
-        help="template: driver/executor pod templates; fields: the CRD's security fields.",
+        help="template: driver/executor pod templates (operator 2.1.0+, Spark 3+); fields: "
+        "the CRD's security fields [default: template where possible].",
     ),
     name: str = typer.Option("pyspark-job", "--name", help="metadata.name."),
     namespace: str = typer.Option(None, "--namespace", "-n", help="metadata.namespace."),
-    spark_version: str = typer.Option(DEFAULT_SPARK_VERSION, "--spark-version"),
+    spark_version: str = typer.Option(
+        DEFAULT_SPARK_VERSION, "--spark-version", help="sparkVersion, e.g. 3.5.7 or 4.0.1."
+    ),
     service_account: str = typer.Option(
         sparkapp.DEFAULT_SERVICE_ACCOUNT, "--service-account", help="The driver's service account."
     ),
-    executors: int = typer.Option(1, "--executors", min=1, help="Executor instances."),
+    executors: int = typer.Option(1, "--executors", help="Executor instances (at least 1)."),
     arguments: list[str] = typer.Option(
         None, "--arg", help="An application argument (repeat for more)."
     ),
     profile_dir: str = PROFILE_DIR_OPTION,
     spo: bool = SPO_OPTION,
+    operator_version: str = OPERATOR_VERSION_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Write a SparkApplication whose pods pass PSS "restricted" under the given profiles.
 
     The localhostProfile paths match where `k8s install` (with the same --profile-dir or
-    --spo) puts the files.
+    --spo) puts the files. Names, namespace, counts, image, main file and versions are
+    checked first, and the output is validated before it is written.
     """
     driver_ref, executor_ref = _profile_refs(
         seccomp, profile, driver_profile, executor_profile, profile_dir, spo
     )
     spec = sparkapp.SparkAppSpec(
         name=name,
-        image=image or default_tag(),
+        image=image if image is not None else sparkapp.default_image(spark_version),
         main_application_file=main,
         spark_version=spark_version,
         namespace=namespace,
@@ -101,8 +128,13 @@ def sparkapp_command(
         service_account=service_account,
         executor_instances=executors,
         arguments=tuple(arguments or ()),
+        operator=operator_for(operator_version),
     )
-    _emit(render([sparkapp.build_sparkapp(spec)]), out)
+    notes = sparkapp.check_spec(spec)
+    text = render([sparkapp.build_sparkapp(spec)])
+    for message in notes:
+        note(message if message.startswith("warning:") else f"note: {message}")
+    _emit(text, out)
 
 
 def _profile_refs(
@@ -156,6 +188,7 @@ def install_command(
     ),
     pause_image: str = typer.Option(install.DEFAULT_PAUSE_IMAGE, "--pause-image"),
     spo: bool = SPO_OPTION,
+    spo_api_version: SpoApi = SPO_API_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Write manifests that put profiles on every node.
@@ -172,7 +205,7 @@ def install_command(
             )
         node_profiles.append(install.NodeProfile(file_name, load_profile_text(path)))
     if spo:
-        result = install.build_spo_profiles(node_profiles)
+        result = install.build_spo_profiles(node_profiles, spo_api_version)
         for message in result.notes:
             note(f"note: {message}")
         manifests = result.manifests
@@ -197,18 +230,6 @@ def install_command(
 
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
-OPERATOR_VERSION_OPTION = typer.Option(
-    None,
-    "--operator-version",
-    help=f"Spark Operator release to model [default: {DEFAULT_OPERATOR_VERSION}, the newest "
-    "whose source was read].",
-)
-WEBHOOK_OPTION = typer.Option(
-    True,
-    "--operator-webhook/--no-operator-webhook",
-    help="Whether the operator's mutating webhook runs (chart value webhook.enable); without "
-    "it the CRD's pod fields never reach the pods.",
-)
 
 
 @app.command("lint")

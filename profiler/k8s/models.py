@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from profiler.errors import UsageError
 from profiler.k8s.manifests import YamlPath, render_path
 
 INT32_MAX = 2**31 - 1
@@ -628,3 +629,51 @@ def _prune(value: Any, tree: dict[Any, Any]) -> Any:
                 items[key] = None if result is _REMOVED else result
         return items
     return value
+
+
+def require_valid(doc: Any, hint: str = "fix the input named in the message") -> None:
+    """A generated manifest must validate before it is written: raise a usage error naming
+    the first bad field (every input was checked before, so this is the safety net)."""
+    problems = validate_manifest(doc)
+    if problems:
+        name = doc.get("metadata", {}).get("name") if isinstance(doc, dict) else None
+        kind = doc.get("kind") if isinstance(doc, dict) else "document"
+        raise UsageError(f"the {kind} {name!r} would not be valid: {problems[0].describe()}", hint)
+
+
+def check_name(value: str, option: str, *, dns1035: bool = False) -> str:
+    """An object name given on the command line, checked before anything is built."""
+    ok = is_dns1035_label(value) if dns1035 else is_dns1123_subdomain(value)
+    if not ok:
+        text = DNS1035_LABEL_TEXT if dns1035 else DNS1123_SUBDOMAIN_TEXT
+        raise UsageError(
+            f"{option} {value!r} is not a valid name: it must be {text}",
+            f"e.g. {option} {suggest_name(value)}",
+        )
+    return value
+
+
+def check_namespace(value: str, option: str = "--namespace") -> str:
+    if not is_dns1123_label(value):
+        raise UsageError(
+            f"{option} {value!r} is not a valid namespace: it must be {DNS1123_LABEL_TEXT}",
+            f"e.g. {option} {suggest_name(value, 63)}",
+        )
+    return value
+
+
+def check_image(value: str, option: str = "--image") -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise UsageError(
+            f"{option} {value!r} is not an image reference", f"e.g. {option} registry/spark:4.0.1"
+        )
+    return value
+
+
+def suggest_name(value: str, limit: int = 63) -> str:
+    """A DNS-1035-safe name close to ``value``, for hints."""
+    text = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+    text = re.sub(r"-{2,}", "-", text)
+    if not text or not text[0].isalpha():
+        text = f"app-{text}".rstrip("-")
+    return text[:limit].rstrip("-") or "app"
