@@ -13,8 +13,8 @@ from rich.table import Table
 from profiler.cli.common import console, note, progress, stdout, write_atomically
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
-from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
-from profiler.k8s.manifests import load_documents, render
+from profiler.k8s import dry_run, formats, install, lint, paths, plan, sarif, sparkapp
+from profiler.k8s.manifests import render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
@@ -283,77 +283,154 @@ def lint_command(
 
 @app.command("dry-run")
 def dry_run_command(
-    file: Path = typer.Argument(..., help="YAML file holding one SparkApplication."),
-    profiles_dir: Path = typer.Option(
-        ...,
-        "--profiles",
-        help="Stands for <kubelet-root>/seccomp: localhostProfile paths are resolved under it.",
+    files: list[Path] = typer.Argument(
+        ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
     ),
+    profiles_dir: Path = typer.Option(
+        None,
+        "--profiles",
+        help="Stands for <kubelet-root>/seccomp: localhostProfile paths are resolved under "
+        "it [needed only when a Localhost profile is referenced].",
+    ),
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    webhook: bool = WEBHOOK_OPTION,
     workload: str = typer.Option(
         None,
         "--workload",
         help="Catalogue name or .py script to run [default: mainApplicationFile, if it is a "
-        "file here; local:// paths are inside the image and need --workload].",
+        "file here].",
     ),
     image: str = typer.Option(
         None,
         "--image",
-        help="Spark image to run [default: the manifest's spec.image, if the engine has it].",
+        help="Spark image to run [default: each role's image from the manifest].",
+    ),
+    executors: int = typer.Option(
+        2, "--executors", min=1, help="Plan at most this many executor containers per app."
+    ),
+    plan_only: bool = typer.Option(
+        False, "--plan", help="Print the plan (resources, mounts, env, seccomp) and run nothing."
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
     ),
+    json_out: Path = typer.Option(None, "--json", help="Also write plan and results as JSON here."),
+    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
 ) -> None:
-    """Run a SparkApplication's driver and executor security settings locally: will it run?
+    """Will a SparkApplication, as written, run under its own security settings?
 
-    Each role becomes one container with the role's seccomp profile (resolved as the
-    kubelet would), user and group, capabilities, no-new-privileges, read-only root with
-    its emptyDir volumes as tmpfs, and privileged flag. The container runs the whole job in
-    Spark local mode, which runs both the driver's and the executor's code paths (the JVM's
-    task threads fork the Python workers as an executor pod does), so one job exercises
-    each role's settings. A Localhost profile missing under --profiles fails its role as
-    the kubelet would (CreateContainerError) without starting a container.
+    Each application is planned the way the given Spark Operator release builds its pods:
+    the Spark conf (sparkConf, hadoopConf, cores, memory, instances...), each role's
+    effective security context (template or CRD fields), seccomp resolved as the kubelet
+    would, env, CPU and memory limits as Spark computes them, emptyDir and hostPath mounts.
+    A Localhost profile missing under --profiles fails its role as the kubelet would
+    (CreateContainerError) without starting anything. --plan stops there.
 
-    Exit 0 when both roles pass, 1 when any fails, 2 for usage errors, 3 when the engine
-    or the image is missing.
+    Otherwise each role's settings run the whole job in one container in Spark local
+    mode (both the driver's and the executor's code paths), with --workload or the
+    mainApplicationFile when it is a file here.
+
+    Exit 0 when every role passes (or, with --plan, can start), 1 when one fails, 2 for
+    usage errors, 3 when the engine or the image is missing.
     """
-    from profiler.runtime.docker import DockerBackend
-
-    if not profiles_dir.is_dir():
-        raise UsageError(
-            f"profiles directory {profiles_dir} does not exist",
-            "pass the directory that plays <kubelet-root>/seccomp",
-        )
-    manifest = dry_run.find_sparkapp([d.data for d in load_documents(file)], str(file))
-    plan = dry_run.plan_dry_run(
-        manifest, profiles_dir, workload=workload, image=image, timeout_seconds=timeout
+    model = operator_for(operator_version, webhook=webhook)
+    apps = plan.plan_files(
+        files, profiles_dir=profiles_dir, operator=model, image=image, max_executors=executors
     )
+    reports = None
     root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    # A role that cannot start needs no engine: its answer comes from the plan alone.
-    backend = DockerBackend() if plan.runnable else None
-    report = dry_run.run_dry_run(backend, plan, run_root=root, progress=progress)
-    stdout.print(render_dry_run(report))
-    for outcome in report.outcomes:
-        if not outcome.verdict.ok:
-            stdout.print(
-                f"{outcome.plan.role}: {outcome.error_line}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-    for message in (*plan.notes, *(f"{r.role}: {n}" for r in plan.roles for n in r.notes)):
-        note(f"note: {message}")
-    if backend is not None:
+    if not plan_only:
+        from profiler.runtime.docker import DockerBackend
+
+        reports = dry_run.run_plans(
+            apps,
+            DockerBackend,
+            workload=workload,
+            image_from_manifest=image is None,
+            timeout_seconds=timeout,
+            run_root=root,
+            progress=progress,
+        )
+    for index, app_plan in enumerate(apps):
+        if reports is None:
+            stdout.print(render_plan(app_plan))
+            failures = [(r.role, str(r.cannot_start)) for r in app_plan.roles if r.cannot_start]
+        else:
+            stdout.print(render_dry_run(reports[index]))
+            failures = [
+                (o.plan.role, o.error_line) for o in reports[index].outcomes if not o.verdict.ok
+            ]
+        for role, error in failures:
+            stdout.print(f"{role}: {error}", markup=False, highlight=False, soft_wrap=True)
+        _print_notes(app_plan, reports[index] if reports is not None else None)
+    if json_out:
+        write_atomically(json_out, dry_run.reports_to_json(apps, reports))
+    if junit_out:
+        write_atomically(junit_out, dry_run.reports_to_junit(apps, reports))
+    if reports is not None and any(r.plan.runnable for r in reports):
         note(f"run logs in {root}")
-    if not report.passed:
+    passed = (
+        all(r.passed for r in reports) if reports is not None else all(a.runnable for a in apps)
+    )
+    if not passed:
         raise typer.Exit(EXIT_FAILED)
 
 
+def _print_notes(app_plan: plan.AppPlan, report: dry_run.DryRunReport | None) -> None:
+    prefix = f"{app_plan.label}: " if app_plan else ""
+    lines = [*app_plan.notes, *(f"not emulated: {n}" for n in app_plan.not_emulated)]
+    if report is not None:
+        lines += list(report.plan.notes)
+    for role in app_plan.roles:
+        notes = (
+            role.notes
+            if report is None
+            else tuple(n for n in role.notes if not n.startswith("memory:"))
+        )
+        lines += [f"{role.role}: {n}" for n in notes]
+        lines += [f"{role.role}: not emulated: {n}" for n in role.not_emulated]
+    for line in lines:
+        note(f"note: {prefix}{line}")
+
+
+def render_plan(app_plan: plan.AppPlan) -> Table:
+    main = app_plan.main
+    where = main.path if isinstance(main, plan.InImage | plan.HostFile) else main.url
+    table = Table(
+        title=f"{app_plan.kind} {app_plan.label} ({app_plan.source}): {app_plan.app_type} "
+        f"{where}, Spark {app_plan.spark_version}, operator {app_plan.operator_version}"
+    )
+    for column in ("role", "image", "seccomp", "user", "cpu", "memory", "mounts", "start"):
+        table.add_column(column, overflow="fold")
+    for role in app_plan.roles:
+        cpu = f"{role.cpu.cores}" + (f" (limit {role.cpu.limit})" if role.cpu.limit else "")
+        memory = f"{role.memory_limit_bytes // (1024 * 1024)} MiB"
+        mounts = ", ".join(f"{m.mount_path} ({m.kind})" for m in role.mounts)
+        if role.cannot_start:
+            start = f"[red]{escape(role.cannot_start.reason)}[/red]"
+        else:
+            start = "[green]yes[/green]" + (
+                f" x{role.instances}" if role.role == "executor" else ""
+            )
+        table.add_row(
+            role.role,
+            escape(role.image),
+            escape(role.seccomp.label),
+            role.user,
+            cpu,
+            memory,
+            escape(mounts),
+            start,
+        )
+    return table
+
+
 def render_dry_run(report: dry_run.DryRunReport) -> Table:
-    plan = report.plan
-    source = "manifest" if plan.image_from_manifest else "--image"
-    table = Table(title=f"image: {plan.image} ({source}); job: {plan.workload.name}")
+    run_plan = report.plan
+    source = "manifest" if run_plan.image_from_manifest else "--image"
+    label = f"{run_plan.app.label}; " if run_plan.app is not None else ""
+    table = Table(title=f"{label}image: {run_plan.image} ({source}); job: {run_plan.workload.name}")
     for column in ("role", "seccomp", "user", "verdict", "time"):
         table.add_column(column, overflow="fold")
     table.add_column("error", overflow="fold", ratio=1)

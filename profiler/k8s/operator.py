@@ -197,6 +197,7 @@ class Ignored:
     path: YamlPath
     message: str
     fix: str
+    rejects: bool = False  # the operator's validating webhook refuses the whole application
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ def role_view(app_spec: dict[str, Any], role: str, base: YamlPath, operator: Ope
                     f"{app_spec.get('sparkVersion')!r} (sparkapplication_validator.go "
                     "validateSparkVersion)",
                     "set sparkVersion to the image's Spark version (3.0.0 or later)",
+                    rejects=True,
                 ),
             )
         else:
