@@ -13,8 +13,8 @@ from rich.table import Table
 from profiler.cli.common import console, note, progress, stdout, write_atomically
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
-from profiler.k8s import dry_run, formats, install, lint, paths, plan, sarif, sparkapp
-from profiler.k8s.manifests import render
+from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
+from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
@@ -227,6 +227,91 @@ def install_command(
             markup=False,
             soft_wrap=True,
         )
+
+
+@app.command("record")
+def record_command(
+    manifest: Path = typer.Argument(..., help="YAML file with one SparkApplication."),
+    spo: bool = typer.Option(
+        False, "--spo", help="Record on the cluster with the Security Profiles Operator."
+    ),
+    name: str = typer.Option(
+        None, "--name", help="The ProfileRecording's name [default: the application's]."
+    ),
+    recorder: recording.Recorder = typer.Option(
+        recording.Recorder.BPF, "--recorder", help="bpf (eBPF) or logs (audit log)."
+    ),
+    label: str = typer.Option(
+        None,
+        "--label",
+        help=f"key=value both roles' pods get and the recording selects on "
+        f"[default: {recording.DEFAULT_LABEL_KEY}=<name>].",
+    ),
+    spo_api_version: SpoApi = SPO_API_OPTION,
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    out: Path = OUT_OPTION,
+    app_out: Path = typer.Option(
+        None, "--app-out", help="Write the SparkApplication with the labels it needs here."
+    ),
+) -> None:
+    """Write an SPO ProfileRecording for a SparkApplication's driver and executor pods.
+
+    The recording selects the pods by the labels Spark and the operator put on them plus
+    one label the SparkApplication must carry on both roles (printed, and written with
+    --app-out). SPO merges each container's recordings into <name>-spark-kubernetes-driver
+    and <name>-spark-kubernetes-executor; `spark-seccomp profile import` reads them back.
+    """
+    if not spo:
+        raise UsageError(
+            "k8s record writes Security Profiles Operator recordings: pass --spo",
+            "to record on this machine use `spark-seccomp record`",
+        )
+    documents = [item for item in load_documents(manifest) if _is_app(item.data)]
+    if len(documents) != 1:
+        raise UsageError(
+            f"{manifest} holds {len(documents)} SparkApplications",
+            "pass a file with exactly one (Scheduled)SparkApplication",
+        )
+    if documents[0].duplicates:
+        dup = documents[0].duplicates[0]
+        raise UsageError(f"{manifest}:{dup.line}: a key is written twice", "remove one of the two")
+    if app_out is not None and out is not None and Path(app_out).resolve() == Path(out).resolve():
+        raise UsageError("--out and --app-out name the same file", "give two different files")
+    for target in (out, app_out):
+        if target is not None and not Path(target).parent.is_dir():
+            raise UsageError(
+                f"cannot write {target}: directory {Path(target).parent} does not exist",
+                "create it first",
+            )
+    result = recording.build_recording(
+        documents[0].data,
+        name=name,
+        recorder=recorder,
+        label=label,
+        api=spo_api_version,
+        operator=operator_for(operator_version),
+        source=str(manifest),
+    )
+    recording_text = render([result.recording])
+    app_text = render([result.app])
+    if app_out is not None:
+        write_atomically(app_out, app_text)
+        console.print(f"wrote {app_out}", highlight=False, soft_wrap=True)
+    _emit(recording_text, out)
+    for key, value in result.pod_labels:
+        note(f"label on spec.driver.labels and spec.executor.labels: {key}: {value}")
+    note("annotations: none needed (SPO's webhook adds its own)")
+    for profile_name in result.profiles:
+        note(f"SPO will write SeccompProfile {profile_name}")
+    for message in result.notes:
+        note(f"note: {message}")
+
+
+def _is_app(data: object) -> bool:
+    return isinstance(data, dict) and data.get("kind") in (
+        "SparkApplication",
+        "ScheduledSparkApplication",
+    )
 
 
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")

@@ -546,6 +546,10 @@ def problems_of(error: ValidationError, prefix: YamlPath = ()) -> list[FieldProb
             expected = _EXPECTED[kind]
         elif kind == "literal_error":
             expected = f"must be one of {item.get('ctx', {}).get('expected', '')}"
+        elif kind == "too_short":
+            expected = f"must have at least {item.get('ctx', {}).get('min_length')} item(s)"
+        elif kind == "too_long":
+            expected = f"must have at most {item.get('ctx', {}).get('max_length')} item(s)"
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
             expected = _range_text(item)
         else:

@@ -348,3 +348,116 @@ def _imported(item: dict[str, Any], source: str) -> ImportedProfile:
         partial=labels.get(LABEL_PARTIAL) == "true",
         base_profile=spec.get("baseProfileName") or None,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Into the project's model: recordings, then one profile with its summary
+
+
+def as_recordings(imported: list[ImportedProfile]) -> tuple[list[Any], tuple[str, ...]]:
+    """Each SPO profile as one ``Recording`` of its workload (``spo:<recording>/<container>``),
+    so it derives and merges like a local run: its allowed names are the calls "seen",
+    the container is the process role, and the call counts are unknown (0)."""
+    from profiler.seccomp.arch import canonical_arch, native_arch
+    from profiler.tracing.interface import Recording
+
+    recordings = []
+    notes: list[str] = []
+    runs: dict[str, int] = {}
+    for item in sorted(imported, key=lambda i: (i.workload, i.name)):
+        profile = item.profile
+        if profile.default_action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
+            raise UsageError(
+                f"{item.source}: SeccompProfile {item.name} has defaultAction "
+                f"{profile.default_action}: it allows everything, so it records nothing",
+                "import the profiles SPO recorded (defaultAction SCMP_ACT_ERRNO)",
+            )
+        arches = [a for a in profile.architectures if a != "SCMP_ARCH_NATIVE"]
+        arch = canonical_arch(arches[0]) if arches else native_arch()
+        if not arches:
+            notes.append(f"{item.name}: no architectures; taken as this machine's ({arch})")
+        if any(r.args for r in profile.rules if r.action == "SCMP_ACT_ALLOW"):
+            notes.append(f"{item.name}: argument conditions are not kept; the names are")
+        if item.base_profile:
+            notes.append(
+                f"{item.name}: baseProfileName {item.base_profile} is not imported; SPO adds "
+                "its calls on the node"
+            )
+        if item.partial:
+            notes.append(f"{item.name}: a partial (per-pod) profile; counted as one run")
+        role = f"pod {item.container}" if item.container else f"profile {item.name}"
+        index = runs.get(item.workload, 0)
+        runs[item.workload] = index + 1
+        recordings.append(
+            Recording(
+                workload=item.workload,
+                run_index=index,
+                tracer="spo",
+                arch=arch,
+                pod_security="cluster",
+                counts={name: {role: 0} for name in sorted(profile.allowed())},
+            )
+        )
+    return recordings, tuple(notes)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    profile: Profile
+    summary: Any  # seccomp.generate.Summary, or None when a local profile had none
+    imported: tuple[ImportedProfile, ...]
+    notes: tuple[str, ...]
+
+
+def import_profiles(
+    files: list[Path], local: list[Path] | None = None, *, errno: str = "enosys"
+) -> ImportResult:
+    """SPO's recorded SeccompProfiles, merged with local recordings and profiles.
+
+    SPO profiles and local recordings (``recording.json`` files or run folders) are derived
+    together, as ``spark-seccomp record`` derives (same review of risky calls, same ENOSYS
+    fallbacks, same architectures); local profiles (with their ``NAME.summary.json`` when
+    present) are then merged in as ``profile merge`` does, summaries included.
+    """
+    from profiler.record import load_recordings
+    from profiler.seccomp.compare import merge_profiles, merge_summaries
+    from profiler.seccomp.generate import derive_profile, load_summary, summary_path_for
+    from profiler.seccomp.profile import load_profile
+
+    if not files:
+        raise UsageError("nothing to import", "name one or more files of SeccompProfiles")
+    imported = [item for path in files for item in read_seccomp_profiles(Path(path))]
+    recordings, notes_t = as_recordings(imported)
+    notes = list(notes_t)
+    recording_paths: list[Path] = []
+    profile_paths: list[Path] = []
+    for path in local or []:
+        path = Path(path)
+        if path.is_dir() or path.name == "recording.json":
+            recording_paths.append(path)
+        elif path.is_file():
+            profile_paths.append(path)
+        else:
+            raise UsageError(
+                f"{path} does not exist", "give profiles, recording.json files or run folders"
+            )
+    if recording_paths:
+        recordings.extend(load_recordings(recording_paths))
+    profile, summary = derive_profile(recordings, errno=errno)
+    for held in summary.held_back:
+        notes.append(f"held back: {held.name} ({held.reason})")
+    if profile_paths:
+        profiles = [load_profile(p) for p in profile_paths]
+        profile = merge_profiles([profile, *profiles])
+        summaries = []
+        for path in profile_paths:
+            beside = summary_path_for(path)
+            if beside.is_file():
+                summaries.append(load_summary(beside))
+            else:
+                notes.append(f"no summary beside {path}: the merged summary is left out")
+        merged = (
+            merge_summaries([summary, *summaries]) if len(summaries) == len(profile_paths) else None
+        )
+        return ImportResult(profile, merged, tuple(imported), tuple(notes))
+    return ImportResult(profile, summary, tuple(imported), tuple(notes))
