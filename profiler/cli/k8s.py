@@ -355,13 +355,16 @@ def lint_command(
         text = sarif.to_sarif(report)
     else:
         text = formats.to_text(report)
-    _emit(text, out)
-    note(formats.summary(report))
     if report.unreadable:
+        # Never a findings file for input that was only partly read: print, then fail.
+        typer.echo(text, nl=False)
+        note(formats.summary(report))
         raise UsageError(
             "could not read " + "; ".join(u.describe() for u in report.unreadable),
             "fix it and lint again; everything readable was linted",
         )
+    _emit(text, out)
+    note(formats.summary(report))
     if fail_on != "never" and report.at_or_above(Severity(fail_on)):
         raise typer.Exit(EXIT_FAILED)
 

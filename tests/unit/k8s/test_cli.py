@@ -217,6 +217,6 @@ def test_lint_out_file(tmp_path: Path, capsys):
 
 
 def test_every_k8s_command_is_documented(capsys):
-    for command in ("sparkapp", "install", "lint"):
+    for command in ("sparkapp", "install", "lint", "record", "dry-run"):
         code, out, _ = run(["k8s", command, "--help"], capsys)
         assert code == 0 and "Usage:" in out
