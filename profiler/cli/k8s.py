@@ -466,7 +466,7 @@ def dry_run_command(
 
 
 def _print_notes(app_plan: plan.AppPlan, report: dry_run.DryRunReport | None) -> None:
-    prefix = f"{app_plan.label}: " if app_plan else ""
+    prefix = f"{app_plan.label}: "
     lines = [*app_plan.notes, *(f"not emulated: {n}" for n in app_plan.not_emulated)]
     if report is not None:
         lines += list(report.plan.notes)

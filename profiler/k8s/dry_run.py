@@ -220,7 +220,9 @@ def run_plans(
     backend = backend_factory() if any(p.runnable for p in plans) else None
     reports = []
     for plan in plans:
-        root = run_root / plan.app.name if run_root is not None and plan.app else run_root
+        root = run_root
+        if run_root is not None and plan.app is not None:
+            root = run_root / f"{plan.app.namespace}-{plan.app.name}"
         reports.append(run_dry_run(backend, plan, run_root=root, progress=progress))
     return tuple(reports)
 

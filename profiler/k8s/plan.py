@@ -116,7 +116,7 @@ class Mount:
 
 
 @dataclass(frozen=True)
-class Seccomp:
+class SeccompPlan:
     """The seccomp filter the container runtime would load, resolved like the kubelet."""
 
     type: str  # "Unconfined", "RuntimeDefault" or "Localhost"
@@ -139,7 +139,7 @@ class RolePlan:
     container_name: str
     instances: int  # containers to start: 1 for the driver, the capped executor count
     security: ContainerSecurity
-    seccomp: Seccomp
+    seccomp: SeccompPlan
     cannot_start: CannotStart | None  # why the kubelet or API server would not start it
     pod_context_source: str  # "crd", "template" or "none"
     container_context_source: str
@@ -629,7 +629,8 @@ def _plan_role(
         )
 
     mounts = _mounts(view, spec, conf, not_emulated)
-    base_security = role_security(view, spec).container
+    resolved = role_security(view, spec)
+    base_security = resolved.container
     security = ContainerSecurity(
         user=base_security.user,
         group=base_security.group,
@@ -643,8 +644,7 @@ def _plan_role(
         network=True,
         privileged=base_security.privileged,
     )
-    setting = role_security(view, spec).seccomp
-    seccomp, cannot = _seccomp(setting, profiles_dir, where, role)
+    seccomp, cannot = _seccomp(resolved.seccomp, profiles_dir, where, role)
     if rejections:
         cannot = CannotStart(
             "Invalid",
@@ -719,14 +719,14 @@ def _plan_role(
 
 def _seccomp(
     setting: Any, profiles_dir: Path | None, where: _Where, role: str
-) -> tuple[Seccomp, CannotStart | None]:
+) -> tuple[SeccompPlan, CannotStart | None]:
     kind, localhost = setting.type, setting.localhost_profile
     if kind is None:
-        return Seccomp("Unconfined", declared=False), None
+        return SeccompPlan("Unconfined", declared=False), None
     if kind in ("RuntimeDefault", "Unconfined"):
-        return Seccomp(kind), None
+        return SeccompPlan(kind), None
     if kind != "Localhost":
-        return Seccomp(kind), kubelet.unsupported_type(kind)
+        return SeccompPlan(kind), kubelet.unsupported_type(kind)
     if profiles_dir is None:
         raise UsageError(
             f"{where.at(setting.path)}: the {role} uses the Localhost profile {localhost!r}: "
@@ -735,9 +735,9 @@ def _seccomp(
         )
     loaded = kubelet.load_localhost(localhost, profiles_dir)
     if isinstance(loaded, CannotStart):
-        return Seccomp("Localhost", localhost), loaded
+        return SeccompPlan("Localhost", localhost), loaded
     assert localhost is not None
-    return Seccomp("Localhost", localhost, loaded, Path(profiles_dir) / localhost), None
+    return SeccompPlan("Localhost", localhost, loaded, Path(profiles_dir) / localhost), None
 
 
 def _mounts(
