@@ -12,10 +12,12 @@ from rich.table import Table
 
 from profiler.cli.common import console, note, progress, stdout, write_atomically
 from profiler.errors import EXIT_FAILED, UsageError
-from profiler.image import DEFAULT_SPARK_VERSION, default_tag
-from profiler.k8s import dry_run, formats, install, lint, paths, sarif, sparkapp
+from profiler.image import DEFAULT_SPARK_VERSION
+from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
 from profiler.k8s.manifests import load_documents, render
+from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
+from profiler.k8s.spo import SpoApi
 from profiler.output import check_output_dir, check_output_path, is_stdout
 from profiler.paths import runs_dir
 from profiler.seccomp.profile import load_profile_text
@@ -34,6 +36,25 @@ SPO_OPTION = typer.Option(
     False,
     "--spo",
     help="Profiles are SeccompProfile resources of the Security Profiles Operator (v0.9+).",
+)
+SPO_API_OPTION = typer.Option(
+    SpoApi.V1,
+    "--spo-api-version",
+    help="v1 (SPO 1.x, its storage version) or v1beta1 (SPO 0.x).",
+)
+
+
+OPERATOR_VERSION_OPTION = typer.Option(
+    None,
+    "--operator-version",
+    help=f"Spark Operator release to model [default: {DEFAULT_OPERATOR_VERSION}, the newest "
+    "whose source was read].",
+)
+WEBHOOK_OPTION = typer.Option(
+    True,
+    "--operator-webhook/--no-operator-webhook",
+    help="Whether the operator's mutating webhook runs (chart value webhook.enable); without "
+    "it the CRD's pod fields never reach the pods.",
 )
 
 
@@ -56,7 +77,9 @@ def sparkapp_command(
     main: str = typer.Option(
         ..., "--main", help="mainApplicationFile, e.g. local:///opt/app/job.py."
     ),
-    image: str = typer.Option(None, "--image", help="Spark image [default: the tool's image]."),
+    image: str = typer.Option(
+        None, "--image", help="Spark image [default: spark-seccomp/spark:<--spark-version>]."
+    ),
     profile: Path = typer.Option(None, "--profile", help="One profile for driver and executors."),
     driver_profile: Path = typer.Option(None, "--driver-profile", help="The driver's profile."),
     executor_profile: Path = typer.Option(
@@ -68,28 +91,33 @@ def sparkapp_command(
         help="localhost (recorded profiles on the nodes) or runtime-default.",
     ),
     style: sparkapp.Style = typer.Option(
-        sparkapp.Style.TEMPLATE,
+        None,
         "--style",
-        help="template: driver/executor pod templates; fields: the CRD's security fields.",
+        help="template: driver/executor pod templates (operator 2.1.0+, Spark 3+); fields: "
+        "the CRD's security fields [default: template where possible].",
     ),
     name: str = typer.Option("pyspark-job", "--name", help="metadata.name."),
     namespace: str = typer.Option(None, "--namespace", "-n", help="metadata.namespace."),
-    spark_version: str = typer.Option(DEFAULT_SPARK_VERSION, "--spark-version"),
+    spark_version: str = typer.Option(
+        DEFAULT_SPARK_VERSION, "--spark-version", help="sparkVersion, e.g. 3.5.7 or 4.0.1."
+    ),
     service_account: str = typer.Option(
         sparkapp.DEFAULT_SERVICE_ACCOUNT, "--service-account", help="The driver's service account."
     ),
-    executors: int = typer.Option(1, "--executors", min=1, help="Executor instances."),
+    executors: int = typer.Option(1, "--executors", help="Executor instances (at least 1)."),
     arguments: list[str] = typer.Option(
         None, "--arg", help="An application argument (repeat for more)."
     ),
     profile_dir: str = PROFILE_DIR_OPTION,
     spo: bool = SPO_OPTION,
+    operator_version: str = OPERATOR_VERSION_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Write a SparkApplication whose pods pass PSS "restricted" under the given profiles.
 
     The localhostProfile paths match where `k8s install` (with the same --profile-dir or
-    --spo) puts the files.
+    --spo) puts the files. Names, namespace, counts, image, main file and versions are
+    checked first, and the output is validated before it is written.
     """
     _check_out(out)
     driver_ref, executor_ref = _profile_refs(
@@ -97,7 +125,7 @@ def sparkapp_command(
     )
     spec = sparkapp.SparkAppSpec(
         name=name,
-        image=image or default_tag(),
+        image=image if image is not None else sparkapp.default_image(spark_version),
         main_application_file=main,
         spark_version=spark_version,
         namespace=namespace,
@@ -108,8 +136,13 @@ def sparkapp_command(
         service_account=service_account,
         executor_instances=executors,
         arguments=tuple(arguments or ()),
+        operator=operator_for(operator_version),
     )
-    _emit(render([sparkapp.build_sparkapp(spec)]), out)
+    notes = sparkapp.check_spec(spec)
+    text = render([sparkapp.build_sparkapp(spec)])
+    for message in notes:
+        note(message if message.startswith("warning:") else f"note: {message}")
+    _emit(text, out)
 
 
 def _profile_refs(
@@ -163,6 +196,7 @@ def install_command(
     ),
     pause_image: str = typer.Option(install.DEFAULT_PAUSE_IMAGE, "--pause-image"),
     spo: bool = SPO_OPTION,
+    spo_api_version: SpoApi = SPO_API_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Write manifests that put profiles on every node.
@@ -180,7 +214,7 @@ def install_command(
             )
         node_profiles.append(install.NodeProfile(file_name, load_profile_text(path)))
     if spo:
-        result = install.build_spo_profiles(node_profiles)
+        result = install.build_spo_profiles(node_profiles, spo_api_version)
         for message in result.notes:
             note(f"note: {message}")
         manifests = result.manifests
@@ -204,6 +238,91 @@ def install_command(
         )
 
 
+@app.command("record")
+def record_command(
+    manifest: Path = typer.Argument(..., help="YAML file with one SparkApplication."),
+    spo: bool = typer.Option(
+        False, "--spo", help="Record on the cluster with the Security Profiles Operator."
+    ),
+    name: str = typer.Option(
+        None, "--name", help="The ProfileRecording's name [default: the application's]."
+    ),
+    recorder: recording.Recorder = typer.Option(
+        recording.Recorder.BPF, "--recorder", help="bpf (eBPF) or logs (audit log)."
+    ),
+    label: str = typer.Option(
+        None,
+        "--label",
+        help=f"key=value both roles' pods get and the recording selects on "
+        f"[default: {recording.DEFAULT_LABEL_KEY}=<name>].",
+    ),
+    spo_api_version: SpoApi = SPO_API_OPTION,
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    out: Path = OUT_OPTION,
+    app_out: Path = typer.Option(
+        None, "--app-out", help="Write the SparkApplication with the labels it needs here."
+    ),
+) -> None:
+    """Write an SPO ProfileRecording for a SparkApplication's driver and executor pods.
+
+    The recording selects the pods by the labels Spark and the operator put on them plus
+    one label the SparkApplication must carry on both roles (printed, and written with
+    --app-out). SPO merges each container's recordings into <name>-spark-kubernetes-driver
+    and <name>-spark-kubernetes-executor; `spark-seccomp profile import` reads them back.
+    """
+    if not spo:
+        raise UsageError(
+            "k8s record writes Security Profiles Operator recordings: pass --spo",
+            "to record on this machine use `spark-seccomp record`",
+        )
+    documents = [item for item in load_documents(manifest) if _is_app(item.data)]
+    if len(documents) != 1:
+        raise UsageError(
+            f"{manifest} holds {len(documents)} SparkApplications",
+            "pass a file with exactly one (Scheduled)SparkApplication",
+        )
+    if documents[0].duplicates:
+        dup = documents[0].duplicates[0]
+        raise UsageError(f"{manifest}:{dup.line}: a key is written twice", "remove one of the two")
+    if app_out is not None and out is not None and Path(app_out).resolve() == Path(out).resolve():
+        raise UsageError("--out and --app-out name the same file", "give two different files")
+    for target in (out, app_out):
+        if target is not None and not Path(target).parent.is_dir():
+            raise UsageError(
+                f"cannot write {target}: directory {Path(target).parent} does not exist",
+                "create it first",
+            )
+    result = recording.build_recording(
+        documents[0].data,
+        name=name,
+        recorder=recorder,
+        label=label,
+        api=spo_api_version,
+        operator=operator_for(operator_version),
+        source=str(manifest),
+    )
+    recording_text = render([result.recording])
+    app_text = render([result.app])
+    if app_out is not None:
+        write_atomically(app_out, app_text)
+        console.print(f"wrote {app_out}", highlight=False, soft_wrap=True)
+    _emit(recording_text, out)
+    for key, value in result.pod_labels:
+        note(f"label on spec.driver.labels and spec.executor.labels: {key}: {value}")
+    note("annotations: none needed (SPO's webhook adds its own)")
+    for profile_name in result.profiles:
+        note(f"SPO will write SeccompProfile {profile_name}")
+    for message in result.notes:
+        note(f"note: {message}")
+
+
+def _is_app(data: object) -> bool:
+    return isinstance(data, dict) and data.get("kind") in (
+        "SparkApplication",
+        "ScheduledSparkApplication",
+    )
+
+
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 
 
@@ -219,25 +338,41 @@ def lint_command(
     fail_on: str = typer.Option(
         "error", "--fail-on", help="Exit 1 on a finding at or above: error, warning, info, never."
     ),
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    webhook: bool = WEBHOOK_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Find seccomp and PSS "restricted" problems in SparkApplication and pod workloads.
 
-    Exit 0 when no finding reaches --fail-on, 1 when one does, 2 for unreadable files or
-    bad YAML.
+    SparkApplications are read the way the given Spark Operator release builds their
+    pods. Wrong-typed fields and duplicate keys are findings; every other file and the
+    rest of each document are still linted. Exit 0 when no finding reaches --fail-on, 1
+    when one does, 2 when a file or part of one could not be read (missing, not UTF-8,
+    broken YAML: the findings of everything readable are printed first).
     """
     _check_out(out)
     if output_format not in ("text", "json", "sarif"):
         raise UsageError(f"unknown format {output_format!r}", "choose text, json or sarif")
     if fail_on not in FAIL_ON_CHOICES:
         raise UsageError(f"unknown --fail-on {fail_on!r}", f"choose {', '.join(FAIL_ON_CHOICES)}")
-    report = lint.lint_files(files, profiles_dir)
+    model = operator_for(operator_version, webhook=webhook)
+    for message in model.notes:
+        note(f"note: {message}")
+    report = lint.lint_files(files, profiles_dir, model)
     if output_format == "json":
         text = formats.to_json(report)
     elif output_format == "sarif":
         text = sarif.to_sarif(report)
     else:
         text = formats.to_text(report)
+    if report.unreadable:
+        # Never a findings file for input that was only partly read: print, then fail.
+        typer.echo(text, nl=False)
+        note(formats.summary(report))
+        raise UsageError(
+            "could not read " + "; ".join(u.describe() for u in report.unreadable),
+            "fix it and lint again; everything readable was linted",
+        )
     _emit(text, out)
     note(formats.summary(report))
     if fail_on != "never" and report.at_or_above(Severity(fail_on)):
@@ -246,79 +381,159 @@ def lint_command(
 
 @app.command("dry-run")
 def dry_run_command(
-    file: Path = typer.Argument(..., help="YAML file holding one SparkApplication."),
-    profiles_dir: Path = typer.Option(
-        ...,
-        "--profiles",
-        help="Stands for <kubelet-root>/seccomp: localhostProfile paths are resolved under it.",
+    files: list[Path] = typer.Argument(
+        ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
     ),
+    profiles_dir: Path = typer.Option(
+        None,
+        "--profiles",
+        help="Stands for <kubelet-root>/seccomp: localhostProfile paths are resolved under "
+        "it [needed only when a Localhost profile is referenced].",
+    ),
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    webhook: bool = WEBHOOK_OPTION,
     workload: str = typer.Option(
         None,
         "--workload",
         help="Catalogue name or .py script to run [default: mainApplicationFile, if it is a "
-        "file here; local:// paths are inside the image and need --workload].",
+        "file here].",
     ),
     image: str = typer.Option(
         None,
         "--image",
-        help="Spark image to run [default: the manifest's spec.image, if the engine has it].",
+        help="Spark image to run [default: each role's image from the manifest].",
+    ),
+    executors: int = typer.Option(
+        2, "--executors", min=1, help="Plan at most this many executor containers per app."
+    ),
+    plan_only: bool = typer.Option(
+        False, "--plan", help="Print the plan (resources, mounts, env, seccomp) and run nothing."
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
     ),
+    json_out: Path = typer.Option(None, "--json", help="Also write plan and results as JSON here."),
+    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
 ) -> None:
-    """Run a SparkApplication's driver and executor security settings locally: will it run?
+    """Will a SparkApplication, as written, run under its own security settings?
 
-    Each role becomes one container with the role's seccomp profile (resolved as the
-    kubelet would), user and group, capabilities, no-new-privileges, read-only root with
-    its emptyDir volumes as tmpfs, and privileged flag. The container runs the whole job in
-    Spark local mode, which runs both the driver's and the executor's code paths (the JVM's
-    task threads fork the Python workers as an executor pod does), so one job exercises
-    each role's settings. A Localhost profile missing under --profiles fails its role as
-    the kubelet would (CreateContainerError) without starting a container.
+    Each application is planned the way the given Spark Operator release builds its pods:
+    the Spark conf (sparkConf, hadoopConf, cores, memory, instances...), each role's
+    effective security context (template or CRD fields), seccomp resolved as the kubelet
+    would, env, CPU and memory limits as Spark computes them, emptyDir and hostPath mounts.
+    A Localhost profile missing under --profiles fails its role as the kubelet would
+    (CreateContainerError) without starting anything. --plan stops there.
 
-    Exit 0 when both roles pass, 1 when any fails, 2 for usage errors, 3 when the engine
-    or the image is missing.
+    Otherwise each role's settings run the whole job in one container in Spark local
+    mode (both the driver's and the executor's code paths), with --workload or the
+    mainApplicationFile when it is a file here.
+
+    Exit 0 when every role passes (or, with --plan, can start), 1 when one fails, 2 for
+    usage errors, 3 when the engine or the image is missing.
     """
-    from profiler.runtime.docker import DockerBackend
-
+    for out in (json_out, junit_out):
+        if out is not None:
+            check_output_path(out, what="output")
     if run_dir is not None:
         check_output_dir(run_dir)
-    if not profiles_dir.is_dir():
-        raise UsageError(
-            f"profiles directory {profiles_dir} does not exist",
-            "pass the directory that plays <kubelet-root>/seccomp",
-        )
-    manifest = dry_run.find_sparkapp(load_documents(file), str(file))
-    plan = dry_run.plan_dry_run(
-        manifest, profiles_dir, workload=workload, image=image, timeout_seconds=timeout
+    model = operator_for(operator_version, webhook=webhook)
+    apps = plan.plan_files(
+        files, profiles_dir=profiles_dir, operator=model, image=image, max_executors=executors
     )
+    reports = None
     root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    # A role that cannot start needs no engine: its answer comes from the plan alone.
-    backend = DockerBackend() if plan.runnable else None
-    report = dry_run.run_dry_run(backend, plan, run_root=root, progress=progress)
-    stdout.print(render_dry_run(report))
-    for outcome in report.outcomes:
-        if not outcome.verdict.ok:
-            stdout.print(
-                f"{outcome.plan.role}: {outcome.error_line}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-    for message in (*plan.notes, *(f"{r.role}: {n}" for r in plan.roles for n in r.notes)):
-        note(f"note: {message}")
-    if backend is not None:
+    if not plan_only:
+        from profiler.runtime.docker import DockerBackend
+
+        reports = dry_run.run_plans(
+            apps,
+            DockerBackend,
+            workload=workload,
+            image_from_manifest=image is None,
+            timeout_seconds=timeout,
+            run_root=root,
+            progress=progress,
+        )
+    for index, app_plan in enumerate(apps):
+        if reports is None:
+            stdout.print(render_plan(app_plan))
+            failures = [(r.role, str(r.cannot_start)) for r in app_plan.roles if r.cannot_start]
+        else:
+            stdout.print(render_dry_run(reports[index]))
+            failures = [
+                (o.plan.role, o.error_line) for o in reports[index].outcomes if not o.verdict.ok
+            ]
+        for role, error in failures:
+            stdout.print(f"{role}: {error}", markup=False, highlight=False, soft_wrap=True)
+        _print_notes(app_plan, reports[index] if reports is not None else None)
+    if json_out:
+        write_atomically(json_out, dry_run.reports_to_json(apps, reports))
+    if junit_out:
+        write_atomically(junit_out, dry_run.reports_to_junit(apps, reports))
+    if reports is not None and any(r.plan.runnable for r in reports):
         note(f"run logs in {root}")
-    if not report.passed:
+    passed = (
+        all(r.passed for r in reports) if reports is not None else all(a.runnable for a in apps)
+    )
+    if not passed:
         raise typer.Exit(EXIT_FAILED)
 
 
+def _print_notes(app_plan: plan.AppPlan, report: dry_run.DryRunReport | None) -> None:
+    prefix = f"{app_plan.label}: "
+    lines = [*app_plan.notes, *(f"not emulated: {n}" for n in app_plan.not_emulated)]
+    if report is not None:
+        lines += list(report.plan.notes)
+    for role in app_plan.roles:
+        notes = (
+            role.notes
+            if report is None
+            else tuple(n for n in role.notes if not n.startswith("memory:"))
+        )
+        lines += [f"{role.role}: {n}" for n in notes]
+        lines += [f"{role.role}: not emulated: {n}" for n in role.not_emulated]
+    for line in lines:
+        note(f"note: {prefix}{line}")
+
+
+def render_plan(app_plan: plan.AppPlan) -> Table:
+    main = app_plan.main
+    where = main.path if isinstance(main, plan.InImage | plan.HostFile) else main.url
+    table = Table(
+        title=f"{app_plan.kind} {app_plan.label} ({app_plan.source}): {app_plan.app_type} "
+        f"{where}, Spark {app_plan.spark_version}, operator {app_plan.operator_version}"
+    )
+    for column in ("role", "image", "seccomp", "user", "cpu", "memory", "mounts", "start"):
+        table.add_column(column, overflow="fold")
+    for role in app_plan.roles:
+        cpu = f"{role.cpu.cores}" + (f" (limit {role.cpu.limit})" if role.cpu.limit else "")
+        memory = f"{role.memory_limit_bytes // (1024 * 1024)} MiB"
+        mounts = ", ".join(f"{m.mount_path} ({m.kind})" for m in role.mounts)
+        if role.cannot_start:
+            start = f"[red]{escape(role.cannot_start.reason)}[/red]"
+        else:
+            start = "[green]yes[/green]" + (
+                f" x{role.instances}" if role.role == "executor" else ""
+            )
+        table.add_row(
+            role.role,
+            escape(role.image),
+            escape(role.seccomp.label),
+            role.user,
+            cpu,
+            memory,
+            escape(mounts),
+            start,
+        )
+    return table
+
+
 def render_dry_run(report: dry_run.DryRunReport) -> Table:
-    plan = report.plan
-    source = "manifest" if plan.image_from_manifest else "--image"
-    table = Table(title=f"image: {plan.image} ({source}); job: {plan.workload.name}")
+    run_plan = report.plan
+    source = "manifest" if run_plan.image_from_manifest else "--image"
+    label = f"{run_plan.app.label}; " if run_plan.app is not None else ""
+    table = Table(title=f"{label}image: {run_plan.image} ({source}); job: {run_plan.workload.name}")
     for column in ("role", "seccomp", "user", "verdict", "time"):
         table.add_column(column, overflow="fold")
     table.add_column("error", overflow="fold", ratio=1)

@@ -156,6 +156,52 @@ def merge(
         note(f"removed {summary_out}: it described the profile that {out} replaced")
 
 
+@app.command("import")
+def import_(
+    files: list[Path] = typer.Argument(
+        ..., help="SeccompProfiles SPO recorded (kubectl get seccompprofiles -o yaml)."
+    ),
+    with_: list[Path] = typer.Option(
+        [],
+        "--with",
+        help="Local profiles (NAME.json, summary beside), recording.json files or run "
+        "folders to merge in (repeatable).",
+    ),
+    errno: str = typer.Option("enosys", "--errno", help="Errno for denied calls: enosys, eperm."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Write the profile here, its summary beside [default: stdout]."
+    ),
+) -> None:
+    """Turn SPO-recorded SeccompProfiles into this tool's profile, merged with local ones.
+
+    Each SeccompProfile counts as one run of spo:<recording>/<container>, so the summary
+    (`profile explain`) says which calls came from the cluster.
+    """
+    from profiler.k8s.spo import import_profiles
+
+    if out is not None and not is_stdout(out):
+        check_output_path(out, what="profile")
+        check_output_path(summary_path_for(out), what="summary")
+    result = import_profiles(list(files), list(with_), errno=errno)
+    for message in result.notes:
+        console.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
+    text = result.profile.to_json()
+    if out is None or is_stdout(out):
+        stdout.out(text, end="", highlight=False)
+        return
+    # The profile and its summary together; no summary means none may stay beside it.
+    summary_out = summary_path_for(out)
+    summary = result.summary.to_json() if result.summary is not None else None
+    write_files([OutputFile(out, text), OutputFile(summary_out, summary)])
+    console.print(
+        f"wrote {out} ({len(result.profile.allowed())} syscalls allowed, "
+        f"{len(result.imported)} SeccompProfile(s) imported)",
+        highlight=False,
+    )
+    if summary is not None:
+        console.print(f"wrote {summary_out}", highlight=False)
+
+
 def _side(
     text: str,
     runtime_default: Path | None,

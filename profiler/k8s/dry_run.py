@@ -1,52 +1,61 @@
-"""`k8s dry-run`: will a SparkApplication, as written, run under its own security settings?
+"""`k8s dry-run`, the running half: turning each ``plan.AppPlan`` into local runs.
 
-Planning (pure) turns each role's effective security (``translate.security_from_manifest``)
-into one local run, resolving the seccomp profile as the kubelet would: ``localhostProfile``
-relative to a directory that plays ``<kubelet-root>/seccomp``, RuntimeDefault as the
-engine's default, Unconfined or nothing as no filter. A profile the kubelet could not load
-is a planned failure in the kubelet's words, and no container is started for it.
-
-Each role runs the whole job in Spark local mode: local mode runs the driver's code path
+Planning is pure and lives in ``plan`` (what the manifest asks for, per operator release)
+and ``kubelet`` (how a seccomp setting resolves). This module holds today's way of running
+a plan, behind one function, ``run_plans``: each role's security settings run the whole job
+in one container in Spark local mode, where Spark runs both the driver's code path
 (spark-submit -> JVM -> Python driver over py4j) and the executor's (task threads in the
-JVM forking ``pyspark.daemon`` Python workers) in one container, so the executor pod's
-settings are exercised by the same job as the driver's. A role passes when the job exits 0.
+JVM forking ``pyspark.daemon`` Python workers), so one job exercises each role's security
+context. The job is ``--workload`` or a ``mainApplicationFile`` on this machine. A role the
+kubelet could not start fails without a run. A pod-topology runner (a driver container and
+executor containers through the image's entrypoint) replaces ``run_plans`` and consumes
+the same ``AppPlan`` values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from profiler import workloads as workloads_lib
 from profiler.check import Verdict, judge
 from profiler.errors import EnvironmentProblem, UsageError
-from profiler.k8s import paths
-from profiler.k8s.translate import ROLES, RoleSecurity, security_from_manifest
+from profiler.k8s.kubelet import CannotStart
+from profiler.k8s.operator import Operator
+from profiler.k8s.plan import AppPlan, HostFile, InImage, Remote, plan_app
+from profiler.k8s.plan import RolePlan as PlannedRole
 from profiler.runtime.interface import Backend, RunSpec, SecurityMode
-from profiler.seccomp.profile import load_profile_text
 from profiler.workloads import Workload
 
-# Application file schemes that name something we cannot read from here.
-_IN_IMAGE = "local://"
-_HOST = "file://"
+__all__ = [
+    "CannotStart",
+    "DryRunPlan",
+    "DryRunReport",
+    "RoleOutcome",
+    "RolePlan",
+    "legacy_plan",
+    "plan_dry_run",
+    "reports_to_json",
+    "reports_to_junit",
+    "run_dry_run",
+    "run_plans",
+]
 
-
-@dataclass(frozen=True)
-class CannotStart:
-    """The pod would never start its container; ``reason`` is the pod status the kubelet sets."""
-
-    reason: str
-    message: str
-    short: str = ""  # a few words for a table cell
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
+_MODES = {
+    "Localhost": SecurityMode.LOCALHOST,
+    "RuntimeDefault": SecurityMode.RUNTIME_DEFAULT,
+    "Unconfined": SecurityMode.UNCONFINED,
+}
 
 
 @dataclass(frozen=True)
 class RolePlan:
+    """One role as today's runner runs it: a RunSpec, or why the pod would not start."""
+
     role: str
     seccomp: str  # as the manifest says it, e.g. "Localhost spark-seccomp/driver.json"
     user: str  # uid[:gid] as the manifest sets it, or "image" for the image's own user
@@ -61,6 +70,7 @@ class DryRunPlan:
     workload: Workload
     roles: tuple[RolePlan, ...]
     notes: tuple[str, ...] = ()
+    app: AppPlan | None = None
 
     @property
     def runnable(self) -> bool:
@@ -92,177 +102,129 @@ class DryRunReport:
         return all(o.verdict.ok for o in self.outcomes)
 
 
-def find_sparkapp(documents: list[Any], file: str) -> dict[str, Any]:
-    """The one SparkApplication among a file's documents."""
-    apps = [d for d in documents if isinstance(d, dict) and d.get("kind") == "SparkApplication"]
-    if not apps:
-        raise UsageError(f"{file} holds no SparkApplication", "pass the SparkApplication manifest")
-    if len(apps) > 1:
-        raise UsageError(
-            f"{file} holds {len(apps)} SparkApplications", "put the one to dry-run in its own file"
+# ---------------------------------------------------------------------------------------
+# From an AppPlan to today's runs
+
+
+def legacy_plan(
+    app: AppPlan,
+    *,
+    workload: str | None = None,
+    image_from_manifest: bool = True,
+    timeout_seconds: float = 600.0,
+) -> DryRunPlan:
+    """Today's runner's view of ``app``: one local-mode run per role."""
+    notes: list[str] = []
+    job = _workload(app, workload, notes)
+    if app.app_type != "Python":
+        notes.append(
+            f"the application type is {app.app_type}; the dry-run runs the PySpark job "
+            f"{job.name}, whose system calls can differ from the real application's"
         )
-    return apps[0]
+    if app.arguments and workload is not None:
+        notes.append("spec.arguments are not passed to --workload jobs")
+    roles = tuple(_legacy_role(role, job, timeout_seconds) for role in app.roles)
+    return DryRunPlan(app.driver.image, image_from_manifest, job, roles, tuple(notes), app)
+
+
+def _workload(app: AppPlan, requested: str | None, notes: list[str]) -> Workload:
+    main = app.main
+    if requested is not None:
+        if isinstance(main, HostFile):
+            notes.append(f"--workload {requested} runs instead of mainApplicationFile {main.path}")
+        return workloads_lib.resolve(requested)
+    if isinstance(main, HostFile) and main.path.is_file():
+        return workloads_lib.resolve(str(main.path.resolve()))
+    if isinstance(main, InImage):
+        why = (
+            f"mainApplicationFile {main.path} is inside the image; this dry-run runs each "
+            "role's settings with a job from this machine"
+        )
+    elif isinstance(main, Remote):
+        why = f"mainApplicationFile {main.url} is remote and cannot be fetched here"
+    else:
+        why = f"mainApplicationFile {main.path} does not exist here"
+    raise UsageError(
+        f"{app.source}: {app.label}: {why}",
+        "pass --workload with a catalogue name or a .py file, or --plan to see the plan only",
+    )
+
+
+def _legacy_role(role: PlannedRole, job: Workload, timeout_seconds: float) -> RolePlan:
+    if role.cannot_start is not None:
+        return RolePlan(role.role, role.seccomp.label, role.user, role.cannot_start, role.notes)
+    seccomp = role.seccomp
+    spec = RunSpec(
+        workload=job,
+        mode=_MODES[seccomp.type],
+        image=role.image,
+        profile_json=seccomp.profile_json,
+        profile_label=str(seccomp.profile_path) if seccomp.profile_path is not None else None,
+        timeout_seconds=timeout_seconds,
+        env=tuple((e.name, e.value) for e in role.env),
+        security=role.security,
+    )
+    notes = tuple(n for n in role.notes if not n.startswith("memory:"))
+    return RolePlan(role.role, seccomp.label, role.user, spec, notes)
 
 
 def plan_dry_run(
     manifest: Any,
-    profiles_dir: Path,
+    profiles_dir: Path | None,
     *,
     workload: str | None = None,
     image: str | None = None,
     timeout_seconds: float = 600.0,
+    operator: Operator | None = None,
 ) -> DryRunPlan:
-    """What each role will run with, or why its pod would not start (pure: reads files only).
-
-    ``profiles_dir`` stands for ``<kubelet-root>/seccomp`` on the node.
-    """
-    security = security_from_manifest(manifest)
-    spec = manifest.get("spec") if isinstance(manifest.get("spec"), dict) else {}
-    notes: list[str] = []
-    job = _workload(spec, workload, notes)
-    chosen_image = image or spec.get("image")
-    if not isinstance(chosen_image, str) or not chosen_image:
-        raise UsageError(
-            "the manifest names no spec.image", "pass --image with a local Spark image"
-        )
-    if spec.get("type") not in (None, "Python"):
-        notes.append(
-            f"the application type is {spec.get('type')}; the dry-run runs the PySpark job "
-            f"{job.name}, whose system calls can differ from the real application's"
-        )
-    if spec.get("arguments"):
-        notes.append("spec.arguments are not passed to the job in a dry-run")
-    roles = tuple(
-        _plan_role(security[role], profiles_dir, job, chosen_image, timeout_seconds)
-        for role in ROLES
+    """One manifest straight to today's runs (``plan.plan_app`` then ``legacy_plan``)."""
+    if not isinstance(manifest, dict):
+        raise UsageError(f"expected a SparkApplication, got {type(manifest).__name__}")
+    app = plan_app(manifest, profiles_dir=profiles_dir, operator=operator, image=image)
+    return legacy_plan(
+        app, workload=workload, image_from_manifest=image is None, timeout_seconds=timeout_seconds
     )
-    return DryRunPlan(chosen_image, image is None, job, roles, tuple(notes))
 
 
-def _workload(spec: dict[str, Any], requested: str | None, notes: list[str]) -> Workload:
-    main = spec.get("mainApplicationFile")
-    host_file = _host_file(main)
-    if requested is not None:
-        if host_file is not None:
-            notes.append(f"--workload {requested} runs instead of mainApplicationFile {main}")
-        return workloads_lib.resolve(requested)
-    if host_file is not None:
-        return workloads_lib.resolve(str(host_file.resolve()))
-    if not isinstance(main, str) or not main:
-        why = "the manifest names no mainApplicationFile"
-    elif main.startswith(_IN_IMAGE):
-        why = f"mainApplicationFile {main} is a path inside the image, not a file here"
-    elif "://" in main:
-        why = f"mainApplicationFile {main} is remote and cannot be fetched here"
-    else:
-        why = f"mainApplicationFile {main} does not exist here"
-    raise UsageError(why, "pass --workload with a catalogue name or a path to the job's .py file")
-
-
-def _host_file(main: Any) -> Path | None:
-    if not isinstance(main, str) or not main:
-        return None
-    if main.startswith(_HOST):
-        candidate = Path(main[len(_HOST) :])
-    elif "://" in main:
-        return None
-    else:
-        candidate = Path(main)
-    return candidate if candidate.is_file() else None
-
-
-def _plan_role(
-    role: RoleSecurity, profiles_dir: Path, job: Workload, image: str, timeout_seconds: float
-) -> RolePlan:
-    container = role.container
-    user = "image" if container.user is None else str(container.user)
-    if container.user is not None and container.group is not None:
-        user += f":{container.group}"
-    notes: list[str] = []
-    kind, localhost = role.seccomp.type, role.seccomp.localhost_profile
-    profile_json: str | None = None
-    label = kind or "Unconfined (not set)"
-    if kind == "Localhost":
-        label = f"Localhost {localhost}" if localhost else "Localhost"
-        loaded = _load_localhost(localhost, profiles_dir)
-        if isinstance(loaded, CannotStart):
-            return RolePlan(role.role, label, user, loaded)
-        profile_json = loaded
-        mode = SecurityMode.LOCALHOST
-    elif kind == "RuntimeDefault":
-        mode = SecurityMode.RUNTIME_DEFAULT
-        notes.append(
-            "RuntimeDefault here is this Docker engine's default profile; a node's "
-            "containerd or CRI-O default allows a slightly different set of system calls"
-        )
-    elif kind == "Unconfined":
-        mode = SecurityMode.UNCONFINED
-        notes.append("seccompProfile Unconfined: the pod runs without any seccomp filter")
-    elif kind is None:
-        mode = SecurityMode.UNCONFINED
-        notes.append(
-            "no seccompProfile: the kubelet runs the pod Unconfined "
-            "(RuntimeDefault only where the kubelet runs with --seccomp-default)"
-        )
-    else:
-        return RolePlan(
-            role.role,
-            kind,
-            user,
-            CannotStart(
-                "Invalid",
-                f'seccompProfile.type: Unsupported value: "{kind}": supported values: '
-                '"Localhost", "RuntimeDefault", "Unconfined"',
-            ),
-        )
-    if container.privileged and mode is not SecurityMode.UNCONFINED:
-        notes.append("privileged: container runtimes apply no seccomp filter to it")
-    spec = RunSpec(
-        workload=job,
-        mode=mode,
-        image=image,
-        profile_json=profile_json,
-        profile_label=f"{profiles_dir}/{localhost}" if profile_json is not None else None,
-        timeout_seconds=timeout_seconds,
-        security=container,
-    )
-    return RolePlan(role.role, label, user, spec, tuple(notes))
-
-
-def _load_localhost(localhost: str | None, profiles_dir: Path) -> str | CannotStart:
-    """The profile's text, or why the kubelet/runtime would refuse it."""
-    if localhost is None:
-        # The API server rejects the pod before it reaches a node.
-        return CannotStart(
-            "Invalid",
-            "seccompProfile.localhostProfile: Required value: "
-            "must be set when seccomp type is Localhost",
-        )
-    problem = paths.localhost_profile_problem(localhost)
-    if problem:
-        return CannotStart("Invalid", f"seccompProfile.localhostProfile {localhost!r} {problem}")
-    path = Path(profiles_dir) / localhost
-    on_node = paths.seccomp_root() / localhost
-    if not path.is_file():
-        message = (
-            f'cannot load seccomp profile "{path}": open {path}: no such file or directory '
-            f"(on a node: {on_node})"
-        )
-        flat = Path(profiles_dir) / PurePosixPath(localhost).name
-        if flat.is_file():
-            message += f"; {flat} exists, but the kubelet only looks at <seccomp root>/{localhost}"
-        return CannotStart("CreateContainerError", message, f"no profile file {localhost}")
-    try:
-        return load_profile_text(path)
-    except UsageError as exc:
-        return CannotStart(
-            "CreateContainerError",
-            f'decoding seccomp profile "{path}" failed: {exc.message}',
-            f"bad profile file {localhost}",
-        )
+# ---------------------------------------------------------------------------------------
+# Running
 
 
 Progress = Callable[[str], None]
+BackendFactory = Callable[[], Backend]
+
+
+def run_plans(
+    apps: Sequence[AppPlan],
+    backend_factory: BackendFactory,
+    *,
+    workload: str | None = None,
+    image_from_manifest: bool = True,
+    timeout_seconds: float = 600.0,
+    run_root: Path | None = None,
+    progress: Progress = lambda _m: None,
+) -> tuple[DryRunReport, ...]:
+    """Run every application's plan; the one call a pod-topology runner replaces.
+
+    A backend is created only when some role can start.
+    """
+    plans = [
+        legacy_plan(
+            app,
+            workload=workload,
+            image_from_manifest=image_from_manifest,
+            timeout_seconds=timeout_seconds,
+        )
+        for app in apps
+    ]
+    backend = backend_factory() if any(p.runnable for p in plans) else None
+    reports = []
+    for plan in plans:
+        root = run_root
+        if run_root is not None and plan.app is not None:
+            root = run_root / f"{plan.app.namespace}-{plan.app.name}"
+        reports.append(run_dry_run(backend, plan, run_root=root, progress=progress))
+    return tuple(reports)
 
 
 def run_dry_run(
@@ -316,3 +278,95 @@ def _require_image(backend: Backend, plan: DryRunPlan) -> None:
             "pass --image with a local Spark image of the same version, "
             "e.g. one built with `spark-seccomp image build`",
         ) from exc
+
+
+# ---------------------------------------------------------------------------------------
+# Machine-readable results
+
+
+def plan_to_dict(app: AppPlan) -> dict[str, Any]:
+    """An AppPlan as plain JSON data (profile texts left out: they are files already)."""
+    data = _plain(app)
+    for role in data["driver"], data["executor"]:
+        role["seccomp"].pop("profile_json", None)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, InImage | HostFile | Remote):
+            data = {"kind": type(value).__name__, **data}
+        return data
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def reports_to_dict(
+    apps: Sequence[AppPlan], reports: Sequence[DryRunReport] | None
+) -> dict[str, Any]:
+    out = []
+    for index, app in enumerate(apps):
+        entry: dict[str, Any] = {"plan": plan_to_dict(app)}
+        if reports is not None:
+            report = reports[index]
+            entry["job"] = report.plan.workload.name
+            entry["passed"] = report.passed
+            entry["outcomes"] = [
+                {
+                    "role": o.plan.role,
+                    "verdict": o.verdict.value,
+                    "started": o.started,
+                    "wall_seconds": round(o.wall_seconds, 3) if o.wall_seconds else None,
+                    "error": o.error_line,
+                }
+                for o in report.outcomes
+            ]
+        else:
+            entry["runnable"] = app.runnable
+        out.append(entry)
+    return {"applications": out}
+
+
+def reports_to_json(apps: Sequence[AppPlan], reports: Sequence[DryRunReport] | None) -> str:
+    return json.dumps(reports_to_dict(apps, reports), indent=2, sort_keys=True) + "\n"
+
+
+def reports_to_junit(apps: Sequence[AppPlan], reports: Sequence[DryRunReport] | None) -> str:
+    """One test suite per application, one test case per role."""
+    suites = ET.Element("testsuites", name="spark-seccomp k8s dry-run")
+    for index, app in enumerate(apps):
+        cases: list[tuple[str, float | None, str | None]] = []
+        if reports is not None:
+            for o in reports[index].outcomes:
+                error = None if o.verdict.ok else (o.error_line or o.verdict.value)
+                cases.append((o.plan.role, o.wall_seconds, error))
+        else:
+            for planned in app.roles:
+                error = str(planned.cannot_start) if planned.cannot_start else None
+                cases.append((planned.role, None, error))
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=app.label,
+            tests=str(len(cases)),
+            failures=str(sum(1 for c in cases if c[2] is not None)),
+            errors="0",
+        )
+        for name, seconds, error in cases:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=app.label,
+                name=name,
+                time=f"{seconds:.3f}" if seconds is not None else "0",
+            )
+            if error is not None:
+                ET.SubElement(case, "failure", message=error[:200]).text = error
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode") + "\n"

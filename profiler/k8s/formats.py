@@ -12,7 +12,10 @@ def to_text(report: LintReport) -> str:
     lines = []
     for f in report.findings:
         where = f"{f.file}:{f.line}" if f.line is not None else f.file
-        lines.append(f"{where}: {f.severity.value} [{f.rule.id}] {f.resource} {f.path}")
+        lines.append(
+            f"{where}: {f.severity.value} [{f.rule.id}] {f.resource}"
+            + (f" {f.path}" if f.path else "")
+        )
         lines.append(f"    {f.message}")
         lines.append(f"    fix: {f.fix}")
     return "\n".join(lines) + "\n" if lines else ""

@@ -18,7 +18,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from profiler.errors import UsageError
 from profiler.k8s.manifests import Manifest
+from profiler.k8s.models import check_image, check_namespace, require_valid
 from profiler.k8s.paths import (
     DEFAULT_KUBELET_ROOT,
     DEFAULT_PROFILE_DIR,
@@ -26,6 +28,7 @@ from profiler.k8s.paths import (
     seccomp_root,
     spo_resource_name,
 )
+from profiler.k8s.spo import SpoApi, seccomp_profile_resource
 from profiler.seccomp.profile import profile_from_dict
 
 NAME = "spark-seccomp-profiles"
@@ -33,7 +36,8 @@ DEFAULT_NAMESPACE = "kube-system"
 DEFAULT_IMAGE = "busybox:1.36"
 DEFAULT_PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 PAUSE_UID = 65535  # the pause image's own non-root user
-SPO_API_VERSION = "security-profiles-operator.x-k8s.io/v1beta1"
+# etcd's request limit: a ConfigMap larger than this is refused by the API server.
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
 LINT_IGNORE_ANNOTATION = "spark-seccomp.io/lint-ignore"
 # What a hostPath writer must break, and nothing else.
 INSTALLER_EXCEPTIONS = ("host-path-volume", "run-as-root", "run-as-non-root-missing")
@@ -67,7 +71,18 @@ def build_installer(
     pause_image: str = DEFAULT_PAUSE_IMAGE,
 ) -> list[Manifest]:
     """The ConfigMap with the profiles and the DaemonSet copying them onto every node."""
+    if not profiles:
+        raise UsageError("no profiles to install", "name one or more profile files")
+    check_namespace(namespace)
+    check_image(image)
+    check_image(pause_image, "--pause-image")
     ordered = sorted(profiles, key=lambda p: p.file_name)
+    size = sum(len(p.file_name.encode()) + len(p.text.encode()) for p in ordered)
+    if size > CONFIG_MAP_MAX_BYTES:
+        raise UsageError(
+            f"the profiles take {size} bytes; a ConfigMap holds at most {CONFIG_MAP_MAX_BYTES}",
+            "install them in several runs with different --profile-dir, or use --spo",
+        )
     target = seccomp_root(kubelet_root) / check_profile_dir(directory)
     config_map: Manifest = {
         "apiVersion": "v1",
@@ -154,6 +169,8 @@ def build_installer(
             },
         },
     }
+    for manifest in (config_map, daemon_set):
+        require_valid(manifest)
     return [config_map, daemon_set]
 
 
@@ -179,27 +196,23 @@ class SpoResult:
     notes: tuple[str, ...]
 
 
-def build_spo_profiles(profiles: list[NodeProfile]) -> SpoResult:
-    """One SeccompProfile per profile; the operator installs ``operator/<name>.json``."""
+def build_spo_profiles(profiles: list[NodeProfile], api: SpoApi = SpoApi.V1) -> SpoResult:
+    """One SeccompProfile per profile; the operator installs ``operator/<name>.json``.
+
+    ``api`` v1 is SPO 1.x's storage version; v1beta1 is what SPO 0.x stores (1.x still
+    serves it).
+    """
+    if not profiles:
+        raise UsageError("no profiles to install", "name one or more profile files")
     manifests: list[Manifest] = []
     notes: list[str] = []
     for profile in sorted(profiles, key=lambda p: p.file_name):
         parsed = profile_from_dict(json.loads(profile.text), profile.file_name)
-        body = parsed.to_dict()
-        if "defaultErrnoRet" in body:
-            # The SeccompProfile spec has no such field; runtimes ignore it anyway
-            # (see DESIGN.md), so per-rule errnoRet values carry the meaning.
-            del body["defaultErrnoRet"]
-            notes.append(f"{profile.file_name}: defaultErrnoRet dropped (not in SeccompProfile)")
-        manifests.append(
-            {
-                "apiVersion": SPO_API_VERSION,
-                "kind": "SeccompProfile",
-                "metadata": {
-                    "name": spo_resource_name(profile.file_name),
-                    "labels": dict(_LABELS),
-                },
-                "spec": body,
-            }
+        manifest, more = seccomp_profile_resource(
+            spo_resource_name(profile.file_name), parsed, dict(_LABELS), api
+        )
+        manifests.append(manifest)
+        notes.extend(
+            note.replace(manifest["metadata"]["name"], profile.file_name, 1) for note in more
         )
     return SpoResult(manifests, tuple(notes))

@@ -1,10 +1,13 @@
 """Linting workload manifests for seccomp and PSS "restricted" problems.
 
-Each workload is reduced to pod views (the pod security context that will take effect and
-each container's), then pure checks run over the views. SparkApplications yield one view
-per role, built the way the operator's webhook merges template and CRD fields; the places
-where settings are written but ignored (misplaced fields, overridden templates) are checked
-on the raw manifest.
+Every document is first checked against the API types (``models``): a field of the wrong
+type, a duplicate key or a broken YAML stream is a finding with file, line and path, and
+the value is taken out before the rest of the document is linted, so one bad value never
+hides the others and never crashes the linter. Each workload is then reduced to pod views
+(the pod security context that will take effect and each container's) and pure checks run
+over the views. SparkApplications yield one view per role, built the way the operator
+release given (``operator.role_view``) builds the pods; the places where settings are
+written but ignored are checked on the raw manifest.
 """
 
 from __future__ import annotations
@@ -18,12 +21,26 @@ import yaml
 
 from profiler.errors import UsageError
 from profiler.k8s.install import LINT_IGNORE_ANNOTATION
-from profiler.k8s.manifests import read_text, yaml_problem
+from profiler.k8s.manifests import (
+    YamlPath,
+    YamlStream,
+    line_of,
+    parse_yaml,
+    read_text,
+    render_path,
+)
+from profiler.k8s.models import (
+    DNS1035_LABEL_TEXT,
+    describe_value,
+    is_dns1035_label,
+    validate_manifest,
+    without_paths,
+)
+from profiler.k8s.operator import ROLES, Operator, RoleView, operator_for, role_view
 from profiler.k8s.paths import localhost_profile_problem
 from profiler.k8s.rules import RULES_BY_ID, Rule, Severity
-from profiler.k8s.translate import SPARK_CONTAINER_NAMES, TEMPLATE_CONTAINER_CONF
 
-YamlPath = tuple[str | int, ...]
+__all__ = ["Finding", "LintReport", "Unreadable", "lint_files", "lint_text", "render_path"]
 
 CONTAINER_ONLY_FIELDS = (
     "allowPrivilegeEscalation",
@@ -70,13 +87,6 @@ SPARK_KINDS: dict[str, YamlPath] = {
 }
 
 
-def render_path(path: YamlPath) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 @dataclass(frozen=True)
 class Finding:
     rule: Rule
@@ -107,11 +117,23 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A file, or the rest of one, that could not be read: it was not (all) linted."""
+
+    file: str
+    problem: str  # e.g. "invalid YAML at line 6, column 5: ..." or "does not exist"
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+@dataclass(frozen=True)
 class LintReport:
     findings: tuple[Finding, ...]
     suppressed: tuple[Finding, ...] = ()
     documents: int = 0
     skipped: tuple[str, ...] = ()  # kinds of the documents the linter does not know
+    unreadable: tuple[Unreadable, ...] = ()
 
     def at_or_above(self, severity: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.rank >= severity.rank]
@@ -160,7 +182,14 @@ class _Sink:
         self.file, self.document, self.resource, self.node = file, document, resource, node
         self.findings: list[Finding] = []
 
-    def add(self, rule_id: str, path: YamlPath, message: str, fix: str | None = None) -> None:
+    def add(
+        self,
+        rule_id: str,
+        path: YamlPath,
+        message: str,
+        fix: str | None = None,
+        line: int | None = None,
+    ) -> None:
         rule = RULES_BY_ID[rule_id]
         self.findings.append(
             Finding(
@@ -171,7 +200,7 @@ class _Sink:
                 render_path(path),
                 message,
                 fix or rule.fix,
-                _line_of(self.node, path),
+                line if line is not None else line_of(self.node, path),
             )
         )
 
@@ -180,59 +209,135 @@ class _Sink:
 # Entry points
 
 
-def lint_files(paths: Iterable[Path], profiles_dir: Path | None = None) -> LintReport:
-    """Lint every document of every file; unreadable files and bad YAML are usage errors."""
+def lint_files(
+    paths: Iterable[Path], profiles_dir: Path | None = None, operator: Operator | None = None
+) -> LintReport:
+    """Lint every document of every file. A file that cannot be read (missing, not UTF-8,
+    broken YAML) is reported in ``unreadable`` and the other files are linted all the same."""
     if profiles_dir is not None and not Path(profiles_dir).is_dir():
         raise UsageError(f"profiles directory {profiles_dir} does not exist")
-    findings: list[Finding] = []
-    suppressed: list[Finding] = []
-    skipped: list[str] = []
-    documents = 0
+    reports = []
     for path in paths:
-        report = lint_text(read_text(path), str(path), profiles_dir)
-        findings += report.findings
-        suppressed += report.suppressed
-        skipped += report.skipped
-        documents += report.documents
-    return LintReport(tuple(findings), tuple(suppressed), documents, tuple(skipped))
+        try:
+            text = read_text(path)
+        except UsageError as exc:
+            reports.append(LintReport((), unreadable=(Unreadable(str(path), _after(exc, path)),)))
+            continue
+        reports.append(lint_text(text, str(path), profiles_dir, operator))
+    return LintReport(
+        tuple(f for r in reports for f in r.findings),
+        tuple(f for r in reports for f in r.suppressed),
+        sum(r.documents for r in reports),
+        tuple(k for r in reports for k in r.skipped),
+        tuple(u for r in reports for u in r.unreadable),
+    )
 
 
-def lint_text(text: str, file: str = "<stdin>", profiles_dir: Path | None = None) -> LintReport:
-    try:
-        data = list(yaml.safe_load_all(text))
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{file}: {yaml_problem(exc)}", "fix the YAML and run again") from None
+def _after(exc: UsageError, path: Path) -> str:
+    prefix = f"{path} "
+    return exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
+
+
+def lint_text(
+    text: str,
+    file: str = "<stdin>",
+    profiles_dir: Path | None = None,
+    operator: Operator | None = None,
+) -> LintReport:
+    return lint_stream(parse_yaml(text), file, profiles_dir, operator)
+
+
+def lint_stream(
+    stream: YamlStream,
+    file: str,
+    profiles_dir: Path | None = None,
+    operator: Operator | None = None,
+) -> LintReport:
+    model = operator or operator_for()
     findings: list[Finding] = []
     suppressed: list[Finding] = []
     skipped: list[str] = []
     documents = 0
-    for index, (doc, node) in enumerate(zip(data, nodes, strict=True), start=1):
-        if doc is None:
-            continue
-        for item, item_node, prefix in _expand_lists(doc, node):
+    for document in stream.documents:
+        doc_sink = _Sink(file, document.index, _resource_name(document.data), document.node)
+        for duplicate in document.duplicates:
+            doc_sink.add(
+                "duplicate-key",
+                duplicate.path,
+                f"{duplicate.path[-1]} is written twice in one mapping (lines "
+                f"{duplicate.first_line} and {duplicate.line}); kubectl rejects the document, "
+                "and this lint read the second value",
+                line=duplicate.line,
+            )
+        if _is_list(document.data):
+            for problem in validate_manifest(document.data):
+                doc_sink.add("invalid-field", problem.path, problem.describe())
+        ignored = _ignored_rules(document.data)
+        findings.extend(f for f in doc_sink.findings if f.rule.id not in ignored)
+        suppressed.extend(f for f in doc_sink.findings if f.rule.id in ignored)
+        for item, prefix in _expand_lists(document.data):
             documents += 1
-            sink = _Sink(file, index, _resource_name(item), item_node)
-            if not lint_manifest(item, sink, profiles_dir, prefix):
+            sink = _Sink(file, document.index, _resource_name(item), document.node)
+            problems = validate_manifest(item)
+            for problem in problems:
+                sink.add("invalid-field", prefix + problem.path, problem.describe())
+            readable = without_paths(item, [p.path for p in problems])
+            sink.resource = _resource_name(readable)
+            if not lint_manifest(readable, sink, profiles_dir, prefix, model):
                 skipped.append(sink.resource.split("/")[0])
-            ignored = _ignored_rules(item)
+            ignored = _ignored_rules(readable)
             for finding in sink.findings:
                 (suppressed if finding.rule.id in ignored else findings).append(finding)
-    return LintReport(tuple(findings), tuple(suppressed), documents, tuple(skipped))
+    unreadable: tuple[Unreadable, ...] = ()
+    if stream.problem is not None:
+        findings.append(
+            Finding(
+                RULES_BY_ID["invalid-yaml"],
+                file,
+                _broken_document(stream),
+                f"document {_broken_document(stream)}",
+                "",
+                stream.problem.describe(),
+                RULES_BY_ID["invalid-yaml"].fix,
+                stream.problem.line,
+            )
+        )
+        unreadable = (Unreadable(file, stream.problem.describe()),)
+    return LintReport(tuple(findings), tuple(suppressed), documents, tuple(skipped), unreadable)
+
+
+def _broken_document(stream: YamlStream) -> int:
+    line = stream.problem.line if stream.problem else None
+    if line is None or not stream.documents:
+        return len(stream.documents) + 1
+    before = [d.index for d in stream.documents if d.node.start_mark.line + 1 <= line]
+    return max(before, default=0) + 1
 
 
 def lint_manifest(
-    doc: Any, sink: _Sink, profiles_dir: Path | None = None, prefix: YamlPath = ()
+    doc: Any,
+    sink: _Sink,
+    profiles_dir: Path | None = None,
+    prefix: YamlPath = (),
+    operator: Operator | None = None,
 ) -> bool:
-    """Add the findings of one manifest to ``sink``; False when its kind is not linted."""
+    """Add the findings of one manifest to ``sink``; False when its kind is not linted.
+
+    ``doc`` must have passed ``models.validate_manifest`` (or had its bad values removed).
+    """
     if not isinstance(doc, dict):
         return False
     kind = doc.get("kind")
+    if not isinstance(kind, str):
+        return False
     if kind in SPARK_KINDS:
+        model = operator or operator_for()
         base = prefix + SPARK_KINDS[kind]
         app_spec = _dict(_get(doc, SPARK_KINDS[kind]))
-        views = _spark_views(app_spec, base, sink)
-        for index, volume in enumerate(app_spec.get("volumes") or []):
+        if kind == "SparkApplication":
+            _check_app_name(doc, prefix, sink, model)
+        views = _spark_views(app_spec, base, sink, model)
+        for index, volume in enumerate(_list(app_spec.get("volumes"))):
             if isinstance(volume, dict):
                 _check_volume(volume, base + ("volumes", index), sink)
     elif kind in POD_SPEC_PATHS:
@@ -245,16 +350,28 @@ def lint_manifest(
     return True
 
 
+def _check_app_name(doc: dict[str, Any], prefix: YamlPath, sink: _Sink, operator: Operator) -> None:
+    name = _dict(doc.get("metadata")).get("name")
+    if operator.wants_dns1035_name and isinstance(name, str) and not is_dns1035_label(name):
+        sink.add(
+            "invalid-field",
+            prefix + ("metadata", "name"),
+            f"metadata.name is {describe_value(name)}; {operator.name}'s validating webhook "
+            f"rejects it: it must be {DNS1035_LABEL_TEXT} (sparkapplication_validator.go "
+            "validateName)",
+            "rename the SparkApplication, e.g. spark-pi-python",
+        )
+
+
 # ---------------------------------------------------------------------------------------
 # Building views
 
 
 def _pod_view(spec: dict[str, Any], path: YamlPath, label: str, sink: _Sink) -> PodView:
-    raw_ctx = spec.get("securityContext")
-    context = Context(_dict_or_none(raw_ctx), path + ("securityContext",))
+    context = Context(_dict_or_none(spec.get("securityContext")), path + ("securityContext",))
     containers: list[ContainerView] = []
     for key, role in (("initContainers", "init container"), ("containers", "container")):
-        for index, container in enumerate(spec.get(key) or []):
+        for index, container in enumerate(_list(spec.get(key))):
             if isinstance(container, dict):
                 containers.append(_container_view(container, path + (key, index), role))
     _check_misplaced_pod_fields(context, [c.context.path for c in containers], sink)
@@ -265,134 +382,131 @@ def _pod_view(spec: dict[str, Any], path: YamlPath, label: str, sink: _Sink) -> 
         context,
         containers,
         [(name, spec.get(name), path + (name,)) for name in HOST_NAMESPACE_FIELDS],
-        [(v, path + ("volumes", i)) for i, v in enumerate(spec.get("volumes") or [])],
+        [(v, path + ("volumes", i)) for i, v in enumerate(_list(spec.get("volumes")))],
     )
 
 
 def _container_view(container: dict[str, Any], path: YamlPath, role: str) -> ContainerView:
-    ports = [
-        (port, path + ("ports", i))
-        for i, port in enumerate(container.get("ports") or [])
-        if isinstance(port, dict)
-    ]
     return ContainerView(
-        str(container.get("name", "?")),
+        str(container.get("name") or "?"),
         role,
         Context(_dict_or_none(container.get("securityContext")), path + ("securityContext",)),
-        ports,
+        _ports(container, path),
     )
 
 
-def _spark_views(app_spec: dict[str, Any], base: YamlPath, sink: _Sink) -> list[PodView]:
+def _ports(container: dict[str, Any], path: YamlPath) -> list[tuple[dict[str, Any], YamlPath]]:
+    return [
+        (port, path + ("ports", i))
+        for i, port in enumerate(_list(container.get("ports")))
+        if isinstance(port, dict)
+    ]
+
+
+def _spark_views(
+    app_spec: dict[str, Any], base: YamlPath, sink: _Sink, operator: Operator
+) -> list[PodView]:
     views = []
-    for role in ("driver", "executor"):
-        role_path = base + (role,)
-        role_spec = _dict(app_spec.get(role))
-        template = role_spec.get("template")
-        template_spec = _dict(_dict(template).get("spec"))
-        spec_path = role_path + ("template", "spec")
-        containers = [c for c in template_spec.get("containers") or [] if isinstance(c, dict)]
-        spark_index = _spark_container_index(containers, app_spec, role)
-
-        crd_pod = _dict_or_none(role_spec.get("podSecurityContext"))
-        template_pod = _dict_or_none(template_spec.get("securityContext"))
-        crd_pod_ctx = Context(crd_pod, role_path + ("podSecurityContext",))
-        template_pod_ctx = Context(template_pod, spec_path + ("securityContext",))
-        if crd_pod is not None:
-            pod_ctx = crd_pod_ctx
-        elif template_pod is not None or isinstance(template, dict):
-            pod_ctx = template_pod_ctx
-        else:
-            pod_ctx = crd_pod_ctx
-
-        crd_ctr = _dict_or_none(role_spec.get("securityContext"))
-        crd_ctr_ctx = Context(crd_ctr, role_path + ("securityContext",))
-        spark_path = spec_path + ("containers", spark_index) if spark_index is not None else None
-        template_ctr = containers[spark_index] if spark_index is not None else {}
-        template_ctr_ctx = Context(
-            _dict_or_none(template_ctr.get("securityContext")),
-            (spark_path or spec_path + ("containers", 0)) + ("securityContext",),
-        )
-        use_crd_ctr = crd_ctr is not None or spark_path is None
-        spark_ctx = crd_ctr_ctx if use_crd_ctr else template_ctr_ctx
-
-        container_names = SPARK_CONTAINER_NAMES[role][0]
-        spark_view = ContainerView(
-            str(template_ctr.get("name", container_names)),
-            f"Spark {role} container",
-            spark_ctx,
-            [(p, spark_path + ("ports", i)) for i, p in enumerate(template_ctr.get("ports") or [])]
-            if spark_path
-            else [],
-            needs_context=False,
-        )
-        others: list[ContainerView] = []
-        for index, container in enumerate(containers):
-            if index != spark_index:
-                others.append(
-                    _container_view(container, spec_path + ("containers", index), "sidecar")
-                )
-        for key, kind in (("initContainers", "init container"), ("sidecars", "sidecar")):
-            for index, container in enumerate(template_spec.get(key) or []):
-                if key == "initContainers" and isinstance(container, dict):
-                    others.append(_container_view(container, spec_path + (key, index), kind))
-            for index, container in enumerate(role_spec.get(key) or []):
-                if isinstance(container, dict):
-                    others.append(_container_view(container, role_path + (key, index), kind))
-
-        # Written but ignored: misplaced fields and template contexts the CRD replaces.
-        if crd_pod is not None:
-            _check_misplaced_pod_fields(crd_pod_ctx, [crd_ctr_ctx.path], sink)
-        if template_pod is not None:
-            _check_misplaced_pod_fields(template_pod_ctx, [spark_ctx.path], sink)
-        for written in (crd_ctr_ctx, template_ctr_ctx, *[o.context for o in others]):
-            if written.value is not None:
-                pod_target = crd_pod_ctx.path if written is crd_ctr_ctx else pod_ctx.path
-                _check_misplaced_container_fields(written, pod_target, sink)
-        if crd_pod is not None and template_pod is not None:
-            sink.add(
-                "template-overridden-by-crd",
-                template_pod_ctx.path,
-                f"the {role} template's pod securityContext is replaced wholesale by "
-                f"{render_path(crd_pod_ctx.path)}; none of its settings take effect",
-                f"move the settings you need into {render_path(crd_pod_ctx.path)} "
-                "or drop podSecurityContext",
-            )
-        if crd_ctr is not None and template_ctr_ctx.value is not None and spark_path is not None:
-            sink.add(
-                "template-overridden-by-crd",
-                template_ctr_ctx.path,
-                f"the {role} template's Spark container securityContext is replaced wholesale "
-                f"by {render_path(crd_ctr_ctx.path)}; none of its settings take effect",
-                f"move the settings you need into {render_path(crd_ctr_ctx.path)} "
-                "or drop securityContext",
-            )
-
-        host_fields = [
-            (name, template_spec.get(name), spec_path + (name,)) for name in HOST_NAMESPACE_FIELDS
-        ]
-        host_fields.append(
-            ("hostNetwork", role_spec.get("hostNetwork"), role_path + ("hostNetwork",))
-        )
-        volumes = [
-            (v, spec_path + ("volumes", i))
-            for i, v in enumerate(template_spec.get("volumes") or [])
-        ]
-        views.append(PodView(f"{role} pod", pod_ctx, [spark_view, *others], host_fields, volumes))
+    for role in ROLES:
+        view = role_view(app_spec, role, base, operator)
+        for item in view.ignored:
+            sink.add("ignored-by-operator", item.path, item.message, item.fix)
+        for replacement in view.replacements:
+            _report_replacement(replacement, role, operator, sink)
+        views.append(_spark_pod_view(view, sink))
     return views
 
 
-def _spark_container_index(
-    containers: list[dict[str, Any]], app_spec: dict[str, Any], role: str
-) -> int | None:
-    if not containers:
-        return None
-    wanted = _dict(app_spec.get("sparkConf")).get(TEMPLATE_CONTAINER_CONF.format(role=role))
-    names = (wanted,) if wanted else SPARK_CONTAINER_NAMES[role]
+def _report_replacement(replacement: Any, role: str, operator: Operator, sink: _Sink) -> None:
+    crd, template = render_path(replacement.crd_path), render_path(replacement.template_path)
+    function = (
+        "addPodSecurityContext" if replacement.level == "pod" else "addContainerSecurityContext"
+    )
+    what = "pod's" if replacement.level == "pod" else "Spark container's"
+    lost = (
+        f"; {template} ({', '.join(sorted(replacement.template_value))}) never takes effect"
+        if replacement.template_value
+        else "; the template sets none there"
+    )
+    sink.add(
+        "crd-security-with-template",
+        replacement.crd_path,
+        f"{operator.name}'s webhook replaces the {role} {what} securityContext with {crd} "
+        f"wholesale even though the {role} has a template (sparkpod_defaulter.go {function}: "
+        f"the webhook mutates every pod labelled launched-by-spark-operator){lost}",
+        f"move the settings of {crd} into {template} and delete {crd}: the operator labels "
+        f"templated pods as not to be mutated (submission.go {role}ConfOption), so keep "
+        "security settings in the template only",
+    )
+
+
+def _spark_pod_view(view: RoleView, sink: _Sink) -> PodView:
+    role, role_spec = view.role, view.role_spec
+    spec_path = view.template_spec_path
+    template_spec = view.template_spec
+    containers = _list(template_spec.get("containers"))
+    spark_index = view.spark_container_index
+    spark_path = spec_path + ("containers", spark_index) if spark_index is not None else None
+    pod_ctx = Context(view.pod.value, view.pod.path)
+    spark_ctx = Context(view.container.value, view.container.path)
+    spark_view = ContainerView(
+        view.container_name,
+        f"Spark {role} container",
+        spark_ctx,
+        _ports(view.spark_container, spark_path) if spark_path is not None else [],
+        needs_context=False,
+    )
+    others: list[ContainerView] = []
     for index, container in enumerate(containers):
-        if container.get("name") in names:
-            return index
-    return 0
+        if index != spark_index and isinstance(container, dict):
+            others.append(_container_view(container, spec_path + ("containers", index), "sidecar"))
+    for index, container in enumerate(_list(template_spec.get("initContainers"))):
+        if isinstance(container, dict):
+            path = spec_path + ("initContainers", index)
+            others.append(_container_view(container, path, "init container"))
+    if view.webhook_applies:
+        for key, kind in (("initContainers", "init container"), ("sidecars", "sidecar")):
+            for index, container in enumerate(_list(role_spec.get(key))):
+                if isinstance(container, dict):
+                    path = view.role_path + (key, index)
+                    others.append(_container_view(container, path, kind))
+
+    # Written but misplaced, whether or not the operator lets it through.
+    crd_pod = _dict_or_none(role_spec.get("podSecurityContext"))
+    crd_ctr = _dict_or_none(role_spec.get("securityContext"))
+    crd_pod_path = view.role_path + ("podSecurityContext",)
+    crd_ctr_path = view.role_path + ("securityContext",)
+    template_pod = _dict_or_none(template_spec.get("securityContext"))
+    template_pod_path = spec_path + ("securityContext",)
+    template_ctr_path = (spark_path or spec_path + ("containers", 0)) + ("securityContext",)
+    if crd_pod is not None:
+        _check_misplaced_pod_fields(Context(crd_pod, crd_pod_path), [crd_ctr_path], sink)
+    if template_pod is not None:
+        _check_misplaced_pod_fields(
+            Context(template_pod, template_pod_path), [template_ctr_path], sink
+        )
+    written = [Context(crd_ctr, crd_ctr_path)]
+    template_ctr = _dict_or_none(view.spark_container.get("securityContext"))
+    written.append(Context(template_ctr, template_ctr_path))
+    for written_ctx in written:
+        if written_ctx.value is not None:
+            target = crd_pod_path if written_ctx.path == crd_ctr_path else template_pod_path
+            _check_misplaced_container_fields(written_ctx, target, sink)
+    for other in others:
+        if other.context.value is not None:
+            _check_misplaced_container_fields(other.context, pod_ctx.path, sink)
+
+    host_fields = [
+        (name, template_spec.get(name), spec_path + (name,)) for name in HOST_NAMESPACE_FIELDS
+    ]
+    if view.webhook_applies:
+        host_fields.append(
+            ("hostNetwork", role_spec.get("hostNetwork"), view.role_path + ("hostNetwork",))
+        )
+    volumes = [
+        (v, spec_path + ("volumes", i)) for i, v in enumerate(_list(template_spec.get("volumes")))
+    ]
+    return PodView(f"{role} pod", pod_ctx, [spark_view, *others], host_fields, volumes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -593,7 +707,7 @@ def _check_container(view: PodView, c: ContainerView, sink: _Sink) -> None:
         )
     capabilities = _dict(ctx.get("capabilities"))
     added = [
-        str(a) for a in capabilities.get("add") or [] if str(a) not in ALLOWED_ADDED_CAPABILITIES
+        str(a) for a in _list(capabilities.get("add")) if str(a) not in ALLOWED_ADDED_CAPABILITIES
     ]
     if added:
         sink.add(
@@ -601,7 +715,7 @@ def _check_container(view: PodView, c: ContainerView, sink: _Sink) -> None:
             ctx.path + ("capabilities", "add"),
             f"{who} adds {', '.join(added)}",
         )
-    if "ALL" not in [str(d) for d in capabilities.get("drop") or []]:
+    if "ALL" not in [str(d) for d in _list(capabilities.get("drop"))]:
         sink.add(
             "capabilities-not-dropped",
             ctx.path + ("capabilities", "drop"),
@@ -628,43 +742,31 @@ def _effective(c: ContainerView, pod: Context, key: str) -> Any:
 def _ignored_rules(doc: Any) -> set[str]:
     annotations = _dict(_dict(_dict(doc).get("metadata")).get("annotations"))
     raw = annotations.get(LINT_IGNORE_ANNOTATION)
-    return {part.strip() for part in str(raw).split(",") if part.strip()} if raw else set()
+    if not isinstance(raw, str):
+        return set()
+    return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _expand_lists(doc: Any, node: yaml.Node) -> list[tuple[Any, yaml.Node | None, YamlPath]]:
+def _is_list(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("kind") == "List"
+
+
+def _expand_lists(doc: Any) -> list[tuple[Any, YamlPath]]:
     """A `kind: List` (kubectl get -o yaml) counts as its items."""
-    if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-        return [(item, node, ("items", i)) for i, item in enumerate(doc["items"])]
-    return [(doc, node, ())]
+    if _is_list(doc):
+        items = doc.get("items")
+        return [(item, ("items", i)) for i, item in enumerate(_list(items))]
+    return [(doc, ())]
 
 
 def _resource_name(doc: Any) -> str:
     if not isinstance(doc, dict):
         return type(doc).__name__
-    name = _dict(doc.get("metadata")).get("name", "?")
-    return f"{doc.get('kind', '?')}/{name}"
-
-
-def _line_of(node: yaml.Node | None, path: YamlPath) -> int | None:
-    """The line of the deepest node of ``path`` that exists in the document."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in path:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if child is not None:
-                key = next(k for k, v in node.value if v is child)
-                line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-            if child is not None:
-                line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line
+    kind = doc.get("kind")
+    name = _dict(doc.get("metadata")).get("name")
+    kind_text = kind if isinstance(kind, str) else "?"
+    name_text = name if isinstance(name, str) else "?"
+    return f"{kind_text}/{name_text}"
 
 
 def _get(doc: Any, path: YamlPath) -> Any:
@@ -684,6 +786,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _dict_or_none(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _is_int(value: Any) -> bool:

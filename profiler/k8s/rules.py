@@ -29,6 +29,25 @@ _E, _W = Severity.ERROR, Severity.WARNING
 
 RULES: tuple[Rule, ...] = (
     Rule(
+        "invalid-yaml",
+        _E,
+        "The file is not valid YAML from this point on: nothing after it could be linted",
+        "fix the YAML at the line given; the documents before it were linted",
+    ),
+    Rule(
+        "duplicate-key",
+        _E,
+        "A key written twice in one mapping: kubectl rejects the document, other tools keep "
+        "one of the two values",
+        "remove one of the two keys",
+    ),
+    Rule(
+        "invalid-field",
+        _E,
+        "A field of the wrong type or with a value the API server rejects",
+        "give the field a value of the expected type (see the message)",
+    ),
+    Rule(
         "seccomp-missing",
         _E,
         "No seccomp profile: the pod runs Unconfined on most clusters",
@@ -81,10 +100,18 @@ RULES: tuple[Rule, ...] = (
         "move the field into the pod-level securityContext",
     ),
     Rule(
-        "template-overridden-by-crd",
+        "crd-security-with-template",
         _W,
-        "Template security settings that the SparkApplication's CRD fields replace",
-        "keep the settings in one place: either the template or podSecurityContext/securityContext",
+        "A CRD security field beside a pod template: the operator's webhook replaces the "
+        "template's security context with it wholesale",
+        "keep security settings in the template only: move podSecurityContext into "
+        "template.spec.securityContext and securityContext into the Spark container's",
+    ),
+    Rule(
+        "ignored-by-operator",
+        _E,
+        "A setting the Spark Operator (at the given version) drops, ignores or rejects",
+        "move the setting where this operator version applies it (see the message)",
     ),
     Rule(
         "run-as-non-root-without-uid",

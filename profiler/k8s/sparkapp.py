@@ -1,30 +1,54 @@
 """SparkApplication manifests (sparkoperator.k8s.io/v1beta2) that pass PSS "restricted".
 
 Two styles carry the same settings. ``template`` puts them in the driver and executor pod
-templates, as the operator recommends since 2.1.0; ``fields`` uses the CRD's own
-``podSecurityContext`` / ``securityContext`` / ``volumeMounts``. Never both: the operator's
-webhook replaces a template's security contexts wholesale when the CRD fields are set.
+templates (operator 2.1.0 and later, Spark 3.0.0 and later); ``fields`` uses the CRD's own
+``podSecurityContext`` / ``securityContext`` / ``volumeMounts``, which only the operator's
+webhook copies into the pods. Never both: the webhook replaces a template's security
+contexts wholesale when the CRD fields are set (see ``operator``). Without a style, the
+template is used where the operator release and the Spark version allow it.
+
+Everything is checked before it is built (names, namespace, counts, image, main file,
+versions), and the result is validated against ``models`` before it is returned.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from profiler.errors import UsageError
 from profiler.k8s.manifests import Manifest
+from profiler.k8s.models import (
+    INT32_MAX,
+    check_image,
+    check_name,
+    check_namespace,
+    is_semver,
+    require_valid,
+)
+from profiler.k8s.operator import (
+    SPARK_CONTAINER,
+    Operator,
+    Version,
+    operator_for,
+    spark_version_below_3,
+)
 from profiler.runtime.interface import SPARK_UID, WRITABLE_PATHS
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
 ROLES = ("driver", "executor")
-# Spark's default container names; the operator's webhook finds the Spark container by them.
-SPARK_CONTAINER = {"driver": "spark-kubernetes-driver", "executor": "spark-kubernetes-executor"}
 # Spark treats mounts whose volume name starts with spark-local-dir- as its local dirs.
 LOCAL_DIR_VOLUME = "spark-local-dir-1"
 LOCAL_DIR_PATH = "/var/data/spark-local-dir-1"
 DEFAULT_SERVICE_ACCOUNT = "spark-operator-spark"
+IMAGE_REPOSITORY = "spark-seccomp/spark"
+
+
+def default_image(spark_version: str) -> str:
+    """The tool's own image for that Spark version (`spark-seccomp image build`)."""
+    return f"{IMAGE_REPOSITORY}:{spark_version}"
 
 
 class Style(str, enum.Enum):
@@ -44,16 +68,77 @@ class SparkAppSpec:
     main_application_file: str
     spark_version: str
     namespace: str | None = None
-    style: Style = Style.TEMPLATE
+    style: Style | None = None  # None: the template where operator and Spark allow it
     seccomp: Seccomp = Seccomp.LOCALHOST
     driver_profile: str | None = None  # localhostProfile values, see paths.localhost_profile
     executor_profile: str | None = None
     service_account: str = DEFAULT_SERVICE_ACCOUNT
     executor_instances: int = 1
     arguments: tuple[str, ...] = ()
+    operator: Operator = field(default_factory=operator_for)
 
     def profile_of(self, role: str) -> str | None:
         return self.driver_profile if role == "driver" else self.executor_profile
+
+
+def template_possible(spec: SparkAppSpec) -> str | None:
+    """Why the template style cannot work for ``spec``, or None when it can."""
+    if not spec.operator.has_template:
+        return f"{spec.operator.name} has no pod template field (it came in 2.1.0)"
+    if spark_version_below_3(spec.spark_version):
+        return f"Spark {spec.spark_version} has no pod templates (they came in Spark 3.0.0)"
+    return None
+
+
+def resolve_style(spec: SparkAppSpec) -> Style:
+    why_not = template_possible(spec)
+    if spec.style is None:
+        return Style.TEMPLATE if why_not is None else Style.FIELDS
+    if spec.style is Style.TEMPLATE and why_not is not None:
+        raise UsageError(f"--style template cannot work: {why_not}", "use --style fields")
+    if spec.style is Style.FIELDS and not spec.operator.webhook:
+        raise UsageError(
+            "--style fields needs the operator's webhook: only the webhook copies the CRD's "
+            "security fields into the pods",
+            "use --style template (operator 2.1.0 and later)",
+        )
+    return spec.style
+
+
+def check_spec(spec: SparkAppSpec) -> tuple[str, ...]:
+    """Every input checked before anything is built; returns notes worth printing."""
+    check_name(spec.name, "--name", dns1035=True)
+    if spec.namespace is not None:
+        check_namespace(spec.namespace)
+    if not is_semver(spec.spark_version) or spec.spark_version.count(".") != 2:
+        raise UsageError(
+            f"--spark-version {spec.spark_version!r} is not a Spark version",
+            "give major.minor.patch, e.g. --spark-version 4.0.1",
+        )
+    check_image(spec.image)
+    main = spec.main_application_file
+    if not main.strip() or any(c.isspace() for c in main):
+        raise UsageError(
+            f"--main {main!r} is not a file name or URI",
+            "e.g. --main local:///opt/app/job.py (a path inside the image)",
+        )
+    check_name(spec.service_account, "--service-account")
+    if not 1 <= spec.executor_instances <= INT32_MAX:
+        raise UsageError(
+            f"--executors {spec.executor_instances} is out of range",
+            f"give 1 to {INT32_MAX} (spec.executor.instances is an int32, minimum 1)",
+        )
+    notes = list(spec.operator.notes)
+    tag = spec.image.rpartition(":")[2] if ":" in spec.image.rpartition("/")[2] else ""
+    tag_version, app_version = Version.parse(tag), Version.parse(spec.spark_version)
+    if tag_version is not None and app_version is not None and tag_version != app_version:
+        notes.append(
+            f"warning: the image {spec.image} is tagged {tag}, but sparkVersion is "
+            f"{spec.spark_version}; the operator and Spark rely on sparkVersion matching the image"
+        )
+    if spec.style is None and resolve_style(spec) is Style.FIELDS:
+        notes.append(f"--style fields: {template_possible(spec)}")
+    return tuple(notes)
 
 
 def writable_mounts() -> list[tuple[str, str]]:
@@ -106,9 +191,9 @@ def _volume_mounts() -> list[dict[str, Any]]:
 
 
 def build_sparkapp(spec: SparkAppSpec) -> Manifest:
-    """The SparkApplication as a dict with a fixed key order."""
-    if spec.executor_instances < 1:
-        raise UsageError("a SparkApplication needs at least one executor", "pass --executors 1")
+    """The SparkApplication as a dict with a fixed key order, checked and validated."""
+    check_spec(spec)
+    style = resolve_style(spec)
     metadata: dict[str, Any] = {"name": spec.name}
     if spec.namespace:
         metadata["namespace"] = spec.namespace
@@ -124,14 +209,16 @@ def build_sparkapp(spec: SparkAppSpec) -> Manifest:
         body["arguments"] = list(spec.arguments)
     body["sparkVersion"] = spec.spark_version
     body["restartPolicy"] = {"type": "Never"}
-    if spec.style is Style.FIELDS:
+    if style is Style.FIELDS:
         body["volumes"] = _volumes()
     for role in ROLES:
-        body[role] = _role(spec, role)
-    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": body}
+        body[role] = _role(spec, role, style)
+    doc = {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": body}
+    require_valid(doc)
+    return doc
 
 
-def _role(spec: SparkAppSpec, role: str) -> dict[str, Any]:
+def _role(spec: SparkAppSpec, role: str, style: Style) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if role == "executor":
         data["instances"] = spec.executor_instances
@@ -140,7 +227,7 @@ def _role(spec: SparkAppSpec, role: str) -> dict[str, Any]:
     data["labels"] = {"app.kubernetes.io/component": f"spark-{role}"}
     if role == "driver":
         data["serviceAccount"] = spec.service_account
-    if spec.style is Style.FIELDS:
+    if style is Style.FIELDS:
         data["podSecurityContext"] = pod_security_context(spec, role)
         data["securityContext"] = container_security_context()
         data["volumeMounts"] = _volume_mounts()

@@ -1,26 +1,42 @@
 """What a SparkApplication's driver and executor pods will really run with.
 
-The pod security context and the Spark container's security context each come from the
-CRD fields (``podSecurityContext`` / ``securityContext``) when those are set, else from the
-role's ``template``: the operator's webhook replaces the template's contexts wholesale, it
-does not merge them. Container-level values win over pod-level ones, as in the kubelet.
+Which security contexts take effect is the operator's business and is modelled per release
+in ``profiler.k8s.operator`` (``role_view``): the CRD's ``podSecurityContext`` /
+``securityContext`` replace the template's contexts wholesale when set and the webhook
+runs, otherwise the template's count. This module turns the result into container terms;
+container-level values win over pod-level ones, as in the kubelet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from profiler.errors import UsageError
+from profiler.k8s.operator import (
+    ROLES,
+    SPARK_CONTAINER,
+    TEMPLATE_CONTAINER_CONF,
+    Operator,
+    RoleView,
+    operator_for,
+    role_view,
+)
 from profiler.runtime.interface import ContainerSecurity
 
-ROLES = ("driver", "executor")
-SPARK_CONTAINER_NAMES = {
-    "driver": ("spark-kubernetes-driver",),
-    # Spark 3 names the executor container spark-kubernetes-executor; older ones `executor`.
-    "executor": ("spark-kubernetes-executor", "executor"),
-}
-TEMPLATE_CONTAINER_CONF = "spark.kubernetes.{role}.podTemplateContainerName"
+__all__ = [
+    "ROLES",
+    "SPARK_CONTAINER",
+    "SPARK_CONTAINER_NAMES",
+    "TEMPLATE_CONTAINER_CONF",
+    "RoleSecurity",
+    "SeccompSetting",
+    "app_spec_of",
+    "security_from_manifest",
+]
+
+SPARK_CONTAINER_NAMES = {role: (name,) for role, name in SPARK_CONTAINER.items()}
+SPARK_KINDS = {"SparkApplication": ("spec",), "ScheduledSparkApplication": ("spec", "template")}
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,8 @@ class SeccompSetting:
 
     type: str | None = None
     localhost_profile: str | None = None
+    # Where it is written in the manifest; not part of what the setting is.
+    path: tuple[str | int, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -36,87 +54,73 @@ class RoleSecurity:
     role: str
     container: ContainerSecurity
     seccomp: SeccompSetting
-    # Where each part came from, for messages: "crd", "template" or "default".
-    pod_context_source: str = "default"
-    container_context_source: str = "default"
+    # Where each part came from, for messages: "crd", "template" or "none".
+    pod_context_source: str = "none"
+    container_context_source: str = "none"
+    view: RoleView | None = None
 
 
-def security_from_manifest(manifest: Any) -> dict[str, RoleSecurity]:
+def app_spec_of(manifest: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A SparkApplication's spec (or a ScheduledSparkApplication's spec.template) and its path."""
+    kind = manifest.get("kind") if isinstance(manifest, dict) else None
+    if not isinstance(kind, str) or kind not in SPARK_KINDS:
+        shown = kind if isinstance(manifest, dict) else type(manifest).__name__
+        raise UsageError(f"expected a SparkApplication, got {shown!r}")
+    node: Any = manifest
+    for part in SPARK_KINDS[kind]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else {}), SPARK_KINDS[kind]
+
+
+def security_from_manifest(
+    manifest: Any, operator: Operator | None = None
+) -> dict[str, RoleSecurity]:
     """The effective security of the driver and executor pods of a SparkApplication."""
-    if not isinstance(manifest, dict) or manifest.get("kind") != "SparkApplication":
-        kind = manifest.get("kind") if isinstance(manifest, dict) else type(manifest).__name__
-        raise UsageError(f"expected a SparkApplication, got {kind!r}")
-    spec = _dict(manifest.get("spec"))
-    return {role: _role_security(spec, role) for role in ROLES}
+    spec, base = app_spec_of(manifest)
+    model = operator or operator_for()
+    return {role: role_security(role_view(spec, role, base, model), spec) for role in ROLES}
 
 
-def _role_security(spec: dict[str, Any], role: str) -> RoleSecurity:
-    role_spec = _dict(spec.get(role))
-    template_spec = _dict(_dict(role_spec.get("template")).get("spec"))
-    spark_container = spark_template_container(template_spec, spec, role)
-
-    if isinstance(role_spec.get("podSecurityContext"), dict):
-        pod_ctx, pod_source = role_spec["podSecurityContext"], "crd"
-    elif isinstance(template_spec.get("securityContext"), dict):
-        pod_ctx, pod_source = template_spec["securityContext"], "template"
-    else:
-        pod_ctx, pod_source = {}, "default"
-    if isinstance(role_spec.get("securityContext"), dict):
-        ctr_ctx, ctr_source = role_spec["securityContext"], "crd"
-    elif isinstance(spark_container.get("securityContext"), dict):
-        ctr_ctx, ctr_source = spark_container["securityContext"], "template"
-    else:
-        ctr_ctx, ctr_source = {}, "default"
-
+def role_security(view: RoleView, app_spec: dict[str, Any]) -> RoleSecurity:
+    pod_ctx = view.pod.value or {}
+    ctr_ctx = view.container.value or {}
     capabilities = _dict(ctr_ctx.get("capabilities"))
     security = ContainerSecurity(
         user=_int(ctr_ctx.get("runAsUser"), _int(pod_ctx.get("runAsUser"))),
         group=_int(ctr_ctx.get("runAsGroup"), _int(pod_ctx.get("runAsGroup"))),
-        cap_drop=tuple(str(c) for c in capabilities.get("drop") or ()),
-        cap_add=tuple(str(c) for c in capabilities.get("add") or ()),
+        cap_drop=tuple(str(c) for c in _list(capabilities.get("drop"))),
+        cap_add=tuple(str(c) for c in _list(capabilities.get("add"))),
         no_new_privileges=ctr_ctx.get("allowPrivilegeEscalation") is False,
         read_only_root=ctr_ctx.get("readOnlyRootFilesystem") is True,
-        writable_paths=_writable_paths(spec, role_spec, template_spec, spark_container),
+        writable_paths=_writable_paths(app_spec, view),
         network=True,
         privileged=ctr_ctx.get("privileged") is True,
     )
-    seccomp = _seccomp(ctr_ctx.get("seccompProfile")) or _seccomp(pod_ctx.get("seccompProfile"))
-    return RoleSecurity(role, security, seccomp or SeccompSetting(), pod_source, ctr_source)
+    seccomp = _seccomp(ctr_ctx.get("seccompProfile"), view.container.path) or _seccomp(
+        pod_ctx.get("seccompProfile"), view.pod.path
+    )
+    return RoleSecurity(
+        view.role,
+        security,
+        seccomp or SeccompSetting(),
+        view.pod.origin,
+        view.container.origin,
+        view,
+    )
 
 
-def spark_template_container(
-    template_spec: dict[str, Any], app_spec: dict[str, Any], role: str
-) -> dict[str, Any]:
-    """The template container Spark turns into the driver or executor container.
-
-    Spark picks the one named by spark.kubernetes.<role>.podTemplateContainerName, else the
-    first one; we also accept Spark's default names, which the operator's webhook looks for.
-    """
-    containers = [c for c in template_spec.get("containers") or [] if isinstance(c, dict)]
-    if not containers:
-        return {}
-    conf = _dict(app_spec.get("sparkConf"))
-    wanted = conf.get(TEMPLATE_CONTAINER_CONF.format(role=role))
-    names = (wanted,) if wanted else SPARK_CONTAINER_NAMES[role]
-    for container in containers:
-        if container.get("name") in names:
-            return container
-    return containers[0]
-
-
-def _writable_paths(
-    app_spec: dict[str, Any],
-    role_spec: dict[str, Any],
-    template_spec: dict[str, Any],
-    spark_container: dict[str, Any],
-) -> tuple[str, ...]:
-    """Mount paths of emptyDir volumes: template mounts plus the CRD's volumeMounts."""
-    volumes = {
-        v.get("name"): v
-        for v in [*(app_spec.get("volumes") or []), *(template_spec.get("volumes") or [])]
-        if isinstance(v, dict)
-    }
-    mounts = [*(spark_container.get("volumeMounts") or []), *(role_spec.get("volumeMounts") or [])]
+def _writable_paths(app_spec: dict[str, Any], view: RoleView) -> tuple[str, ...]:
+    """Mount paths of writable emptyDir volumes: the template's, plus the CRD's
+    volumeMounts (added by the webhook, or by Spark for spark-local-dir-* volumes)."""
+    volumes: dict[Any, Any] = {}
+    for v in _list(app_spec.get("volumes")) + _list(view.template_spec.get("volumes")):
+        if isinstance(v, dict):
+            volumes.setdefault(v.get("name"), v)
+    mounts = _list(view.spark_container.get("volumeMounts"))
+    for mount in _list(view.role_spec.get("volumeMounts")):
+        name = mount.get("name") if isinstance(mount, dict) else None
+        if view.webhook_applies or (isinstance(name, str) and name.startswith("spark-local-dir-")):
+            mounts.append(mount)
     paths: list[str] = []
     for mount in mounts:
         if not isinstance(mount, dict):
@@ -134,11 +138,15 @@ def _writable_paths(
     return tuple(paths)
 
 
-def _seccomp(raw: Any) -> SeccompSetting | None:
+def _seccomp(raw: Any, context_path: tuple[str | int, ...]) -> SeccompSetting | None:
     if not isinstance(raw, dict) or raw.get("type") is None:
         return None
     profile = raw.get("localhostProfile")
-    return SeccompSetting(str(raw["type"]), profile if isinstance(profile, str) else None)
+    return SeccompSetting(
+        str(raw["type"]),
+        profile if isinstance(profile, str) else None,
+        context_path + ("seccompProfile",),
+    )
 
 
 def _int(value: Any, fallback: int | None = None) -> int | None:
@@ -149,3 +157,7 @@ def _int(value: Any, fallback: int | None = None) -> int | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []

@@ -226,7 +226,11 @@ def test_main_application_file_on_this_host_is_the_job(scheme, seccomp_root, tmp
 
 @pytest.mark.parametrize(
     ("main", "expected"),
-    [("s3a://bucket/job.py", "remote"), ("/no/such/job.py", "does not exist here")],
+    [
+        ("s3a://bucket/job.py", "remote"),
+        ("/no/such/job.py", "inside the image"),  # a bare absolute path: the image's
+        ("no/such/job.py", "does not exist here"),
+    ],
 )
 def test_unreachable_application_file_needs_a_workload(main, expected, seccomp_root):
     with pytest.raises(UsageError, match=expected):
@@ -240,7 +244,7 @@ def test_image_comes_from_the_manifest_unless_overridden(seccomp_root):
     assert all(isinstance(r.run, RunSpec) and r.run.image == "mine:1" for r in p.roles)
     manifest = sparkapp()
     del manifest["spec"]["image"]
-    with pytest.raises(UsageError, match="no spec.image"):
+    with pytest.raises(UsageError, match="no image for the driver"):
         plan(manifest, seccomp_root)
 
 
@@ -261,15 +265,6 @@ def test_a_failing_run_reports_its_error_line(seccomp_root):
     )
     assert executor.wall_seconds == 12.0
     assert not report.passed
-
-
-def test_find_sparkapp_wants_exactly_one():
-    app = sparkapp()
-    assert dry_run.find_sparkapp([{"kind": "ConfigMap"}, app], "f.yaml") is app
-    with pytest.raises(UsageError, match="no SparkApplication"):
-        dry_run.find_sparkapp([{"kind": "ConfigMap"}], "f.yaml")
-    with pytest.raises(UsageError, match="2 SparkApplications"):
-        dry_run.find_sparkapp([app, app], "f.yaml")
 
 
 def test_cli_missing_profile_exits_1_without_an_engine(seccomp_root, tmp_path, capsys):
@@ -313,3 +308,80 @@ def test_a_manifest_image_the_engine_lacks_says_to_pass_image(seccomp_root):
     assert "--image" in (info.value.hint or "")
     with pytest.raises(EnvironmentProblem, match="mine:1 does not exist"):
         dry_run.run_dry_run(backend, plan(sparkapp(), seccomp_root, image="mine:1"))
+
+
+EXAMPLES = Path(__file__).parents[2] / "fixtures" / "k8s" / "operator-examples"
+
+
+def cli(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def test_cli_plan_of_the_operator_python_example_needs_no_profiles(tmp_path, capsys):
+    out_json, out_junit = tmp_path / "plan.json", tmp_path / "plan.xml"
+    args = ["k8s", "dry-run", str(EXAMPLES / "spark-pi-python.yaml"), "--plan"]
+    code, out, err = cli([*args, "--json", str(out_json), "--junit", str(out_junit)], capsys)
+    assert code == 0, err
+    assert "default/spark-pi-python" in out and "RuntimeDefault" in out and "896 MiB" in out
+    assert "Traceback" not in err and "error:" not in err
+    data = json.loads(out_json.read_text())
+    [app] = data["applications"]
+    assert app["runnable"] and app["plan"]["spark_version"] == "4.0.4"
+    assert 'failures="0"' in out_junit.read_text()
+
+
+def test_cli_plan_reports_a_missing_profile_as_the_kubelet_would(seccomp_root, tmp_path, capsys):
+    manifest = tmp_path / "app.yaml"
+    from profiler.k8s.manifests import render
+
+    manifest.write_text(render([sparkapp()]))
+    (seccomp_root / "spark-seccomp" / "executor.json").unlink()
+    args = ["k8s", "dry-run", str(manifest), "--profiles", str(seccomp_root), "--plan"]
+    code, out, err = cli(args, capsys)
+    assert code == 1
+    assert "executor: CreateContainerError: cannot load seccomp profile" in " ".join(out.split())
+
+
+def test_cli_localhost_without_profiles_is_one_error_line(tmp_path, capsys):
+    from profiler.k8s.manifests import render
+
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(render([sparkapp()]))
+    code, out, err = cli(["k8s", "dry-run", str(manifest), "--plan"], capsys)
+    assert code == 2 and out == ""
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "--profiles" in " ".join(err.split())
+
+
+def test_cli_runs_through_one_swappable_function(tmp_path, capsys, monkeypatch):
+    calls = []
+
+    def fake_run_plans(apps, backend_factory, **kwargs):
+        calls.append((apps, kwargs))
+        return tuple(
+            dry_run.run_dry_run(
+                None,
+                dry_run.DryRunPlan(
+                    a.driver.image,
+                    True,
+                    dry_run.workloads_lib.resolve("rdd_python"),
+                    tuple(
+                        dry_run.RolePlan(
+                            r.role, r.seccomp.label, r.user, dry_run.CannotStart("X", "y")
+                        )
+                        for r in a.roles
+                    ),
+                    app=a,
+                ),
+            )
+            for a in apps
+        )
+
+    monkeypatch.setattr(dry_run, "run_plans", fake_run_plans)
+    code, out, _ = cli(["k8s", "dry-run", str(EXAMPLES / "spark-pi-python.yaml")], capsys)
+    assert code == 1 and len(calls) == 1
+    [apps] = [c[0] for c in calls]
+    assert apps[0].name == "spark-pi-python"

@@ -6,6 +6,7 @@ import pytest
 from profiler.k8s import install, paths
 from profiler.k8s.lint import lint_text
 from profiler.k8s.manifests import render
+from profiler.k8s.spo import SpoApi
 
 from .conftest import PROFILE
 from .schema import validate_core
@@ -75,7 +76,7 @@ def test_spo_profiles():
     names = [m["metadata"]["name"] for m in result.manifests]
     assert names == ["driver", "executor"]
     first = result.manifests[0]
-    assert first["apiVersion"] == "security-profiles-operator.x-k8s.io/v1beta1"
+    assert first["apiVersion"] == "security-profiles-operator.x-k8s.io/v1"
     assert first["kind"] == "SeccompProfile"
     assert "namespace" not in first["metadata"]  # cluster-scoped since SPO v0.9.0
     assert first["spec"]["defaultAction"] == "SCMP_ACT_ERRNO"
@@ -100,3 +101,33 @@ def test_bad_directory(directory):
 
     with pytest.raises(UsageError):
         install.build_installer(PROFILES, directory=directory)
+
+
+def test_spo_v1beta1_on_request_same_spec():
+    v1 = install.build_spo_profiles(PROFILES).manifests
+    old = install.build_spo_profiles(PROFILES, SpoApi.V1BETA1).manifests
+    assert [m["apiVersion"] for m in old] == ["security-profiles-operator.x-k8s.io/v1beta1"] * 2
+    assert [m["spec"] for m in old] == [m["spec"] for m in v1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(namespace="Kube System"), "not a valid namespace"),
+        (dict(image=""), "not an image reference"),
+        (dict(pause_image="a b"), "--pause-image"),
+    ],
+)
+def test_installer_inputs_are_checked(kwargs, message):
+    from profiler.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        install.build_installer(PROFILES, **kwargs)
+
+
+def test_installer_refuses_a_config_map_etcd_would_refuse():
+    from profiler.errors import UsageError
+
+    big = [install.NodeProfile(f"p{i}.json", TEXT + " " * 400_000) for i in range(3)]
+    with pytest.raises(UsageError, match="a ConfigMap holds at most"):
+        install.build_installer(big)

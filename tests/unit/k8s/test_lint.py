@@ -38,7 +38,11 @@ EXPECTED = {
     "seccomp-profile-not-found.yaml": {"seccomp-profile-not-found"},
     "seccomp-unconfined.yaml": {"seccomp-unconfined"},
     "seccomp-unknown-type.yaml": {"seccomp-unknown-type"},
-    "template-overridden-by-crd.yaml": {"template-overridden-by-crd"},
+    "crd-security-with-template.yaml": {"crd-security-with-template"},
+    "ignored-by-operator.yaml": {"ignored-by-operator"},
+    "invalid-field.yaml": {"invalid-field"},
+    "duplicate-key.yaml": {"duplicate-key"},
+    "invalid-yaml.yaml": {"invalid-yaml"},
     "volume-type-not-allowed.yaml": {"volume-type-not-allowed"},
     "writable-root-filesystem.yaml": {"writable-root-filesystem"},
     "clean.yaml": set(),
@@ -61,7 +65,8 @@ def test_every_finding_has_a_path_a_line_and_a_fix(profiles):
     report = lint_files(sorted(K8S_FIXTURES.glob("*.yaml")), profiles["driver"].parent)
     assert report.findings
     for f in report.findings:
-        assert f.path.startswith("spec.") and f.line and f.line > 1
+        assert f.line and f.line > 1
+        assert f.path.startswith("spec.") or f.rule.id == "invalid-yaml"
         assert f.fix and f.message
         assert f.severity in Severity
 
@@ -151,16 +156,30 @@ def test_annotation_suppresses_named_rules_only():
 
 
 @pytest.mark.parametrize(
-    "text", ["kind: Pod\nspec: {a: [\n", "a: b\n  c: d\n", "key: value\n- item\n"]
+    ("text", "line"),
+    [("kind: Pod\nspec: {a: [\n", 3), ("a: b\n  c: d\n", 2), ("key: value\n- item\n", 2)],
 )
-def test_bad_yaml_is_a_usage_error(text):
-    with pytest.raises(UsageError, match="invalid YAML at line"):
-        lint_text(text, "bad.yaml")
+def test_bad_yaml_is_a_finding_and_unreadable(text, line):
+    report = lint_text(text, "bad.yaml")
+    [finding] = report.findings
+    assert finding.rule.id == "invalid-yaml" and finding.line == line
+    assert finding.message.startswith(f"invalid YAML at line {line}")
+    [unreadable] = report.unreadable
+    assert unreadable.describe().startswith(f"bad.yaml: invalid YAML at line {line}")
 
 
-def test_missing_file_is_a_usage_error(tmp_path: Path):
-    with pytest.raises(UsageError, match="does not exist"):
-        lint_files([tmp_path / "nope.yaml"])
+def test_documents_before_broken_yaml_are_linted():
+    report = lint_files([K8S_FIXTURES / "invalid-yaml.yaml"])
+    assert report.documents == 1
+    assert [f.resource for f in report.findings] == ["document 2"]
+
+
+def test_missing_file_is_unreadable_and_the_others_are_linted(tmp_path: Path):
+    report = lint_files([tmp_path / "nope.yaml", K8S_FIXTURES / "privileged.yaml"])
+    assert [u.describe() for u in report.unreadable] == [
+        f"{tmp_path / 'nope.yaml'}: does not exist"
+    ]
+    assert [f.rule.id for f in report.findings] == ["privileged"]
     with pytest.raises(UsageError, match="profiles directory"):
         lint_files([K8S_FIXTURES / "clean.yaml"], tmp_path / "nope")
 
@@ -181,7 +200,7 @@ def test_text_and_json_output():
 
 def test_sarif_output():
     report = lint_files(
-        [K8S_FIXTURES / "privileged.yaml", K8S_FIXTURES / "template-overridden-by-crd.yaml"]
+        [K8S_FIXTURES / "privileged.yaml", K8S_FIXTURES / "crd-security-with-template.yaml"]
     )
     log = json.loads(to_sarif(report))
     assert log["version"] == "2.1.0"

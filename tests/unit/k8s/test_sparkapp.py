@@ -8,7 +8,15 @@ from profiler.errors import UsageError
 from profiler.k8s import paths
 from profiler.k8s.lint import lint_text
 from profiler.k8s.manifests import render
-from profiler.k8s.sparkapp import Seccomp, SparkAppSpec, Style, build_sparkapp
+from profiler.k8s.operator import operator_for
+from profiler.k8s.sparkapp import (
+    Seccomp,
+    SparkAppSpec,
+    Style,
+    build_sparkapp,
+    check_spec,
+    default_image,
+)
 from profiler.k8s.translate import security_from_manifest
 from profiler.runtime.interface import SPARK_UID
 
@@ -154,3 +162,60 @@ def test_rendered_yaml_starts_each_document(tmp_path: Path):
     text = render([build_sparkapp(spec()), build_sparkapp(spec(name="other"))])
     assert text.startswith("---\n") and text.count("\n---\n") == 1
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(text)] == ["job", "other"]
+
+
+@pytest.mark.parametrize("version", ["4.0.1", "4.1.0", "3.5.7"])
+def test_spark_versions_and_their_images(version):
+    doc = build_sparkapp(spec(spark_version=version, image=default_image(version)))
+    check_sparkapp(doc)
+    assert doc["spec"]["sparkVersion"] == version
+    assert doc["spec"]["image"] == f"spark-seccomp/spark:{version}"
+
+
+@pytest.mark.parametrize(
+    ("operator", "spark", "style"),
+    [
+        ("2.5.2", "4.0.1", Style.TEMPLATE),
+        ("2.1.0", "3.5.7", Style.TEMPLATE),
+        ("2.0.2", "3.5.7", Style.FIELDS),  # no template field before 2.1.0
+        ("2.5.2", "2.4.8", Style.FIELDS),  # no pod templates before Spark 3
+    ],
+)
+def test_default_style_follows_operator_and_spark(operator, spark, style):
+    doc = build_sparkapp(spec(spark_version=spark, operator=operator_for(operator)))
+    driver = doc["spec"]["driver"]
+    assert ("template" in driver) is (style is Style.TEMPLATE)
+    check_sparkapp(doc)
+    # Built as the operator will read it: the security settings take effect.
+    security = security_from_manifest(doc, operator_for(operator))
+    assert security["executor"].seccomp.type == "Localhost"
+    assert security["executor"].container.cap_drop == ("ALL",)
+    assert lint_text(render([doc]), "app.yaml", operator=operator_for(operator)).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (dict(style=Style.TEMPLATE, operator=operator_for("2.0.2")), "no pod template field"),
+        (dict(style=Style.TEMPLATE, spark_version="2.4.8"), "no pod templates"),
+        (dict(style=Style.FIELDS, operator=operator_for(webhook=False)), "needs the operator's"),
+        (dict(name="Bad Name!"), "--name 'Bad Name!' is not a valid name"),
+        (dict(name="9lives"), "DNS-1035"),
+        (dict(namespace="Spark Jobs"), "not a valid namespace"),
+        (dict(executor_instances=99999999999999999999), "--executors 99999999999999999999"),
+        (dict(executor_instances=0), "out of range"),
+        (dict(spark_version="4.x"), "not a Spark version"),
+        (dict(spark_version="4.0"), "not a Spark version"),
+        (dict(image=""), "not an image reference"),
+        (dict(main_application_file=" "), "--main"),
+        (dict(service_account="Spark SA"), "--service-account"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_built(overrides, message):
+    with pytest.raises(UsageError, match=message):
+        build_sparkapp(spec(**overrides))
+
+
+def test_a_mismatched_image_tag_is_a_warning():
+    notes = check_spec(spec(image="spark-seccomp/spark:3.5.7", spark_version="4.0.1"))
+    assert any(n.startswith("warning:") and "tagged 3.5.7" in n for n in notes)

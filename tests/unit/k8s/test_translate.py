@@ -12,7 +12,7 @@ def app(driver, executor=None, **spec):
         "apiVersion": "sparkoperator.k8s.io/v1beta2",
         "kind": "SparkApplication",
         "metadata": {"name": "a"},
-        "spec": {"driver": driver, "executor": executor or {}, **spec},
+        "spec": {"sparkVersion": "3.5.7", "driver": driver, "executor": executor or {}, **spec},
     }
 
 
@@ -94,19 +94,22 @@ def test_container_seccomp_wins_over_pod_seccomp():
     )
 
 
-def test_template_container_named_by_spark_conf():
+def test_the_operator_names_the_template_container_not_spark_conf():
+    # submission.go driverPodTemplateOption sets podTemplateContainerName after sparkConf.
     template = {
         "spec": {
             "containers": [
                 {"name": "first", "securityContext": {"runAsUser": 1}},
                 {"name": "mine", "securityContext": {"runAsUser": 2}},
+                {"name": "spark-kubernetes-driver", "securityContext": {"runAsUser": 3}},
             ]
         }
     }
     conf = {"spark.kubernetes.driver.podTemplateContainerName": "mine"}
     roles = security_from_manifest(app({"template": template}, sparkConf=conf))
-    assert roles["driver"].container.user == 2
-    roles = security_from_manifest(app({"template": template}))
+    assert roles["driver"].container.user == 3
+    del template["spec"]["containers"][2]
+    roles = security_from_manifest(app({"template": template}, sparkConf=conf))
     assert roles["driver"].container.user == 1  # Spark's fallback: the first container
 
 
