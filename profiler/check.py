@@ -20,6 +20,7 @@ from profiler.runtime.interface import (
     ContainerResult,
     PodSecurity,
     ProfileSet,
+    Role,
     RunResult,
     RunSpec,
     SecurityMode,
@@ -276,6 +277,15 @@ def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
     if result.timed_out:
         verdict = Verdict.TIMEOUT
         error = f"timed out after {result.spec.timeout_seconds:.0f} s"
+    elif result.containers and result.containers[0].orphaned and failed_executor(result):
+        # The executors died first and the driver waited for them: they are the story.
+        verdict = Verdict.FAIL
+        executor = failed_executor(result)
+        assert executor is not None
+        error = (
+            f"executor {executor.name}: {_container_error(executor)} "
+            "(every executor pod exited; the driver was stopped)"
+        )
     elif result.exit_code != 0:
         verdict = Verdict.FAIL
         if result.containers:
@@ -302,6 +312,12 @@ def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
         checksum=checksum,
         error_line=error,
         run_dir=str(result.run_dir) if result.run_dir else None,
+    )
+
+
+def failed_executor(result: RunResult) -> ContainerResult | None:
+    return next(
+        (c for c in result.containers if c.role is Role.EXECUTOR and not c.succeeded), None
     )
 
 

@@ -208,6 +208,7 @@ class _Live:
     exit_code: int | None = None
     timed_out: bool = False
     stopped_after_driver: bool = False
+    orphaned: bool = False
     oom_killed: bool = False
     cpu_seconds: float | None = None
     stdout: str = ""
@@ -580,7 +581,8 @@ class _Run:
                 return
             if self.executors and all(_exited(e.container) for e in self.executors):
                 orphaned_since = orphaned_since or now
-                if now - orphaned_since > ORPHANED_DRIVER_SECONDS:
+                if now - orphaned_since > ORPHANED_DRIVER_SECONDS and not driver.orphaned:
+                    driver.orphaned = True
                     driver.notes.append(
                         f"every executor pod had exited and the driver went on alone for "
                         f"{ORPHANED_DRIVER_SECONDS:.0f} s: stopped"
@@ -683,6 +685,7 @@ def _container_result(live: _Live) -> ContainerResult:
         stderr=live.stderr,
         oom_killed=live.oom_killed,
         stopped_after_driver=live.stopped_after_driver,
+        orphaned=live.orphaned,
         notes=tuple(notes),
     )
 

@@ -5,8 +5,10 @@ Deleting directory ...``), so its last line says nothing. In order of preference
 
 1. the exception of the LAST Python traceback: the one that ended the driver (for
    ``Py4JJavaError``, the Java exception it wraps, on the ``: ...`` line after it);
-2. the FIRST Java exception line (``Exception in thread "main" java...``, a logged
-   exception, ``Caused by:`` ...): what went wrong first, before its consequences;
+2. the FIRST Java exception (``Exception in thread "main" java...``, a logged exception):
+   what went wrong first, before its consequences; a chained one with its root cause (the
+   last ``Caused by:`` of that stack trace), as in ``UndeclaredThrowableException; caused
+   by java.net.UnknownHostException: <driver service>``;
 3. a JVM crash (``#  SIGSEGV (0xb) at pc=...``);
 4. the last line with an error word (``not permitted``, ``failed``, ``Killed``...),
    leaving out INFO/WARN/DEBUG log lines, which mention exceptions they survived;
@@ -81,10 +83,24 @@ def _python_exception(lines: list[str]) -> str | None:
 
 
 def _first_java_exception(lines: list[str]) -> str | None:
-    for line in lines:
+    for index, line in enumerate(lines):
         if match := _JAVA_EXCEPTION.match(line.strip()):
-            return match.group("exception")
+            first = match.group("exception")
+            cause = _root_cause(lines[index + 1 :])
+            return f"{first}; caused by {cause}" if cause else first
     return None
+
+
+def _root_cause(trace: list[str]) -> str | None:
+    """The last ``Caused by:`` of the stack trace that ``trace`` continues, if any."""
+    cause = None
+    for line in trace:
+        text = line.strip()
+        if text.startswith("Caused by: ") and (match := _JAVA_EXCEPTION.match(text)):
+            cause = match.group("exception")
+        elif not (text.startswith(("at ", "... ", "Suppressed: ")) or line[:1].isspace()):
+            break  # the stack trace ended
+    return cause
 
 
 def _jvm_signal(lines: list[str]) -> str | None:

@@ -274,6 +274,8 @@ class ContainerResult:
     oom_killed: bool = False
     # Stopped by the run after the driver ended, as the operator deletes executor pods.
     stopped_after_driver: bool = False
+    # A driver stopped by the run because every executor pod had exited under it.
+    orphaned: bool = False
     notes: tuple[str, ...] = ()
 
     @property

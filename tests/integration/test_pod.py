@@ -166,7 +166,7 @@ def test_an_executor_profile_without_sendmmsg_fails_and_the_diagnosis_names_it(
         "check",
         "rdd_python",
         "--modes",
-        "localhost",
+        "unconfined,localhost",
         "--profile",
         str(broken / "p.json"),
         "--json",
@@ -177,8 +177,13 @@ def test_an_executor_profile_without_sendmmsg_fails_and_the_diagnosis_names_it(
         "300",
     )
     assert code == 1
-    (cell,) = json.loads(out.read_text())["cells"]
+    cells = {c["mode"]: c for c in json.loads(out.read_text())["cells"]}
+    assert cells["unconfined"]["verdict"] == "pass"
+    cell = cells["localhost"]
     assert cell["verdict"] == "fail"
+    error = cell["runs"][0]["error_line"]
+    assert error.startswith("executor "), error
+    assert "UnknownHostException" in error, error
     diagnosis = "\n".join(cell["diagnosis"])
     assert any(line.startswith("executor pod: denied: sendmmsg (") for line in cell["diagnosis"]), (
         diagnosis

@@ -83,3 +83,50 @@ def test_json_and_junit_outputs(tmp_path: Path):
     assert suites["seccomp-unconfined"].get("failures") == "0"
     assert suites["seccomp-runtime-default"].get("failures") == "1"
     assert root.find(".//failure").get("message") == "exit 2: Error: x"
+
+
+def _pod_result(driver_exit, executor_exit, *, orphaned=False, stopped=False):
+    from profiler.runtime.interface import ContainerResult, Role, RunResult, RunSpec
+
+    spec = RunSpec(workloads.resolve("rdd_python"), L, "img", profile_json="{}")
+    driver = ContainerResult(
+        Role.DRIVER, "app-driver", driver_exit, False, 20.0, None, "", "", orphaned=orphaned
+    )
+    executor = ContainerResult(
+        Role.EXECUTOR,
+        "app-exec-1",
+        executor_exit,
+        False,
+        10.0,
+        None,
+        "",
+        'Exception in thread "main" java.lang.reflect.UndeclaredThrowableException\n'
+        "Caused by: java.net.UnknownHostException: app-driver-svc.default.svc\n",
+        stopped_after_driver=stopped,
+    )
+    return RunResult(
+        spec, driver_exit, False, 20.0, None, "", "", None, containers=(driver, executor)
+    )
+
+
+def test_a_dead_executor_fails_the_run_even_when_the_driver_passes():
+    from profiler.check import judge
+
+    outcome = judge(_pod_result(0, 1), None)
+    assert outcome.verdict is Verdict.FAIL
+    assert outcome.error_line.startswith("executor app-exec-1: exit 1: ")
+
+
+def test_an_orphaned_driver_is_blamed_on_its_executors():
+    from profiler.check import judge
+
+    outcome = judge(_pod_result(137, 1, orphaned=True), None)
+    assert outcome.verdict is Verdict.FAIL
+    assert outcome.error_line.startswith("executor app-exec-1: exit 1: ")
+    assert "UnknownHostException" in outcome.error_line
+
+
+def test_an_executor_stopped_after_its_driver_ended_is_no_failure():
+    from profiler.check import judge
+
+    assert judge(_pod_result(0, 143, stopped=True), None).verdict is Verdict.PASS

@@ -20,7 +20,8 @@ STDERR = Path(__file__).parents[2] / "fixtures" / "stderr"
         # Java: the first exception line, without "Exception in thread", not its cause.
         (
             "java_file_already_exists.txt",
-            "java.nio.file.FileAlreadyExistsException: /opt/spark/work",
+            "java.nio.file.FileAlreadyExistsException: /opt/spark/work; "
+            "caused by java.io.IOException: Read-only file system",
         ),
         # Chained Python exceptions: the last traceback is the one that ended the job.
         ("python_chained.txt", "RuntimeError: no configuration for the job"),
@@ -80,4 +81,28 @@ def test_a_traceback_cut_off_before_its_exception_falls_through() -> None:
     assert error_line(stderr) == "Killed"
     assert error_line('Traceback (most recent call last):\n  File "job.py", line 3\n') == (
         'File "job.py", line 3'
+    )
+
+
+def test_a_chained_java_exception_gives_its_root_cause() -> None:
+    stderr = """26/12/02 10:11:40 INFO Executor: starting
+Exception in thread "main" java.lang.reflect.UndeclaredThrowableException
+\tat java.base/javax.security.auth.Subject.doAs(Subject.java:439)
+\tat org.apache.spark.executor.CoarseGrainedExecutorBackend$.run(CoarseGrainedExecutorBackend.scala:423)
+Caused by: org.apache.spark.SparkException: Exception thrown in awaitResult:
+\tat org.apache.spark.util.SparkThreadUtils$.awaitResult(SparkThreadUtils.scala:56)
+\t... 4 more
+Caused by: java.io.IOException: Failed to connect to app-driver-svc.default.svc/<unresolved>:7078
+\tat org.apache.spark.network.client.TransportClientFactory.createClient(TransportClientFactory.java:294)
+\t... 8 more
+Caused by: java.net.UnknownHostException: app-driver-svc.default.svc
+\tat java.base/java.net.InetAddress$CachedAddresses.get(InetAddress.java:801)
+\t... 19 more
+26/12/02 10:11:41 INFO ShutdownHookManager: Shutdown hook called
+26/12/02 10:11:41 ERROR Utils: later, unrelated
+java.lang.IllegalStateException: a later exception
+"""
+    assert error_line(stderr) == (
+        "java.lang.reflect.UndeclaredThrowableException; "
+        "caused by java.net.UnknownHostException: app-driver-svc.default.svc"
     )
