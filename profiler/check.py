@@ -37,6 +37,10 @@ class Verdict(str, enum.Enum):
     FAIL = "fail"
     TIMEOUT = "timeout"
     MISMATCH = "mismatch"  # ran, but its result differs from the unconfined run
+    # A container ran out of memory: killed at its memory limit (OOMKilled), or its JVM
+    # heap was too small (Spark's executors exit 52 then). A memory setting to fix, not
+    # a seccomp denial.
+    OOM = "oom"
 
     @property
     def ok(self) -> bool:
@@ -65,7 +69,7 @@ class Cell:
     @property
     def verdict(self) -> Verdict:
         """The worst verdict of the cell's runs: one failure in N makes the cell fail."""
-        order = [Verdict.FAIL, Verdict.TIMEOUT, Verdict.MISMATCH, Verdict.PASS]
+        order = [Verdict.FAIL, Verdict.OOM, Verdict.TIMEOUT, Verdict.MISMATCH, Verdict.PASS]
         return min((r.verdict for r in self.runs), key=order.index)
 
     @property
@@ -279,9 +283,9 @@ def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
         error = f"timed out after {result.spec.timeout_seconds:.0f} s"
     elif result.containers and result.containers[0].orphaned and failed_executor(result):
         # The executors died first and the driver waited for them: they are the story.
-        verdict = Verdict.FAIL
         executor = failed_executor(result)
         assert executor is not None
+        verdict = Verdict.OOM if out_of_memory(executor) else Verdict.FAIL
         error = (
             f"executor {executor.name}: {_container_error(executor)} "
             "(every executor pod exited; the driver was stopped)"
@@ -290,12 +294,14 @@ def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
         verdict = Verdict.FAIL
         if result.containers:
             error = _container_error(result.containers[0])
+            if out_of_memory(result.containers[0]):
+                verdict = Verdict.OOM
         else:
             error = f"exit {result.exit_code}: {result.last_error_line()}"
         if len(result.containers) > 1:
             error = f"driver: {error}"
     elif failed is not None:
-        verdict = Verdict.FAIL
+        verdict = Verdict.OOM if out_of_memory(failed) else Verdict.FAIL
         error = f"{failed.role.value} {failed.name}: {_container_error(failed)}"
     elif reference_checksum is not None and checksum != reference_checksum:
         verdict = Verdict.MISMATCH
@@ -316,9 +322,22 @@ def judge(result: RunResult, reference_checksum: str | None) -> RunOutcome:
 
 
 def failed_executor(result: RunResult) -> ContainerResult | None:
-    return next(
-        (c for c in result.containers if c.role is Role.EXECUTOR and not c.succeeded), None
-    )
+    return next((c for c in result.containers if c.role is Role.EXECUTOR and not c.succeeded), None)
+
+
+# Spark's executors exit with SparkExitCode.OOM when the JVM runs out of heap.
+SPARK_OOM_EXIT = 52
+_HEAP_ERRORS = ("Java heap space", "GC overhead limit exceeded", "Metaspace")
+
+
+def out_of_memory(container: ContainerResult) -> bool:
+    """Whether a container failed for want of memory. "OutOfMemoryError: unable to create
+    native thread" is not one: it is what the JVM says when thread creation is denied."""
+    if container.oom_killed:
+        return True
+    if container.role is Role.EXECUTOR and container.exit_code == SPARK_OOM_EXIT:
+        return True
+    return any(f"OutOfMemoryError: {what}" in container.stderr for what in _HEAP_ERRORS)
 
 
 def _container_error(container: ContainerResult) -> str:

@@ -240,7 +240,7 @@ def bench_json(report: BenchReport, failed: Sequence[FailedRun], *, repeat: int)
 def _failure(result: RunResult, reference_checksum: str | None) -> str | None:
     """Why a run gives no sample; ``check.judge`` decides, as for a check cell."""
     outcome = judge(result, reference_checksum)
-    if outcome.verdict is Verdict.FAIL:
+    if outcome.verdict in (Verdict.FAIL, Verdict.OOM):
         return outcome.error_line or f"exit {outcome.exit_code}: no error output"
     if outcome.verdict is Verdict.MISMATCH:
         return f"result {outcome.checksum} differs from the unconfined result {reference_checksum}"

@@ -18,6 +18,7 @@ from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
+from profiler.seccomp.generate import role_profile_path
 from profiler.output import check_output_dir, check_output_path, is_stdout
 from profiler.paths import runs_dir
 from profiler.seccomp.profile import load_profile_text
@@ -164,7 +165,14 @@ def _profile_refs(
         raise UsageError(
             "--profile sets both roles", "pass either --profile or --driver/--executor-profile"
         )
-    driver, executor = (profile, profile) if profile else (driver, executor)
+    if profile:
+        # What `record` wrote in pod shape: each role's own profile beside the union.
+        beside = [role_profile_path(profile, role) for role in ("driver", "executor")]
+        driver, executor = (
+            (beside[0], beside[1]) if all(p.is_file() for p in beside) else (profile, profile)
+        )
+        if driver != profile:
+            note(f"note: the driver and executors use {beside[0]} and {beside[1]}")
     if driver is None or executor is None:
         raise UsageError(
             "localhost seccomp needs a profile for the driver and the executors",
@@ -206,7 +214,15 @@ def install_command(
     """
     _check_out(out)
     node_profiles: list[install.NodeProfile] = []
-    for path in profiles:
+    given = list(profiles)
+    for path in list(given):
+        # A union recorded in pod shape brings its role profiles: install those too.
+        for role in ("driver", "executor"):
+            beside = role_profile_path(path, role)
+            if beside.is_file() and beside not in given:
+                given.append(beside)
+                note(f"note: installing {beside} too (the {role} profile beside {path})")
+    for path in given:
         file_name = paths.node_file_name(path, spo=spo)
         if any(p.file_name == file_name for p in node_profiles):
             raise UsageError(
@@ -395,8 +411,8 @@ def dry_run_command(
     workload: str = typer.Option(
         None,
         "--workload",
-        help="Catalogue name or .py script to run [default: mainApplicationFile, if it is a "
-        "file here].",
+        help="Catalogue name or .py script to run instead of mainApplicationFile "
+        "[default: mainApplicationFile: local:// runs from inside the image, a path from here].",
     ),
     image: str = typer.Option(
         None,
@@ -415,6 +431,9 @@ def dry_run_command(
     ),
     json_out: Path = typer.Option(None, "--json", help="Also write plan and results as JSON here."),
     junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    no_diagnose: bool = typer.Option(
+        False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
+    ),
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -425,9 +444,12 @@ def dry_run_command(
     A Localhost profile missing under --profiles fails its role as the kubelet would
     (CreateContainerError) without starting anything. --plan stops there.
 
-    Otherwise each role's settings run the whole job in one container in Spark local
-    mode (both the driver's and the executor's code paths), with --workload or the
-    mainApplicationFile when it is a file here.
+    Otherwise the application runs as its pods would: a driver container and the
+    manifest's executor containers (at most --executors) on a private network, through the
+    image's own entrypoint, each with its role's settings; mainApplicationFile runs from
+    inside the image (local://) or from this machine, with spec.arguments and the conf. A
+    role that fails is rerun in complain mode to name the denied call (--no-diagnose skips
+    it); what cannot be emulated (ConfigMaps, Secrets, PVCs, remote files) is listed.
 
     Exit 0 when every role passes (or, with --plan, can start), 1 when one fails, 2 for
     usage errors, 3 when the engine or the image is missing.
@@ -454,6 +476,7 @@ def dry_run_command(
             timeout_seconds=timeout,
             run_root=root,
             progress=progress,
+            diagnose=not no_diagnose,
         )
     for index, app_plan in enumerate(apps):
         if reports is None:
@@ -484,7 +507,7 @@ def _print_notes(app_plan: plan.AppPlan, report: dry_run.DryRunReport | None) ->
     prefix = f"{app_plan.label}: "
     lines = [*app_plan.notes, *(f"not emulated: {n}" for n in app_plan.not_emulated)]
     if report is not None:
-        lines += list(report.plan.notes)
+        lines += [*report.plan.notes, *report.notes, *report.diagnosis]
     for role in app_plan.roles:
         notes = (
             role.notes
@@ -533,8 +556,11 @@ def render_dry_run(report: dry_run.DryRunReport) -> Table:
     run_plan = report.plan
     source = "manifest" if run_plan.image_from_manifest else "--image"
     label = f"{run_plan.app.label}; " if run_plan.app is not None else ""
-    table = Table(title=f"{label}image: {run_plan.image} ({source}); job: {run_plan.workload.name}")
-    for column in ("role", "seccomp", "user", "verdict", "time"):
+    table = Table(
+        title=f"{label}image: {run_plan.image} ({source}); job: {run_plan.workload.name}; "
+        "pod topology"
+    )
+    for column in ("role", "pods", "seccomp", "user", "security", "verdict", "time", "denied"):
         table.add_column(column, overflow="fold")
     table.add_column("error", overflow="fold", ratio=1)
     for o in report.outcomes:
@@ -542,6 +568,14 @@ def render_dry_run(report: dry_run.DryRunReport) -> Table:
         verdict = f"[green]{verdict}[/green]" if o.verdict.ok else f"[red]{verdict}[/red]"
         time = f"{o.wall_seconds:.1f}s" if o.wall_seconds is not None else "not started"
         table.add_row(
-            o.plan.role, escape(o.plan.seccomp), o.plan.user, verdict, time, escape(o.short_error)
+            o.plan.role,
+            str(o.plan.instances),
+            escape(o.plan.seccomp),
+            o.plan.user,
+            escape(o.plan.security),
+            verdict,
+            time,
+            escape(o.denied),
+            escape(o.short_error[:160]),
         )
     return table

@@ -23,6 +23,7 @@ VERDICT_COLOURS = {
     "fail": "#d73027",
     "timeout": "#fc8d59",
     "mismatch": "#7b3294",
+    "oom": "#b2182b",
 }
 UNKNOWN_COLOUR = "#999999"
 MODE_COLOURS = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377")

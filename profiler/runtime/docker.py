@@ -132,7 +132,7 @@ def container_options(
         "io.spark-seccomp.role": plan.role.value if plan.role else "master",
     }
     options: dict[str, Any] = {
-        "image": spec.image,
+        "image": settings.image if settings is not None else spec.image,
         "command": list(plan.args),
         "environment": dict(plan.env),
         "labels": labels,
@@ -175,7 +175,9 @@ def container_options(
                     "mode": "ro" if mount.read_only else "rw",
                 }
         if settings.memory_limit:
+            # A pod's limit covers everything: Kubernetes nodes run without swap.
             options["mem_limit"] = settings.memory_limit
+            options["memswap_limit"] = settings.memory_limit
         if settings.cpu_limit:
             options["nano_cpus"] = int(settings.cpu_limit * 1e9)
     if tmpfs:
@@ -232,7 +234,8 @@ class DockerBackend(Backend):
     def run(
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
     ) -> RunResult:
-        self.require_image(spec.image)
+        for image in sorted({spec.settings_for(role).image for role in spec.roles}):
+            self.require_image(image)
         return _Run(self, spec, run_dir, observer or RunObserver()).execute()
 
     def run_command(
@@ -386,7 +389,8 @@ class _Run:
         spec = self.spec
         if spec.topology is Topology.LOCAL:
             return plan_run(spec, self.run_id)
-        options = self.backend.executor_java_options(spec.image) if spec.executors else ()
+        executor_image = spec.settings_for(Role.EXECUTOR).image
+        options = self.backend.executor_java_options(executor_image) if spec.executors else ()
         cidr = self._create_network()
         return plan_run(spec, self.run_id, network_cidr=cidr, executor_java_options=options)
 
@@ -489,7 +493,8 @@ class _Run:
         mounts: dict[str, tuple[str, str]] = {}
         if plan.role is None:
             return mounts
-        mounts[JOB_DIR] = (str(self.spec.workload.path.parent), "ro")
+        if self.spec.application is None:
+            mounts[JOB_DIR] = (str(self.spec.workload.path.parent), "ro")
         conf = "conf-driver" if plan.role is not Role.EXECUTOR else "conf-executor"
         mounts[CONF_DIR] = (str(self.host_dir / conf), "ro")
         if self.spec.topology is Topology.POD:

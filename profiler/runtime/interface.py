@@ -121,6 +121,7 @@ class RoleSettings:
     cores: int | None = None
     memory: str | None = None  # the JVM's heap, as Spark writes it ("1g", "1024m")
     mounts: tuple[Mount, ...] = ()
+    image: str | None = None  # a manifest's executor may name another image
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class ResolvedRole:
     cores: int
     memory: str
     mounts: tuple[Mount, ...]
+    image: str
 
 
 DEFAULT_EXECUTORS = 2
@@ -169,6 +171,10 @@ class RunSpec:
     # own arguments.
     spark_conf: tuple[tuple[str, str], ...] = ()
     app_args: tuple[str, ...] = ()
+    # The application as the driver is given it, when it lies in the image already
+    # ("local:///opt/spark/examples/src/main/python/pi.py"); None: the workload's script,
+    # mounted read-only at /job in every container as if the image held it.
+    application: str | None = None
 
     @property
     def container_security(self) -> ContainerSecurity:
@@ -205,6 +211,7 @@ class RunSpec:
             cores=own.cores or DEFAULT_CORES,
             memory=own.memory or DEFAULT_MEMORY,
             mounts=own.mounts,
+            image=own.image or self.image,
         )
 
 

@@ -145,7 +145,7 @@ def plan_run(
     JVM options Spark gives executors in this image (module options: see the Docker
     backend's probe)."""
     app = app_name(spec.workload.name, run_id)
-    application = f"local://{JOB_DIR}/{spec.workload.path.name}"
+    application = spec.application or f"local://{JOB_DIR}/{spec.workload.path.name}"
     if spec.topology is Topology.LOCAL:
         settings = spec.settings_for(Role.ALL)
         properties = _properties(

@@ -10,8 +10,16 @@ from profiler.cli import main
 from profiler.errors import UsageError
 from profiler.k8s import dry_run
 from profiler.k8s.sparkapp import Seccomp, SparkAppSpec, Style, build_sparkapp
-from profiler.runtime.interface import RunSpec, SecurityMode
-from tests.fakes import FakeBackend
+from profiler.runtime.interface import (
+    Backend,
+    ContainerResult,
+    Role,
+    RunResult,
+    RunSpec,
+    SecurityMode,
+    Topology,
+)
+from profiler.workloads import WorkloadResult
 
 from .conftest import PROFILE
 
@@ -52,24 +60,71 @@ def plan(manifest, root, **kwargs):
 
 
 def specs(p):
-    return {r.role: r.run for r in p.roles}
+    """Each role's settings in the plan's one pod run."""
+    assert isinstance(p.run, RunSpec), p.notes
+    return {
+        "driver": p.run.settings_for(Role.DRIVER),
+        "executor": p.run.settings_for(Role.EXECUTOR),
+    }
 
 
 def passing(_spec):
     return 0, False, "abc", ""
 
 
+class PodBackend(Backend):
+    """A fake engine that answers a pod run with a driver and its executor containers."""
+
+    name = "fake"
+
+    def __init__(self, executor_exit=0, executor_stderr="", oom=False):
+        self.specs = []
+        self.executor_exit, self.executor_stderr, self.oom = executor_exit, executor_stderr, oom
+
+    def run(self, spec, run_dir=None, observer=None):
+        self.specs.append(spec)
+        driver = ContainerResult(Role.DRIVER, "app-driver", 0, False, 20.0, 3.0, "", "")
+        executors = tuple(
+            ContainerResult(
+                Role.EXECUTOR,
+                f"app-exec-{i}",
+                self.executor_exit,
+                False,
+                12.0,
+                2.0,
+                "",
+                self.executor_stderr,
+                oom_killed=self.oom,
+            )
+            for i in range(1, spec.executors + 1)
+        )
+        return RunResult(
+            spec,
+            0,
+            False,
+            20.0,
+            7.0,
+            "",
+            "",
+            WorkloadResult(spec.workload.name, "abc", 1.0),
+            containers=(driver, *executors),
+        )
+
+    def cleanup(self):
+        return 0
+
+
 @pytest.mark.parametrize("style", [Style.TEMPLATE, Style.FIELDS])
 def test_localhost_profiles_resolve_under_the_seccomp_root(style, seccomp_root):
     p = plan(sparkapp(style), seccomp_root)
-    for role, spec in specs(p).items():
-        assert isinstance(spec, RunSpec), spec
-        assert spec.mode is SecurityMode.LOCALHOST
+    assert p.run.topology is Topology.POD
+    assert p.run.workload.name == "rdd_python"
+    for role, settings in specs(p).items():
+        assert settings.mode is SecurityMode.LOCALHOST
         path = seccomp_root / "spark-seccomp" / f"{role}.json"
-        assert spec.profile_json == path.read_text()
-        assert spec.profile_label == f"{seccomp_root}/spark-seccomp/{role}.json"
-        assert spec.image == IMAGE
-        assert spec.workload.name == "rdd_python"
+        assert settings.profile_json == path.read_text()
+        assert settings.profile_label == f"{seccomp_root}/spark-seccomp/{role}.json"
+        assert settings.image == IMAGE
     assert [r.seccomp for r in p.roles] == [
         "Localhost spark-seccomp/driver.json",
         "Localhost spark-seccomp/executor.json",
@@ -79,11 +134,11 @@ def test_localhost_profiles_resolve_under_the_seccomp_root(style, seccomp_root):
 
 @pytest.mark.parametrize("style", [Style.TEMPLATE, Style.FIELDS])
 def test_security_context_becomes_the_container_security(style, seccomp_root):
-    for role in plan(sparkapp(style), seccomp_root).roles:
-        assert isinstance(role.run, RunSpec)
-        security = role.run.container_security
+    p = plan(sparkapp(style), seccomp_root)
+    assert [r.user for r in p.roles] == ["185:185", "185:185"]
+    for settings in specs(p).values():
+        security = settings.security
         assert (security.user, security.group) == (185, 185)
-        assert role.user == "185:185"
         assert security.no_new_privileges  # allowPrivilegeEscalation: false
         assert security.cap_drop == ("ALL",)
         assert security.read_only_root
@@ -105,12 +160,13 @@ def test_allow_privilege_escalation_and_run_as_user_are_taken_as_written(seccomp
     del manifest["spec"]["driver"]["podSecurityContext"]["runAsGroup"]
     del manifest["spec"]["executor"]["podSecurityContext"]["runAsUser"]
     del manifest["spec"]["executor"]["podSecurityContext"]["runAsGroup"]
-    driver, executor = plan(manifest, seccomp_root).roles
-    assert isinstance(driver.run, RunSpec) and isinstance(executor.run, RunSpec)
-    assert not driver.run.container_security.no_new_privileges
-    assert driver.run.container_security.user == 1000
+    p = plan(manifest, seccomp_root)
+    driver, executor = p.roles
+    settings = specs(p)
+    assert not settings["driver"].security.no_new_privileges
+    assert settings["driver"].security.user == 1000
     assert driver.user == "1000"
-    assert executor.run.container_security.user is None
+    assert settings["executor"].security.user is None
     assert executor.user == "image"
 
 
@@ -118,21 +174,22 @@ def test_missing_profile_fails_the_role_without_a_run(seccomp_root):
     (seccomp_root / "spark-seccomp" / "executor.json").unlink()
     p = plan(sparkapp(), seccomp_root)
     driver, executor = p.roles
-    assert isinstance(driver.run, RunSpec)
-    assert isinstance(executor.run, dry_run.CannotStart)
-    assert executor.run.reason == "CreateContainerError"
+    assert driver.cannot_start is None
+    assert executor.cannot_start is not None
+    assert executor.cannot_start.reason == "CreateContainerError"
     missing = seccomp_root / "spark-seccomp" / "executor.json"
-    assert str(executor.run) == (
+    assert str(executor.cannot_start) == (
         f'CreateContainerError: cannot load seccomp profile "{missing}": open {missing}: '
         "no such file or directory (on a node: /var/lib/kubelet/seccomp/spark-seccomp/executor.json)"
     )
-
-    backend = FakeBackend(passing)
+    # Without its executors the driver would wait forever: nothing runs.
+    assert p.run is None
+    assert any("wait for them forever" in n for n in p.notes)
+    backend = PodBackend()
     report = dry_run.run_dry_run(backend, p)
-    assert [s.workload.name for s in backend.specs] == ["rdd_python"]  # the driver only
-    assert backend.specs[0] is driver.run
+    assert backend.specs == []
     verdicts = {o.plan.role: o.verdict for o in report.outcomes}
-    assert verdicts == {"driver": Verdict.PASS, "executor": Verdict.FAIL}
+    assert verdicts == {"driver": Verdict.FAIL, "executor": Verdict.FAIL}
     assert not report.passed
     executor_outcome = report.outcomes[1]
     assert not executor_outcome.started
@@ -151,16 +208,16 @@ def test_no_role_can_start_needs_no_backend(seccomp_root, tmp_path):
 def test_a_flat_profile_is_not_where_the_kubelet_looks(seccomp_root):
     (seccomp_root / "spark-seccomp" / "driver.json").rename(seccomp_root / "driver.json")
     driver = plan(sparkapp(), seccomp_root).roles[0]
-    assert isinstance(driver.run, dry_run.CannotStart)
-    assert f"{seccomp_root / 'driver.json'} exists" in driver.run.message
+    assert driver.cannot_start is not None
+    assert f"{seccomp_root / 'driver.json'} exists" in driver.cannot_start.message
 
 
 def test_a_profile_the_runtime_cannot_decode_fails_the_role(seccomp_root):
     (seccomp_root / "spark-seccomp" / "driver.json").write_text("{not json")
     driver = plan(sparkapp(), seccomp_root).roles[0]
-    assert isinstance(driver.run, dry_run.CannotStart)
-    assert driver.run.reason == "CreateContainerError"
-    assert "decoding seccomp profile" in driver.run.message
+    assert driver.cannot_start is not None
+    assert driver.cannot_start.reason == "CreateContainerError"
+    assert "decoding seccomp profile" in driver.cannot_start.message
 
 
 def set_seccomp(manifest, role, value):
@@ -174,17 +231,18 @@ def set_seccomp(manifest, role, value):
 def test_runtime_default_unconfined_and_unset(seccomp_root):
     manifest = sparkapp(seccomp=Seccomp.RUNTIME_DEFAULT)
     set_seccomp(manifest, "executor", {"type": "Unconfined"})
-    driver, executor = plan(manifest, seccomp_root).roles
-    assert isinstance(driver.run, RunSpec) and isinstance(executor.run, RunSpec)
-    assert driver.run.mode is SecurityMode.RUNTIME_DEFAULT
-    assert driver.run.profile_json is None
-    assert executor.run.mode is SecurityMode.UNCONFINED
+    p = plan(manifest, seccomp_root)
+    executor = p.roles[1]
+    settings = specs(p)
+    assert settings["driver"].mode is SecurityMode.RUNTIME_DEFAULT
+    assert settings["driver"].profile_json is None
+    assert settings["executor"].mode is SecurityMode.UNCONFINED
     assert any("without any seccomp filter" in n for n in executor.notes)
 
     set_seccomp(manifest, "executor", None)
-    executor = plan(manifest, seccomp_root).roles[1]
-    assert isinstance(executor.run, RunSpec)
-    assert executor.run.mode is SecurityMode.UNCONFINED
+    p = plan(manifest, seccomp_root)
+    executor = p.roles[1]
+    assert specs(p)["executor"].mode is SecurityMode.UNCONFINED
     assert executor.seccomp == "Unconfined (not set)"
     assert any("no seccompProfile" in n for n in executor.notes)
 
@@ -202,14 +260,15 @@ def test_seccomp_the_api_server_rejects(value, expected, seccomp_root):
     manifest = sparkapp()
     set_seccomp(manifest, "driver", value)
     driver = plan(manifest, seccomp_root).roles[0]
-    assert isinstance(driver.run, dry_run.CannotStart)
-    assert driver.run.reason == "Invalid"
-    assert expected in driver.run.message
+    assert driver.cannot_start is not None
+    assert driver.cannot_start.reason == "Invalid"
+    assert expected in driver.cannot_start.message
 
 
-def test_local_scheme_needs_a_workload(seccomp_root):
-    with pytest.raises(UsageError, match="inside the image"):
-        plan(sparkapp(), seccomp_root, workload=None)
+def test_a_local_scheme_file_runs_from_inside_the_image(seccomp_root):
+    p = plan(sparkapp(), seccomp_root, workload=None)
+    assert p.run.application == "local:///opt/app/job.py"
+    assert p.workload.name == "job"
 
 
 @pytest.mark.parametrize("scheme", ["", "file://"])
@@ -228,7 +287,6 @@ def test_main_application_file_on_this_host_is_the_job(scheme, seccomp_root, tmp
     ("main", "expected"),
     [
         ("s3a://bucket/job.py", "remote"),
-        ("/no/such/job.py", "inside the image"),  # a bare absolute path: the image's
         ("no/such/job.py", "does not exist here"),
     ],
 )
@@ -241,30 +299,51 @@ def test_image_comes_from_the_manifest_unless_overridden(seccomp_root):
     p = plan(sparkapp(), seccomp_root, image="mine:1")
     assert p.image == "mine:1"
     assert not p.image_from_manifest
-    assert all(isinstance(r.run, RunSpec) and r.run.image == "mine:1" for r in p.roles)
+    assert all(settings.image == "mine:1" for settings in specs(p).values())
     manifest = sparkapp()
     del manifest["spec"]["image"]
     with pytest.raises(UsageError, match="no image for the driver"):
         plan(manifest, seccomp_root)
 
 
-def test_a_failing_run_reports_its_error_line(seccomp_root):
-    def executor_breaks(spec):
-        if len(backend.specs) == 2:  # the executor, which runs second
-            return 1, False, None, "java.lang.OutOfMemoryError: pthread_create failed (EPERM)"
-        return passing(spec)
-
-    backend = FakeBackend(executor_breaks)
+def test_one_pod_run_gives_a_verdict_per_role(seccomp_root):
+    backend = PodBackend(
+        executor_exit=1, executor_stderr="java.lang.OutOfMemoryError: pthread_create failed (EPERM)"
+    )
     report = dry_run.run_dry_run(backend, plan(sparkapp(), seccomp_root))
-    assert len(backend.specs) == 2
+    assert len(backend.specs) == 1 and backend.specs[0].executors == 1  # instances: 1
     driver, executor = report.outcomes
     assert driver.verdict is Verdict.PASS and driver.error_line == ""
-    assert executor.verdict is Verdict.FAIL
+    assert executor.verdict is Verdict.FAIL  # a thread denied is no memory problem
     assert executor.error_line == (
-        "exit 1: java.lang.OutOfMemoryError: pthread_create failed (EPERM)"
+        "app-exec-1: exit 1: java.lang.OutOfMemoryError: pthread_create failed (EPERM)"
     )
     assert executor.wall_seconds == 12.0
     assert not report.passed
+
+
+def test_an_executor_killed_at_its_memory_limit_is_an_oom_verdict(seccomp_root):
+    backend = PodBackend(executor_exit=137, oom=True)
+    report = dry_run.run_dry_run(backend, plan(sparkapp(), seccomp_root))
+    executor = report.outcomes[1]
+    assert executor.verdict is Verdict.OOM
+    assert "OOMKilled" in executor.error_line
+
+
+def test_the_manifest_reaches_the_run(seccomp_root):
+    manifest = sparkapp()
+    manifest["spec"]["arguments"] = ["10", "--fast"]
+    manifest["spec"]["sparkConf"] = {"spark.sql.shuffle.partitions": "3"}
+    manifest["spec"]["executor"]["instances"] = 5
+    manifest["spec"]["executor"]["memory"] = "2g"
+    p = plan(manifest, seccomp_root, max_executors=3)
+    assert p.run.app_args == ("10", "--fast")
+    assert ("spark.sql.shuffle.partitions", "3") in p.run.spark_conf
+    assert p.run.executors == 3
+    executor = specs(p)["executor"]
+    assert executor.memory == "2048m"
+    # Spark's limit: heap + max(0.4 x heap, 384 MiB) for a Python application
+    assert executor.memory_limit == f"{(2048 + 819) * 1024 * 1024}b"
 
 
 def test_cli_missing_profile_exits_1_without_an_engine(seccomp_root, tmp_path, capsys):
@@ -284,9 +363,8 @@ def test_cli_missing_profile_exits_1_without_an_engine(seccomp_root, tmp_path, c
     assert "not started" in out
 
     with pytest.raises(SystemExit) as info:
-        main(args)  # local:// and no --workload
-    assert info.value.code == 2
-    assert "--workload" in " ".join(capsys.readouterr().err.split())
+        main(args)  # local:// runs from the image; no pod can start, so no engine is asked
+    assert info.value.code == 1
 
 
 def test_a_manifest_image_the_engine_lacks_says_to_pass_image(seccomp_root):
@@ -370,7 +448,7 @@ def test_cli_runs_through_one_swappable_function(tmp_path, capsys, monkeypatch):
                     dry_run.workloads_lib.resolve("rdd_python"),
                     tuple(
                         dry_run.RolePlan(
-                            r.role, r.seccomp.label, r.user, dry_run.CannotStart("X", "y")
+                            r.role, r.seccomp.label, r.user, "", dry_run.CannotStart("X", "y")
                         )
                         for r in a.roles
                     ),
