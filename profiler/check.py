@@ -341,6 +341,8 @@ def out_of_memory(container: ContainerResult) -> bool:
 
 
 def _container_error(container: ContainerResult) -> str:
+    if container.start_error is not None:
+        return container.last_error_line()
     if container.oom_killed:
         return "OOMKilled: the container reached its memory limit"
     if container.timed_out:

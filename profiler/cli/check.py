@@ -212,7 +212,7 @@ def _render_cell(report: CheckReport, workload: str, mode: SecurityMode) -> str:
         )
     failing = next(r for r in cell.runs if not r.verdict.ok)
     detail = failing.error_line
-    lines = [f"[red]{cell.verdict.value}[/red]{count} {times}", _escape(detail[:160])]
+    lines = [f"[red]{cell.verdict.value}[/red]{count} {times}", _escape(detail[:240])]
     lines += [_escape(d) for d in cell.diagnosis]
     return "\n".join(lines)
 

@@ -18,9 +18,9 @@ from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
-from profiler.seccomp.generate import role_profile_path
 from profiler.output import check_output_dir, check_output_path, is_stdout
 from profiler.paths import runs_dir
+from profiler.seccomp.generate import role_profile_path
 from profiler.seccomp.profile import load_profile_text
 
 app = typer.Typer(

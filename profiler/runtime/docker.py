@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import re
 import shlex
@@ -61,6 +62,9 @@ OWNER = "spark-seccomp"
 # (a test run, a Ctrl-C handler) never removes the containers of another.
 SESSION_LABEL = "io.spark-seccomp.session"
 SESSION = uuid.uuid4().hex[:12]
+# The process that started a container: one whose process is gone was left by a crash or
+# by an engine that stopped answering, and the next backend removes it.
+PID_LABEL = "io.spark-seccomp.pid"
 ERRNO_PROBE_CACHE = "default-errno-probe.json"
 JAVA_OPTIONS_CACHE = "executor-java-options.json"
 TOOLS_DIR = "/opt/spark-seccomp-tools"
@@ -77,6 +81,9 @@ EXECUTOR_GRACE_SECONDS = 30.0
 # How long a driver may go on once every executor is gone (it would wait forever).
 ORPHANED_DRIVER_SECONDS = 20.0
 POLL_SECONDS = 0.25
+# Containers removed by runs that were unwinding from Ctrl-C or SIGTERM, so the CLI's
+# "interrupted" line can say how many were removed.
+_removed_while_unwinding = 0
 POD_SYSCTLS = (("net.ipv6.conf.all.disable_ipv6", "0"), ("net.ipv6.conf.default.disable_ipv6", "0"))
 
 
@@ -127,6 +134,7 @@ def container_options(
     labels = {
         OWNER_LABEL: OWNER,
         SESSION_LABEL: SESSION,
+        PID_LABEL: str(os.getpid()),
         "io.spark-seccomp.run": run_id,
         "io.spark-seccomp.workload": spec.workload.name,
         "io.spark-seccomp.role": plan.role.value if plan.role else "master",
@@ -211,6 +219,7 @@ class _Live:
     timed_out: bool = False
     stopped_after_driver: bool = False
     orphaned: bool = False
+    start_error: str | None = None
     oom_killed: bool = False
     cpu_seconds: float | None = None
     stdout: str = ""
@@ -224,7 +233,16 @@ class DockerBackend(Backend):
     def __init__(self, client: Any | None = None) -> None:
         self.client = client or connect()
         self._checked_images: set[str] = set()
-        register_cleanup(self.name, "container", lambda: self.cleanup(session_only=True))
+        if client is None:
+            self.sweep_orphans()
+        register_cleanup(self.name, "container", self._cleanup_after_interrupt)
+
+    def _cleanup_after_interrupt(self) -> int:
+        """How many containers an interrupt cost: those the unwinding runs removed, and
+        any of this process's still there (which go now)."""
+        global _removed_while_unwinding
+        removed, _removed_while_unwinding = _removed_while_unwinding, 0
+        return removed + self.cleanup(session_only=True)
 
     def require_image(self, image: str) -> None:
         if image not in self._checked_images:
@@ -338,6 +356,24 @@ class DockerBackend(Backend):
             write_cached(ERRNO_PROBE_CACHE, json.dumps(known, indent=2, sort_keys=True) + "\n")
         return known[key]
 
+    def sweep_orphans(self) -> int:
+        """Remove containers (and networks) of tool processes that no longer exist."""
+        removed = 0
+        with contextlib.suppress(Exception):
+            for container in self.client.containers.list(
+                all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}
+            ):
+                pid = str((container.labels or {}).get(PID_LABEL, ""))
+                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                    _remove(container)
+                    removed += 1
+            for network in self.client.networks.list(filters={"label": f"{OWNER_LABEL}={OWNER}"}):
+                pid = str((network.attrs.get("Labels") or {}).get(PID_LABEL, ""))
+                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                    with contextlib.suppress(Exception):
+                        network.remove()
+        return removed
+
     def cleanup(self, session_only: bool = False) -> int:
         """Remove the tool's containers and networks: this process's only, or every one."""
         label = f"{SESSION_LABEL}={SESSION}" if session_only else f"{OWNER_LABEL}={OWNER}"
@@ -368,6 +404,9 @@ class _Run:
         self.master: _Live | None = None
         self.driver: _Live | None = None
         self.executors: list[_Live] = []
+        self.created: list[Any] = []  # every container made, removed whatever happens
+        self.engine_lost = False
+        self.interrupted = False
         self.notes: list[str] = []
         self.observer_started = False
 
@@ -382,6 +421,22 @@ class _Run:
                 return self._run(plan)
             except APIError as exc:
                 raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
+            except _ENGINE_GONE as exc:
+                self.engine_lost = True
+                raise EnvironmentProblem(
+                    f"the Docker engine stopped answering during the run ({type(exc).__name__})",
+                    "start it again (`make engine`); the run's containers are removed once it "
+                    "answers, or by `spark-seccomp cleanup`",
+                ) from exc
+            except KeyboardInterrupt:
+                self.interrupted = True
+                raise
+            except OSError as exc:
+                raise EnvironmentProblem(
+                    f"cannot write the run's files: {exc.strerror or exc}"
+                    + (f" ({exc.filename})" if exc.filename else ""),
+                    "free some space or pass --run-dir on another file system",
+                ) from exc
         finally:
             self._teardown()
 
@@ -403,7 +458,11 @@ class _Run:
         self.observer_started = True
         if self.master is not None:
             self._wait_for_master(deadline)
-        self.driver = self._start(plan.driver, plan, observe=True)
+        try:
+            self.driver = self._start(plan.driver, plan, observe=True)
+        except _StartFailed as failed:
+            self.driver = failed.live
+            return self._result(plan)
         if plan.topology is Topology.POD and spec.executors > 0:
             app_id = self._wait_for_application(deadline)
             if app_id is None:
@@ -415,13 +474,31 @@ class _Run:
             else:
                 for index in range(1, spec.executors + 1):
                     executor = plan.executor(index, app_id, spec)
-                    self.executors.append(self._start(executor, plan, observe=True))
+                    try:
+                        self.executors.append(self._start(executor, plan, observe=True))
+                    except _StartFailed as failed:
+                        # The driver would wait for it forever: the run ends here.
+                        self.executors.append(failed.live)
+                        self._stop_driver("an executor pod could not start")
+                        return self._result(plan)
         self._wait_for_driver(deadline)
         self._wind_down_executors()
         return self._result(plan)
 
+    def _stop_driver(self, why: str) -> None:
+        assert self.driver is not None
+        with contextlib.suppress(Exception):
+            self.driver.container.kill()
+        self.driver.container.reload()
+        self.driver.exit_code = int(self.driver.container.attrs["State"].get("ExitCode", -1))
+        self.driver.ended = time.monotonic()
+        self.driver.orphaned = True
+        self.driver.notes.append(f"stopped by the run: {why}")
+
     # -- containers ------------------------------------------------------------------
     def _start(self, plan: ContainerPlan, pod: PodPlan, *, observe: bool) -> _Live:
+        from docker.errors import APIError
+
         accounting = cgroup.CpuAccounting.create(self.client, f"{self.run_id}-{plan.name}")
         options = container_options(
             plan,
@@ -441,11 +518,23 @@ class _Run:
         if plan.role is None:
             options["environment"]["SPARK_DAEMON_MEMORY"] = "512m"
         container = _create(self.client, options)
+        self.created.append(container)
         live = _Live(plan, container, accounting, started=time.monotonic())
-        if self.spec.hold_until_traced and observe:
-            self._start_held(live)
-        else:
+        try:
+            if self.spec.hold_until_traced and observe:
+                self._start_held(live)
+                return live
             container.start()
+        except APIError as exc:
+            if plan.role is None or not _runtime_could_not_start(exc):
+                raise
+            # The OCI runtime's init runs under the container's filter before it execs the
+            # entrypoint; a profile that denies what it needs kills it: a verdict, not an
+            # engine failure.
+            live.start_error = str(exc.explanation or exc)
+            live.ended = time.monotonic()
+            raise _StartFailed(live) from exc
+        else:
             live.started = time.monotonic()
             if observe and plan.role is not None:
                 container.reload()
@@ -526,7 +615,11 @@ class _Run:
                     driver="bridge",
                     internal=True,
                     ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=cidr)]),
-                    labels={OWNER_LABEL: OWNER, SESSION_LABEL: SESSION},
+                    labels={
+                        OWNER_LABEL: OWNER,
+                        SESSION_LABEL: SESSION,
+                        PID_LABEL: str(os.getpid()),
+                    },
                 )
             except APIError as exc:
                 if "overlap" in str(exc).lower():
@@ -599,6 +692,8 @@ class _Run:
     def _wind_down_executors(self) -> None:
         grace_end = time.monotonic() + EXECUTOR_GRACE_SECONDS
         for executor in self.executors:
+            if executor.start_error is not None:
+                continue
             container = executor.container
             while not _exited(container) and time.monotonic() < grace_end:
                 time.sleep(POLL_SECONDS)
@@ -660,8 +755,15 @@ class _Run:
         if self.master is not None:
             lives.append(self.master)
         try:
-            for live in lives:
-                _remove(live.container)
+            if self.engine_lost:
+                _wait_for_engine(self.client, ENGINE_RETURN_SECONDS)
+            for container in self.created:
+                _remove(container)
+                if self.interrupted:
+                    global _removed_while_unwinding
+                    _removed_while_unwinding += 1
+        except _ENGINE_GONE:
+            pass  # the label lets `cleanup` (or the next run's sweep) find them
         finally:
             if self.observer_started:
                 self.observer.finished()
@@ -671,6 +773,42 @@ class _Run:
                 with contextlib.suppress(Exception):
                     self.network.remove()
             shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
+def _engine_gone_errors() -> tuple[type[BaseException], ...]:
+    import requests
+
+    return (requests.exceptions.ConnectionError,)
+
+
+_ENGINE_GONE = _engine_gone_errors()
+# How long a run whose engine went away waits for it to answer again, to remove its
+# containers before giving up (an engine restart takes a few seconds).
+ENGINE_RETURN_SECONDS = 60.0
+
+
+def _wait_for_engine(client: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            client.ping()
+            return
+        time.sleep(1.0)
+
+
+class _StartFailed(Exception):
+    """A container the OCI runtime could not start (``_Live.start_error`` says why)."""
+
+    def __init__(self, live: _Live) -> None:
+        super().__init__(live.start_error)
+        self.live = live
+
+
+def _runtime_could_not_start(exc: Exception) -> bool:
+    """Whether the engine's error is the OCI runtime failing to start the container (runc:
+    "OCI runtime start failed", "OCI runtime create failed"; crun: "OCI runtime error")."""
+    text = str(getattr(exc, "explanation", None) or exc)
+    return "OCI runtime" in text
 
 
 def _container_result(live: _Live) -> ContainerResult:
@@ -691,6 +829,7 @@ def _container_result(live: _Live) -> ContainerResult:
         oom_killed=live.oom_killed,
         stopped_after_driver=live.stopped_after_driver,
         orphaned=live.orphaned,
+        start_error=live.start_error,
         notes=tuple(notes),
     )
 

@@ -283,15 +283,28 @@ class ContainerResult:
     stopped_after_driver: bool = False
     # A driver stopped by the run because every executor pod had exited under it.
     orphaned: bool = False
+    # The OCI runtime could not start the container (its own init died under the filter).
+    start_error: str | None = None
     notes: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> bool:
+        if self.start_error is not None:
+            return False
         if self.stopped_after_driver:
             return True
         return not self.timed_out and not self.oom_killed and self.exit_code == 0
 
     def last_error_line(self) -> str:
+        if self.start_error is not None:
+            # The runtime's init dies in Go's runtime: its first line names what failed
+            # ("futexwakeup addr=0x... returned -1"), the rest is the panic.
+            lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+            said = lines[0] if lines else ""
+            return (
+                f"the OCI runtime could not start the container under its seccomp profile "
+                f"({self.start_error})" + (f"; it said: {said}" if said else "")
+            )[:400]
         return last_error_line(self.stderr)
 
 
