@@ -66,6 +66,8 @@ CHECK_FILE = "check.json"
 BENCH_FILE = "bench.json"
 MICROBENCH_FILE = "microbench.json"
 PROFILE_FILE = "profile.json"
+# The per-pod profiles a pod-shaped record writes beside the union.
+ROLE_PROFILE_FILES = {"driver": "profile.driver.json", "executor": "profile.executor.json"}
 SUMMARY_FILE = "profile.summary.json"
 RUNTIME_DEFAULT_FILE = "runtime_default.json"
 KNOWN_FILES = (
@@ -73,6 +75,7 @@ KNOWN_FILES = (
     BENCH_FILE,
     MICROBENCH_FILE,
     PROFILE_FILE,
+    *ROLE_PROFILE_FILES.values(),
     SUMMARY_FILE,
     RUNTIME_DEFAULT_FILE,
 )
@@ -156,6 +159,7 @@ class RunInputs:
     profile: AllowedSet | None = None
     runtime_default: AllowedSet | None = None
     summary: ProfileSummary | None = None
+    role_profiles: tuple[AllowedSet, ...] = ()  # the driver's and the executors', if any
 
 
 def load_run_dir(run_dir: Path) -> RunInputs:
@@ -198,6 +202,12 @@ def load_run_dir(run_dir: Path) -> RunInputs:
         if runtime_default is None
         else runtime_default_allowed(runtime_default, source(RUNTIME_DEFAULT_FILE)),
         summary=None if summary is None else summary_from_dict(summary, source(SUMMARY_FILE)),
+        role_profiles=tuple(
+            AllowedSet(role, allowed.allowed, allowed.default_action)
+            for role, name in ROLE_PROFILE_FILES.items()
+            if (data := read(name)) is not None
+            for allowed in (profile_allowed(data, source(name)),)
+        ),
     )
 
 

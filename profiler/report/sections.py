@@ -32,7 +32,7 @@ def build_sections(inputs: RunInputs) -> Report:
         compatibility_section(inputs.check) if inputs.check else None,
         overhead_section(inputs.bench) if inputs.bench else None,
         microbench_section(inputs.microbench) if inputs.microbench else None,
-        profile_size_section(inputs.profile, inputs.runtime_default)
+        profile_size_section(inputs.profile, inputs.runtime_default, inputs.role_profiles)
         if inputs.profile or inputs.runtime_default
         else None,
         syscalls_section(inputs.summary) if inputs.summary else None,
@@ -242,9 +242,14 @@ def microbench_section(micro: MicrobenchReport) -> Section:
 # --- profile size ---------------------------------------------------------------------
 
 
-def profile_size_section(generated: AllowedSet | None, default: AllowedSet | None) -> Section:
+def profile_size_section(
+    generated: AllowedSet | None,
+    default: AllowedSet | None,
+    roles: tuple[AllowedSet, ...] = (),
+) -> Section:
     blocks: list[Block] = []
     data: dict[str, Any] = {}
+    roles = tuple(r for r in roles if r.is_allowlist)
     if generated is not None and not generated.is_allowlist:
         blocks.append(
             Paragraph(
@@ -304,6 +309,27 @@ def profile_size_section(generated: AllowedSet | None, default: AllowedSet | Non
         )
     elif default is not None:
         blocks.append(Paragraph(f"{default.name} allows {len(default.allowed)} syscalls."))
+    if roles and generated is not None:
+        data["roles"] = {r.name: sorted(r.allowed) for r in roles}
+        others = {
+            r.name: frozenset().union(*(o.allowed for o in roles if o is not r)) for r in roles
+        }
+        rows = []
+        for role in roles:
+            share = f"{len(role.allowed) / len(default.allowed):.0%}" if default else ""
+            only = sorted(role.allowed - others[role.name])
+            rows.append((f"{role.name} pod", str(len(role.allowed)), share, _names(only) or "-"))
+        blocks += [
+            Paragraph(
+                "Each pod gets its own profile: the driver's and the executors' calls were "
+                "recorded apart; the union above is what one profile for both would allow."
+            ),
+            Table(
+                ("profile", "syscalls", f"of {default.name}" if default else "", "only this pod"),
+                tuple(rows),
+                align_right=(1, 2),
+            ),
+        ]
     if not blocks:
         blocks.append(Paragraph("No allow-list profile to measure."))
     return Section("profile-size", "Profile size", tuple(blocks), data)

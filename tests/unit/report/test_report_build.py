@@ -166,3 +166,21 @@ def test_cli_prints_the_written_paths(tmp_path: Path, capsys: pytest.CaptureFixt
     assert exit_info.value.code == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [str(tmp_path / name) for name in ("report.md", "report.html", "report.json")]
+
+
+def test_role_profiles_get_their_own_sizes(tmp_path: Path) -> None:
+    write_profile(tmp_path)
+    union = json.loads((tmp_path / "profile.json").read_text())
+    names = union["syscalls"][0]["names"]
+    for role, dropped in (("driver", "pidfd_open"), ("executor", "io_uring_setup")):
+        own = {
+            **union,
+            "syscalls": [{"names": [n for n in names if n != dropped], "action": "SCMP_ACT_ALLOW"}],
+        }
+        (tmp_path / f"profile.{role}.json").write_text(json.dumps(own) + "\n")
+    markdown = build_report(tmp_path).markdown.read_text()
+    assert "driver pod" in markdown and "executor pod" in markdown
+    section = build_sections(load_run_dir(tmp_path)).section("profile-size")
+    assert section is not None
+    assert set(section.data["roles"]) == {"driver", "executor"}
+    assert "io_uring_setup" in section.data["roles"]["driver"]
