@@ -227,3 +227,67 @@ def test_executor_java_options_append_user_options_and_startup_confs():
     )
     assert options[:3] == ["--add-opens=a", "-Da=x y", "-Db"]
     assert options[3:] == sorted(options[3:])
+
+
+def test_the_runtime_failing_to_start_a_container_is_told_apart_from_engine_errors():
+    from profiler.runtime.docker import _runtime_could_not_start
+
+    class Refused(Exception):
+        explanation = "OCI runtime start failed: cannot start an already running container: unknown"
+
+    class Conflict(Exception):
+        explanation = "Conflict. The container name is already in use"
+
+    assert _runtime_could_not_start(Refused())
+    assert not _runtime_could_not_start(Conflict())
+
+
+def test_a_container_the_runtime_could_not_start_says_so_with_its_first_line():
+    from profiler.runtime.interface import ContainerResult
+
+    container = ContainerResult(
+        Role.DRIVER,
+        "app-driver",
+        None,
+        False,
+        0.1,
+        None,
+        "",
+        "futexwakeup addr=0xc5dd38 returned -1\nfatal error: unexpected signal\n",
+        start_error="OCI runtime start failed",
+    )
+    assert not container.succeeded
+    line = container.last_error_line()
+    assert line.startswith("the OCI runtime could not start the container under its seccomp")
+    assert line.endswith("it said: futexwakeup addr=0xc5dd38 returned -1")
+
+
+def test_containers_of_dead_tool_processes_are_swept():
+    from profiler.runtime.docker import PID_LABEL, DockerBackend
+
+    removed = []
+
+    class Container:
+        def __init__(self, pid):
+            self.labels = {PID_LABEL: str(pid)}
+
+        def remove(self, force):
+            removed.append(self.labels[PID_LABEL])
+
+    class Containers:
+        def list(self, **_):
+            import os
+
+            return [Container(os.getpid()), Container(2**22 + 12345)]  # this one, a dead one
+
+    class Networks:
+        def list(self, **_):
+            return []
+
+    class Client:
+        containers = Containers()
+        networks = Networks()
+
+    backend = DockerBackend(client=Client())
+    assert backend.sweep_orphans() == 1
+    assert removed == [str(2**22 + 12345)]
