@@ -730,7 +730,9 @@ class _Run:
         if plan.topology is Topology.POD:
             notes.append(
                 "not emulated: the driver's calls to the Kubernetes API server (it asks a "
-                "standalone master for executors instead); its HTTPS client is not exercised"
+                "standalone master for executors instead), so its HTTPS client is not "
+                "exercised; record one run in the cluster (`k8s record --spo`) and merge "
+                "it (`profile import`) before enforcing a driver profile"
             )
         result = RunResult(
             spec=self.spec,
