@@ -17,6 +17,7 @@ import random
 import re
 import shlex
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -757,24 +758,47 @@ class _Run:
         if self.master is not None:
             lives.append(self.master)
         try:
-            if self.engine_lost:
-                _wait_for_engine(self.client, ENGINE_RETURN_SECONDS)
-            for container in self.created:
-                _remove(container)
-                if self.interrupted:
-                    global _removed_while_unwinding
-                    _removed_while_unwinding += 1
-        except _ENGINE_GONE:
-            pass  # the label lets `cleanup` (or the next run's sweep) find them
+            self._remove_everything()
         finally:
             if self.observer_started:
                 self.observer.finished()
             for live in lives:
                 live.accounting.finish()
-            if self.network is not None:
-                with contextlib.suppress(Exception):
-                    self.network.remove()
             shutil.rmtree(self.host_dir, ignore_errors=True)
+
+    def _remove_everything(self) -> None:
+        """Every container of the run, then its network. An engine that went away is waited
+        for: a dockerd that stops first stops its containers (up to its shutdown timeout
+        each) and a new one answers before it has restored them, so removal is retried
+        until the engine stays up; what is left after that the label lets `cleanup` (or
+        the next run's sweep) find."""
+        global _removed_while_unwinding
+        pending = list(self.created)
+        deadline = time.monotonic() + ENGINE_RETURN_SECONDS
+        told = False
+        while True:
+            if self.engine_lost and not told and pending:
+                # The one line the library prints itself: the wait can be minutes long.
+                sys.stderr.write(
+                    f"waiting up to {ENGINE_RETURN_SECONDS:.0f} s for the Docker engine to "
+                    f"answer again, to remove this run's {len(pending)} container(s)\n"
+                )
+                told = True
+            if self.engine_lost and not _wait_for_engine(self.client, deadline):
+                return
+            try:
+                while pending:
+                    _remove(pending[0])
+                    pending.pop(0)
+                    if self.interrupted:
+                        _removed_while_unwinding += 1
+                if self.network is not None:
+                    _remove_network(self.network)
+                return
+            except _ENGINE_GONE:
+                self.engine_lost = True
+                if time.monotonic() >= deadline:
+                    return
 
 
 def _engine_gone_errors() -> tuple[type[BaseException], ...]:
@@ -785,17 +809,32 @@ def _engine_gone_errors() -> tuple[type[BaseException], ...]:
 
 _ENGINE_GONE = _engine_gone_errors()
 # How long a run whose engine went away waits for it to answer again, to remove its
-# containers before giving up (an engine restart takes a few seconds).
-ENGINE_RETURN_SECONDS = 60.0
+# containers before giving up: dockerd's own shutdown waits up to 15 s per container
+# that ignores SIGTERM before it exits, and its restart takes a few seconds more.
+ENGINE_RETURN_SECONDS = 180.0
 
 
-def _wait_for_engine(client: Any, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
+def _wait_for_engine(client: Any, deadline: float) -> bool:
+    """Whether the engine answers before ``deadline`` (a monotonic time)."""
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
             client.ping()
-            return
+            return True
         time.sleep(1.0)
+    return False
+
+
+def _remove_network(network: Any) -> None:
+    from docker.errors import APIError, NotFound
+
+    with contextlib.suppress(NotFound):
+        try:
+            network.remove()
+        except APIError:
+            # An endpoint of a container just removed can linger for a moment.
+            time.sleep(0.5)
+            with contextlib.suppress(APIError):
+                network.remove()
 
 
 class _StartFailed(Exception):

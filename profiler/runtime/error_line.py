@@ -12,7 +12,9 @@ Deleting directory ...``), so its last line says nothing. In order of preference
 3. a JVM crash (``#  SIGSEGV (0xb) at pc=...``);
 4. the last line with an error word (``not permitted``, ``failed``, ``Killed``...),
    leaving out INFO/WARN/DEBUG log lines, which mention exceptions they survived;
-5. the last WARN log line, then the last line.
+5. the last line the application wrote itself, not through log4j (``sys.exit("...")``,
+   a shell's message), other than spark-submit's logging banner;
+6. the last WARN log line, then the last line.
 
 Log lines lose their ``yy/MM/dd HH:mm:ss`` prefix; the result is at most 240 characters.
 """
@@ -48,18 +50,26 @@ _MARKERS = (
 )
 
 
-def error_line(stderr: str) -> str:
-    """The line of ``stderr`` most likely to explain a failure, or "" when it is empty."""
+def error_line(stderr: str, stdout: str = "") -> str:
+    """The line of ``stderr`` most likely to explain a failure, or "" when both are empty.
+
+    ``stdout`` matters for a driver started by spark-submit: its PythonRunner merges the
+    Python process's stderr into the JVM's stdout, so the application's traceback or exit
+    message is there, not on stderr. It is searched only for the Python rules (1 and 5)."""
     lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
-    if not lines:
+    out_lines = [line.rstrip() for line in stdout.splitlines() if line.strip()]
+    if not lines and not out_lines:
         return ""
     found = (
         _python_exception(lines)
+        or _python_exception(out_lines)
         or _first_java_exception(lines)
         or _jvm_signal(lines)
         or _marked_line(lines)
+        or _own_line(lines)
+        or _own_line(out_lines)
         or _last_log_line(lines, "WARN")
-        or _without_timestamp(lines[-1].strip())
+        or _without_timestamp((lines or out_lines)[-1].strip())
     )
     return found[:MAX_LENGTH]
 
@@ -121,6 +131,21 @@ def _marked_line(lines: list[str]) -> str | None:
         for line in reversed(candidates):
             if marker in line:
                 return _without_timestamp(line)
+    return None
+
+
+# What spark-submit prints at start on every run, outside log4j.
+_BANNER = ("Setting default log level to", "To adjust logging level use", "Using Spark's default")
+
+
+def _own_line(lines: list[str]) -> str | None:
+    for line in reversed(lines):
+        text = line.strip()
+        if _LOG_LINE.match(text) or line[:1].isspace() or text.startswith(_BANNER):
+            continue
+        if text == _TRACEBACK:
+            continue
+        return text
     return None
 
 

@@ -305,7 +305,7 @@ class ContainerResult:
                 f"the OCI runtime could not start the container under its seccomp profile "
                 f"({self.start_error})" + (f"; it said: {said}" if said else "")
             )[:400]
-        return last_error_line(self.stderr)
+        return last_error_line(self.stderr, self.stdout)
 
 
 @dataclass(frozen=True)
@@ -336,14 +336,14 @@ class RunResult:
         return next((c for c in self.containers if not c.succeeded), None)
 
     def last_error_line(self) -> str:
-        """The line of stderr most likely to explain a failure."""
-        return last_error_line(self.stderr)
+        """The line of its output most likely to explain a failure."""
+        return last_error_line(self.stderr, self.stdout)
 
 
-def last_error_line(stderr: str) -> str:
-    """The line of a container's stderr most likely to explain its failure
+def last_error_line(stderr: str, stdout: str = "") -> str:
+    """The line of a container's output most likely to explain its failure
     (``runtime.error_line``)."""
-    return error_line(stderr)
+    return error_line(stderr, stdout)
 
 
 @dataclass(frozen=True)

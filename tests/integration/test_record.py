@@ -48,9 +48,14 @@ def ebpf_recording(tmp_path_factory, spark_image) -> Path:
     return root
 
 
-def _recording(root: Path) -> Recording:
-    (path,) = sorted((root / "run" / "record").rglob("recording.json"))
+def _driver_recording(run_dir: Path) -> Recording:
+    """A pod run saves one recording per role; the tiny job's work happens in its driver."""
+    (path,) = sorted((run_dir / "record").rglob("recording.driver.json"))
     return Recording.load(path)
+
+
+def _recording(root: Path) -> Recording:
+    return _driver_recording(root / "run")
 
 
 def test_ebpf_record_writes_a_verified_minimal_profile(ebpf_recording):
@@ -134,8 +139,7 @@ def test_strace_and_ebpf_agree_apart_from_runtime_calls(
         "--no-verify",
     )
     assert code == 0
-    (path,) = sorted((tmp_path / "run" / "record").rglob("recording.json"))
-    strace = Recording.load(path)
+    strace = _driver_recording(tmp_path / "run")
     ebpf = _recording(ebpf_recording)
     # What only eBPF sees: runc's own calls after the filter is in place.
     runtime_only = {n for n, roles in ebpf.counts.items() if set(roles) == {ROLE_RUNTIME}}

@@ -71,6 +71,30 @@ def test_a_warning_is_preferred_over_info_noise() -> None:
     assert error_line(stderr) == "WARN MemoryStore: Not enough space to cache rdd_3_0 in memory!"
 
 
+def test_the_applications_own_exit_message_beats_log_noise() -> None:
+    stderr = (
+        'Setting default log level to "WARN".\n'
+        "To adjust logging level use sc.setLogLevel(newLevel).\n"
+        "25/06/02 15:00:00 WARN NativeCodeLoader: Unable to load native-hadoop library\n"
+        "pi.py: SLICES must be a positive number, not 0\n"
+        "25/06/02 15:00:02 INFO ShutdownHookManager: Shutdown hook called\n"
+    )
+    assert error_line(stderr) == "pi.py: SLICES must be a positive number, not 0"
+    banner_only = 'Setting default log level to "WARN".\n25/06/02 15:00:02 INFO X: done\n'
+    assert error_line(banner_only) == "INFO X: done"
+
+
+def test_a_drivers_python_output_is_on_stdout_under_spark_submit() -> None:
+    stderr = "25/06/02 15:00:02 INFO ShutdownHookManager: Deleting directory /tmp/spark-1\n"
+    stdout = "pi.py: SLICES must be a positive number, not 0\n"
+    assert error_line(stderr, stdout) == "pi.py: SLICES must be a positive number, not 0"
+    traceback = "Traceback (most recent call last):\n  File \"j.py\", line 1\nKeyError: 'x'\n"
+    assert error_line(stderr, "RESULT ok\n" + traceback) == "KeyError: 'x'"
+    # A Java exception on stderr still comes before the application's last words.
+    java = 'Exception in thread "main" java.lang.IllegalStateException: boom\n'
+    assert error_line(java, "done\n") == "java.lang.IllegalStateException: boom"
+
+
 def test_empty_stderr_gives_an_empty_line() -> None:
     assert error_line("") == ""
     assert error_line("\n  \n") == ""
