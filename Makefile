@@ -11,10 +11,13 @@ setup:
 
 engine: setup
 
-# The image needs an engine; without one, tests that need it skip (or fail in CI).
+# The images need an engine; without one, tests that need it skip (or fail in CI).
+# The newest 3.5 (the default) and the newest 4.x, both on Java 17.
+SPARK4_VERSION ?= 4.3.0
 image: setup
-	@if timeout 5 docker info >/dev/null 2>&1; then $(CLI) image build; \
-	else echo "image: no Docker engine can be reached: not building the Spark image"; fi
+	@if timeout 5 docker info >/dev/null 2>&1; then $(CLI) image build && \
+	  $(CLI) image build --spark-version $(SPARK4_VERSION); \
+	else echo "image: no Docker engine can be reached: not building the Spark images"; fi
 
 # Without a reachable Docker engine the demo runs on the local backend (host Java and
 # pyspark under the same seccomp profiles); `--backend auto` says which it picked.
@@ -32,12 +35,13 @@ lint: setup
 	$(BIN)/ruff format --check profiler tests workloads
 	$(BIN)/mypy profiler
 
-# Reference profiles: the whole catalogue recorded twice under restricted pod security,
-# verified on this machine, then the same recordings targeted at arm64.
-SPARK_VERSION ?= 3.5.7
-PROFILE_RUNS ?= runs/reference-profiles
+# Reference profiles: the whole catalogue recorded twice in pod shape under restricted pod
+# security, verified on this machine, then the same recordings targeted at arm64.
+# `make profiles SPARK_VERSION=4.3.0` for the 4.x line.
+SPARK_VERSION ?= 3.5.9
+PROFILE_RUNS ?= runs/reference-profiles-$(SPARK_VERSION)
 profiles: image
-	$(CLI) record --runs 2 --arch amd64 --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
+	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
 	$(CLI) record --from-recordings $(PROFILE_RUNS)/record --arch arm64 --no-verify --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
 
 clean:

@@ -259,6 +259,44 @@ def run_check(
     )
 
 
+def run_check_matrix(
+    backend: Backend,
+    plans: Sequence[CheckPlan],
+    options: CheckOptions = CheckOptions(),
+    *,
+    progress: Progress = lambda _m, _d, _t: None,
+    diagnoser: Diagnoser | None = None,
+) -> tuple[CheckReport, ...]:
+    """One check per plan (an image, or a Spark version, each), one after the other so
+    that no two runs share the machine; each image's run logs go in a folder of its own
+    under ``options.run_root``."""
+    reports = []
+    for plan in plans:
+        run_root = options.run_root
+        if run_root is not None and len(plans) > 1:
+            run_root = run_root / image_slug(plan.image)
+
+        def tagged(message: str, done: int, total: int, image: str = plan.image) -> None:
+            progress(f"{image}: {message}" if len(plans) > 1 else message, done, total)
+
+        reports.append(
+            run_check(
+                backend,
+                plan,
+                replace(options, run_root=run_root),
+                progress=tagged,
+                diagnoser=diagnoser,
+            )
+        )
+    return tuple(reports)
+
+
+def image_slug(image: str) -> str:
+    """A folder name for an image reference (``spark-seccomp/spark:4.3.0`` ->
+    ``spark-seccomp-spark-4.3.0``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in image).strip("-")
+
+
 # Notes every pod run carries alike go once under the table, not into each cell.
 _RUN_WIDE = ("not emulated:",)
 

@@ -1,9 +1,11 @@
 """Building the Spark image with no registry: a Debian rootfs from mmdebstrap, then wheels.
 
-The base rootfs (Java 17 JRE, Python 3, tini) comes from Debian's packages through
-mmdebstrap and is imported into Docker; a multi-stage Dockerfile installs pyspark,
-pandas, pyarrow and numpy from wheels fetched on the host (containers cannot reach an
-index here), so the wheels never stay in a layer of the final image.
+The base rootfs (a Java JRE, Python 3, tini) comes from Debian's packages through
+mmdebstrap and is imported into Docker: Debian 12 for Java 17, Debian 13 for Java 21
+(Debian 12 has no Java 21). A multi-stage Dockerfile installs pyspark, pandas, pyarrow and
+numpy from wheels fetched on the host (containers cannot reach an index here), so the
+wheels never stay in a layer of the final image. What differs between Spark lines (Java,
+the Python packages they are tested with) is one value, ``ImageRecipe``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -24,19 +27,89 @@ from profiler.paths import cache_dir
 from profiler.runtime.engine import connect
 from profiler.runtime.interface import SecurityMode
 
-DEFAULT_SPARK_VERSION = "3.5.7"
+DEFAULT_SPARK_VERSION = "3.5.9"
+# The newest 4.x on PyPI when this was written; `--spark-version` takes any 3.5 or 4.x.
+SPARK4_VERSION = "4.3.0"
+JAVA_SUITES = {17: "bookworm", 21: "trixie"}  # Debian 12 packages no Java 21
 BASE_IMAGE = "spark-seccomp/base:bookworm"
 DEBIAN_SUITE = "bookworm"
-BASE_PACKAGES = (
-    "openjdk-17-jre-headless",
-    "python3",
-    "python3-venv",
-    "tini",
-    "procps",
-    "ca-certificates",
-)
-# Versions the pyspark 3.5 line is tested with; numpy 2 breaks parts of pyspark 3.5.
-PYTHON_PACKAGES = ("numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0")
+
+
+def base_packages(java: int) -> tuple[str, ...]:
+    return (
+        f"openjdk-{java}-jre-headless",
+        "python3",
+        "python3-venv",
+        "tini",
+        "procps",
+        "ca-certificates",
+    )
+
+
+# What each Spark line is tested with. numpy 2 breaks parts of pyspark 3.5; pyspark 4.3
+# wants pandas >= 2.2 and pyarrow >= 18 (its setup.py), which have wheels for Debian 12's
+# Python 3.11 and Debian 13's 3.13 alike.
+# py4j as each line pins it (3.5.7: ==0.10.9.7; 4.0: ==0.10.9.9; 4.3: <0.10.9.10).
+PYTHON_PACKAGES_BY_LINE = {
+    3: ("py4j==0.10.9.7", "numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0"),
+    4: ("py4j==0.10.9.9", "numpy==2.1.3", "pandas==2.2.3", "pyarrow==18.1.0"),
+}
+PYTHON_PACKAGES = PYTHON_PACKAGES_BY_LINE[3]
+_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.\d+$")
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """Which Spark on which Java: everything else about the image follows from these."""
+
+    spark_version: str
+    java: int
+
+    @classmethod
+    def of(cls, spark_version: str, java: int | None = None) -> ImageRecipe:
+        match = _VERSION.match(spark_version)
+        if match is None:
+            raise UsageError(
+                f"--spark-version {spark_version!r} is not a release number",
+                "give one such as 3.5.9 or 4.3.0 (`pip index versions pyspark` lists them)",
+            )
+        major, minor = int(match["major"]), int(match["minor"])
+        if (major, minor) < (3, 5) or major > 4:
+            raise UsageError(
+                f"Spark {spark_version} is not supported",
+                "use a 3.5.x or 4.x release",
+            )
+        java = java or 17
+        if java not in JAVA_SUITES:
+            raise UsageError(f"--java {java} is not offered", "use --java 17 or --java 21")
+        if major == 3 and java != 17:
+            # Spark 3.5's build and tests cover Java 8, 11 and 17 only.
+            raise UsageError(f"Spark {spark_version} does not run on Java {java}", "use --java 17")
+        return cls(spark_version, java)
+
+    @property
+    def line(self) -> int:
+        return int(self.spark_version.split(".")[0])
+
+    @property
+    def suite(self) -> str:
+        return JAVA_SUITES[self.java]
+
+    @property
+    def base(self) -> str:
+        return BASE_IMAGE if self.java == 17 else f"spark-seccomp/base:{self.suite}-java{self.java}"
+
+    @property
+    def tag(self) -> str:
+        suffix = "" if self.java == 17 else f"-java{self.java}"
+        return f"spark-seccomp/spark:{self.spark_version}{suffix}"
+
+    @property
+    def python_packages(self) -> tuple[str, ...]:
+        return PYTHON_PACKAGES_BY_LINE[self.line]
+
+
+BASE_PACKAGES = base_packages(17)
 SPARK_UID = 185
 _TOOLS_SOURCE = Path(__file__).resolve().parent / "image_tools"
 
@@ -71,6 +144,7 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     HOME=/home/spark
 LABEL org.opencontainers.image.title="spark-seccomp Spark image" \\
       io.spark-seccomp.spark-version="{spark_version}" \\
+      io.spark-seccomp.java="{java}" \\
       io.spark-seccomp.recipe="{recipe}"
 USER {uid}:{uid}
 WORKDIR /opt/spark/work-dir
@@ -86,10 +160,11 @@ class ImageBuild:
     spark_version: str
     base: str
     skipped: bool  # the image existed and --force was not given
+    java: int = 17
 
 
-def default_tag(spark_version: str = DEFAULT_SPARK_VERSION) -> str:
-    return f"spark-seccomp/spark:{spark_version}"
+def default_tag(spark_version: str = DEFAULT_SPARK_VERSION, java: int | None = None) -> str:
+    return ImageRecipe.of(spark_version, java).tag
 
 
 def build_image(
@@ -98,23 +173,25 @@ def build_image(
     base: str | None = None,
     force: bool = False,
     progress: Progress = lambda _msg: None,
+    java: int | None = None,
 ) -> ImageBuild:
     """Build (or reuse) the Spark image; returns what was done."""
     from docker.errors import BuildError, ImageNotFound
 
-    tag = tag or default_tag(spark_version)
+    recipe = ImageRecipe.of(spark_version, java)
+    tag = tag or recipe.tag
     client = connect()
-    recipe = recipe_digest(spark_version)
+    digest = recipe_digest(recipe)
     existing = _image_recipe(client, tag)
-    if not force and existing == recipe:
+    if not force and existing == digest:
         progress(f"image {tag} exists; skipping the build (--force rebuilds)")
-        return ImageBuild(tag, spark_version, base or BASE_IMAGE, skipped=True)
+        return ImageBuild(tag, spark_version, base or recipe.base, True, recipe.java)
     if not force and existing is not None:
         progress(f"image {tag} was built from another recipe; rebuilding it")
     if base is None:
-        base = BASE_IMAGE
+        base = recipe.base
         if force or not _image_exists(client, base):
-            _build_base(client, progress)
+            _build_base(client, recipe, progress)
     else:
         try:
             client.images.get(base)
@@ -126,11 +203,11 @@ def build_image(
     python_tag = _python_tag(client, base)
     with tempfile.TemporaryDirectory(prefix="spark-seccomp-build-") as context_dir:
         context = Path(context_dir)
-        wheels = _fetch_wheels(spark_version, python_tag, progress)
+        wheels = _fetch_wheels(recipe, python_tag, progress)
         shutil.copytree(wheels, context / "wheels")
         _write_tools(context / "tools")
-        (context / "Dockerfile").write_text(_dockerfile(base, spark_version, recipe))
-        progress(f"building {tag} from {base} (pyspark {spark_version})")
+        (context / "Dockerfile").write_text(_dockerfile(base, recipe, digest))
+        progress(f"building {tag} from {base} (pyspark {spark_version}, Java {recipe.java})")
         try:
             _, logs = client.images.build(path=str(context), tag=tag, rm=True, forcerm=True)
             for chunk in logs:
@@ -143,26 +220,29 @@ def build_image(
             raise EnvironmentProblem(f"docker build of {tag} failed: {message}") from exc
         # The install stage holds every wheel; only its /opt/venv is kept.
         client.images.prune(filters={"dangling": True, "label": "io.spark-seccomp.stage=install"})
-    return ImageBuild(tag, spark_version, base, skipped=False)
+    return ImageBuild(tag, spark_version, base, False, recipe.java)
 
 
-def _dockerfile(base: str, spark_version: str, recipe: str) -> str:
+def _dockerfile(base: str, recipe: ImageRecipe, digest: str) -> str:
     return DOCKERFILE.format(
         base=base,
-        spark_version=spark_version,
-        python_packages=" ".join(PYTHON_PACKAGES),
+        spark_version=recipe.spark_version,
+        java=recipe.java,
+        python_packages=" ".join(recipe.python_packages),
         uid=SPARK_UID,
-        recipe=recipe,
+        recipe=digest,
     )
 
 
-def recipe_digest(spark_version: str) -> str:
+def recipe_digest(recipe: ImageRecipe | str) -> str:
     """A digest of what goes into the image besides the base: the Dockerfile and the tools.
 
     An image built by an older version of the tool (another entrypoint, another layout)
     carries another digest and is rebuilt instead of silently reused.
     """
-    digest = hashlib.sha256(_dockerfile("BASE", spark_version, "").encode())
+    if isinstance(recipe, str):
+        recipe = ImageRecipe.of(recipe)
+    digest = hashlib.sha256(_dockerfile("BASE", recipe, "").encode())
     for item in sorted(_TOOLS_SOURCE.iterdir()):
         if item.is_file():
             digest.update(item.name.encode() + b"\0" + item.read_bytes())
@@ -191,31 +271,32 @@ def _image_exists(client: Any, tag: str) -> bool:
         return False
 
 
-def _build_base(client: Any, progress: Progress) -> None:
+def _build_base(client: Any, recipe: ImageRecipe, progress: Progress) -> None:
     """Debian rootfs with Java, Python and tini, made offline-capable by mmdebstrap."""
     if os.geteuid() != 0:
         raise EnvironmentProblem(
             "building the base image needs root (mmdebstrap)",
-            "run as root, or pass --base IMAGE with an existing image that has Java 17 and Python 3",
+            f"run as root, or pass --base IMAGE with an existing image that has Java "
+            f"{recipe.java} and Python 3",
         )
     proc.require_program("mmdebstrap", "install it with `apt-get install mmdebstrap`")
-    target = cache_dir() / f"rootfs-{DEBIAN_SUITE}-{_docker_arch()}.tar"
+    target = cache_dir() / f"rootfs-{recipe.suite}-java{recipe.java}-{_docker_arch()}.tar"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial.tar")
-    progress(f"making a Debian {DEBIAN_SUITE} rootfs with mmdebstrap (about a minute)")
+    progress(f"making a Debian {recipe.suite} rootfs with mmdebstrap (about a minute)")
     proc.run(
         [
             "mmdebstrap",
             "--variant=apt",
-            "--include=" + ",".join(BASE_PACKAGES),
-            DEBIAN_SUITE,
+            "--include=" + ",".join(base_packages(recipe.java)),
+            recipe.suite,
             str(partial),
         ],
         hint="mmdebstrap needs Debian's package mirror; check the network and /etc/apt/sources",
     )
     partial.replace(target)
-    progress(f"importing the rootfs as {BASE_IMAGE}")
-    repository, _, tag = BASE_IMAGE.partition(":")
+    progress(f"importing the rootfs as {recipe.base}")
+    repository, _, tag = recipe.base.partition(":")
     client.api.import_image_from_file(str(target), repository=repository, tag=tag)
     target.unlink()
 
@@ -235,8 +316,9 @@ def _python_tag(client: Any, image: str) -> str:
     return output.strip()
 
 
-def _fetch_wheels(spark_version: str, python_tag: str, progress: Progress) -> Path:
+def _fetch_wheels(recipe: ImageRecipe, python_tag: str, progress: Progress) -> Path:
     """Wheels for the image's Python; pyspark's sdist is turned into a wheel on the host."""
+    spark_version = recipe.spark_version
     wheels = cache_dir() / f"wheels-{spark_version}-cp{python_tag}-{_docker_arch()}"
     marker = wheels / ".complete"
     if marker.exists():
@@ -245,7 +327,7 @@ def _fetch_wheels(spark_version: str, python_tag: str, progress: Progress) -> Pa
     wheels.mkdir(parents=True, exist_ok=True)
     pip = [_host_python(), "-m", "pip"]
     hint = "the Python package index must be reachable from the host"
-    progress(f"downloading pyspark {spark_version} and building its wheel (about 320 MB)")
+    progress(f"downloading pyspark {spark_version} and building its wheel (300-450 MB)")
     proc.run(
         [*pip, "wheel", "--no-deps", "--wheel-dir", str(wheels), f"pyspark=={spark_version}"],
         hint=hint,
@@ -264,8 +346,7 @@ def _fetch_wheels(spark_version: str, python_tag: str, progress: Progress) -> Pa
             "cp",
             "--dest",
             str(wheels),
-            "py4j==0.10.9.7",
-            *PYTHON_PACKAGES,
+            *recipe.python_packages,
         ],
         hint=hint,
     )

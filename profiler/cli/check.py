@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_check
+from profiler.check import (
+    CheckOptions,
+    CheckPlan,
+    CheckReport,
+    Verdict,
+    image_slug,
+    run_check_matrix,
+)
 from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
@@ -27,8 +35,13 @@ from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
 from profiler.image import default_tag
 from profiler.output import check_output_dir, check_output_files, check_output_path
 from profiler.paths import runs_dir
-from profiler.report.check_formats import check_to_json, check_to_junit
-from profiler.runtime.interface import SecurityMode, Topology
+from profiler.report.check_formats import (
+    check_matrix_to_json,
+    check_matrix_to_junit,
+    check_to_json,
+    check_to_junit,
+)
+from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
 from profiler.seccomp.arch import native_arch
 from profiler.seccomp.profile import load_profile_set
 from profiler.seccomp.runtime_default import load_runtime_default
@@ -45,7 +58,12 @@ def check(
         "--modes",
         help="Comma-separated: unconfined, runtime-default, localhost.",
     ),
-    profile: Path = typer.Option(None, "--profile", help="OCI seccomp profile for localhost mode."),
+    profile: str = typer.Option(
+        None,
+        "--profile",
+        help="OCI seccomp profile for localhost mode; with several images, one for all or "
+        "one per image, comma-separated in the same order.",
+    ),
     pod_security: str = typer.Option(
         "restricted",
         "--pod-security",
@@ -53,7 +71,16 @@ def check(
     ),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per workload and mode."),
     image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
+        None,
+        "--image",
+        help="Spark image, or several comma-separated for a side-by-side matrix "
+        "[default: spark-seccomp/spark:<V>].",
+    ),
+    spark_version: str = typer.Option(
+        None,
+        "--spark-version",
+        help="Instead of --image: the tool's image of these Spark versions, comma-separated "
+        "(e.g. 3.5.9,4.3.0; build them with `image build --spark-version V`).",
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
@@ -127,50 +154,76 @@ def check(
     if runtime_default is not None:
         load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     security = parse_pod_security(pod_security)
-    profiles = None
-    if SecurityMode.LOCALHOST in mode_list:
-        if profile is None:
-            raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-        profiles = load_profile_set(
-            profile,
-            driver=driver_profile,
-            executor=executor_profile,
-            allow_unknown=allow_unknown,
-            warn=lambda w: note(f"warning: {w}"),
+    images = parse_images(image, spark_version)
+    profile_paths = [Path(p) for p in (profile or "").split(",") if p.strip()]
+    if len(profile_paths) > 1 and len(profile_paths) != len(images):
+        raise UsageError(
+            f"{len(profile_paths)} profiles for {len(images)} images",
+            "give one --profile for every image, or one for all",
         )
-    elif profile is not None or driver_profile is not None or executor_profile is not None:
+    profile_sets: list[ProfileSet | None] = [None] * len(images)
+    if SecurityMode.LOCALHOST in mode_list:
+        if not profile_paths:
+            raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+        loaded: list[ProfileSet | None] = [
+            load_profile_set(
+                path,
+                driver=driver_profile,
+                executor=executor_profile,
+                allow_unknown=allow_unknown,
+                warn=lambda w: note(f"warning: {w}"),
+            )
+            for path in profile_paths
+        ]
+        profile_sets = loaded * len(images) if len(loaded) == 1 else list(loaded)
+    elif profile_paths or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])
     backend = make_backend(backend_choice, note, runtime_default=runtime_default)
     diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
     if complain and (missing := diagnoser.unavailable()):
         raise EnvironmentProblem(missing, "run as root with bpftrace installed")
-    plan = CheckPlan(
-        workloads=tuple(selected),
-        modes=tuple(mode_list),
-        image=image or default_tag(),
-        profiles=profiles,
-        pod_security=security,
-        topology=backend.topology_for(topology, note),
-        executors=executors,
-        repeat=repeat,
-    )
+    shape = backend.topology_for(topology, note)
+    plans = [
+        CheckPlan(
+            workloads=tuple(selected),
+            modes=tuple(mode_list),
+            image=tag,
+            profiles=profiles,
+            pod_security=security,
+            topology=shape,
+            executors=executors,
+            repeat=repeat,
+        )
+        for tag, profiles in zip(images, profile_sets, strict=True)
+    ]
     options = CheckOptions(
         timeout_seconds=timeout, run_root=root, diagnose=not no_diagnose, complain=complain
     )
     with progress_reporter("check") as on_progress:
-        report = run_check(backend, plan, options, progress=on_progress, diagnoser=diagnoser)
-    stdout.print(render_table(report))
-    for line in report.notes:
+        reports = run_check_matrix(
+            backend, plans, options, progress=on_progress, diagnoser=diagnoser
+        )
+    stdout.print(render_table(reports[0]) if len(reports) == 1 else render_matrix(reports))
+    for line in dict.fromkeys(n for r in reports for n in r.notes):
         note(f"note: {line}")
     root.mkdir(parents=True, exist_ok=True)
-    write_atomically(root / "check.json", check_to_json(report))
+    for report in reports:
+        folder = root if len(reports) == 1 else root / image_slug(report.image)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / "check.json", check_to_json(report))
     if json_out:
-        write_atomically(json_out, check_to_json(report))
+        write_atomically(
+            json_out,
+            check_to_json(reports[0]) if len(reports) == 1 else check_matrix_to_json(reports),
+        )
     if junit_out:
-        write_atomically(junit_out, check_to_junit(report))
+        write_atomically(
+            junit_out,
+            check_to_junit(reports[0]) if len(reports) == 1 else check_matrix_to_junit(reports),
+        )
     console.print(f"run logs and check.json in {root}", highlight=False)
-    if not report.passed:
+    if not all(r.passed for r in reports):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -180,6 +233,47 @@ def cleanup() -> None:
 
     removed = DockerBackend().cleanup()
     console.print(f"removed {removed} container(s)")
+
+
+def parse_images(images: str | None, spark_versions: str | None) -> list[str]:
+    """The images a check runs on: ``--image`` as given, or the tool's image of each
+    ``--spark-version``; the default image when neither is given."""
+    if images and spark_versions:
+        raise UsageError("--image and --spark-version both name the images", "give one of the two")
+    if spark_versions:
+        tags = [default_tag(v.strip()) for v in spark_versions.split(",") if v.strip()]
+    elif images:
+        tags = [i.strip() for i in images.split(",") if i.strip()]
+    else:
+        tags = [default_tag()]
+    if not tags:
+        raise UsageError("no image given", "e.g. --image spark-seccomp/spark:3.5.9")
+    if len(set(tags)) != len(tags):
+        raise UsageError("an image is named twice", "name each image once")
+    return tags
+
+
+def render_matrix(reports: Sequence[CheckReport]) -> Table:
+    """Several images side by side: a column per image and mode."""
+    first = reports[0]
+    shape = (
+        f"pod ({first.executors} executor{'s' if first.executors != 1 else ''})"
+        if first.topology is Topology.POD
+        else "local"
+    )
+    title = f"topology: {shape}; pod security: {first.pod_security.value}"
+    columns = [f"{r.image.rsplit(':', 1)[-1]}\n{m.value}" for r in reports for m in r.modes]
+    table = Table("workload", *columns, title=title, min_width=len(title))
+    for workload in first.workloads:
+        row = [workload]
+        for report in reports:
+            for mode in report.modes:
+                row.append(_render_cell(report, workload, mode))
+        table.add_row(*row)
+    labels = [f"{r.image.rsplit(':', 1)[-1]}: {r.image}" for r in reports]
+    profiles = [f"{r.image}: {r.profile_label}" for r in reports if r.profile_label]
+    table.caption = "; ".join(labels + [f"profile {p}" for p in profiles])
+    return table
 
 
 def render_table(report: CheckReport) -> Table:

@@ -17,10 +17,18 @@ def build(
     ),
     tag: str = typer.Option(None, "--tag", help="Image tag [default: spark-seccomp/spark:V]."),
     base: str = typer.Option(
-        None, "--base", help="Use this existing image (Java 17 + Python 3) instead of mmdebstrap."
+        None, "--base", help="Use this existing image (Java + Python 3) instead of mmdebstrap."
+    ),
+    java: int = typer.Option(
+        17,
+        "--java",
+        help="Java release: 17 (Debian 12) or 21 (Debian 13; Spark 4 only). "
+        "The tag of a Java 21 image ends in -java21.",
     ),
     force: bool = typer.Option(False, "--force", help="Rebuild even if the image exists."),
 ) -> None:
-    """Build spark-seccomp/spark:<V> with no registry: mmdebstrap rootfs + pyspark wheels."""
-    built = image_lib.build_image(spark_version, tag, base, force, progress)
+    """Build spark-seccomp/spark:<V> with no registry: mmdebstrap rootfs + pyspark wheels.
+
+    Example: `spark-seccomp image build --spark-version 4.3.0 --java 21`."""
+    built = image_lib.build_image(spark_version, tag, base, force, progress, java)
     stdout.print(built.tag, highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -77,5 +78,23 @@ def check_to_junit(report: CheckReport) -> str:
                     case, "failure", type=cell.verdict.value, message=failing.error_line
                 )
                 failure.text = "\n".join([failing.error_line, *cell.diagnosis])
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def check_matrix_to_json(reports: Sequence[CheckReport]) -> str:
+    """Several images' checks: ``{"matrix": [<check.json of each image>...]}``."""
+    return (
+        json.dumps({"matrix": [check_to_dict(r) for r in reports]}, indent=2, sort_keys=True) + "\n"
+    )
+
+
+def check_matrix_to_junit(reports: Sequence[CheckReport]) -> str:
+    """The suites of every image's check, each suite's name prefixed with its image."""
+    suites = ET.Element("testsuites", name="spark-seccomp check")
+    for report in reports:
+        for suite in ET.fromstring(check_to_junit(report).split("?>", 1)[1]):
+            suite.set("name", f"{report.image} {suite.get('name')}")
+            suites.append(suite)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

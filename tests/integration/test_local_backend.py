@@ -138,7 +138,7 @@ def test_a_profile_missing_a_needed_syscall_fails(
     assert "Function not implemented" in result.stderr
 
 
-REFERENCE = data_dir("profiles") / "spark-3.5.7-amd64.json"
+REFERENCE = data_dir("profiles") / "spark-3.5.9-amd64.json"
 
 
 def test_committed_reference_profile_on_the_local_backend(

@@ -41,7 +41,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     recording = json.loads((ADVERSARIAL / "valid" / "run-0" / "recording.json").read_text())
     del recording["arch"]
     (tmp_path / "r.json").write_text(json.dumps(recording))
-    shutil.copy(ROOT / "profiles" / "spark-3.5.7-amd64.json", tmp_path / "good.json")
+    shutil.copy(ROOT / "profiles" / "spark-3.5.9-amd64.json", tmp_path / "good.json")
     if os.geteuid() == 0:  # a private device node: a regression must not replace /dev/null
         os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
     return tmp_path

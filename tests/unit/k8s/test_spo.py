@@ -153,9 +153,9 @@ def test_import_derives_a_profile_with_coverage():
 
 
 def test_import_merges_with_a_local_profile_and_its_summary():
-    local = PROFILES / "spark-3.5.7-amd64.json"
+    local = PROFILES / "spark-3.5.9-amd64.json"
     result = import_profiles([SPO / "recorded.yaml"], [local])
-    local_summary = load_summary(PROFILES / "spark-3.5.7-amd64.summary.json")
+    local_summary = load_summary(PROFILES / "spark-3.5.9-amd64.summary.json")
     assert result.summary.total_runs == local_summary.total_runs + 2
     assert "spo:etl-rec/spark-kubernetes-driver" in result.summary.workloads
     assert json.loads(local.read_text())["defaultErrnoRet"] == result.profile.default_errno_ret
