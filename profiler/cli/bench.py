@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from profiler.bench.microbench import MicrobenchReport
 from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench, syscall_loop_binary
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
+from profiler.check import image_slug
 from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
@@ -22,6 +25,7 @@ from profiler.cli.common import (
     TOPOLOGY_OPTION,
     console,
     note,
+    parse_images,
     parse_modes,
     parse_pod_security,
     progress_reporter,
@@ -31,7 +35,6 @@ from profiler.cli.common import (
 from profiler.errors import UsageError
 from profiler.formats import jsonfile
 from profiler.formats.summary import SUMMARY_HINT
-from profiler.image import default_tag
 from profiler.output import OutputFile, check_output_dir, check_output_files, write_files
 from profiler.paths import runs_dir
 from profiler.report.build import REPORT_FILES, build_report
@@ -44,7 +47,7 @@ from profiler.report.inputs import (
     summary_from_dict,
 )
 from profiler.report.plots import require_plotting
-from profiler.runtime.interface import SecurityMode, Topology
+from profiler.runtime.interface import Backend, PodSecurity, ProfileSet, SecurityMode, Topology
 from profiler.seccomp.arch import native_arch
 from profiler.seccomp.profile import load_profile_set
 from profiler.seccomp.runtime_default import load_runtime_default
@@ -84,7 +87,12 @@ def bench(
         help="Comma-separated: unconfined, runtime-default, localhost "
         "[default: unconfined,runtime-default, plus localhost with --profile].",
     ),
-    profile: Path = typer.Option(None, "--profile", help="OCI seccomp profile for localhost."),
+    profile: str = typer.Option(
+        None,
+        "--profile",
+        help="OCI seccomp profile for localhost; with several images, one for all or one "
+        "per image, comma-separated in the same order.",
+    ),
     repeat: int = typer.Option(10, "--repeat", min=1, help="Rounds (runs per workload and mode)."),
     warmup: int = typer.Option(
         1, "--warmup", min=0, help="Unmeasured unconfined runs per workload before round 1."
@@ -103,7 +111,15 @@ def bench(
         "restricted", "--pod-security", help="restricted (PSS restricted) or none."
     ),
     image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
+        None,
+        "--image",
+        help="Spark image, or several comma-separated, benched one after the other and "
+        "compared [default: spark-seccomp/spark:<V>].",
+    ),
+    spark_version: str = typer.Option(
+        None,
+        "--spark-version",
+        help="Instead of --image: the tool's image of these Spark versions, comma-separated.",
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
     backend_choice: str = typer.Option(
@@ -142,76 +158,136 @@ def bench(
     # What the last step needs is checked before the first round: the run directory and
     # the files it will hold, and matplotlib for the report's plots.
     root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    check_output_dir(root)
-    check_output_files(root, BENCH_OUTPUTS)
+    images = parse_images(image, spark_version)
+    folders = [root] if len(images) == 1 else [root / image_slug(i) for i in images]
+    for folder in folders:
+        check_output_dir(folder)
+        check_output_files(folder, BENCH_OUTPUTS)
     require_plotting()
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
-    default_modes = "unconfined,runtime-default" + (",localhost" if profile else "")
+    profile_paths = [Path(p) for p in (profile or "").split(",") if p.strip()]
+    if len(profile_paths) > 1 and len(profile_paths) != len(images):
+        raise UsageError(
+            f"{len(profile_paths)} profiles for {len(images)} images",
+            "give one --profile for every image, or one for all",
+        )
+    default_modes = "unconfined,runtime-default" + (",localhost" if profile_paths else "")
     mode_list = parse_modes(modes or default_modes)
     security = parse_pod_security(pod_security)
-    profiles = (
+    loaded = [
         load_profile_set(
-            profile,
+            path,
             driver=driver_profile,
             executor=executor_profile,
             allow_unknown=allow_unknown,
             warn=lambda w: note(f"warning: {w}"),
         )
-        if profile is not None
-        else None
-    )
-    profile_json = profiles.union.text if profiles is not None else None
-    if SecurityMode.LOCALHOST in mode_list and profile_json is None:
+        for path in profile_paths
+    ]
+    if SecurityMode.LOCALHOST in mode_list and not loaded:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
     if runtime_default is not None:
         load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     selected = workloads_lib.resolve_all(workloads or [])
-    root.mkdir(parents=True, exist_ok=True)
-    tag = image or default_tag()
     backend = make_backend(backend_choice, note, runtime_default=runtime_default)
     if microbench and isinstance(backend, CommandRunner):
         syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
+    request = _BenchRequest(
+        workloads=tuple(selected),
+        modes=tuple(mode_list),
+        pod_security=security,
+        topology=backend.topology_for(topology, note),
+        executors=executors,
+        repeat=repeat,
+        warmup=warmup,
+        timeout_seconds=timeout,
+        precision=precision,
+        microbench=microbench,
+        micro_repeat=micro_repeat,
+        micro_iterations=micro_iterations,
+        runtime_default=runtime_default,
+    )
+    reports = []
+    for index, (tag, folder) in enumerate(zip(images, folders, strict=True)):
+        path = profile_paths[index] if len(profile_paths) > 1 else next(iter(profile_paths), None)
+        profiles = loaded[index] if len(loaded) > 1 else next(iter(loaded), None)
+        if len(images) > 1:
+            console.print(f"bench of {tag} ({index + 1}/{len(images)})", highlight=False)
+        reports.append(_bench_image(backend, request, tag, path, profiles, folder))
+    if len(reports) > 1:
+        _print_wide(render_image_comparison(images, reports))
+
+
+@dataclass(frozen=True)
+class _BenchRequest:
+    """What every image of a bench is measured with."""
+
+    workloads: tuple[workloads_lib.Workload, ...]
+    modes: tuple[SecurityMode, ...]
+    pod_security: PodSecurity
+    topology: Topology
+    executors: int
+    repeat: int
+    warmup: int
+    timeout_seconds: float
+    precision: float
+    microbench: bool
+    micro_repeat: int
+    micro_iterations: int
+    runtime_default: Path | None
+
+
+def _bench_image(
+    backend: Backend,
+    request: _BenchRequest,
+    tag: str,
+    profile: Path | None,
+    profiles: ProfileSet | None,
+    root: Path,
+) -> BenchReport:
+    """One image's rounds, micro-benchmark, files and tables, in ``root``."""
+    profile_json = profiles.union.text if profiles is not None else None
+    root.mkdir(parents=True, exist_ok=True)
     with progress_reporter("bench") as on_progress:
         report = run_bench(
             backend,
-            selected,
-            mode_list,
+            request.workloads,
+            request.modes,
             tag,
             profiles=profiles,
-            repeat=repeat,
-            pod_security=security,
-            topology=backend.topology_for(topology, note),
-            executors=executors,
+            repeat=request.repeat,
+            pod_security=request.pod_security,
+            topology=request.topology,
+            executors=request.executors,
             run_root=root,
             progress=on_progress,
-            warmup=warmup,
-            timeout_seconds=timeout,
-            precision=precision,
+            warmup=request.warmup,
+            timeout_seconds=request.timeout_seconds,
+            precision=request.precision,
         )
         micro = None
         runner = backend if isinstance(backend, CommandRunner) else None
-        if microbench and runner is None:
+        if request.microbench and runner is None:
             console.print(
                 f"note: no micro-benchmark on the {backend.name} backend", highlight=False
             )
-        elif microbench and runner is not None:
+        elif request.microbench and runner is not None:
             micro = run_microbench(
                 runner,
                 tag,
                 profile_json=profile_json,
-                repeat=micro_repeat,
-                iterations=micro_iterations,
-                pod_security=security,
+                repeat=request.micro_repeat,
+                iterations=request.micro_iterations,
+                pod_security=request.pod_security,
                 environment=report.environment,
                 run_root=root,
                 progress=on_progress,
             )
-    if profile is not None and profile_json is not None:
+    if profile is not None and profiles is not None and profile_json is not None:
         # The copy and its summary as a pair: a summary left from another profile in a
         # reused run directory would put that profile's syscalls in the report. The role
         # profiles go beside it (or a stale one from an earlier bench goes).
-        assert profiles is not None
         summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
         write_files(
             [
@@ -226,7 +302,7 @@ def bench(
                 ),
             ]
         )
-    write_runtime_default(root, runtime_default)
+    write_runtime_default(root, request.runtime_default)
     _print_wide(render_table(report))
     if report.role_overheads:
         _print_wide(render_role_table(report))
@@ -242,6 +318,34 @@ def bench(
     files = build_report(root)
     console.print(f"bench.json, run logs and the report in {root}", highlight=False)
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
+    return report
+
+
+def render_image_comparison(images: Sequence[str], reports: Sequence[BenchReport]) -> Table:
+    """Each image's overhead against its own unconfined runs, side by side: the images'
+    absolute times differ (another Spark, another JVM), their ratios compare."""
+    first = reports[0]
+    table = Table(
+        "workload",
+        "mode",
+        *(i.rsplit(":", 1)[-1] for i in images),
+        title=f"change against {first.reference} per image ({first.metric} time, "
+        f"{first.confidence:.0%} CI)",
+    )
+    for workload in first.workloads:
+        for mode in first.modes:
+            if mode == first.reference:
+                continue
+            row = [workload, mode]
+            for report in reports:
+                overhead = report.overhead(workload, mode)
+                if overhead is None:
+                    row.append("-")
+                    continue
+                interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
+                row.append(f"{_percent(overhead.ratio)} ({interval})")
+            table.add_row(*row)
+    return table
 
 
 def _readable_summary(summary: Path) -> str | None:

@@ -25,6 +25,7 @@ from profiler.cli.common import (
     TOPOLOGY_OPTION,
     console,
     note,
+    parse_images,
     parse_modes,
     parse_pod_security,
     progress_reporter,
@@ -32,7 +33,6 @@ from profiler.cli.common import (
     write_atomically,
 )
 from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
-from profiler.image import default_tag
 from profiler.output import check_output_dir, check_output_files, check_output_path
 from profiler.paths import runs_dir
 from profiler.report.check_formats import (
@@ -233,24 +233,6 @@ def cleanup() -> None:
 
     removed = DockerBackend().cleanup()
     console.print(f"removed {removed} container(s)")
-
-
-def parse_images(images: str | None, spark_versions: str | None) -> list[str]:
-    """The images a check runs on: ``--image`` as given, or the tool's image of each
-    ``--spark-version``; the default image when neither is given."""
-    if images and spark_versions:
-        raise UsageError("--image and --spark-version both name the images", "give one of the two")
-    if spark_versions:
-        tags = [default_tag(v.strip()) for v in spark_versions.split(",") if v.strip()]
-    elif images:
-        tags = [i.strip() for i in images.split(",") if i.strip()]
-    else:
-        tags = [default_tag()]
-    if not tags:
-        raise UsageError("no image given", "e.g. --image spark-seccomp/spark:3.5.9")
-    if len(set(tags)) != len(tags):
-        raise UsageError("an image is named twice", "name each image once")
-    return tags
 
 
 def render_matrix(reports: Sequence[CheckReport]) -> Table:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from profiler.errors import UsageError
+from profiler.image import default_tag
 from profiler.output import is_stdout, write_file
 from profiler.runtime.interface import DEFAULT_EXECUTORS, PodSecurity, SecurityMode, Topology
 from profiler.runtime.pod import MAX_EXECUTORS
@@ -70,6 +71,24 @@ def note(message: str) -> None:
 
 def progress(message: str) -> None:
     note(f"• {message}")
+
+
+def parse_images(images: str | None, spark_versions: str | None) -> list[str]:
+    """The images a check runs on: ``--image`` as given, or the tool's image of each
+    ``--spark-version``; the default image when neither is given."""
+    if images and spark_versions:
+        raise UsageError("--image and --spark-version both name the images", "give one of the two")
+    if spark_versions:
+        tags = [default_tag(v.strip()) for v in spark_versions.split(",") if v.strip()]
+    elif images:
+        tags = [i.strip() for i in images.split(",") if i.strip()]
+    else:
+        tags = [default_tag()]
+    if not tags:
+        raise UsageError("no image given", "e.g. --image spark-seccomp/spark:3.5.9")
+    if len(set(tags)) != len(tags):
+        raise UsageError("an image is named twice", "name each image once")
+    return tags
 
 
 def parse_modes(text: str) -> list[SecurityMode]:

@@ -8,7 +8,8 @@ import pytest
 
 from profiler import workloads
 from profiler.check import CheckOptions, image_slug, run_check_matrix
-from profiler.cli.check import parse_images, render_matrix
+from profiler.cli.check import render_matrix
+from profiler.cli.common import parse_images
 from profiler.errors import UsageError
 from profiler.image import ImageRecipe, default_tag
 from profiler.report.check_formats import check_matrix_to_json, check_matrix_to_junit

@@ -42,3 +42,37 @@ def test_a_reused_run_directory_loses_the_old_profiles_summary(
     assert (run_dir / "profile.json").read_text() == profile.read_text()
     assert json.loads((run_dir / "bench.json").read_text())["kind"] == "bench"
     assert all((run_dir / f"report.{ext}").is_file() for ext in ("md", "html", "json"))
+
+
+def test_several_images_are_benched_in_turn_and_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    backend = FakeBackend(lambda spec: (0, False, "abc", ""))
+    monkeypatch.setattr("profiler.runtime.select.make_backend", lambda *a, **k: backend)
+    images = ["spark-seccomp/spark:3.5.9", "spark-seccomp/spark:4.3.0"]
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "bench",
+                "rdd_python",
+                "--image",
+                ",".join(images),
+                "--repeat",
+                "2",
+                "--warmup",
+                "0",
+                "--no-microbench",
+                "--runtime-default",
+                str(REFERENCE),
+                "--run-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+    out = capsys.readouterr().out
+    assert info.value.code == 0, out
+    assert [s.image for s in backend.specs] == [images[0]] * 4 + [images[1]] * 4
+    for slug in ("spark-seccomp-spark-3.5.9", "spark-seccomp-spark-4.3.0"):
+        bench = json.loads((tmp_path / "run" / slug / "bench.json").read_text())
+        assert bench["kind"] == "bench"
+    assert "change against unconfined per image" in out
