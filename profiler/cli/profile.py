@@ -84,7 +84,35 @@ def runtime_default_(
         stdout.out(text, end="", highlight=False)
     else:
         write_file(out, text)
-        console.print(f"wrote {out}: {len(reference.allowed)} syscalls allowed", highlight=False)
+        console.print(f"wrote {out}", highlight=False)
+    for line in describe_runtime_default(reference):
+        console.print(line, highlight=False, markup=False)
+
+
+def describe_runtime_default(reference: RuntimeDefaultReference) -> list[str]:
+    """What the probe found and what the engine's bundle held, in a few lines."""
+    lines = [
+        f"probe: {len(reference.allowed)} allowed, {len(reference.blocked)} blocked by the "
+        f"filter, {len(reference.undecidable)} undecidable (refused for lack of a capability "
+        "either way; not counted as allowed)"
+    ]
+    engine = reference.engine_default
+    if engine is None:
+        lines.append("engine: its bundle could not be read here (needs root and Docker's containerd)")
+        return lines
+    errno = engine.get("default_errno")
+    lines.append(
+        f"engine: {engine['default_action']}"
+        + (f" (errno {errno})" if errno is not None else "")
+        + f" by default, {len(engine['allowed'])} allowed, "
+        f"{len(engine['argument_filtered'])} argument-filtered "
+        f"({', '.join(engine['argument_filtered'])}), read from {engine['source']}"
+    )
+    if reference.disagreements:
+        lines += [f"disagreement: {d}" for d in reference.disagreements]
+    else:
+        lines.append("the probe agrees with the bundle on every call it can decide")
+    return lines
 
 
 def _summary_beside(profile_path: Path) -> Summary | None:

@@ -161,11 +161,26 @@ class DockerProfile(Open):
 
 
 # -- a probed RuntimeDefault (profiles/runtime-default-*.json) --------------------------------
+class EngineDefaultFilter(Open):
+    """What an engine's OCI bundle held for RuntimeDefault (``engine_default`` below)."""
+
+    source: str
+    default_action: Action
+    default_errno: Errno | None = None
+    allowed: list[SyscallName]
+    argument_filtered: list[SyscallName] = []
+    errno_rules: dict[SyscallName, Errno] = {}
+
+
 class ProbedReference(Open):
     name: str
     source: str | None = None
     arch: LibseccompArch
     allowed: list[SyscallName]
+    blocked: list[SyscallName] = []
+    undecidable: list[SyscallName] = []
+    engine_default: EngineDefaultFilter | None = None
+    disagreements: list[str] = []
 
 
 class AllowedNames(Open):

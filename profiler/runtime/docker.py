@@ -67,6 +67,12 @@ SESSION = uuid.uuid4().hex[:12]
 # by an engine that stopped answering, and the next backend removes it.
 PID_LABEL = "io.spark-seccomp.pid"
 ERRNO_PROBE_CACHE = "default-errno-probe.json"
+# Where containerd keeps a running container's OCI bundle: dockerd's own containerd, then
+# a system containerd's (namespace "moby" either way).
+_BUNDLE_ROOTS = (
+    "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby",
+    "/run/containerd/io.containerd.runtime.v2.task/moby",
+)
 JAVA_OPTIONS_CACHE = "executor-java-options.json"
 TOOLS_DIR = "/opt/spark-seccomp-tools"
 _TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
@@ -315,6 +321,47 @@ class DockerBackend(Backend):
             if container is not None:
                 _remove(container)
         return (None if timed_out else exit_code), stdout, stderr
+
+    def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
+        """The ``linux.seccomp`` the engine hands the OCI runtime for a RuntimeDefault
+        container with the restricted settings, read from the running container's bundle
+        (``config.json``), with where it was read; None when no bundle can be read here
+        (not root, or an engine whose bundles live elsewhere)."""
+        from docker.errors import APIError
+
+        from profiler.workloads import Workload
+
+        self.require_image(image)
+        spec = RunSpec(
+            workload=Workload("command", _TOOLS_ON_HOST / "command", "", False),
+            mode=SecurityMode.RUNTIME_DEFAULT,
+            image=image,
+            pod_security=PodSecurity.RESTRICTED,
+            topology=Topology.LOCAL,
+        )
+        plan = ContainerPlan(
+            role=Role.ALL,
+            name="localhost",
+            args=("sleep", "60"),
+            env=(),
+            settings=spec.settings_for(Role.ALL),
+        )
+        options = container_options(plan, spec, uuid.uuid4().hex[:12])
+        container = None
+        try:
+            container = _create(self.client, options)
+            container.start()
+            for root in _BUNDLE_ROOTS:
+                config = Path(root) / str(container.id) / "config.json"
+                with contextlib.suppress(OSError, ValueError):
+                    seccomp = json.loads(config.read_text())["linux"]["seccomp"]
+                    return str(config.parent.parent), seccomp
+            return None
+        except APIError as exc:
+            raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
+        finally:
+            if container is not None:
+                _remove(container)
 
     def executor_java_options(self, image: str) -> tuple[str, ...]:
         """The JVM options Spark in ``image`` gives every executor: the module options and

@@ -6,6 +6,10 @@ probe in a locked-down container twice, under runtime-default and under unconfin
 the same capabilities (all dropped, no-new-privileges, no network, read-only root), that
 calls every syscall number libseccomp knows with invalid arguments, each in a child
 process with a timeout. Numbers whose outcome differs are filtered by the default profile.
+Each call is then allowed, blocked, or undecidable (EPERM both ways: the kernel refuses
+for lack of a capability whether or not the filter lets it through); undecidable calls are
+never counted as allowed. Beside the probe, the filter the engine really hands the OCI
+runtime is read from a running container's bundle, and the two are cross-checked.
 The result is cached per engine version and can be kept in ``profiles/``.
 """
 
@@ -21,6 +25,12 @@ from profiler.runtime.docker import TOOLS_DIR
 from profiler.runtime.engine import connect, engine_versions, require_image
 from profiler.runtime.interface import SecurityMode
 from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
+from profiler.seccomp.engine_default import (
+    EngineDefault,
+    classify_probe,
+    cross_check,
+    engine_default_from_oci,
+)
 from profiler.seccomp.runtime_default import RuntimeDefaultReference
 
 PER_CALL_TIMEOUT = 1.0
@@ -32,7 +42,8 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
     versions = engine_versions(client)
     arch = native_arch()
     name = f"docker-{versions.get('engine', 'unknown')}"
-    cache = f"runtime-default-{name}-{arch}.json"
+    # "3classes": probes cached before the undecidable class existed are not reused.
+    cache = f"runtime-default-3classes-{name}-{arch}.json"
     cached = read_cached(cache)
     if cached is not None:
         with contextlib.suppress(ValueError, KeyError):
@@ -43,17 +54,34 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
     argv = [str(PER_CALL_TIMEOUT), *[str(v) for v in numbers.values() if v is not None]]
     confined = _run_probe(client, image, argv, unconfined=False)
     free = _run_probe(client, image, argv, unconfined=True)
-    blocked = {
-        n for n, v in numbers.items() if v is not None and confined.get(str(v)) != free.get(str(v))
-    }
+    classes = classify_probe(numbers, confined, free)
+    engine = _engine_default(client, image, arch)
     reference = RuntimeDefaultReference(
         name=f"{name} runtime-default",
         source=f"probe of {image}, all capabilities dropped, no-new-privileges",
-        allowed=frozenset(n for n in names if n not in blocked),
+        allowed=classes.allowed,
         arch=arch,
+        blocked=classes.blocked,
+        undecidable=classes.undecidable,
+        engine_default=engine.to_dict() if engine is not None else None,
+        disagreements=tuple(d.describe() for d in cross_check(engine, classes))
+        if engine is not None
+        else (),
     )
     write_cached(cache, reference.to_json())
     return reference
+
+
+def _engine_default(client: Any, image: str, arch: str) -> EngineDefault | None:
+    from profiler.runtime.docker import DockerBackend
+
+    found = DockerBackend(client).runtime_default_filter(image)
+    if found is None:
+        return None
+    where, seccomp = found
+    return engine_default_from_oci(
+        seccomp, arch=arch, source=f"linux.seccomp of a RuntimeDefault container's bundle ({where})"
+    )
 
 
 def _run_probe(client: Any, image: str, argv: list[str], *, unconfined: bool) -> dict[str, Any]:

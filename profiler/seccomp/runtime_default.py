@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,24 +51,40 @@ _ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
 
 @dataclass(frozen=True)
 class RuntimeDefaultReference:
-    """The calls a RuntimeDefault profile lets through on ``arch`` for one capability set."""
+    """The calls a RuntimeDefault profile lets through on ``arch`` for one capability set.
+
+    From a probe, ``blocked`` and ``undecidable`` hold the probe's other two classes
+    (``engine_default.ProbeClasses``): an undecidable call is never counted as allowed.
+    ``engine_default`` is the filter read from the engine's OCI bundle, when it could be
+    read, and ``disagreements`` the calls the two decide differently."""
 
     name: str  # what it describes, e.g. "docker default.json (no capabilities)"
     source: str  # file path, or how a live probe was made
     allowed: frozenset[str]
     arch: str  # libseccomp arch name
+    blocked: frozenset[str] = frozenset()
+    undecidable: frozenset[str] = frozenset()
+    engine_default: Mapping[str, Any] | None = None
+    disagreements: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "source": self.source,
             "arch": self.arch,
             "allowed": sorted(self.allowed),
         }
+        if self.blocked or self.undecidable:
+            data["blocked"] = sorted(self.blocked)
+            data["undecidable"] = sorted(self.undecidable)
+        if self.engine_default is not None:
+            data["engine_default"] = dict(self.engine_default)
+            data["disagreements"] = list(self.disagreements)
+        return data
 
     def to_json(self) -> str:
         """The probed-reference file format (``profiles/runtime-default-*.json``)."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> RuntimeDefaultReference:
@@ -79,6 +95,10 @@ class RuntimeDefaultReference:
             source=model.source if model.source is not None else source,
             allowed=frozenset(model.allowed),
             arch=model.arch,
+            blocked=frozenset(model.blocked),
+            undecidable=frozenset(model.undecidable),
+            engine_default=model.engine_default.model_dump() if model.engine_default else None,
+            disagreements=tuple(model.disagreements),
         )
 
 
