@@ -92,13 +92,15 @@ def runtime_default_(
 def describe_runtime_default(reference: RuntimeDefaultReference) -> list[str]:
     """What the probe found and what the engine's bundle held, in a few lines."""
     lines = [
-        f"probe: {len(reference.allowed)} allowed, {len(reference.blocked)} blocked by the "
+        f"probe: {len(reference.probe_allowed)} allowed, {len(reference.blocked)} blocked by the "
         f"filter, {len(reference.undecidable)} undecidable (refused for lack of a capability "
         "either way; not counted as allowed)"
     ]
     engine = reference.engine_default
     if engine is None:
-        lines.append("engine: its bundle could not be read here (needs root and Docker's containerd)")
+        lines.append(
+            "engine: its bundle could not be read here (needs root and Docker's containerd)"
+        )
         return lines
     errno = engine.get("default_errno")
     lines.append(

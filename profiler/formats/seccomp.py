@@ -177,6 +177,7 @@ class ProbedReference(Open):
     source: str | None = None
     arch: LibseccompArch
     allowed: list[SyscallName]
+    probe_allowed: list[SyscallName] = []
     blocked: list[SyscallName] = []
     undecidable: list[SyscallName] = []
     engine_default: EngineDefaultFilter | None = None

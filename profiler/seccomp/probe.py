@@ -56,10 +56,20 @@ def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDe
     free = _run_probe(client, image, argv, unconfined=True)
     classes = classify_probe(numbers, confined, free)
     engine = _engine_default(client, image, arch)
+    # What consumers (diagnosis, the local backend's emulation, diffs) take as allowed: the
+    # bundle's filter when it could be read, as it is what runc loads; else the probe's
+    # allowed and undecidable calls (futex with invalid arguments is ENOSYS both ways).
+    allowed = (
+        (engine.allowed | engine.argument_filtered) & frozenset(names)
+        if engine is not None
+        else classes.allowed | classes.undecidable
+    )
     reference = RuntimeDefaultReference(
         name=f"{name} runtime-default",
-        source=f"probe of {image}, all capabilities dropped, no-new-privileges",
-        allowed=classes.allowed,
+        source=f"probe of {image}, all capabilities dropped, no-new-privileges"
+        + ("; allowed as read from the engine's bundle" if engine is not None else ""),
+        allowed=allowed,
+        probe_allowed=classes.allowed,
         arch=arch,
         blocked=classes.blocked,
         undecidable=classes.undecidable,

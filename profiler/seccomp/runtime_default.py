@@ -64,6 +64,7 @@ class RuntimeDefaultReference:
     arch: str  # libseccomp arch name
     blocked: frozenset[str] = frozenset()
     undecidable: frozenset[str] = frozenset()
+    probe_allowed: frozenset[str] = frozenset()  # the probe's own "allowed" class
     engine_default: Mapping[str, Any] | None = None
     disagreements: tuple[str, ...] = ()
 
@@ -75,6 +76,7 @@ class RuntimeDefaultReference:
             "allowed": sorted(self.allowed),
         }
         if self.blocked or self.undecidable:
+            data["probe_allowed"] = sorted(self.probe_allowed)
             data["blocked"] = sorted(self.blocked)
             data["undecidable"] = sorted(self.undecidable)
         if self.engine_default is not None:
@@ -97,6 +99,7 @@ class RuntimeDefaultReference:
             arch=model.arch,
             blocked=frozenset(model.blocked),
             undecidable=frozenset(model.undecidable),
+            probe_allowed=frozenset(model.probe_allowed),
             engine_default=model.engine_default.model_dump() if model.engine_default else None,
             disagreements=tuple(model.disagreements),
         )

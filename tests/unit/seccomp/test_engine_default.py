@@ -49,19 +49,20 @@ def test_a_bundle_without_seccomp_fields_is_a_clear_error() -> None:
 
 
 def test_three_classes_and_an_eperm_both_ways_is_never_allowed() -> None:
-    numbers = {"getppid": 110, "ptrace": 101, "acct": 163, "absent": None}
-    confined = {"110": 0, "101": errno.EPERM, "163": errno.EPERM}
-    free = {"110": 0, "101": errno.ESRCH, "163": errno.EPERM}
+    numbers = {"getppid": 110, "ptrace": 101, "acct": 163, "map_shadow_stack": 453, "x": None}
+    confined = {"110": 0, "101": errno.EPERM, "163": errno.EPERM, "453": errno.ENOSYS}
+    free = {"110": 0, "101": errno.ESRCH, "163": errno.EPERM, "453": errno.ENOSYS}
     classes = classify_probe(numbers, confined, free)
     assert classes.allowed == {"getppid"}
     assert classes.blocked == {"ptrace"}
-    assert classes.undecidable == {"acct"}  # CAP_SYS_PACCT: refused either way
+    # CAP_SYS_PACCT: refused either way; a call this kernel lacks: ENOSYS either way.
+    assert classes.undecidable == {"acct", "map_shadow_stack"}
 
 
 def test_the_cross_check_names_each_call_decided_differently() -> None:
     numbers = {"read": 0, "getppid": 110, "ptrace": 101, "personality": 135, "clone3": 435}
-    confined = {"0": errno.EBADF, "110": errno.EPERM, "101": 0, "135": 0, "435": errno.ENOSYS}
-    free = {"0": errno.EBADF, "110": 0, "101": 0, "135": errno.EINVAL, "435": errno.EINVAL}
+    confined = {"0": errno.EBADF, "110": errno.EPERM, "101": 3, "135": 0, "435": errno.ENOSYS}
+    free = {"0": errno.EBADF, "110": 0, "101": 3, "135": errno.EINVAL, "435": errno.EINVAL}
     found = cross_check(_engine(), classify_probe(numbers, confined, free))
     assert [d.describe() for d in found] == [
         "getppid: allowed by the bundle's filter, blocked by the probe",
@@ -79,6 +80,7 @@ def test_a_probed_reference_keeps_its_classes_and_the_bundle_through_json() -> N
         arch="x86_64",
         blocked=frozenset({"ptrace"}),
         undecidable=frozenset({"acct"}),
+        probe_allowed=frozenset({"read"}),
         engine_default=_engine().to_dict(),
         disagreements=("x: y",),
     )
