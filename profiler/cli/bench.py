@@ -28,6 +28,8 @@ from profiler.cli.common import (
     parse_images,
     parse_modes,
     parse_pod_security,
+    parse_profile_paths,
+    profiles_per_image,
     progress_reporter,
     stdout,
     write_runtime_default,
@@ -49,7 +51,6 @@ from profiler.report.inputs import (
 from profiler.report.plots import require_plotting
 from profiler.runtime.interface import Backend, PodSecurity, ProfileSet, SecurityMode, Topology
 from profiler.seccomp.arch import native_arch
-from profiler.seccomp.profile import load_profile_set
 from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
@@ -166,26 +167,18 @@ def bench(
     require_plotting()
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
-    profile_paths = [Path(p) for p in (profile or "").split(",") if p.strip()]
-    if len(profile_paths) > 1 and len(profile_paths) != len(images):
-        raise UsageError(
-            f"{len(profile_paths)} profiles for {len(images)} images",
-            "give one --profile for every image, or one for all",
-        )
+    profile_paths = parse_profile_paths(profile, images)
     default_modes = "unconfined,runtime-default" + (",localhost" if profile_paths else "")
     mode_list = parse_modes(modes or default_modes)
     security = parse_pod_security(pod_security)
-    loaded = [
-        load_profile_set(
-            path,
-            driver=driver_profile,
-            executor=executor_profile,
-            allow_unknown=allow_unknown,
-            warn=lambda w: note(f"warning: {w}"),
-        )
-        for path in profile_paths
-    ]
-    if SecurityMode.LOCALHOST in mode_list and not loaded:
+    per_image = profiles_per_image(
+        profile_paths,
+        images,
+        driver=driver_profile,
+        executor=executor_profile,
+        allow_unknown=allow_unknown,
+    )
+    if SecurityMode.LOCALHOST in mode_list and not profile_paths:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
     if runtime_default is not None:
         load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
@@ -209,9 +202,9 @@ def bench(
         runtime_default=runtime_default,
     )
     reports = []
-    for index, (tag, folder) in enumerate(zip(images, folders, strict=True)):
-        path = profile_paths[index] if len(profile_paths) > 1 else next(iter(profile_paths), None)
-        profiles = loaded[index] if len(loaded) > 1 else next(iter(loaded), None)
+    for index, (tag, folder, (path, profiles)) in enumerate(
+        zip(images, folders, per_image, strict=True)
+    ):
         if len(images) > 1:
             console.print(f"bench of {tag} ({index + 1}/{len(images)})", highlight=False)
         reports.append(_bench_image(backend, request, tag, path, profiles, folder))

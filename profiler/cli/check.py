@@ -28,6 +28,8 @@ from profiler.cli.common import (
     parse_images,
     parse_modes,
     parse_pod_security,
+    parse_profile_paths,
+    profiles_per_image,
     progress_reporter,
     stdout,
     write_atomically,
@@ -43,7 +45,6 @@ from profiler.report.check_formats import (
 )
 from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
 from profiler.seccomp.arch import native_arch
-from profiler.seccomp.profile import load_profile_set
 from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
@@ -155,27 +156,21 @@ def check(
         load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     security = parse_pod_security(pod_security)
     images = parse_images(image, spark_version)
-    profile_paths = [Path(p) for p in (profile or "").split(",") if p.strip()]
-    if len(profile_paths) > 1 and len(profile_paths) != len(images):
-        raise UsageError(
-            f"{len(profile_paths)} profiles for {len(images)} images",
-            "give one --profile for every image, or one for all",
-        )
+    profile_paths = parse_profile_paths(profile, images)
     profile_sets: list[ProfileSet | None] = [None] * len(images)
     if SecurityMode.LOCALHOST in mode_list:
         if not profile_paths:
             raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-        loaded: list[ProfileSet | None] = [
-            load_profile_set(
-                path,
+        profile_sets = [
+            profiles
+            for _, profiles in profiles_per_image(
+                profile_paths,
+                images,
                 driver=driver_profile,
                 executor=executor_profile,
                 allow_unknown=allow_unknown,
-                warn=lambda w: note(f"warning: {w}"),
             )
-            for path in profile_paths
         ]
-        profile_sets = loaded * len(images) if len(loaded) == 1 else list(loaded)
     elif profile_paths or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from profiler.errors import UsageError
 from profiler.image import default_tag
 from profiler.output import is_stdout, write_file
-from profiler.runtime.interface import DEFAULT_EXECUTORS, PodSecurity, SecurityMode, Topology
+from profiler.runtime.interface import (
+    DEFAULT_EXECUTORS,
+    PodSecurity,
+    ProfileSet,
+    SecurityMode,
+    Topology,
+)
 from profiler.runtime.pod import MAX_EXECUTORS
 
 # Results go to stdout; logs, progress and errors to stderr, so output can be piped.
@@ -89,6 +95,47 @@ def parse_images(images: str | None, spark_versions: str | None) -> list[str]:
     if len(set(tags)) != len(tags):
         raise UsageError("an image is named twice", "name each image once")
     return tags
+
+
+def parse_profile_paths(text: str | None, images: Sequence[str]) -> list[Path]:
+    """``--profile``: one path, or one per image (comma-separated, in the images' order)."""
+    paths = [Path(p) for p in (text or "").split(",") if p.strip()]
+    if len(paths) > 1 and len(paths) != len(images):
+        raise UsageError(
+            f"{len(paths)} profiles for {len(images)} images",
+            "give one --profile for every image, or one for all",
+        )
+    return paths
+
+
+def profiles_per_image(
+    paths: Sequence[Path],
+    images: Sequence[str],
+    *,
+    driver: Path | None,
+    executor: Path | None,
+    allow_unknown: bool,
+) -> list[tuple[Path | None, ProfileSet | None]]:
+    """Each image's profile path and loaded profiles (with the role files beside each):
+    one profile serves every image, several go one per image, none gives (None, None)."""
+    from profiler.seccomp.profile import load_profile_set
+
+    loaded: list[tuple[Path | None, ProfileSet | None]] = [
+        (
+            path,
+            load_profile_set(
+                path,
+                driver=driver,
+                executor=executor,
+                allow_unknown=allow_unknown,
+                warn=lambda w: note(f"warning: {w}"),
+            ),
+        )
+        for path in paths
+    ]
+    if not loaded:
+        return [(None, None)] * len(images)
+    return loaded * len(images) if len(loaded) == 1 else loaded
 
 
 def parse_modes(text: str) -> list[SecurityMode]:
