@@ -51,14 +51,17 @@ def check_to_json(report: CheckReport) -> str:
 
 def check_to_junit(report: CheckReport) -> str:
     """One test suite per security mode, one test case per workload."""
-    suites = ET.Element("testsuites", name="spark-seccomp check")
+    return _junit_document(_junit_suites(report))
+
+
+def _junit_suites(report: CheckReport, prefix: str = "") -> list[ET.Element]:
+    suites = []
     for mode in report.modes:
         cells = [c for c in report.cells if c.mode is mode]
         failures = sum(1 for c in cells if not c.verdict.ok)
-        suite = ET.SubElement(
-            suites,
+        suite = ET.Element(
             "testsuite",
-            name=f"seccomp-{mode.value}",
+            name=f"{prefix}seccomp-{mode.value}",
             tests=str(len(cells)),
             failures=str(failures),
             errors="0",
@@ -78,8 +81,15 @@ def check_to_junit(report: CheckReport) -> str:
                     case, "failure", type=cell.verdict.value, message=failing.error_line
                 )
                 failure.text = "\n".join([failing.error_line, *cell.diagnosis])
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+        suites.append(suite)
+    return suites
+
+
+def _junit_document(suites: Sequence[ET.Element]) -> str:
+    root = ET.Element("testsuites", name="spark-seccomp check")
+    root.extend(suites)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def check_matrix_to_json(reports: Sequence[CheckReport]) -> str:
@@ -91,10 +101,4 @@ def check_matrix_to_json(reports: Sequence[CheckReport]) -> str:
 
 def check_matrix_to_junit(reports: Sequence[CheckReport]) -> str:
     """The suites of every image's check, each suite's name prefixed with its image."""
-    suites = ET.Element("testsuites", name="spark-seccomp check")
-    for report in reports:
-        for suite in ET.fromstring(check_to_junit(report).split("?>", 1)[1]):
-            suite.set("name", f"{report.image} {suite.get('name')}")
-            suites.append(suite)
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+    return _junit_document([s for r in reports for s in _junit_suites(r, f"{r.image} ")])
