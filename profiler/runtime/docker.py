@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,43 +283,13 @@ class DockerBackend(Backend):
         container paths; the tools directory is always at ``TOOLS_DIR``. The exit code is
         None when the command timed out. The container is always removed.
         """
-        from docker.errors import APIError
-
-        from profiler.workloads import Workload
-
         self.require_image(image)
-        run_id = uuid.uuid4().hex[:12]
-        placeholder = Workload("command", _TOOLS_ON_HOST / "command", "", False)
-        spec = RunSpec(
-            workload=placeholder,
-            mode=mode,
-            image=image,
-            pod_security=PodSecurity.RESTRICTED,
-            profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
-            security=security,
-            topology=Topology.LOCAL,
-        )
-        plan = ContainerPlan(
-            role=Role.ALL,
-            name="localhost",
-            args=tuple(argv),
-            env=(),
-            settings=spec.settings_for(Role.ALL),
-        )
         binds = {TOOLS_DIR: (str(_TOOLS_ON_HOST), "ro")}
         binds.update({inside: (str(host), "ro") for host, inside in (mounts or {}).items()})
-        options = container_options(plan, spec, run_id, mounts=binds)
-        container = None
-        try:
-            container = _create(self.client, options)
-            container.start()
+        options = _command_options(image, argv, mode, profile_json, security, binds)
+        with _command_container(self.client, options) as container:
             exit_code, timed_out = _wait(container, timeout_seconds)
             stdout, stderr = _logs(container)
-        except APIError as exc:
-            raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
-        finally:
-            if container is not None:
-                _remove(container)
         return (None if timed_out else exit_code), stdout, stderr
 
     def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
@@ -327,41 +297,15 @@ class DockerBackend(Backend):
         container with the restricted settings, read from the running container's bundle
         (``config.json``), with where it was read; None when no bundle can be read here
         (not root, or an engine whose bundles live elsewhere)."""
-        from docker.errors import APIError
-
-        from profiler.workloads import Workload
-
         self.require_image(image)
-        spec = RunSpec(
-            workload=Workload("command", _TOOLS_ON_HOST / "command", "", False),
-            mode=SecurityMode.RUNTIME_DEFAULT,
-            image=image,
-            pod_security=PodSecurity.RESTRICTED,
-            topology=Topology.LOCAL,
-        )
-        plan = ContainerPlan(
-            role=Role.ALL,
-            name="localhost",
-            args=("sleep", "60"),
-            env=(),
-            settings=spec.settings_for(Role.ALL),
-        )
-        options = container_options(plan, spec, uuid.uuid4().hex[:12])
-        container = None
-        try:
-            container = _create(self.client, options)
-            container.start()
+        options = _command_options(image, ("sleep", "60"), SecurityMode.RUNTIME_DEFAULT)
+        with _command_container(self.client, options) as container:
             for root in _BUNDLE_ROOTS:
                 config = Path(root) / str(container.id) / "config.json"
                 with contextlib.suppress(OSError, ValueError):
                     seccomp = json.loads(config.read_text())["linux"]["seccomp"]
                     return str(config.parent.parent), seccomp
-            return None
-        except APIError as exc:
-            raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
-        finally:
-            if container is not None:
-                _remove(container)
+        return None
 
     def executor_java_options(self, image: str) -> tuple[str, ...]:
         """The JVM options Spark in ``image`` gives every executor: the module options and
@@ -920,6 +864,54 @@ def _container_result(live: _Live) -> ContainerResult:
         start_error=live.start_error,
         notes=tuple(notes),
     )
+
+
+def _command_options(
+    image: str,
+    argv: Sequence[str],
+    mode: SecurityMode,
+    profile_json: str | None = None,
+    security: ContainerSecurity | None = None,
+    binds: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Create keywords for a one-off command in the shape of a workload's local container:
+    the image's entrypoint, restricted pod security unless ``security`` says otherwise."""
+    from profiler.workloads import Workload
+
+    spec = RunSpec(
+        workload=Workload("command", _TOOLS_ON_HOST / "command", "", False),
+        mode=mode,
+        image=image,
+        pod_security=PodSecurity.RESTRICTED,
+        profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
+        security=security,
+        topology=Topology.LOCAL,
+    )
+    plan = ContainerPlan(
+        role=Role.ALL,
+        name="localhost",
+        args=tuple(argv),
+        env=(),
+        settings=spec.settings_for(Role.ALL),
+    )
+    return container_options(plan, spec, uuid.uuid4().hex[:12], mounts=binds)
+
+
+@contextlib.contextmanager
+def _command_container(client: Any, options: dict[str, Any]) -> Iterator[Any]:
+    """A started container for ``options``, removed whatever happens."""
+    from docker.errors import APIError
+
+    container = None
+    try:
+        container = _create(client, options)
+        container.start()
+        yield container
+    except APIError as exc:
+        raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
+    finally:
+        if container is not None:
+            _remove(container)
 
 
 def _create(client: Any, options: dict[str, Any]) -> Any:
