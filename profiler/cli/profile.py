@@ -93,8 +93,9 @@ def describe_runtime_default(reference: RuntimeDefaultReference) -> list[str]:
     """What the probe found and what the engine's bundle held, in a few lines."""
     lines = [
         f"probe: {len(reference.probe_allowed)} allowed, {len(reference.blocked)} blocked by the "
-        f"filter, {len(reference.undecidable)} undecidable (refused for lack of a capability "
-        "either way; not counted as allowed)"
+        f"filter, {len(reference.undecidable)} undecidable (EPERM or ENOSYS both "
+        "ways: refused for lack of a capability, or absent from this kernel; not counted "
+        "as allowed)"
     ]
     engine = reference.engine_default
     if engine is None:
