@@ -32,7 +32,6 @@ DEFAULT_SPARK_VERSION = "3.5.9"
 SPARK4_VERSION = "4.3.0"
 JAVA_SUITES = {17: "bookworm", 21: "trixie"}  # Debian 12 packages no Java 21
 BASE_IMAGE = "spark-seccomp/base:bookworm"
-DEBIAN_SUITE = "bookworm"
 
 
 def base_packages(java: int) -> tuple[str, ...]:
@@ -54,7 +53,6 @@ PYTHON_PACKAGES_BY_LINE = {
     3: ("py4j==0.10.9.7", "numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0"),
     4: ("py4j==0.10.9.9", "numpy==2.1.3", "pandas==2.2.3", "pyarrow==18.1.0"),
 }
-PYTHON_PACKAGES = PYTHON_PACKAGES_BY_LINE[3]
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.\d+$")
 
 
@@ -109,7 +107,6 @@ class ImageRecipe:
         return PYTHON_PACKAGES_BY_LINE[self.line]
 
 
-BASE_PACKAGES = base_packages(17)
 SPARK_UID = 185
 _TOOLS_SOURCE = Path(__file__).resolve().parent / "image_tools"
 
@@ -234,14 +231,12 @@ def _dockerfile(base: str, recipe: ImageRecipe, digest: str) -> str:
     )
 
 
-def recipe_digest(recipe: ImageRecipe | str) -> str:
+def recipe_digest(recipe: ImageRecipe) -> str:
     """A digest of what goes into the image besides the base: the Dockerfile and the tools.
 
     An image built by an older version of the tool (another entrypoint, another layout)
     carries another digest and is rebuilt instead of silently reused.
     """
-    if isinstance(recipe, str):
-        recipe = ImageRecipe.of(recipe)
     digest = hashlib.sha256(_dockerfile("BASE", recipe, "").encode())
     for item in sorted(_TOOLS_SOURCE.iterdir()):
         if item.is_file():

@@ -143,9 +143,8 @@ def _own_line(lines: list[str]) -> str | None:
         text = line.strip()
         if _LOG_LINE.match(text) or line[:1].isspace() or text.startswith(_BANNER):
             continue
-        if text == _TRACEBACK:
-            continue
-        return text
+        if text != _TRACEBACK:
+            return text
     return None
 
 

@@ -10,7 +10,7 @@ into one of three classes; this module compares the two (pure).
 from __future__ import annotations
 
 import errno as errno_codes
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,7 +155,3 @@ def _errno_like_kernel(engine: EngineDefault, name: str) -> bool:
     """A call the filter answers with ENOSYS looks to the probe exactly like a call this
     kernel does not implement (containers-common denies with ENOSYS by default)."""
     return engine.errno_rules.get(name, engine.default_errno) == errno_codes.ENOSYS
-
-
-def names_of(values: Iterable[str]) -> list[str]:
-    return sorted(set(values))
