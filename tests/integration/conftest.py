@@ -21,6 +21,15 @@ def cli(*args: str) -> int:
     return int(info.value.code or 0)
 
 
+def run_captured(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """The CLI's exit code, stdout and stderr for ``args``."""
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
 @pytest.fixture(scope="session")
 def pod_profiles(tmp_path_factory: pytest.TempPathFactory, spark_image: str) -> Path:
     """`record` of POD_WORKLOADS in the pod topology with eBPF: p.json, p.driver.json and

@@ -14,20 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from profiler.cli import main
 from profiler.image import DEFAULT_SPARK_VERSION
+from tests.integration.conftest import run_captured as run
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 WORKLOAD = "rdd_python"
 PI = "local:///opt/spark/examples/src/main/python/pi.py"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 def flat(text: str) -> str:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from profiler.cli import main
 from profiler.image import DEFAULT_SPARK_VERSION, SPARK4_VERSION, default_tag
 from profiler.paths import data_dir
+from tests.integration.conftest import run_captured as run
 
 WORKLOAD = "rdd_python"
 
@@ -28,14 +28,6 @@ def spark4_image(docker_client: Any) -> str:
 
         missing(f"image {tag} is missing (run `make image`)")
     return tag
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 def test_both_lines_pass_every_mode_with_their_reference_profiles(
