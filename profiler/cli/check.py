@@ -233,11 +233,7 @@ def cleanup() -> None:
 def render_matrix(reports: Sequence[CheckReport]) -> Table:
     """Several images side by side: a column per image and mode."""
     first = reports[0]
-    shape = (
-        f"pod ({first.executors} executor{'s' if first.executors != 1 else ''})"
-        if first.topology is Topology.POD
-        else "local"
-    )
+    shape = _shape(first)
     title = f"topology: {shape}; pod security: {first.pod_security.value}"
     columns = [f"{r.image.rsplit(':', 1)[-1]}\n{m.value}" for r in reports for m in r.modes]
     table = Table("workload", *columns, title=title, min_width=len(title))
@@ -253,12 +249,14 @@ def render_matrix(reports: Sequence[CheckReport]) -> Table:
     return table
 
 
+def _shape(report: CheckReport) -> str:
+    if report.topology is not Topology.POD:
+        return "local"
+    return f"pod ({report.executors} executor{'s' if report.executors != 1 else ''})"
+
+
 def render_table(report: CheckReport) -> Table:
-    shape = (
-        f"pod ({report.executors} executor{'s' if report.executors != 1 else ''})"
-        if report.topology is Topology.POD
-        else "local"
-    )
+    shape = _shape(report)
     title = f"topology: {shape}; pod security: {report.pod_security.value}; image: {report.image}"
     if report.profile_label:
         title += f"; profile: {report.profile_label}"
