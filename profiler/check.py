@@ -141,6 +141,7 @@ class CheckReport:
     topology: Topology = Topology.POD
     executors: int = DEFAULT_EXECUTORS
     notes: tuple[str, ...] = ()
+    runtime: str = ""  # the engine and OCI runtime that ran it ("podman/crun")
 
     @property
     def passed(self) -> bool:
@@ -256,6 +257,7 @@ def run_check(
         topology=plan.topology,
         executors=plan.executors,
         notes=tuple(run_notes),
+        runtime=backend.label,
     )
 
 

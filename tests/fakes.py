@@ -3,11 +3,21 @@ use the real Docker engine instead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from profiler.check import CheckPlan
-from profiler.runtime.interface import Backend, ProfileSet, RunObserver, RunResult, RunSpec
+from profiler.runtime.interface import (
+    Backend,
+    ContainerEngine,
+    ContainerSecurity,
+    ProfileSet,
+    RunObserver,
+    RunResult,
+    RunSpec,
+    SecurityMode,
+)
 from profiler.workloads import WorkloadResult
 
 Outcome = Callable[
@@ -41,6 +51,54 @@ class FakeBackend(Backend):
 
     def cleanup(self) -> int:
         return 0
+
+
+class FakeEngine(ContainerEngine, FakeBackend):
+    """A container engine for unit tests: runs as FakeBackend does, answers one-off
+    commands with scripted outputs per seccomp mode, and reports fixed versions."""
+
+    name = "fake"
+    oci_runtime = "runc"
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        outputs: Mapping[SecurityMode, tuple[int | None, str, str]] | None = None,
+    ) -> None:
+        FakeBackend.__init__(self, outcome)
+        self.outputs = dict(outputs or {})
+        self.commands: list[tuple[list[str], SecurityMode, str | None]] = []
+        self.securities: list[ContainerSecurity | None] = []
+
+    def run_command(
+        self,
+        image: str,
+        argv: Sequence[str],
+        mode: SecurityMode,
+        profile_json: str | None = None,
+        security: ContainerSecurity | None = None,
+        *,
+        mounts: Mapping[str, str] | None = None,
+        timeout_seconds: float = 120.0,
+    ) -> tuple[int | None, str, str]:
+        self.commands.append((list(argv), mode, profile_json))
+        self.securities.append(security)
+        return self.outputs[mode]
+
+    def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
+        return None
+
+    def versions(self) -> dict[str, str]:
+        return {"engine": "fake 20.10.24", "oci_runtime": "runc 1.1.5", "containerd": "1.6.20"}
+
+    def require_image(self, image: str) -> None:
+        return None
+
+    def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
+        return "sha256:abc", {"io.spark-seccomp.spark-version": "3.5.7"}
+
+    def cgroup_driver(self) -> str:
+        return "cgroupfs"
 
 
 def check_plan(

@@ -5,7 +5,7 @@ caches "always allow" per syscall number, and before 5.16 installing any filter 
 switch on the Speculative Store Bypass mitigation (SSBD), which slows CPU-bound code. So
 every bench records the kernel, the SSBD state *of a confined process* (a tiny container
 under runtime-default reads its own /proc/self/status), its Seccomp and Seccomp_filters
-lines, the BPF JIT switch, CPU model and count, engine/containerd/runc versions, the
+lines, the BPF JIT switch, CPU model and count, engine, containerd and OCI runtime (runc or crun) versions, the
 image and its Spark version, and the date.
 
 Parsing is pure (``parse_cpuinfo``, ``parse_status``) and tested on fixtures; collecting
@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from profiler.runtime.interface import Backend, ContainerSecurity, PodSecurity, SecurityMode
+from profiler.runtime.interface import (
+    Backend,
+    ContainerEngine,
+    ContainerSecurity,
+    PodSecurity,
+    SecurityMode,
+)
 
 STATUS_KEYS = ("Speculation_Store_Bypass", "Seccomp", "Seccomp_filters", "NoNewPrivs")
 PROBE_ARGV = (
@@ -34,23 +39,8 @@ SPARK_VERSION_LABEL = "io.spark-seccomp.spark-version"
 UNKNOWN = "unknown"
 
 
-@runtime_checkable
-class CommandRunner(Protocol):
-    """A backend that can also run a short command and reach its engine (DockerBackend)."""
-
-    client: Any
-
-    def run_command(
-        self,
-        image: str,
-        argv: Sequence[str],
-        mode: SecurityMode,
-        profile_json: str | None = None,
-        security: ContainerSecurity | None = None,
-        *,
-        mounts: Mapping[str, str] | None = None,
-        timeout_seconds: float = 120.0,
-    ) -> tuple[int | None, str, str]: ...
+# A backend that can also run a short command and say what engine it is.
+CommandRunner = ContainerEngine
 
 
 def parse_cpuinfo(text: str) -> tuple[str, int]:
@@ -127,24 +117,16 @@ def collect_environment(
     if not isinstance(backend, CommandRunner):
         environment["engine"] = UNKNOWN
         return environment
-    from profiler.runtime.engine import engine_versions
-
-    versions = engine_versions(backend.client)
+    versions = backend.versions()
     environment["engine"] = versions.get("engine", UNKNOWN)
+    environment["oci_runtime"] = versions.get("oci_runtime", UNKNOWN)
     environment["containerd"] = versions.get("containerd", UNKNOWN)
-    environment["runc"] = versions.get("runc", UNKNOWN)
+    environment["cgroup_driver"] = backend.cgroup_driver()
     try:
-        info = backend.client.info()
-        environment["cgroup_driver"] = str(info.get("CgroupDriver", UNKNOWN))
-        environment["cgroup_version"] = str(info.get("CgroupVersion", UNKNOWN))
-    except Exception:  # noqa: BLE001 - a missing fact is recorded, not fatal
-        environment["cgroup_driver"] = UNKNOWN
-    try:
-        image_object = backend.client.images.get(image)
-        environment["image_id"] = str(image_object.id)
-        labels = image_object.labels or {}
+        image_id, labels = backend.image_facts(image)
+        environment["image_id"] = image_id
         environment["spark_version"] = str(labels.get(SPARK_VERSION_LABEL, UNKNOWN))
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a missing fact is recorded, not fatal
         environment["image_id"] = UNKNOWN
         environment["spark_version"] = UNKNOWN
     security = ContainerSecurity.preset(pod_security)

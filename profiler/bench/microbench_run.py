@@ -30,8 +30,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ class MicrobenchRun:
     report: MicrobenchReport
     failed: tuple[FailedRun, ...]
     skipped: tuple[str, ...]  # modes not measured, and why
+    # Per mode, the seconds each container took besides the loop itself: create, start
+    # (the OCI runtime's init, the filter loaded), exit and removal. This is where runc
+    # and crun differ most.
+    container_seconds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 def syscall_loop_binary(cache: Path | None = None, source: Path = SOURCE) -> Path:
@@ -195,6 +200,7 @@ def run_microbench(
     argv = [f"{MOUNT_POINT}/{binary.name}", syscall, str(iterations)]
     mounts = {str(binary.parent): MOUNT_POINT}
     samples: dict[str, list[float]] = {name: [] for name, _, _ in modes}
+    lifecycle: dict[str, list[float]] = {name: [] for name, _, _ in modes}
     failed: list[FailedRun] = []
     total = repeat * len(modes)
     done = 0
@@ -202,9 +208,11 @@ def run_microbench(
         start = round_index % len(modes)
         for name, mode, profile in [*modes[start:], *modes[:start]]:
             progress(f"micro {syscall} [{name}] repeat {round_index + 1}/{repeat}", done, total)
+            began = time.monotonic()
             exit_code, stdout, stderr = runner.run_command(
                 image, argv, mode, profile, security, mounts=mounts
             )
+            took = time.monotonic() - began
             done += 1
             value = parse_loop_output(stdout) if exit_code == 0 else None
             if value is None:
@@ -213,6 +221,7 @@ def run_microbench(
                 failed.append(FailedRun(syscall, name, round_index, reason))
                 continue
             samples[name].append(value)
+            lifecycle[name].append(max(0.0, took - value * iterations / 1e9))
     progress("analysing", done, total)
     if not any(samples.values()):
         first = failed[0].reason if failed else "no output"
@@ -220,7 +229,12 @@ def run_microbench(
     report = analyse_microbench(
         samples, syscall=syscall, iterations=iterations, environment=environment
     )
-    result = MicrobenchRun(report, tuple(failed), skipped)
+    result = MicrobenchRun(
+        report,
+        tuple(failed),
+        skipped,
+        {name: tuple(round(v, 4) for v in values) for name, values in lifecycle.items() if values},
+    )
     if run_root is not None:
         run_root.mkdir(parents=True, exist_ok=True)
         write_file(run_root / MICROBENCH_FILE, microbench_json(result, repeat=repeat))
@@ -231,6 +245,7 @@ def microbench_json(run: MicrobenchRun, *, repeat: int) -> str:
     """``microbench_to_dict`` plus failed runs, skipped modes and the repeat count."""
     data = microbench_to_dict(run.report)
     data["repeat"] = repeat
+    data["container_seconds"] = {m: list(v) for m, v in sorted(run.container_seconds.items())}
     data["skipped"] = list(run.skipped)
     data["failed_runs"] = [
         {"mode": f.mode, "round": f.round, "reason": f.reason} for f in run.failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,7 +15,12 @@ from rich.table import Table
 from profiler import workloads as workloads_lib
 from profiler.bench.environment import CommandRunner
 from profiler.bench.microbench import MicrobenchReport
-from profiler.bench.microbench_run import DEFAULT_ITERATIONS, run_microbench, syscall_loop_binary
+from profiler.bench.microbench_run import (
+    DEFAULT_ITERATIONS,
+    MicrobenchRun,
+    run_microbench,
+    syscall_loop_binary,
+)
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
 from profiler.check import image_slug
@@ -22,6 +28,8 @@ from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
     note,
@@ -50,6 +58,7 @@ from profiler.report.inputs import (
 )
 from profiler.report.plots import require_plotting
 from profiler.runtime.interface import Backend, PodSecurity, ProfileSet, SecurityMode, Topology
+from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp.arch import native_arch
 from profiler.seccomp.runtime_default import load_runtime_default
 
@@ -71,7 +80,7 @@ SUMMARY_KEYS = (
     "cpu_model",
     "cpu_count",
     "engine",
-    "runc",
+    "oci_runtime",
     "speculation_store_bypass",
     "seccomp_filters_confined",
     "bpf_jit_enable",
@@ -128,6 +137,8 @@ def bench(
         "--backend",
         help="auto (Docker when an engine is reachable, else local), docker or local.",
     ),
+    runtime: str = RUNTIMES_OPTION,
+    oci_runtime: str = OCI_RUNTIMES_OPTION,
     runtime_default: Path = typer.Option(
         None,
         "--runtime-default",
@@ -183,33 +194,52 @@ def bench(
     if runtime_default is not None:
         load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
     selected = workloads_lib.resolve_all(workloads or [])
-    backend = make_backend(backend_choice, note, runtime_default=runtime_default)
-    if microbench and isinstance(backend, CommandRunner):
-        syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
-    request = _BenchRequest(
-        workloads=tuple(selected),
-        modes=tuple(mode_list),
-        pod_security=security,
-        topology=backend.topology_for(topology, note),
-        executors=executors,
-        repeat=repeat,
-        warmup=warmup,
-        timeout_seconds=timeout,
-        precision=precision,
-        microbench=microbench,
-        micro_repeat=micro_repeat,
-        micro_iterations=micro_iterations,
-        runtime_default=runtime_default,
-    )
-    reports = []
-    for index, (tag, folder, (path, profiles)) in enumerate(
-        zip(images, folders, per_image, strict=True)
-    ):
-        if len(images) > 1:
-            console.print(f"bench of {tag} ({index + 1}/{len(images)})", highlight=False)
-        reports.append(_bench_image(backend, request, tag, path, profiles, folder))
+    engines = parse_engine_choices(runtime, oci_runtime)
+    reports: list[BenchReport] = []
+    micros: list[MicrobenchRun | None] = []
+    labels = []
+    for engine in engines:
+        backend = make_backend(backend_choice, note, runtime_default=runtime_default, engine=engine)
+        if microbench and isinstance(backend, CommandRunner):
+            syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
+        request = _BenchRequest(
+            workloads=tuple(selected),
+            modes=tuple(mode_list),
+            pod_security=security,
+            topology=backend.topology_for(topology, note),
+            executors=executors,
+            repeat=repeat,
+            warmup=warmup,
+            timeout_seconds=timeout,
+            precision=precision,
+            microbench=microbench,
+            micro_repeat=micro_repeat,
+            micro_iterations=micro_iterations,
+            runtime_default=runtime_default,
+        )
+        for tag, folder, (path, profiles) in zip(images, folders, per_image, strict=True):
+            if len(engines) > 1:
+                folder = root / image_slug(backend.label) / folder.relative_to(root)
+                check_output_dir(folder)
+            if len(images) > 1 or len(engines) > 1:
+                console.print(
+                    f"bench of {tag} on {backend.label} "
+                    f"({len(reports) + 1}/{len(images) * len(engines)})",
+                    highlight=False,
+                )
+            report, micro = _bench_image(backend, request, tag, path, profiles, folder)
+            reports.append(report)
+            micros.append(micro)
+            labels.append(
+                " ".join(
+                    ([backend.label] if len(engines) > 1 else [])
+                    + ([tag.rsplit(":", 1)[-1]] if len(images) > 1 else [])
+                )
+            )
     if len(reports) > 1:
-        _print_wide(render_image_comparison(images, reports))
+        _print_wide(render_image_comparison(labels, reports))
+    if len(engines) > 1 and microbench:
+        _print_wide(render_runtime_comparison(labels, micros))
 
 
 @dataclass(frozen=True)
@@ -238,7 +268,7 @@ def _bench_image(
     profile: Path | None,
     profiles: ProfileSet | None,
     root: Path,
-) -> BenchReport:
+) -> tuple[BenchReport, MicrobenchRun | None]:
     """One image's rounds, micro-benchmark, files and tables, in ``root``."""
     profile_json = profiles.union.text if profiles is not None else None
     root.mkdir(parents=True, exist_ok=True)
@@ -311,17 +341,49 @@ def _bench_image(
     files = build_report(root)
     console.print(f"bench.json, run logs and the report in {root}", highlight=False)
     stdout.print(f"report: {files.html}", highlight=False, markup=False)
-    return report
+    return report, micro
 
 
-def render_image_comparison(images: Sequence[str], reports: Sequence[BenchReport]) -> Table:
-    """Each image's overhead against its own unconfined runs, side by side: the images'
-    absolute times differ (another Spark, another JVM), their ratios compare."""
+def render_runtime_comparison(
+    labels: Sequence[str], micros: Sequence[MicrobenchRun | None]
+) -> Table:
+    """Engines and OCI runtimes side by side: a container's start-to-removal time and the
+    per-syscall cost of each micro-benchmark mode (median, and the added ns against
+    unconfined with its interval)."""
+    table = Table("measure", *labels, title="engines and OCI runtimes (micro-benchmark)")
+    modes = list(dict.fromkeys(r.mode for m in micros if m is not None for r in m.report.results))
+    for mode in modes:
+        row = [f"container lifecycle s [{mode}]"]
+        for micro in micros:
+            values = (micro.container_seconds.get(mode) or ()) if micro else ()
+            row.append(f"{statistics.median(values):.3f}" if values else "-")
+        table.add_row(*row)
+    for mode in modes:
+        row = [f"ns per call [{mode}]"]
+        for micro in micros:
+            result = micro.report.result(mode) if micro else None
+            if result is None:
+                row.append("-")
+            elif result.added_ns is None:
+                row.append(f"{result.ns_per_call.median:.1f}")
+            else:
+                row.append(
+                    f"{result.ns_per_call.median:.1f} ({result.added_ns:+.1f}, "
+                    f"{result.added_ci_low:+.1f}..{result.added_ci_high:+.1f})"
+                )
+        table.add_row(*row)
+    return table
+
+
+def render_image_comparison(labels: Sequence[str], reports: Sequence[BenchReport]) -> Table:
+    """Each image's (or engine's) overhead against its own unconfined runs, side by side
+    (``labels`` name the columns): absolute times differ (another Spark, another JVM,
+    another OCI runtime), the ratios compare."""
     first = reports[0]
     table = Table(
         "workload",
         "mode",
-        *(i.rsplit(":", 1)[-1] for i in images),
+        *labels,
         title=f"change against {first.reference} per image ({first.metric} time, "
         f"{first.confidence:.0%} CI)",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
     note,
@@ -44,6 +47,7 @@ from profiler.report.check_formats import (
     check_to_junit,
 )
 from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
+from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp.arch import native_arch
 from profiler.seccomp.runtime_default import load_runtime_default
 
@@ -105,6 +109,8 @@ def check(
         "--backend",
         help="auto (Docker when an engine is reachable, else local), docker or local.",
     ),
+    runtime: str = RUNTIMES_OPTION,
+    oci_runtime: str = OCI_RUNTIMES_OPTION,
     runtime_default: Path = typer.Option(
         None,
         "--runtime-default",
@@ -174,37 +180,49 @@ def check(
     elif profile_paths or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
     selected = workloads_lib.resolve_all(workloads or [])
-    backend = make_backend(backend_choice, note, runtime_default=runtime_default)
-    diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
-    if complain and (missing := diagnoser.unavailable()):
-        raise EnvironmentProblem(missing, "run as root with bpftrace installed")
-    shape = backend.topology_for(topology, note)
-    plans = [
-        CheckPlan(
-            workloads=tuple(selected),
-            modes=tuple(mode_list),
-            image=tag,
-            profiles=profiles,
-            pod_security=security,
-            topology=shape,
-            executors=executors,
-            repeat=repeat,
-        )
-        for tag, profiles in zip(images, profile_sets, strict=True)
-    ]
+    engines = parse_engine_choices(runtime, oci_runtime)
     options = CheckOptions(
         timeout_seconds=timeout, run_root=root, diagnose=not no_diagnose, complain=complain
     )
-    with progress_reporter("check") as on_progress:
-        reports = run_check_matrix(
-            backend, plans, options, progress=on_progress, diagnoser=diagnoser
-        )
+    reports: list[CheckReport] = []
+    for engine in engines:
+        backend = make_backend(backend_choice, note, runtime_default=runtime_default, engine=engine)
+        diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
+        if complain and (missing := diagnoser.unavailable()):
+            raise EnvironmentProblem(missing, "run as root with bpftrace installed")
+        shape = backend.topology_for(topology, note)
+        plans = [
+            CheckPlan(
+                workloads=tuple(selected),
+                modes=tuple(mode_list),
+                image=tag,
+                profiles=profiles,
+                pod_security=security,
+                topology=shape,
+                executors=executors,
+                repeat=repeat,
+            )
+            for tag, profiles in zip(images, profile_sets, strict=True)
+        ]
+        engine_options = options
+        if len(engines) > 1:
+            engine_options = replace(options, run_root=root / image_slug(backend.label))
+        with progress_reporter(
+            f"check {backend.label}" if len(engines) > 1 else "check"
+        ) as on_progress:
+            reports += run_check_matrix(
+                backend, plans, engine_options, progress=on_progress, diagnoser=diagnoser
+            )
     stdout.print(render_table(reports[0]) if len(reports) == 1 else render_matrix(reports))
     for line in dict.fromkeys(n for r in reports for n in r.notes):
         note(f"note: {line}")
     root.mkdir(parents=True, exist_ok=True)
     for report in reports:
-        folder = root if len(reports) == 1 else root / image_slug(report.image)
+        folder = root
+        if len(engines) > 1:
+            folder = folder / image_slug(report.runtime)
+        if len(images) > 1:
+            folder = folder / image_slug(report.image)
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(folder / "check.json", check_to_json(report))
     if json_out:
@@ -231,11 +249,20 @@ def cleanup() -> None:
 
 
 def render_matrix(reports: Sequence[CheckReport]) -> Table:
-    """Several images side by side: a column per image and mode."""
+    """Several images (or engines) side by side: a column per engine, image and mode."""
     first = reports[0]
     shape = _shape(first)
     title = f"topology: {shape}; pod security: {first.pod_security.value}"
-    columns = [f"{r.image.rsplit(':', 1)[-1]}\n{m.value}" for r in reports for m in r.modes]
+    several_runtimes = len({r.runtime for r in reports}) > 1
+    several_images = len({r.image for r in reports}) > 1 or not several_runtimes
+
+    def heading(report: CheckReport) -> str:
+        parts = [report.runtime] if several_runtimes else []
+        if several_images:
+            parts.append(report.image.rsplit(":", 1)[-1])
+        return "\n".join(parts)
+
+    columns = [f"{heading(r)}\n{m.value}" for r in reports for m in r.modes]
     table = Table("workload", *columns, title=title, min_width=len(title))
     for workload in first.workloads:
         row = [workload]
@@ -243,9 +270,19 @@ def render_matrix(reports: Sequence[CheckReport]) -> Table:
             for mode in report.modes:
                 row.append(_render_cell(report, workload, mode))
         table.add_row(*row)
-    labels = [f"{r.image.rsplit(':', 1)[-1]}: {r.image}" for r in reports]
-    profiles = [f"{r.image}: {r.profile_label}" for r in reports if r.profile_label]
-    table.caption = "; ".join(labels + [f"profile {p}" for p in profiles])
+    labels = (
+        list(dict.fromkeys(f"{r.image.rsplit(':', 1)[-1]}: {r.image}" for r in reports))
+        if several_images
+        else [f"image: {first.image}"]
+    )
+    profiles = list(
+        dict.fromkeys(f"{r.image}: {r.profile_label}" for r in reports if r.profile_label)
+    )
+    shapes = list(dict.fromkeys(f"{r.runtime}: {_shape(r)}" for r in reports))
+    caption = labels + [f"profile {p}" for p in profiles]
+    if len({_shape(r) for r in reports}) > 1:
+        caption.append("topology " + ", ".join(shapes))
+    table.caption = "; ".join(caption)
     return table
 
 

@@ -23,6 +23,7 @@ from profiler.runtime.interface import (
     Topology,
 )
 from profiler.runtime.pod import MAX_EXECUTORS
+from profiler.runtime.select import EngineChoice
 
 # Results go to stdout; logs, progress and errors to stderr, so output can be piped.
 # Piped output (CI logs, files) is not cut to 80 columns: tables stay readable there.
@@ -60,6 +61,40 @@ EXECUTOR_PROFILE_OPTION = typer.Option(
     "--executor-profile",
     help="Localhost profile for the executor pods [default: NAME.executor.json beside --profile].",
 )
+
+RUNTIMES_OPTION = typer.Option(
+    "docker",
+    "--runtime",
+    help="The container engine: docker, podman or containerd; several comma-separated "
+    "for a side-by-side matrix.",
+)
+OCI_RUNTIMES_OPTION = typer.Option(
+    None,
+    "--oci-runtime",
+    help="runc or crun, or both comma-separated [default: the engine's own: runc for "
+    "docker and containerd, crun for podman].",
+)
+RUNTIME_OPTION = typer.Option(
+    "docker", "--runtime", help="The container engine: docker, podman or containerd."
+)
+OCI_RUNTIME_OPTION = typer.Option(
+    None,
+    "--oci-runtime",
+    help="runc or crun [default: runc for docker and containerd, crun for podman].",
+)
+
+
+def one_engine(runtime: str, oci_runtime: str | None) -> EngineChoice:
+    """The one engine a command that runs on one engine is given."""
+    from profiler.runtime.select import parse_engine_choices
+
+    choices = parse_engine_choices(runtime, oci_runtime)
+    if len(choices) != 1:
+        raise UsageError(
+            "this command runs on one engine and OCI runtime",
+            "pass one --runtime and at most one --oci-runtime (check and bench take several)",
+        )
+    return choices[0]
 
 
 @dataclass

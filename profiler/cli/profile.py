@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler.cli.common import console, note, stdout
+from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
+from profiler.runtime.interface import ContainerEngine
 from profiler.seccomp.arch import canonical_arch, native_arch
 from profiler.seccomp.compare import (
     Comparable,
@@ -66,27 +67,101 @@ def runtime_default_(
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."
     ),
+    runtime: str = RUNTIMES_OPTION,
+    oci_runtime: str = OCI_RUNTIMES_OPTION,
 ) -> None:
-    """Probe what this engine's RuntimeDefault really allows (cached per engine version).
+    """Read and probe what each engine's RuntimeDefault really allows (cached per engine
+    and OCI runtime version).
 
-    A locked-down container calls every syscall with invalid arguments under
-    runtime-default and under unconfined with the same capabilities; the calls whose
-    outcome differs are the ones the default filters.
+    The filter the engine hands its OCI runtime is read from a RuntimeDefault container's
+    bundle; independently, a locked-down container calls every syscall with invalid
+    arguments under runtime-default and under unconfined with the same capabilities, and
+    the calls whose outcome differs are the ones the default filters. With several
+    engines (``--runtime docker,podman,containerd``) a side-by-side table compares them
+    and --out gets ``{"engines": {label: reference}}``.
     """
     from profiler.image import default_tag
+    from profiler.runtime.select import make_engine, parse_engine_choices
     from profiler.seccomp.probe import probe_runtime_default
 
     if out is not None:
         check_output_path(out, stdout_ok=True)
-    reference = probe_runtime_default(image or default_tag())
-    text = reference.to_json()
+    references = {}
+    for choice in parse_engine_choices(runtime, oci_runtime):
+        engine = make_engine(choice)
+        assert isinstance(engine, ContainerEngine)
+        references[choice.label] = probe_runtime_default(image or default_tag(), engine=engine)
+    if len(references) == 1:
+        (reference,) = references.values()
+        text = reference.to_json()
+    else:
+        text = (
+            json.dumps(
+                {"engines": {k: json.loads(r.to_json()) for k, r in references.items()}},
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
     if out is None or is_stdout(out):
-        stdout.out(text, end="", highlight=False)
+        if len(references) == 1:
+            stdout.out(text, end="", highlight=False)
+        else:
+            stdout.print(render_runtime_defaults(references))
     else:
         write_file(out, text)
         console.print(f"wrote {out}", highlight=False)
-    for line in describe_runtime_default(reference):
-        console.print(line, highlight=False, markup=False)
+        if len(references) > 1:
+            stdout.print(render_runtime_defaults(references))
+    for label, reference in references.items():
+        for line in describe_runtime_default(reference):
+            console.print(
+                f"{label}: {line}" if len(references) > 1 else line, highlight=False, markup=False
+            )
+
+
+def render_runtime_defaults(references: dict[str, RuntimeDefaultReference]) -> Table:
+    """Each engine's RuntimeDefault side by side: the probe's three classes, the bundle's
+    default action and errno, its argument-filtered calls, and what only some allow."""
+    table = Table("", *references, title="RuntimeDefault per engine (this machine)")
+    rows: dict[str, list[str]] = {
+        "probe: allowed": [],
+        "probe: blocked": [],
+        "probe: undecidable": [],
+        "bundle: default action": [],
+        "bundle: allowed names": [],
+        "bundle: argument-filtered": [],
+        "probe agrees with bundle": [],
+        "allowed here, not by every other": [],
+    }
+    allowed_sets = {k: r.allowed for k, r in references.items()}
+    everyone = frozenset.intersection(*allowed_sets.values())
+    for label, reference in references.items():
+        engine = reference.engine_default or {}
+        errno = engine.get("default_errno")
+        rows["probe: allowed"].append(str(len(reference.probe_allowed)))
+        rows["probe: blocked"].append(str(len(reference.blocked)))
+        rows["probe: undecidable"].append(str(len(reference.undecidable)))
+        rows["bundle: default action"].append(
+            f"{engine.get('default_action', '?')}" + (f" (errno {errno})" if errno else " (EPERM)")
+            if engine
+            else "not read"
+        )
+        rows["bundle: allowed names"].append(str(len(engine.get("allowed", []))) if engine else "-")
+        rows["bundle: argument-filtered"].append(
+            ", ".join(engine.get("argument_filtered", [])) if engine else "-"
+        )
+        rows["probe agrees with bundle"].append(
+            "yes"
+            if engine and not reference.disagreements
+            else ("; ".join(reference.disagreements) if engine else "-")
+        )
+        rows["allowed here, not by every other"].append(
+            ", ".join(sorted(allowed_sets[label] - everyone)) or "-"
+        )
+    for name, values in rows.items():
+        table.add_row(name, *values)
+    return table
 
 
 def describe_runtime_default(reference: RuntimeDefaultReference) -> list[str]:

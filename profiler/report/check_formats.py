@@ -14,6 +14,7 @@ from profiler.check import CheckReport
 def check_to_dict(report: CheckReport) -> dict[str, Any]:
     return {
         "image": report.image,
+        "runtime": report.runtime,
         "pod_security": report.pod_security.value,
         "topology": report.topology.value,
         "executors": report.executors if report.topology.value == "pod" else 0,
@@ -101,4 +102,9 @@ def check_matrix_to_json(reports: Sequence[CheckReport]) -> str:
 
 def check_matrix_to_junit(reports: Sequence[CheckReport]) -> str:
     """The suites of every image's check, each suite's name prefixed with its image."""
-    return _junit_document([s for r in reports for s in _junit_suites(r, f"{r.image} ")])
+    several_runtimes = len({r.runtime for r in reports}) > 1
+
+    def prefix(report: CheckReport) -> str:
+        return f"{report.runtime} {report.image} " if several_runtimes else f"{report.image} "
+
+    return _junit_document([s for r in reports for s in _junit_suites(r, prefix(r))])

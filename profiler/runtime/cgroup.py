@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from profiler.errors import EnvironmentProblem
 
@@ -27,11 +26,8 @@ class CpuAccounting:
     directory: Path | None
 
     @classmethod
-    def create(cls, client: Any, run_id: str) -> CpuAccounting:
-        try:
-            driver = client.info().get("CgroupDriver", "")
-        except Exception:
-            driver = ""
+    def create(cls, driver: str, run_id: str) -> CpuAccounting:
+        """Accounting for a run's container under an engine with cgroup ``driver``."""
         if driver != "cgroupfs":
             return cls(None, None, None)
         parent = f"/spark-seccomp/{run_id}"

@@ -31,10 +31,10 @@ from profiler.errors import EnvironmentProblem
 from profiler.paths import read_cached, write_cached
 from profiler.runtime import cgroup
 from profiler.runtime.cleanup import register_cleanup
-from profiler.runtime.engine import connect, require_image
+from profiler.runtime.engine import connect, engine_versions, oci_runtime_version, require_image
 from profiler.runtime.interface import (
     SPARK_LOCAL_DIR,
-    Backend,
+    ContainerEngine,
     ContainerRef,
     ContainerResult,
     ContainerSecurity,
@@ -234,15 +234,63 @@ class _Live:
     notes: list[str] = field(default_factory=list)
 
 
-class DockerBackend(Backend):
+class DockerBackend(ContainerEngine):
     name = "docker"
 
-    def __init__(self, client: Any | None = None) -> None:
-        self.client = client or connect()
+    def __init__(self, client: Any | None = None, *, oci_runtime: str = "runc") -> None:
+        self.oci_runtime = oci_runtime
+        self.client = client or self._connect()
         self._checked_images: set[str] = set()
         if client is None:
+            self._require_oci_runtime()
             self.sweep_orphans()
         register_cleanup(self.name, "container", self._cleanup_after_interrupt)
+
+    def _connect(self) -> Any:
+        return connect()
+
+    def _require_oci_runtime(self) -> None:
+        runtimes = self.client.info().get("Runtimes") or {}
+        if self.oci_runtime not in runtimes:
+            raise EnvironmentProblem(
+                f"the Docker engine has no {self.oci_runtime} runtime "
+                f"(it has {', '.join(sorted(runtimes)) or 'none'})",
+                f"as root, `make setup` adds {self.oci_runtime} to /etc/docker/daemon.json "
+                "and reloads the engine",
+            )
+
+    def engine_options(self, options: dict[str, Any], scratch: Path) -> dict[str, Any]:
+        """The create keywords as this engine takes them (``scratch``: a directory of the
+        run's for files the engine must be given by path)."""
+        options["runtime"] = self.oci_runtime
+        return options
+
+    # The run's network reaches nothing outside it.
+    internal_networks = True
+
+    def bundle_configs(self, container_id: str) -> list[Path]:
+        """Where a running container's OCI ``config.json`` may be."""
+        return [Path(root) / container_id / "config.json" for root in _BUNDLE_ROOTS]
+
+    def versions(self) -> dict[str, str]:
+        found = engine_versions(self.client)
+        versions = {
+            "engine": f"{self.name} {found.get('engine', 'unknown')}",
+            "oci_runtime": oci_runtime_version(self.oci_runtime),
+        }
+        if "containerd" in found:
+            versions["containerd"] = found["containerd"]
+        return versions
+
+    def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
+        found = self.client.images.get(image)
+        return str(found.id), dict(found.labels or {})
+
+    def cgroup_driver(self) -> str:
+        try:
+            return str(self.client.info().get("CgroupDriver", "unknown"))
+        except Exception:  # noqa: BLE001 - unknown is an answer
+            return "unknown"
 
     def _cleanup_after_interrupt(self) -> int:
         """How many containers an interrupt cost: those the unwinding runs removed, and
@@ -287,7 +335,12 @@ class DockerBackend(Backend):
         binds = {TOOLS_DIR: (str(_TOOLS_ON_HOST), "ro")}
         binds.update({inside: (str(host), "ro") for host, inside in (mounts or {}).items()})
         options = _command_options(image, argv, mode, profile_json, security, binds)
-        with _command_container(self.client, options) as container:
+        with (
+            tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch,
+            _command_container(
+                self.client, self.engine_options(options, Path(scratch))
+            ) as container,
+        ):
             exit_code, timed_out = _wait(container, timeout_seconds)
             stdout, stderr = _logs(container)
         return (None if timed_out else exit_code), stdout, stderr
@@ -299,10 +352,14 @@ class DockerBackend(Backend):
         (not root, or an engine whose bundles live elsewhere)."""
         self.require_image(image)
         options = _command_options(image, ("sleep", "60"), SecurityMode.RUNTIME_DEFAULT)
-        with _command_container(self.client, options) as container:
-            for root in _BUNDLE_ROOTS:
-                config = Path(root) / str(container.id) / "config.json"
-                with contextlib.suppress(OSError, ValueError):
+        with (
+            tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch,
+            _command_container(
+                self.client, self.engine_options(options, Path(scratch))
+            ) as container,
+        ):
+            for config in self.bundle_configs(str(container.id)):
+                with contextlib.suppress(OSError, ValueError, KeyError):
                     seccomp = json.loads(config.read_text())["linux"]["seccomp"]
                     return str(config.parent.parent), seccomp
         return None
@@ -312,7 +369,7 @@ class DockerBackend(Backend):
         the rest that SparkContext adds to spark.executor's Java options (Spark hands them
         to executor pods as SPARK_JAVA_OPT_<n>). Asked of the image's own Spark once, cached
         by image id."""
-        image_id = str(self.client.images.get(image).id)
+        image_id = self.image_facts(image)[0]
         known: dict[str, list[str]] = {}
         with contextlib.suppress(ValueError):
             known = json.loads(read_cached(JAVA_OPTIONS_CACHE) or "{}")
@@ -333,11 +390,9 @@ class DockerBackend(Backend):
 
     def honours_default_errno(self, image: str) -> bool:
         """Whether the engine passes a profile's ``defaultErrnoRet`` on; cached per engine."""
-        from profiler.runtime.engine import engine_versions
         from profiler.seccomp.arch import known_syscalls, native_arch
 
-        versions = engine_versions(self.client)
-        key = "-".join(f"{k}={v}" for k, v in sorted(versions.items()))
+        key = "-".join(f"{k}={v}" for k, v in sorted(self.versions().items()))
         known: dict[str, bool] = {}
         with contextlib.suppress(ValueError):
             known = json.loads(read_cached(ERRNO_PROBE_CACHE) or "{}")
@@ -491,7 +546,9 @@ class _Run:
     def _start(self, plan: ContainerPlan, pod: PodPlan, *, observe: bool) -> _Live:
         from docker.errors import APIError
 
-        accounting = cgroup.CpuAccounting.create(self.client, f"{self.run_id}-{plan.name}")
+        accounting = cgroup.CpuAccounting.create(
+            self.backend.cgroup_driver(), f"{self.run_id}-{plan.name}"
+        )
         options = container_options(
             plan,
             self.spec,
@@ -509,6 +566,7 @@ class _Run:
             }
         if plan.role is None:
             options["environment"]["SPARK_DAEMON_MEMORY"] = "512m"
+        options = self.backend.engine_options(options, self.host_dir / "engine" / plan.name)
         container = _create(self.client, options)
         self.created.append(container)
         live = _Live(plan, container, accounting, started=time.monotonic())
@@ -605,7 +663,7 @@ class _Run:
                 self.network = self.client.networks.create(
                     name,
                     driver="bridge",
-                    internal=True,
+                    internal=self.backend.internal_networks,
                     ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=cidr)]),
                     labels={
                         OWNER_LABEL: OWNER,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from profiler.runtime.error_line import error_line
 from profiler.workloads import Workload, WorkloadResult
@@ -378,6 +379,11 @@ class Backend(ABC):
 
     name: str
 
+    @property
+    def label(self) -> str:
+        """What reports call this backend: the engine and its OCI runtime ("podman/crun")."""
+        return self.name
+
     @abstractmethod
     def run(
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
@@ -396,3 +402,53 @@ class Backend(ABC):
     @abstractmethod
     def cleanup(self) -> int:
         """Remove anything this tool started that is still around; returns how many."""
+
+
+class ContainerEngine(Backend):
+    """A backend on a container engine (Docker, Podman, containerd): besides whole runs it
+    runs one-off commands, reads the RuntimeDefault filter it hands its OCI runtime, and
+    says what it is. Nothing above ``profiler.runtime`` knows which engine it talks to."""
+
+    oci_runtime: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/{self.oci_runtime}"
+
+    @abstractmethod
+    def run_command(
+        self,
+        image: str,
+        argv: Sequence[str],
+        mode: SecurityMode,
+        profile_json: str | None = None,
+        security: ContainerSecurity | None = None,
+        *,
+        mounts: Mapping[str, str] | None = None,
+        timeout_seconds: float = 120.0,
+    ) -> tuple[int | None, str, str]:
+        """(exit code or None on timeout, stdout, stderr) of ``argv`` through the image's
+        entrypoint in the shape of a workload's local container; always removed."""
+
+    @abstractmethod
+    def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
+        """(where it was read, the ``linux.seccomp`` object) the engine hands the OCI
+        runtime for a RuntimeDefault container with the restricted settings; None when
+        the bundle cannot be read here."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """``engine`` ("docker 20.10.24"), ``oci_runtime`` ("runc 1.1.5") and, where the
+        engine has one, ``containerd``."""
+
+    @abstractmethod
+    def require_image(self, image: str) -> None:
+        """Make ``image`` available to the engine (moving it from Docker by save/load when
+        only Docker has it), or raise ``EnvironmentProblem``."""
+
+    @abstractmethod
+    def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
+        """(image id, labels) of an available image."""
+
+    def cgroup_driver(self) -> str:
+        return "unknown"

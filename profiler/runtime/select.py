@@ -1,36 +1,87 @@
-"""Choosing the backend: Docker when an engine is reachable, else the local backend."""
+"""Choosing the backend: an engine (Docker, Podman, containerd) with an OCI runtime, or
+the local backend when no engine is reachable."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem, UsageError
+from profiler.runtime.engine import ENGINES, check_engine_choice
 from profiler.runtime.interface import Backend
 
 BACKENDS = ("auto", "docker", "local")
 
 
+@dataclass(frozen=True)
+class EngineChoice:
+    """One ``--runtime`` / ``--oci-runtime`` pair ("podman", "crun")."""
+
+    engine: str
+    oci_runtime: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine}/{self.oci_runtime}"
+
+
+def parse_engine_choices(runtimes: str | None, oci_runtimes: str | None) -> list[EngineChoice]:
+    """Every pair of the comma-separated ``--runtime`` and ``--oci-runtime`` lists, in order
+    (no ``--oci-runtime``: each engine's own default)."""
+    engines = [e.strip() for e in (runtimes or "docker").split(",") if e.strip()]
+    oci: list[str | None] = [o.strip() for o in (oci_runtimes or "").split(",") if o.strip()]
+    if not engines:
+        raise UsageError("--runtime names no engine", f"choose from {', '.join(ENGINES)}")
+    choices = [EngineChoice(*check_engine_choice(e, o)) for e in engines for o in oci or [None]]
+    return list(dict.fromkeys(choices))
+
+
+def make_engine(choice: EngineChoice) -> Backend:
+    if choice.engine == "podman":
+        from profiler.runtime.podman import PodmanBackend
+
+        return PodmanBackend(oci_runtime=choice.oci_runtime)
+    if choice.engine == "containerd":
+        from profiler.runtime.containerd import ContainerdBackend
+
+        return ContainerdBackend(oci_runtime=choice.oci_runtime)
+    from profiler.runtime.docker import DockerBackend
+
+    return DockerBackend(oci_runtime=choice.oci_runtime)
+
+
 def make_backend(
-    choice: str, note: Callable[[str], None], *, runtime_default: Path | None = None
+    choice: str,
+    note: Callable[[str], None],
+    *,
+    runtime_default: Path | None = None,
+    engine: EngineChoice | None = None,
 ) -> Backend:
-    """The backend for ``--backend``; ``auto`` says which it picked and why.
+    """The backend for ``--backend`` (and ``--runtime``); ``auto`` says which it picked
+    and why.
 
     ``runtime_default`` is the reference profile the local backend enforces for
-    runtime-default (Docker's comes from the engine itself).
+    runtime-default (an engine's comes from the engine itself). ``engine`` other than
+    Docker with runc makes the backend that engine's, whatever ``--backend`` says but local.
     """
     from profiler.runtime.local import LocalBackend
 
     choice = choice.lower()
     if choice not in BACKENDS:
         raise UsageError(f"unknown backend {choice!r}", "choose auto, docker or local")
+    engine = engine or EngineChoice("docker", "runc")
     if choice == "local":
+        if engine != EngineChoice("docker", "runc"):
+            raise UsageError(
+                "--backend local runs no engine", "drop --runtime/--oci-runtime, or --backend"
+            )
         return LocalBackend(runtime_default=runtime_default, note=note)
+    if choice == "docker" or engine != EngineChoice("docker", "runc"):
+        return make_engine(engine)
     from profiler.runtime.docker import DockerBackend
     from profiler.runtime.engine import connect
 
-    if choice == "docker":
-        return DockerBackend()
     try:
         client = connect()
     except EnvironmentProblem as exc:

@@ -22,8 +22,7 @@ from typing import Any
 from profiler.errors import EnvironmentProblem
 from profiler.paths import read_cached, write_cached
 from profiler.runtime.docker import TOOLS_DIR
-from profiler.runtime.engine import connect, engine_versions, require_image
-from profiler.runtime.interface import SecurityMode
+from profiler.runtime.interface import ContainerEngine, SecurityMode
 from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
 from profiler.seccomp.engine_default import (
     EngineDefault,
@@ -36,56 +35,64 @@ from profiler.seccomp.runtime_default import RuntimeDefaultReference
 PER_CALL_TIMEOUT = 1.0
 
 
-def probe_runtime_default(image: str, *, client: Any | None = None) -> RuntimeDefaultReference:
-    """Probe (or read the cached probe of) this engine's RuntimeDefault on this machine."""
-    client = client or connect()
-    versions = engine_versions(client)
+def probe_runtime_default(
+    image: str, *, engine: ContainerEngine | None = None
+) -> RuntimeDefaultReference:
+    """Probe (or read the cached probe of) an engine's RuntimeDefault on this machine
+    (``engine``: Docker with runc unless given)."""
+    if engine is None:
+        from profiler.runtime.docker import DockerBackend
+
+        engine = DockerBackend()
+    versions = engine.versions()
     arch = native_arch()
-    name = f"docker-{versions.get('engine', 'unknown')}"
+    # "docker-20.10.24-runc-1.1.5": the filter is the engine's, the calls the OCI runtime
+    # needs after loading it are its own.
+    name = "-".join(
+        versions.get(key, "unknown").replace(" ", "-") for key in ("engine", "oci_runtime")
+    )
     # "3classes": probes cached before the undecidable class existed are not reused.
     cache = f"runtime-default-3classes-{name}-{arch}.json"
     cached = read_cached(cache)
     if cached is not None:
         with contextlib.suppress(ValueError, KeyError):
             return RuntimeDefaultReference.from_dict(json.loads(cached), cache)
-    require_image(client, image)
+    engine.require_image(image)
     names = sorted(known_syscalls(arch))
     numbers = {n: syscall_number(n, arch) for n in names}
     argv = [str(PER_CALL_TIMEOUT), *[str(v) for v in numbers.values() if v is not None]]
-    confined = _run_probe(client, image, argv, unconfined=False)
-    free = _run_probe(client, image, argv, unconfined=True)
+    confined = _run_probe(engine, image, argv, unconfined=False)
+    free = _run_probe(engine, image, argv, unconfined=True)
     classes = classify_probe(numbers, confined, free)
-    engine = _engine_default(client, image, arch)
+    default = _engine_default(engine, image, arch)
     # What consumers (diagnosis, the local backend's emulation, diffs) take as allowed: the
     # bundle's filter when it could be read, as it is what runc loads; else the probe's
     # allowed and undecidable calls (futex with invalid arguments is ENOSYS both ways).
     allowed = (
-        (engine.allowed | engine.argument_filtered) & frozenset(names)
-        if engine is not None
+        (default.allowed | default.argument_filtered) & frozenset(names)
+        if default is not None
         else classes.allowed | classes.undecidable
     )
     reference = RuntimeDefaultReference(
         name=f"{name} runtime-default",
         source=f"probe of {image}, all capabilities dropped, no-new-privileges"
-        + ("; allowed as read from the engine's bundle" if engine is not None else ""),
+        + ("; allowed as read from the engine's bundle" if default is not None else ""),
         allowed=allowed,
         probe_allowed=classes.allowed,
         arch=arch,
         blocked=classes.blocked,
         undecidable=classes.undecidable,
-        engine_default=engine.to_dict() if engine is not None else None,
-        disagreements=tuple(d.describe() for d in cross_check(engine, classes))
-        if engine is not None
+        engine_default=default.to_dict() if default is not None else None,
+        disagreements=tuple(d.describe() for d in cross_check(default, classes))
+        if default is not None
         else (),
     )
     write_cached(cache, reference.to_json())
     return reference
 
 
-def _engine_default(client: Any, image: str, arch: str) -> EngineDefault | None:
-    from profiler.runtime.docker import DockerBackend
-
-    found = DockerBackend(client).runtime_default_filter(image)
+def _engine_default(engine: ContainerEngine, image: str, arch: str) -> EngineDefault | None:
+    found = engine.runtime_default_filter(image)
     if found is None:
         return None
     where, seccomp = found
@@ -94,17 +101,17 @@ def _engine_default(client: Any, image: str, arch: str) -> EngineDefault | None:
     )
 
 
-def _run_probe(client: Any, image: str, argv: list[str], *, unconfined: bool) -> dict[str, Any]:
-    from profiler.runtime.docker import DockerBackend
-
+def _run_probe(
+    engine: ContainerEngine, image: str, argv: list[str], *, unconfined: bool
+) -> dict[str, Any]:
     # Restricted pod security on both sides: the same (no) capabilities, so a difference
     # in outcome can only come from the filter.
     mode = SecurityMode.UNCONFINED if unconfined else SecurityMode.RUNTIME_DEFAULT
-    exit_code, output, errors = DockerBackend(client).run_command(
+    exit_code, output, errors = engine.run_command(
         image, ["python3", f"{TOOLS_DIR}/syscall_probe.py", *argv], mode, timeout_seconds=900
     )
     if exit_code != 0 or not output.strip():
         last = (errors.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentProblem(f"the RuntimeDefault probe failed: {last}")
+        raise EnvironmentProblem(f"the RuntimeDefault probe on {engine.label} failed: {last}")
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result

@@ -33,7 +33,7 @@ from profiler.runtime.interface import (
     SecurityMode,
 )
 from profiler.workloads import Workload, WorkloadResult
-from tests.fakes import FakeBackend
+from tests.fakes import FakeBackend, FakeEngine
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "bench"
 U, R, L = SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST
@@ -218,55 +218,16 @@ def test_status_lines_of_a_confined_process() -> None:
     assert "SpeculationIndirectBranch" not in old_kernel
 
 
-class FakeRunner(FakeBackend):
-    """A backend that can also run commands: scripted outputs per seccomp mode."""
+class FakeRunner(FakeEngine):
+    """An engine with scripted outputs per seccomp mode, run with restricted security."""
 
     def __init__(self, outputs: Mapping[SecurityMode, tuple[int | None, str, str]]) -> None:
-        super().__init__(ok)
-        self.client = FakeClient()
-        self.outputs = outputs
-        self.commands: list[tuple[list[str], SecurityMode, str | None]] = []
+        super().__init__(ok, outputs)
 
-    def run_command(
-        self,
-        image: str,
-        argv: Sequence[str],
-        mode: SecurityMode,
-        profile_json: str | None = None,
-        security: ContainerSecurity | None = None,
-        *,
-        mounts: Mapping[str, str] | None = None,
-        timeout_seconds: float = 120.0,
-    ) -> tuple[int | None, str, str]:
-        assert security == ContainerSecurity.preset(PodSecurity.RESTRICTED)
-        self.commands.append((list(argv), mode, profile_json))
-        return self.outputs[mode]
-
-
-class FakeImage:
-    id = "sha256:abc"
-    labels = {"io.spark-seccomp.spark-version": "3.5.7"}
-
-
-class FakeImages:
-    def get(self, _tag: str) -> FakeImage:
-        return FakeImage()
-
-
-class FakeClient:
-    images = FakeImages()
-
-    def version(self) -> dict[str, Any]:
-        return {
-            "Version": "20.10.24",
-            "Components": [
-                {"Name": "containerd", "Version": "1.6.20"},
-                {"Name": "runc", "Version": "1.1.5"},
-            ],
-        }
-
-    def info(self) -> dict[str, Any]:
-        return {"CgroupDriver": "cgroupfs", "CgroupVersion": "1"}
+    def run_command(self, *args: Any, **kwargs: Any) -> tuple[int | None, str, str]:
+        result = super().run_command(*args, **kwargs)
+        assert self.securities[-1] == ContainerSecurity.preset(PodSecurity.RESTRICTED)
+        return result
 
 
 def test_environment_records_engine_image_and_confined_status() -> None:
@@ -282,7 +243,8 @@ def test_environment_records_engine_image_and_confined_status() -> None:
     assert environment["speculation_store_bypass_unconfined"] == "thread vulnerable"
     assert environment["seccomp_confined"] == "2"
     assert environment["seccomp_filters_confined"] == "1"
-    assert (environment["engine"], environment["runc"]) == ("20.10.24", "1.1.5")
+    assert (environment["engine"], environment["oci_runtime"]) == ("fake 20.10.24", "runc 1.1.5")
+    assert environment["containerd"] == "1.6.20"
     assert (environment["image_id"], environment["spark_version"]) == ("sha256:abc", "3.5.7")
     assert environment["kernel"] and environment["cpu_count"] >= 1
     assert runner.commands[0][0][:2] == ["grep", "-E"]
