@@ -446,7 +446,7 @@ def _capabilities(security: ContainerSecurity) -> frozenset[str]:
 
 # Backends whose runs call RunObserver.started with the container's host pid, which the
 # eBPF tracer needs to find the container's mount namespace.
-TRACEABLE_BACKENDS = ("docker", "local")
+TRACEABLE_BACKENDS = ("docker", "podman", "containerd", "local")
 
 
 class ComplainDiagnoser(Diagnoser):

@@ -73,10 +73,14 @@ class RecordOutcome:
     recordings: tuple[Recording, ...]
     verification: CheckReport | None = None
     notes: tuple[str, ...] = field(default=())
+    # Recorded under several OCI runtimes: the verification on each (the first is
+    # ``verification`` too).
+    verifications: tuple[CheckReport, ...] = ()
 
     @property
     def verified(self) -> bool:
-        return self.verification is None or self.verification.passed
+        reports = self.verifications or ((self.verification,) if self.verification else ())
+        return all(r.passed for r in reports)
 
     @property
     def union(self) -> DerivedProfile:
@@ -221,6 +225,68 @@ def record_profile(
         return outcome
     report = verify_profiles(backend, plan, outcome, run_root=run_root, progress=progress)
     return replace(outcome, verification=report)
+
+
+def record_across_runtimes(
+    backends: Sequence[Backend],
+    plan: RecordPlan,
+    options: DeriveOptions,
+    *,
+    run_root: Path,
+    make_tracer: TracerFactory,
+    verify: bool = True,
+    progress: Progress = lambda _m, _d, _t: None,
+    on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
+) -> RecordOutcome:
+    """Record under each backend (one engine, several OCI runtimes), derive one set of
+    profiles from every recording, and verify them under each, so that they work on nodes
+    with either runtime. The summaries name the calls only one runtime's runs made.
+
+    Each runtime's runs and logs go in ``run_root/<engine-runtime>``; its runs are numbered
+    after the previous runtime's, so that every run counts once."""
+    from profiler.check import image_slug
+
+    per_runtime: dict[str, list[Recording]] = {}
+    for offset, backend in enumerate(backends):
+        recorded = record_workloads(
+            backend,
+            plan,
+            make_tracer,
+            run_root=run_root / image_slug(backend.label),
+            progress=progress,
+        )
+        per_runtime[backend.label] = [
+            replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
+        ]
+    recordings = [r for found in per_runtime.values() for r in found]
+    profiles = derive_profiles(recordings, options)
+    only = runtime_only_calls(
+        {label: derive_profiles(found, options)[UNION] for label, found in per_runtime.items()}
+    )
+    profiles = {
+        key: replace(derived, summary=replace(derived.summary, oci_runtime_only=only))
+        for key, derived in profiles.items()
+    }
+    on_derived(profiles)
+    outcome = RecordOutcome(profiles, tuple(recordings))
+    if not verify:
+        return outcome
+    reports = tuple(
+        verify_profiles(
+            backend, plan, outcome, run_root=run_root / image_slug(backend.label), progress=progress
+        )
+        for backend in backends
+    )
+    return replace(outcome, verification=reports[0], verifications=reports)
+
+
+def runtime_only_calls(unions: dict[str, DerivedProfile]) -> dict[str, tuple[str, ...]]:
+    """Per runtime label, the calls its profile allows and no other runtime's does."""
+    allowed = {label: set(d.profile.allowed()) for label, d in unions.items()}
+    return {
+        label: tuple(sorted(names - set().union(*(v for k, v in allowed.items() if k != label))))
+        for label, names in sorted(allowed.items())
+    }
 
 
 def verify_profiles(

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Sets up everything spark-seccomp needs on a Debian machine, idempotently:
-#   system packages (Docker engine, mmdebstrap, bpftrace, strace, libseccomp),
-#   a running Docker engine, and a virtualenv with the tool installed.
+#   system packages (Docker engine and its containerd, Podman, crun, mmdebstrap, bpftrace,
+#   strace, libseccomp), Docker's crun runtime, a running Docker engine, and a virtualenv
+#   with the tool installed. Podman's API services are started by the tool when needed.
 # Steps that need root are skipped with a message when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-PACKAGES=(docker.io mmdebstrap bpftrace strace libseccomp2 python3-venv gcc libc6-dev)
+PACKAGES=(docker.io containerd mmdebstrap bpftrace strace libseccomp2 python3-venv gcc libc6-dev
+  podman crun containernetworking-plugins golang-github-containernetworking-plugin-dnsname)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -25,7 +27,51 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# crun refuses a hybrid cgroup layout ("cgroups in hybrid mode not supported"): on a
+# cgroup v1 host that leaves hugetlb on the v2 hierarchy, give hugetlb its v1 mount.
+# runc and Docker are unaffected.
+if [[ $(id -u) -eq 0 && -d /sys/fs/cgroup/cpuacct && ! -e /sys/fs/cgroup/hugetlb ]] &&
+  grep -qw hugetlb /proc/cgroups && mountpoint -q /sys/fs/cgroup 2>/dev/null; then
+  say "mounting the hugetlb cgroup controller at /sys/fs/cgroup/hugetlb (crun needs it on v1)"
+  mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
+fi
+
+# Docker runs crun when asked (--oci-runtime crun): a "crun" runtime in daemon.json, merged
+# into what is there; a running engine reloads it on SIGHUP.
+DAEMON_JSON=/etc/docker/daemon.json
+docker_crun_added=0
+if [[ $(id -u) -eq 0 ]] && command -v crun >/dev/null; then
+  mkdir -p /etc/docker
+  if ! python3 - "$DAEMON_JSON" "$(command -v crun)" <<'PY'
+import json, os, sys
+path, crun = sys.argv[1], sys.argv[2]
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+if config.get("runtimes", {}).get("crun", {}).get("path") == crun:
+    sys.exit(0)
+config.setdefault("runtimes", {})["crun"] = {"path": crun}
+with open(path + ".tmp", "w") as f:
+    json.dump(config, f, indent=2, sort_keys=True)
+    f.write("\n")
+os.replace(path + ".tmp", path)
+sys.exit(1)
+PY
+  then
+    say "added the crun runtime to $DAEMON_JSON"
+    docker_crun_added=1
+  fi
+fi
+# Podman on a local image must never ask a registry; Debian's policy accepts local images,
+# and one is written when none is there.
+if [[ $(id -u) -eq 0 && ! -e /etc/containers/policy.json ]] && command -v podman >/dev/null; then
+  mkdir -p /etc/containers
+  printf '{"default": [{"type": "insecureAcceptAnything"}]}\n' >/etc/containers/policy.json
+fi
+
 engine_up() { timeout 5 docker info >/dev/null 2>&1; }
+if ((docker_crun_added)) && engine_up; then
+  pkill -HUP -x dockerd || true
+  sleep 1
+fi
 if ! engine_up; then
   if [[ $(id -u) -eq 0 ]] && command -v dockerd >/dev/null; then
     say "starting the Docker engine (log: /var/log/spark-seccomp-dockerd.log)"

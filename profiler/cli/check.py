@@ -241,11 +241,20 @@ def check(
 
 
 def cleanup() -> None:
-    """Remove every container this tool started that is still around (after a crash)."""
-    from profiler.runtime.docker import DockerBackend
+    """Remove every container this tool started that is still around (after a crash), on
+    Docker, Podman and containerd."""
+    from profiler.runtime.select import cleanup_everywhere
 
-    removed = DockerBackend().cleanup()
-    console.print(f"removed {removed} container(s)")
+    found = cleanup_everywhere()
+    if not any(isinstance(removed, int) for removed in found.values()):
+        from profiler.runtime.engine import START_HINT
+
+        raise EnvironmentProblem(str(found.get("docker", "no engine is reachable")), START_HINT)
+    for engine, removed in found.items():
+        if isinstance(removed, int):
+            console.print(f"{engine}: removed {removed} container(s)", highlight=False)
+        else:
+            console.print(f"{engine}: skipped ({removed})", highlight=False)
 
 
 def render_matrix(reports: Sequence[CheckReport]) -> Table:

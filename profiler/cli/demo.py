@@ -12,9 +12,12 @@ from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
     EXECUTORS_OPTION,
+    OCI_RUNTIME_OPTION,
+    RUNTIME_OPTION,
     TOPOLOGY_OPTION,
     console,
     note,
+    one_engine,
     progress_reporter,
     stdout,
     write_runtime_default,
@@ -35,6 +38,8 @@ def demo(
     backend_choice: str = typer.Option(
         "auto", "--backend", help="auto (Docker when reachable, else local), docker or local."
     ),
+    runtime: str = RUNTIME_OPTION,
+    oci_runtime: str = OCI_RUNTIME_OPTION,
     tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
     bench_repeat: int = typer.Option(3, "--bench-repeat", min=1, help="Rounds of the short bench."),
     image: str = typer.Option(
@@ -68,7 +73,7 @@ def demo(
     check_output_files(root, (*KNOWN_FILES, *REPORT_FILES))
     require_plotting()
     tag = image or default_tag()
-    backend = make_backend(backend_choice, note)
+    backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime))
     make_tracer = record_lib.tracer_factory(tracer, note)
     explicit = record_lib.needs_explicit_errno(backend, tag)
     with progress_reporter("demo") as on_progress:

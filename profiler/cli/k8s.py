@@ -10,7 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from profiler.cli.common import console, note, progress, stdout, write_atomically
+from profiler.cli.common import (
+    OCI_RUNTIME_OPTION,
+    RUNTIME_OPTION,
+    console,
+    note,
+    one_engine,
+    progress,
+    stdout,
+    write_atomically,
+)
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
@@ -434,6 +443,8 @@ def dry_run_command(
     no_diagnose: bool = typer.Option(
         False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
     ),
+    runtime: str = RUNTIME_OPTION,
+    oci_runtime: str = OCI_RUNTIME_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -466,11 +477,12 @@ def dry_run_command(
     reports = None
     root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     if not plan_only:
-        from profiler.runtime.docker import DockerBackend
+        from profiler.runtime.select import make_engine
 
+        engine = one_engine(runtime, oci_runtime)
         reports = dry_run.run_plans(
             apps,
-            DockerBackend,
+            lambda: make_engine(engine),
             workload=workload,
             image_from_manifest=image is None,
             timeout_seconds=timeout,

@@ -13,6 +13,7 @@ from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
     EXECUTORS_OPTION,
+    RUNTIME_OPTION,
     TOPOLOGY_OPTION,
     console,
     note,
@@ -29,7 +30,8 @@ from profiler.output import (
     write_files,
 )
 from profiler.paths import runs_dir
-from profiler.runtime.interface import Topology
+from profiler.runtime.interface import Backend, Topology
+from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
 
@@ -71,6 +73,13 @@ def record(
         "--backend",
         help="auto (Docker when an engine is reachable, else local), docker or local.",
     ),
+    runtime: str = RUNTIME_OPTION,
+    oci_runtime: str = typer.Option(
+        None,
+        "--oci-runtime",
+        help="runc or crun, or runc,crun: record under both, verify under both, and say "
+        "which calls only one needed [default: the engine's own].",
+    ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
 ) -> None:
@@ -104,6 +113,8 @@ def record(
     arches = parse_arches(arch) if arch else None
     image = image or default_tag()
     backend = None
+    backends: list[Backend] = []
+    across: record_lib.RecordOutcome | None = None
     recordings = None
     make_tracer = None
     if from_recordings:
@@ -117,7 +128,11 @@ def record(
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, note)
     if make_tracer is not None or verify:
-        backend = make_backend(backend_choice, note)
+        engines = parse_engine_choices(runtime, oci_runtime)
+        if len({e.engine for e in engines}) > 1:
+            raise UsageError("record runs on one engine", "pass one --runtime")
+        backends = [make_backend(backend_choice, note, engine=e) for e in engines]
+        backend = backends[0]
         topology = backend.topology_for(topology, note)
     plan = record_lib.RecordPlan(
         workloads=tuple(selected),
@@ -140,19 +155,36 @@ def record(
         _write_profiles(root / "profile.json", profiles)
 
     with progress_reporter("record") as on_progress:
-        outcome = record_lib.record_profile(
-            backend,
-            plan,
-            options,
-            run_root=root,
-            make_tracer=make_tracer,
-            recordings=recordings,
-            verify=verify,
-            progress=on_progress,
-            on_derived=review,
+        if len(backends) > 1 and make_tracer is not None:
+            across = record_lib.record_across_runtimes(
+                backends,
+                plan,
+                options,
+                run_root=root,
+                make_tracer=make_tracer,
+                verify=verify,
+                progress=on_progress,
+                on_derived=review,
+            )
+        outcome = (
+            across
+            if across is not None
+            else record_lib.record_profile(
+                backend,
+                plan,
+                options,
+                run_root=root,
+                make_tracer=make_tracer,
+                recordings=recordings,
+                verify=verify,
+                progress=on_progress,
+                on_derived=review,
+            )
         )
-    if outcome.verification is not None:
-        console.print(render_table(outcome.verification))
+    for verification in outcome.verifications or (
+        (outcome.verification,) if outcome.verification else ()
+    ):
+        console.print(render_table(verification))
     if not outcome.verified:
         raise VerificationFailed(
             f"the derived profile breaks a workload, so it was not written to {out}",
@@ -211,6 +243,8 @@ def _print_review(summary: generate.Summary, explicit: bool) -> None:
             note(f"not on {arch} (left out there): {', '.join(sorted(names))}")
     if summary.flaky:
         note(f"seen in only some runs (more --runs may find more): {', '.join(summary.flaky)}")
+    for label, names in sorted(summary.oci_runtime_only.items()):
+        note(f"only the runs under {label} made: {', '.join(names) or 'none'}")
     if explicit:
         note(
             "this engine ignores defaultErrnoRet: denied syscalls are listed with an explicit errnoRet"

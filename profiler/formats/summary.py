@@ -52,6 +52,7 @@ class SummaryFile(Open):
     added: dict[SyscallName, list[SyscallName]] = {}
     arg_values: dict[Name, list[ArgValue]] = {}
     unknown_numbers: list[NonNegativeInt] = []
+    oci_runtime_only: dict[str, list[str]] = {}
 
     @model_validator(mode="after")
     def _runs_add_up(self) -> SummaryFile:

@@ -466,15 +466,14 @@ def _not_started(plan: DryRunPlan, role: RolePlan) -> RoleOutcome:
 
 def _require_images(backend: Backend, plan: DryRunPlan) -> None:
     """Say which image is missing and what to do, before any run."""
-    from profiler.runtime.docker import DockerBackend
-    from profiler.runtime.engine import require_image
+    from profiler.runtime.interface import ContainerEngine
 
-    if not isinstance(backend, DockerBackend) or plan.run is None:
+    if not isinstance(backend, ContainerEngine) or plan.run is None:
         return
     spec = plan.run
     for image in sorted({spec.settings_for(role).image for role in spec.roles}):
         try:
-            require_image(backend.client, image)
+            backend.require_image(image)
         except EnvironmentProblem as exc:
             if not plan.image_from_manifest:
                 raise

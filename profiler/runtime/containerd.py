@@ -37,6 +37,7 @@ from profiler.runtime.docker import (
     _TMPFS_OPTIONS,
     _TMPFS_SIZE,
     _TOOLS_ON_HOST,
+    RUNTIME_REFUSED_EXIT,
     SESSION,
     TOOLS_DIR,
     write_run_dir,
@@ -263,7 +264,7 @@ class ContainerdBackend(ContainerEngine):
                 container, Path(scratch), uuid.uuid4().hex[:12], timeout_seconds, None
             )
         if outcome.start_error is not None:
-            return 125, outcome.stdout, outcome.stderr
+            return RUNTIME_REFUSED_EXIT, outcome.stdout, outcome.stderr
         return outcome.exit_code, outcome.stdout, outcome.stderr
 
     def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:

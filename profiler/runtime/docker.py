@@ -67,6 +67,9 @@ SESSION = uuid.uuid4().hex[:12]
 # by an engine that stopped answering, and the next backend removes it.
 PID_LABEL = "io.spark-seccomp.pid"
 ERRNO_PROBE_CACHE = "default-errno-probe.json"
+# What ``run_command`` answers when the OCI runtime could not start the container (as
+# `docker run` exits 125 when the container cannot be run).
+RUNTIME_REFUSED_EXIT = 125
 # Where containerd keeps a running container's OCI bundle: dockerd's own containerd, then
 # a system containerd's (namespace "moby" either way).
 _BUNDLE_ROOTS = (
@@ -335,14 +338,17 @@ class DockerBackend(ContainerEngine):
         binds = {TOOLS_DIR: (str(_TOOLS_ON_HOST), "ro")}
         binds.update({inside: (str(host), "ro") for host, inside in (mounts or {}).items()})
         options = _command_options(image, argv, mode, profile_json, security, binds)
-        with (
-            tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch,
-            _command_container(
-                self.client, self.engine_options(options, Path(scratch))
-            ) as container,
-        ):
-            exit_code, timed_out = _wait(container, timeout_seconds)
-            stdout, stderr = _logs(container)
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch,
+                _command_container(
+                    self.client, self.engine_options(options, Path(scratch))
+                ) as container,
+            ):
+                exit_code, timed_out = _wait(container, timeout_seconds)
+                stdout, stderr = _logs(container)
+        except RuntimeRefused as refused:
+            return RUNTIME_REFUSED_EXIT, refused.stdout, refused.stderr
         return (None if timed_out else exit_code), stdout, stderr
 
     def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
@@ -886,6 +892,16 @@ def _remove_network(network: Any) -> None:
                 network.remove()
 
 
+class RuntimeRefused(Exception):
+    """The OCI runtime could not start a one-off command's container (its init died under
+    the filter); ``run_command`` answers exit code 125 with what it said."""
+
+    def __init__(self, stdout: str, stderr: str) -> None:
+        super().__init__(stderr)
+        self.stdout = stdout
+        self.stderr = stderr
+
+
 class _StartFailed(Exception):
     """A container the OCI runtime could not start (``_Live.start_error`` says why)."""
 
@@ -966,6 +982,10 @@ def _command_container(client: Any, options: dict[str, Any]) -> Iterator[Any]:
         container.start()
         yield container
     except APIError as exc:
+        if container is not None and _runtime_could_not_start(exc):
+            # The OCI runtime's init died under the filter: what it said is in the logs.
+            stdout, stderr = _logs(container)
+            raise RuntimeRefused(stdout, f"{exc.explanation or exc}\n{stderr}") from exc
         raise EnvironmentProblem(f"Docker engine error: {exc.explanation or exc}") from exc
     finally:
         if container is not None:

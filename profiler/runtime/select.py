@@ -92,3 +92,29 @@ def make_backend(
         return LocalBackend(runtime_default=runtime_default, note=note)
     note("backend: docker (an engine is reachable)")
     return DockerBackend(client)
+
+
+def cleanup_everywhere() -> dict[str, int | str]:
+    """Remove what the tool left on every engine that answers here: engine -> how many
+    were removed, or why the engine was skipped. Podman's API service is not started for
+    this (its containers share one store, so any running service sees them all)."""
+    from profiler.runtime.engine import CONTAINERD_SOCKETS, PODMAN_SOCKET_DIR
+
+    removed: dict[str, int | str] = {}
+    try:
+        removed["docker"] = make_engine(EngineChoice("docker", "runc")).cleanup()
+    except EnvironmentProblem as exc:
+        removed["docker"] = exc.message
+    services = sorted(PODMAN_SOCKET_DIR.glob("spark-seccomp-*.sock"))
+    if services:
+        runtime = services[0].name.removeprefix("spark-seccomp-").removesuffix(".sock")
+        try:
+            removed["podman"] = make_engine(EngineChoice("podman", runtime)).cleanup()
+        except EnvironmentProblem as exc:
+            removed["podman"] = exc.message
+    if any(socket.exists() for socket in CONTAINERD_SOCKETS):
+        try:
+            removed["containerd"] = make_engine(EngineChoice("containerd", "runc")).cleanup()
+        except EnvironmentProblem as exc:
+            removed["containerd"] = exc.message
+    return removed

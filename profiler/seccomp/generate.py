@@ -88,6 +88,8 @@ class Summary:
     added: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> added
     arg_values: Mapping[str, frozenset[int]] = field(default_factory=dict)
     unknown_numbers: frozenset[int] = frozenset()
+    # Recorded under several OCI runtimes: runtime -> calls only its runs made.
+    oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def runs_total_for(self, workload: str) -> int:
         return self.workloads.get(workload, 0)
@@ -120,6 +122,11 @@ class Summary:
             "added": {n: list(a) for n, a in sorted(self.added.items())},
             "arg_values": {k: sorted(v) for k, v in sorted(self.arg_values.items())},
             "unknown_numbers": sorted(self.unknown_numbers),
+            **(
+                {"oci_runtime_only": {k: list(v) for k, v in sorted(self.oci_runtime_only.items())}}
+                if self.oci_runtime_only
+                else {}
+            ),
             "syscalls": {
                 name: {
                     **use.to_dict(),
@@ -160,6 +167,7 @@ class Summary:
             added={n: tuple(a) for n, a in model.added.items()},
             arg_values={k: frozenset(v) for k, v in model.arg_values.items()},
             unknown_numbers=frozenset(model.unknown_numbers),
+            oci_runtime_only={k: tuple(v) for k, v in (model.oci_runtime_only or {}).items()},
         )
 
 

@@ -1,0 +1,180 @@
+"""The engines Kubernetes nodes use, for real: Docker, Podman (CRI-O's default profile)
+and containerd (the CRI's RuntimeDefault), each under runc and crun.
+
+The catalogue's fastest workload runs unconfined, under the engine's RuntimeDefault and
+under the committed Localhost reference on every engine and OCI runtime; each engine's
+RuntimeDefault is read from its bundle and the probe must agree with it; and a profile
+that lacks a call runc needs after the filter is loaded (and crun does not) starts on one
+OCI runtime and not on the other, the failure naming the call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from profiler import workloads
+from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
+from profiler.errors import EnvironmentProblem
+from profiler.runtime.docker import RUNTIME_REFUSED_EXIT
+from profiler.runtime.interface import ContainerEngine, ProfileSet, SecurityMode, Topology
+from profiler.runtime.select import EngineChoice, make_engine
+from profiler.seccomp.probe import probe_runtime_default
+from tests.conftest import missing
+from tests.integration.conftest import cli
+
+REPO = Path(__file__).resolve().parents[2]
+FASTEST = "rdd_python"
+MODES = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST)
+ENGINES = [
+    EngineChoice("docker", "runc"),
+    EngineChoice("docker", "crun"),
+    EngineChoice("podman", "crun"),
+    EngineChoice("podman", "runc"),
+    EngineChoice("containerd", "runc"),
+    EngineChoice("containerd", "crun"),
+]
+
+
+def _engine(choice: EngineChoice) -> ContainerEngine:
+    if os.geteuid() != 0:
+        missing("podman, containerd and crun need root here")
+    for tool in ("podman", "ctr", "crun", "runc"):
+        if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/usr/bin") is None:
+            missing(f"{tool} is not installed (`make setup` installs it)")
+    try:
+        engine = make_engine(choice)
+    except EnvironmentProblem as exc:
+        missing(f"{choice.label}: {exc.message}")
+    assert isinstance(engine, ContainerEngine)
+    return engine
+
+
+def _reference_profile(spark_image: str) -> ProfileSet:
+    version = spark_image.rsplit(":", 1)[-1]
+    path = REPO / "profiles" / f"spark-{version}-amd64.json"
+    if not path.is_file():
+        missing(f"no committed reference profile for {spark_image}")
+    return ProfileSet.single(path.read_text(), path.name)
+
+
+@pytest.mark.parametrize("choice", ENGINES, ids=[c.label for c in ENGINES])
+def test_fastest_workload_passes_every_mode_on_every_engine(
+    choice: EngineChoice, spark_image: str, tmp_path: Path
+) -> None:
+    engine = _engine(choice)
+    shape = engine.topology_for(Topology.POD, lambda _line: None)
+    plan = CheckPlan(
+        workloads=(workloads.resolve(FASTEST),),
+        modes=MODES,
+        image=spark_image,
+        profiles=_reference_profile(spark_image),
+        topology=shape,
+    )
+    report = run_check(engine, plan, CheckOptions(timeout_seconds=300, run_root=tmp_path))
+    assert report.runtime == choice.label
+    for mode in MODES:
+        cell = report.cell(FASTEST, mode)
+        assert cell.verdict is Verdict.PASS, (choice.label, mode, cell.runs[0].error_line)
+    # containerd without CNI says it runs the local topology; the others run pods.
+    assert shape is (Topology.LOCAL if choice.engine == "containerd" else Topology.POD)
+    assert engine.cleanup() == 0
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        EngineChoice("docker", "runc"),
+        EngineChoice("podman", "crun"),
+        EngineChoice("containerd", "runc"),
+    ],
+    ids=["docker", "podman", "containerd"],
+)
+def test_probe_agrees_with_the_default_read_from_the_bundle(
+    choice: EngineChoice, spark_image: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path))  # really probe, not the cache
+    reference = probe_runtime_default(spark_image, engine=_engine(choice))
+    default = reference.engine_default
+    assert default is not None, f"{choice.label}: the bundle's linux.seccomp was not read"
+    assert default["default_action"] == "SCMP_ACT_ERRNO"
+    assert 250 < len(default["allowed"]) < 400
+    assert reference.disagreements == (), reference.disagreements
+    # No undecidable call (refused for lack of a capability either way) counts as allowed
+    # by the probe, and the probe's allowed calls are all in the bundle's filter.
+    assert not reference.probe_allowed & reference.undecidable
+    assert reference.probe_allowed <= frozenset(default["allowed"]) | frozenset(
+        default["argument_filtered"]
+    )
+    assert {"read", "write", "openat", "futex", "execve"} <= reference.allowed
+
+
+def test_defaults_differ_as_published(spark_image: str, monkeypatch, tmp_path: Path) -> None:
+    """containers-common (Podman, CRI-O) answers ENOSYS by default, moby and containerd
+    EPERM; and the filters are not the same set."""
+    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path))
+    podman = probe_runtime_default(spark_image, engine=_engine(EngineChoice("podman", "crun")))
+    docker = probe_runtime_default(spark_image, engine=_engine(EngineChoice("docker", "runc")))
+    assert podman.engine_default and docker.engine_default
+    assert podman.engine_default.get("default_errno") == 38
+    assert docker.engine_default.get("default_errno") in (None, 1)
+    assert podman.allowed != docker.allowed
+
+
+def _without(profile_text: str, name: str) -> str:
+    profile = json.loads(profile_text)
+    for rule in profile["syscalls"]:
+        rule["names"] = [n for n in rule["names"] if n != name]
+    profile["syscalls"] = [r for r in profile["syscalls"] if r["names"]]
+    return json.dumps(profile)
+
+
+def test_a_call_only_runc_needs_after_the_filter(spark_image: str) -> None:
+    """runc's init (Go) still runs after it loads the filter, and wakes threads with futex;
+    crun execs the entrypoint straight away. Without futex, `true` starts under crun and
+    runc cannot start the container, the failure naming the call."""
+    profile = _without(_reference_profile(spark_image).union.text, "futex")
+    crun = _engine(EngineChoice("docker", "crun"))
+    code, _, errors = crun.run_command(spark_image, ["true"], SecurityMode.LOCALHOST, profile)
+    assert code == 0, errors
+    runc = _engine(EngineChoice("docker", "runc"))
+    code, _, errors = runc.run_command(spark_image, ["true"], SecurityMode.LOCALHOST, profile)
+    assert code == RUNTIME_REFUSED_EXIT
+    # Go's runtime in runc init: "futexwakeup addr=0x... returned -1".
+    assert "futex" in errors, errors
+    # With futex, both start it.
+    full = _reference_profile(spark_image).union.text
+    assert runc.run_command(spark_image, ["true"], SecurityMode.LOCALHOST, full)[0] == 0
+
+
+def test_record_under_both_oci_runtimes(spark_image: str, tmp_path: Path) -> None:
+    """One profile from runs under runc and crun, verified under each; the summary says
+    which calls only one runtime's runs made."""
+    if os.geteuid() != 0 or shutil.which("bpftrace") is None:
+        missing("recording needs root and bpftrace")
+    _engine(EngineChoice("docker", "crun"))
+    out = tmp_path / "both.json"
+    code = cli(
+        "record",
+        FASTEST,
+        "--image",
+        spark_image,
+        "--oci-runtime",
+        "runc,crun",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--timeout",
+        "300",
+    )
+    assert code == 0
+    summary = json.loads(out.with_name("both.summary.json").read_text())
+    assert set(summary["oci_runtime_only"]) == {"docker/runc", "docker/crun"}
+    assert summary["total_runs"] == 2  # one run under each, counted once each
+    for label in ("docker-runc", "docker-crun"):
+        assert (tmp_path / "run" / label / "verify").is_dir()
