@@ -65,6 +65,11 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SPARK_SECCOMP_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    # No engine answers: Podman's services and containerd's sockets point nowhere too.
+    monkeypatch.setattr("profiler.runtime.engine.PODMAN_SOCKET_DIR", tmp_path / "no-podman")
+    monkeypatch.setattr(
+        "profiler.runtime.engine.CONTAINERD_SOCKETS", (tmp_path / "no-containerd.sock",)
+    )
 
     def no_backend(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("an adversarial case reached make_backend")
