@@ -914,7 +914,16 @@ def _runtime_could_not_start(exc: Exception) -> bool:
     """Whether the engine's error is the OCI runtime failing to start the container (runc:
     "OCI runtime start failed", "OCI runtime create failed"; crun: "OCI runtime error")."""
     text = str(getattr(exc, "explanation", None) or exc)
-    return "OCI runtime" in text
+    # runc whose init died before the engine asked it to start: "cannot start a stopped
+    # process"; Podman: "`/usr/bin/runc start ID` failed: exit status 1".
+    return (
+        "OCI runtime" in text
+        or "cannot start a stopped process" in text
+        or _RUNTIME_COMMAND_FAILED.search(text) is not None
+    )
+
+
+_RUNTIME_COMMAND_FAILED = re.compile(r"\b(runc|crun) (create|start)\b.*\bfailed\b")
 
 
 def _container_result(live: _Live) -> ContainerResult:

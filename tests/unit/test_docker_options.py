@@ -1,6 +1,7 @@
 """Docker container options and the pod plan behind them (pure: no engine)."""
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
@@ -291,3 +292,40 @@ def test_containers_of_dead_tool_processes_are_swept():
     backend = DockerBackend(client=Client())
     assert backend.sweep_orphans() == 1
     assert removed == [str(2**22 + 12345)]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "OCI runtime start failed: cannot start an already running container: unknown",
+        "cannot start a stopped process: unknown",
+        "`/usr/bin/runc start 86d83cc862f3` failed: exit status 1",
+        "crun: OCI runtime error",
+    ],
+)
+def test_every_engine_s_words_for_an_init_that_died_are_recognised(said: str) -> None:
+    from profiler.runtime.docker import _runtime_could_not_start
+
+    assert _runtime_could_not_start(RuntimeError(said))
+
+
+def test_podman_options_give_the_profile_by_path_and_the_tmpfs_to_the_pod_user(
+    tmp_path: Path,
+) -> None:
+    from profiler.runtime.podman import PodmanBackend
+
+    backend = PodmanBackend.__new__(PodmanBackend)
+    backend.oci_runtime = "crun"
+    options = {
+        "security_opt": ['seccomp={"defaultAction": "SCMP_ACT_ALLOW"}', "no-new-privileges:true"],
+        "tmpfs": {"/tmp": "rw,exec,mode=1777,size=4g,uid=185,gid=185"},
+        "hostname": "app-driver",
+        "networking_config": {"net": {"Aliases": ["app-driver-svc"]}},
+        "runtime": "crun",
+    }
+    adapted = backend.engine_options(options, tmp_path / "scratch")
+    seccomp = adapted["security_opt"][0].removeprefix("seccomp=")
+    assert Path(seccomp).read_text() == '{"defaultAction": "SCMP_ACT_ALLOW"}'
+    assert adapted["tmpfs"]["/tmp"] == "rw,exec,mode=1777,size=4g,U"
+    assert adapted["networking_config"]["net"]["Aliases"] == ["app-driver", "app-driver-svc"]
+    assert "runtime" not in adapted
