@@ -318,14 +318,39 @@ def _side(
     if text == RUNTIME_DEFAULT:
         reference = resolve_runtime_default(runtime_default, arch=arch, capabilities=caps)
         return reference.name, reference, None
+    if text.startswith(f"{RUNTIME_DEFAULT}:"):
+        reference = _engine_runtime_default(text.split(":", 1)[1], arch)
+        return reference.name, reference, None
     path = Path(text)
     return text, read_profiles([path], allow_unknown)[0], _summary_beside(path)
 
 
+def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaultReference:
+    """``runtime-default:podman`` (or ``:containerd/runc``): that engine's, read and probed."""
+    from profiler.image import default_tag
+    from profiler.runtime.select import make_engine, parse_engine_choices
+    from profiler.seccomp.probe import probe_runtime_default
+
+    engine_name, _, oci = engine_text.partition("/")
+    (choice,) = parse_engine_choices(engine_name, oci or None)
+    if arch and canonical_arch(arch) != native_arch():
+        raise UsageError(
+            f"{RUNTIME_DEFAULT}:{engine_text} can only be probed for {native_arch()} here",
+            "drop --arch, or pass --runtime-default FILE",
+        )
+    engine = make_engine(choice)
+    assert isinstance(engine, ContainerEngine)
+    return probe_runtime_default(default_tag(), engine=engine)
+
+
 @app.command()
 def diff(
-    a: str = typer.Argument(..., help="A profile file, or the word runtime-default."),
-    b: str = typer.Argument(..., help="A profile file, or the word runtime-default."),
+    a: str = typer.Argument(
+        ...,
+        help="A profile file, runtime-default, or runtime-default:ENGINE[/OCI-RUNTIME] "
+        "(e.g. runtime-default:podman).",
+    ),
+    b: str = typer.Argument(..., help="The same, for the other side."),
     runtime_default: Path = typer.Option(
         None,
         "--runtime-default",
@@ -346,7 +371,7 @@ def diff(
     caps = frozenset(cap)
     # Profile files first: a bad file must fail before runtime-default probes an engine.
     for side in (a, b):
-        if side != RUNTIME_DEFAULT:
+        if side != RUNTIME_DEFAULT and not side.startswith(f"{RUNTIME_DEFAULT}:"):
             read_profile(Path(side), allow_unknown=allow_unknown)
     name_a, side_a, summary_a = _side(a, runtime_default, arch, caps, allow_unknown)
     name_b, side_b, summary_b = _side(b, runtime_default, arch, caps, allow_unknown)

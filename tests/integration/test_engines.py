@@ -85,20 +85,39 @@ def test_fastest_workload_passes_every_mode_on_every_engine(
     assert engine.cleanup() == 0
 
 
-@pytest.mark.parametrize(
-    "choice",
-    [
-        EngineChoice("docker", "runc"),
-        EngineChoice("podman", "crun"),
-        EngineChoice("containerd", "runc"),
-    ],
-    ids=["docker", "podman", "containerd"],
-)
-def test_probe_agrees_with_the_default_read_from_the_bundle(
-    choice: EngineChoice, spark_image: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path))  # really probe, not the cache
-    reference = probe_runtime_default(spark_image, engine=_engine(choice))
+PROBED = [
+    EngineChoice("docker", "runc"),
+    EngineChoice("podman", "crun"),
+    EngineChoice("containerd", "runc"),
+]
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory, spark_image: str):
+    """Each engine's RuntimeDefault read and probed once for this module, in a cache of
+    its own (really probed, not taken from an earlier run's cache)."""
+    cache = tmp_path_factory.mktemp("probe-cache")
+    done: dict[EngineChoice, object] = {}
+
+    def probed(choice: EngineChoice):
+        if choice not in done:
+            saved = os.environ.get("SPARK_SECCOMP_CACHE")
+            os.environ["SPARK_SECCOMP_CACHE"] = str(cache)
+            try:
+                done[choice] = probe_runtime_default(spark_image, engine=_engine(choice))
+            finally:
+                if saved is None:
+                    os.environ.pop("SPARK_SECCOMP_CACHE", None)
+                else:
+                    os.environ["SPARK_SECCOMP_CACHE"] = saved
+        return done[choice]
+
+    return probed
+
+
+@pytest.mark.parametrize("choice", PROBED, ids=[c.engine for c in PROBED])
+def test_probe_agrees_with_the_default_read_from_the_bundle(choice: EngineChoice, probe) -> None:
+    reference = probe(choice)
     default = reference.engine_default
     assert default is not None, f"{choice.label}: the bundle's linux.seccomp was not read"
     assert default["default_action"] == "SCMP_ACT_ERRNO"
@@ -113,16 +132,16 @@ def test_probe_agrees_with_the_default_read_from_the_bundle(
     assert {"read", "write", "openat", "futex", "execve"} <= reference.allowed
 
 
-def test_defaults_differ_as_published(spark_image: str, monkeypatch, tmp_path: Path) -> None:
+def test_defaults_differ_as_published(probe) -> None:
     """containers-common (Podman, CRI-O) answers ENOSYS by default, moby and containerd
-    EPERM; and the filters are not the same set."""
-    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path))
-    podman = probe_runtime_default(spark_image, engine=_engine(EngineChoice("podman", "crun")))
-    docker = probe_runtime_default(spark_image, engine=_engine(EngineChoice("docker", "runc")))
-    assert podman.engine_default and docker.engine_default
-    assert podman.engine_default.get("default_errno") == 38
+    EPERM; and the three filters are not the same set."""
+    podman = probe(EngineChoice("podman", "crun"))
+    docker = probe(EngineChoice("docker", "runc"))
+    containerd = probe(EngineChoice("containerd", "runc"))
+    assert podman.engine_default["default_errno"] == 38
     assert docker.engine_default.get("default_errno") in (None, 1)
-    assert podman.allowed != docker.allowed
+    assert containerd.engine_default.get("default_errno") in (None, 1)
+    assert len({podman.allowed, docker.allowed, containerd.allowed}) == 3
 
 
 def _without(profile_text: str, name: str) -> str:
