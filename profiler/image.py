@@ -19,19 +19,20 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
-from profiler.runtime.engine import connect
-from profiler.runtime.interface import SecurityMode
+from profiler.runtime.images import ImageStore
 
 DEFAULT_SPARK_VERSION = "3.5.9"
 # The newest 4.x on PyPI when this was written; `--spark-version` takes any 3.5 or 4.x.
 SPARK4_VERSION = "4.3.0"
 JAVA_SUITES = {17: "bookworm", 21: "trixie"}  # Debian 12 packages no Java 21
 BASE_IMAGE = "spark-seccomp/base:bookworm"
+
+# The label that says which recipe built an image (``recipe_digest``).
+RECIPE_LABEL = "io.spark-seccomp.recipe"
 
 
 def base_packages(java: int) -> tuple[str, ...]:
@@ -173,13 +174,11 @@ def build_image(
     java: int | None = None,
 ) -> ImageBuild:
     """Build (or reuse) the Spark image; returns what was done."""
-    from docker.errors import BuildError, ImageNotFound
-
     recipe = ImageRecipe.of(spark_version, java)
     tag = tag or recipe.tag
-    client = connect()
+    store = ImageStore()
     digest = recipe_digest(recipe)
-    existing = _image_recipe(client, tag)
+    existing = store.label(tag, RECIPE_LABEL)
     if not force and existing == digest:
         progress(f"image {tag} exists; skipping the build (--force rebuilds)")
         return ImageBuild(tag, spark_version, base or recipe.base, True, recipe.java)
@@ -187,17 +186,13 @@ def build_image(
         progress(f"image {tag} was built from another recipe; rebuilding it")
     if base is None:
         base = recipe.base
-        if force or not _image_exists(client, base):
-            _build_base(client, recipe, progress)
+        if force or not store.exists(base):
+            _build_base(store, recipe, progress)
     else:
-        try:
-            client.images.get(base)
-        except ImageNotFound as exc:
-            raise UsageError(
-                f"base image {base} does not exist",
-                "load it with `docker load` or leave out --base to build one from Debian",
-            ) from exc
-    python_tag = _python_tag(client, base)
+        store.require(
+            base, "load it with `docker load` or leave out --base to build one from Debian"
+        )
+    python_tag = _python_tag(store, base)
     with tempfile.TemporaryDirectory(prefix="spark-seccomp-build-") as context_dir:
         context = Path(context_dir)
         wheels = _fetch_wheels(recipe, python_tag, progress)
@@ -205,18 +200,10 @@ def build_image(
         _write_tools(context / "tools")
         (context / "Dockerfile").write_text(_dockerfile(base, recipe, digest))
         progress(f"building {tag} from {base} (pyspark {spark_version}, Java {recipe.java})")
-        try:
-            _, logs = client.images.build(path=str(context), tag=tag, rm=True, forcerm=True)
-            for chunk in logs:
-                line = str(chunk.get("stream", "")).strip()
-                if line.startswith("Step "):
-                    progress(line if len(line) <= 100 else line[:97] + "...")
-        except BuildError as exc:
-            tail = [str(c.get("stream") or c.get("error") or "").strip() for c in exc.build_log]
-            message = next((t for t in reversed(tail) if t), str(exc))
-            raise EnvironmentProblem(f"docker build of {tag} failed: {message}") from exc
+        for line in store.build(context, tag):
+            progress(line if len(line) <= 100 else line[:97] + "...")
         # The install stage holds every wheel; only its /opt/venv is kept.
-        client.images.prune(filters={"dangling": True, "label": "io.spark-seccomp.stage=install"})
+        store.prune_dangling("io.spark-seccomp.stage=install")
     return ImageBuild(tag, spark_version, base, False, recipe.java)
 
 
@@ -244,29 +231,7 @@ def recipe_digest(recipe: ImageRecipe) -> str:
     return digest.hexdigest()[:16]
 
 
-def _image_recipe(client: Any, tag: str) -> str | None:
-    """The recipe label of an existing image ("" for an image without one), or None."""
-    from docker.errors import ImageNotFound
-
-    try:
-        image = client.images.get(tag)
-    except ImageNotFound:
-        return None
-    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
-    return str(labels.get("io.spark-seccomp.recipe", ""))
-
-
-def _image_exists(client: Any, tag: str) -> bool:
-    from docker.errors import ImageNotFound
-
-    try:
-        client.images.get(tag)
-        return True
-    except ImageNotFound:
-        return False
-
-
-def _build_base(client: Any, recipe: ImageRecipe, progress: Progress) -> None:
+def _build_base(store: ImageStore, recipe: ImageRecipe, progress: Progress) -> None:
     """Debian rootfs with Java, Python and tini, made offline-capable by mmdebstrap."""
     if os.geteuid() != 0:
         raise EnvironmentProblem(
@@ -291,19 +256,14 @@ def _build_base(client: Any, recipe: ImageRecipe, progress: Progress) -> None:
     )
     partial.replace(target)
     progress(f"importing the rootfs as {recipe.base}")
-    repository, _, tag = recipe.base.partition(":")
-    client.api.import_image_from_file(str(target), repository=repository, tag=tag)
+    store.import_rootfs(target, recipe.base)
     target.unlink()
 
 
-def _python_tag(client: Any, image: str) -> str:
+def _python_tag(store: ImageStore, image: str) -> str:
     """The base image's Python as pip's version tag (``311``), so the wheels match it."""
-    from profiler.runtime.docker import DockerBackend
-
-    code, output, errors = DockerBackend(client).run_command(
-        image,
-        ["python3", "-c", "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')"],
-        SecurityMode.UNCONFINED,
+    code, output, errors = store.run_python(
+        image, "import sys; print(f'{sys.version_info[0]}{sys.version_info[1]}')"
     )
     if code != 0:
         last = (errors.strip().splitlines() or ["no output"])[-1]

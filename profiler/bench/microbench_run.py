@@ -22,7 +22,8 @@ Modes (``microbench.MICRO_MODES``):
 
 Repeats are interleaved and rotated like the bench rounds (see ``runner``); each repeat
 is one container, whose ns per call is one sample. Every container gets the same
-security context as a Spark run (``DockerBackend.run_command``).
+security context as a Spark run (``ContainerEngine.run_command``), on whichever engine
+and OCI runtime the bench runs.
 """
 
 from __future__ import annotations

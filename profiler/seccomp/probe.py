@@ -41,9 +41,11 @@ def probe_runtime_default(
     """Probe (or read the cached probe of) an engine's RuntimeDefault on this machine
     (``engine``: Docker with runc unless given)."""
     if engine is None:
-        from profiler.runtime.docker import DockerBackend
+        from profiler.runtime.select import EngineChoice, make_engine
 
-        engine = DockerBackend()
+        made = make_engine(EngineChoice("docker", "runc"))
+        assert isinstance(made, ContainerEngine)
+        engine = made
     versions = engine.versions()
     arch = native_arch()
     # "docker-20.10.24-runc-1.1.5": the filter is the engine's, the calls the OCI runtime

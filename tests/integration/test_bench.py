@@ -104,3 +104,53 @@ def test_bench_writes_samples_environment_and_a_report_with_plots(
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64") >= 2  # overhead and micro-benchmark plots
     assert (run_dir / "profile.json").read_text() == allow_list_profile.read_text()
+
+
+def test_bench_compares_runc_and_crun(
+    spark_image: str, allow_list_profile: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """Each OCI runtime's bench records it in its environment, and the comparison table
+    gives each one's container lifecycle time and ns per call."""
+    import os
+
+    if os.geteuid() != 0:
+        from tests.conftest import missing
+
+        missing("Docker's crun runtime is set up by `make setup` as root")
+    run_dir = tmp_path / "bench"
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "bench",
+                TINY_JOB,
+                "--modes",
+                "unconfined",
+                "--profile",
+                str(allow_list_profile),
+                "--repeat",
+                "1",
+                "--warmup",
+                "0",
+                "--micro-repeat",
+                "2",
+                "--micro-iterations",
+                "20000",
+                "--image",
+                spark_image,
+                "--oci-runtime",
+                "runc,crun",
+                "--timeout",
+                "300",
+                "--run-dir",
+                str(run_dir),
+            ]
+        )
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "engines and OCI runtimes" in out and "container lifecycle s [generated]" in out
+    for label, runtime in (("docker-runc", "runc"), ("docker-crun", "crun")):
+        bench = json.loads((run_dir / label / "bench.json").read_text())
+        assert bench["environment"]["oci_runtime"].startswith(f"{runtime} ")
+        assert bench["environment"]["engine"].startswith("docker ")
+        micro = json.loads((run_dir / label / "microbench.json").read_text())
+        assert len(micro["container_seconds"]["generated"]) == 2
