@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from profiler import workloads as workloads_lib
 from profiler.bench.environment import CommandRunner
@@ -350,13 +350,22 @@ def render_runtime_comparison(
     """Engines and OCI runtimes side by side: a container's start-to-removal time and the
     per-syscall cost of each micro-benchmark mode (median, and the added ns against
     unconfined with its interval)."""
-    table = Table("measure", *labels, title="engines and OCI runtimes (micro-benchmark)")
+    table = Table(
+        Column("measure", no_wrap=True),
+        *labels,
+        title="engines and OCI runtimes (micro-benchmark; each column measured in its own "
+        "phase, so compare added ns rather than absolute ns)",
+    )
     modes = list(dict.fromkeys(r.mode for m in micros if m is not None for r in m.report.results))
     for mode in modes:
         row = [f"container lifecycle s [{mode}]"]
         for micro in micros:
             values = (micro.container_seconds.get(mode) or ()) if micro else ()
-            row.append(f"{statistics.median(values):.3f}" if values else "-")
+            if len(values) >= 2:
+                q1, _, q3 = statistics.quantiles(values, n=4)
+                row.append(f"{statistics.median(values):.3f} (IQR {q1:.3f}..{q3:.3f})")
+            else:
+                row.append(f"{values[0]:.3f}" if values else "-")
         table.add_row(*row)
     for mode in modes:
         row = [f"ns per call [{mode}]"]
@@ -384,7 +393,7 @@ def render_image_comparison(labels: Sequence[str], reports: Sequence[BenchReport
         "workload",
         "mode",
         *labels,
-        title=f"change against {first.reference} per image ({first.metric} time, "
+        title=f"change against {first.reference} per column ({first.metric} time, "
         f"{first.confidence:.0%} CI)",
     )
     for workload in first.workloads:
