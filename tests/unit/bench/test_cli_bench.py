@@ -75,4 +75,4 @@ def test_several_images_are_benched_in_turn_and_compared(
     for slug in ("spark-seccomp-spark-3.5.9", "spark-seccomp-spark-4.3.0"):
         bench = json.loads((tmp_path / "run" / slug / "bench.json").read_text())
         assert bench["kind"] == "bench"
-    assert "change against unconfined per image" in out
+    assert "change against unconfined per column" in out
