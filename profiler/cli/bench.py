@@ -353,12 +353,13 @@ def render_runtime_comparison(
     table = Table(
         Column("measure", no_wrap=True),
         *labels,
-        title="engines and OCI runtimes (micro-benchmark; each column measured in its own "
-        "phase, so compare added ns rather than absolute ns)",
+        title="engines and OCI runtimes",
+        caption="micro-benchmark; each column is measured in its own phase, so compare "
+        "added ns rather than absolute ns",
     )
     modes = list(dict.fromkeys(r.mode for m in micros if m is not None for r in m.report.results))
     for mode in modes:
-        row = [f"container lifecycle s [{mode}]"]
+        row = [f"container lifecycle s ({mode})"]
         for micro in micros:
             values = (micro.container_seconds.get(mode) or ()) if micro else ()
             if len(values) >= 2:
@@ -368,7 +369,7 @@ def render_runtime_comparison(
                 row.append(f"{values[0]:.3f}" if values else "-")
         table.add_row(*row)
     for mode in modes:
-        row = [f"ns per call [{mode}]"]
+        row = [f"ns per call ({mode})"]
         for micro in micros:
             result = micro.report.result(mode) if micro else None
             if result is None:

@@ -147,7 +147,7 @@ def test_bench_compares_runc_and_crun(
         )
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "engines and OCI runtimes" in out and "container lifecycle s [generated]" in out
+    assert "engines and OCI runtimes" in out and "container lifecycle s (generated)" in out
     for label, runtime in (("docker-runc", "runc"), ("docker-crun", "crun")):
         bench = json.loads((run_dir / label / "bench.json").read_text())
         assert bench["environment"]["oci_runtime"].startswith(f"{runtime} ")
