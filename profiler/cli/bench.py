@@ -325,7 +325,7 @@ def _bench_image(
                 ),
             ]
         )
-    write_runtime_default(root, request.runtime_default)
+    write_runtime_default(root, request.runtime_default, backend, tag)
     _print_wide(render_table(report))
     if report.role_overheads:
         _print_wide(render_role_table(report))

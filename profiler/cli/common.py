@@ -17,6 +17,7 @@ from profiler.image import default_tag
 from profiler.output import is_stdout, write_file
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
+    Backend,
     PodSecurity,
     ProfileSet,
     SecurityMode,
@@ -241,13 +242,22 @@ def progress_reporter(title: str) -> Iterator[Callable[[str, int, int], None]]:
     yield log
 
 
-def write_runtime_default(root: Path, file: Path | None) -> None:
-    """The RuntimeDefault allow list beside bench results, for the report's size section."""
+def write_runtime_default(
+    root: Path, file: Path | None, engine: Backend | None = None, image: str | None = None
+) -> None:
+    """The RuntimeDefault allow list beside bench results, for the report's size section:
+    ``file``'s, else the engine's the runs used (read and probed), else Docker's."""
     from profiler.cli.profile import resolve_runtime_default
     from profiler.errors import ProfilerError
+    from profiler.runtime.interface import ContainerEngine
 
     try:
-        reference = resolve_runtime_default(file)
+        if file is None and isinstance(engine, ContainerEngine):
+            from profiler.seccomp.probe import probe_runtime_default
+
+            reference = probe_runtime_default(image or default_tag(), engine=engine)
+        else:
+            reference = resolve_runtime_default(file)
     except ProfilerError as exc:
         note(f"note: no RuntimeDefault reference in the report: {exc.message}")
         return

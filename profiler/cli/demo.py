@@ -84,7 +84,7 @@ def demo(
             make_tracer,
             run_dir=root,
             explicit_errno=explicit,
-            write_runtime_default=lambda d: write_runtime_default(d, None),
+            write_runtime_default=lambda d: write_runtime_default(d, None, backend, tag),
             bench_repeat=bench_repeat,
             topology=backend.topology_for(topology, note),
             executors=executors,
