@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from profiler.image import default_tag
-from profiler.runtime.interface import ContainerEngine, SecurityMode
+from profiler.runtime.interface import SecurityMode
 from profiler.runtime.select import EngineChoice, make_engine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,6 @@ def main() -> None:
     needs: dict[str, list[str]] = {}
     for runtime in ("runc", "crun"):
         engine = make_engine(EngineChoice(args.engine, runtime))
-        assert isinstance(engine, ContainerEngine)
         code, _, errors = engine.run_command(
             args.image, ["true"], SecurityMode.LOCALHOST, json.dumps(profile)
         )

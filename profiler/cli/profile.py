@@ -11,7 +11,6 @@ from rich.table import Table
 from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
-from profiler.runtime.interface import ContainerEngine
 from profiler.seccomp.arch import canonical_arch, native_arch
 from profiler.seccomp.compare import (
     Comparable,
@@ -89,7 +88,6 @@ def runtime_default_(
     references = {}
     for choice in parse_engine_choices(runtime, oci_runtime):
         engine = make_engine(choice)
-        assert isinstance(engine, ContainerEngine)
         references[choice.label] = probe_runtime_default(image or default_tag(), engine=engine)
     if len(references) == 1:
         (reference,) = references.values()
@@ -339,7 +337,6 @@ def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaul
             "drop --arch, or pass --runtime-default FILE",
         )
     engine = make_engine(choice)
-    assert isinstance(engine, ContainerEngine)
     return probe_runtime_default(default_tag(), engine=engine)
 
 

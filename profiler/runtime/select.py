@@ -9,7 +9,7 @@ from pathlib import Path
 
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.runtime.engine import ENGINES, check_engine_choice
-from profiler.runtime.interface import Backend
+from profiler.runtime.interface import Backend, ContainerEngine
 
 BACKENDS = ("auto", "docker", "local")
 
@@ -37,7 +37,7 @@ def parse_engine_choices(runtimes: str | None, oci_runtimes: str | None) -> list
     return list(dict.fromkeys(choices))
 
 
-def make_engine(choice: EngineChoice) -> Backend:
+def make_engine(choice: EngineChoice) -> ContainerEngine:
     if choice.engine == "podman":
         from profiler.runtime.podman import PodmanBackend
 

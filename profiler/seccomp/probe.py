@@ -43,9 +43,7 @@ def probe_runtime_default(
     if engine is None:
         from profiler.runtime.select import EngineChoice, make_engine
 
-        made = make_engine(EngineChoice("docker", "runc"))
-        assert isinstance(made, ContainerEngine)
-        engine = made
+        engine = make_engine(EngineChoice("docker", "runc"))
     versions = engine.versions()
     arch = native_arch()
     # "docker-20.10.24-runc-1.1.5": the filter is the engine's, the calls the OCI runtime
