@@ -40,14 +40,17 @@ from profiler.runtime.docker import (
     RUNTIME_REFUSED_EXIT,
     SESSION,
     TOOLS_DIR,
+    command_spec,
     write_run_dir,
 )
 from profiler.runtime.engine import (
     connect,
+    containerd_bundle_configs,
     containerd_socket,
     move_image_from_docker,
     oci_runtime_binary,
     oci_runtime_version,
+    read_bundle_seccomp,
 )
 from profiler.runtime.interface import (
     SPARK_LOCAL_DIR,
@@ -55,7 +58,6 @@ from profiler.runtime.interface import (
     ContainerRef,
     ContainerResult,
     ContainerSecurity,
-    PodSecurity,
     ResolvedRole,
     Role,
     RunObserver,
@@ -65,15 +67,11 @@ from profiler.runtime.interface import (
     Topology,
 )
 from profiler.runtime.pod import CONF_DIR, JOB_DIR, plan_run
-from profiler.workloads import Workload, parse_result_line
+from profiler.workloads import parse_result_line
 
 NAMESPACE = "spark-seccomp"
 ID_PREFIX = "spark-seccomp"
 # Where containerd keeps a running task's bundle: Docker's containerd, then a system one.
-_BUNDLE_ROOTS = (
-    Path("/run/docker/containerd/daemon/io.containerd.runtime.v2.task"),
-    Path("/run/containerd/io.containerd.runtime.v2.task"),
-)
 _MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -255,7 +253,7 @@ class ContainerdBackend(ContainerEngine):
         timeout_seconds: float = 120.0,
     ) -> tuple[int | None, str, str]:
         self.require_image(image)
-        settings = _command_settings(image, mode, profile_json, security)
+        settings = command_spec(image, mode, profile_json, security).settings_for(Role.ALL)
         binds = [(str(_TOOLS_ON_HOST), TOOLS_DIR, True)]
         binds += [(str(host), inside, True) for host, inside in (mounts or {}).items()]
         container = self._container_for(settings, tuple(argv), (), binds)
@@ -269,21 +267,14 @@ class ContainerdBackend(ContainerEngine):
 
     def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
         self.require_image(image)
-        settings = _command_settings(image, SecurityMode.RUNTIME_DEFAULT, None, None)
+        settings = command_spec(image, SecurityMode.RUNTIME_DEFAULT).settings_for(Role.ALL)
         container = self._container_for(settings, ("sleep", "60"), (), [])
         found: list[tuple[str, dict[str, Any]]] = []
 
         def read_bundle(_pid: int, container_id: str) -> None:
-            for root in _BUNDLE_ROOTS:
-                config = root / NAMESPACE / container_id / "config.json"
-                with contextlib.suppress(OSError, ValueError, KeyError):
-                    found.append(
-                        (
-                            str(config.parent.parent),
-                            json.loads(config.read_text())["linux"]["seccomp"],
-                        )
-                    )
-                    return
+            read = read_bundle_seccomp(containerd_bundle_configs(NAMESPACE, container_id))
+            if read is not None:
+                found.append(read)
 
         with tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch:
             self._run_container(
@@ -536,21 +527,6 @@ def memory_bytes(limit: str) -> int:
 def _cap(name: str) -> str:
     name = name.upper()
     return name if name.startswith("CAP_") else f"CAP_{name}"
-
-
-def _command_settings(
-    image: str, mode: SecurityMode, profile_json: str | None, security: ContainerSecurity | None
-) -> ResolvedRole:
-    spec = RunSpec(
-        workload=Workload("command", _TOOLS_ON_HOST / "command", "", False),
-        mode=mode,
-        image=image,
-        pod_security=PodSecurity.RESTRICTED,
-        profile_json=profile_json if mode is SecurityMode.LOCALHOST else None,
-        security=security,
-        topology=Topology.LOCAL,
-    )
-    return spec.settings_for(Role.ALL)
 
 
 def _wait_for_pid(path: Path, process: subprocess.Popen[bytes], timeout: float) -> int | None:

@@ -31,7 +31,14 @@ from profiler.errors import EnvironmentProblem
 from profiler.paths import read_cached, write_cached
 from profiler.runtime import cgroup
 from profiler.runtime.cleanup import register_cleanup
-from profiler.runtime.engine import connect, engine_versions, oci_runtime_version, require_image
+from profiler.runtime.engine import (
+    connect,
+    containerd_bundle_configs,
+    engine_versions,
+    oci_runtime_version,
+    read_bundle_seccomp,
+    require_image,
+)
 from profiler.runtime.interface import (
     SPARK_LOCAL_DIR,
     ContainerEngine,
@@ -70,12 +77,8 @@ ERRNO_PROBE_CACHE = "default-errno-probe.json"
 # What ``run_command`` answers when the OCI runtime could not start the container (as
 # `docker run` exits 125 when the container cannot be run).
 RUNTIME_REFUSED_EXIT = 125
-# Where containerd keeps a running container's OCI bundle: dockerd's own containerd, then
-# a system containerd's (namespace "moby" either way).
-_BUNDLE_ROOTS = (
-    "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby",
-    "/run/containerd/io.containerd.runtime.v2.task/moby",
-)
+# The containerd namespace Docker runs its containers in.
+DOCKER_NAMESPACE = "moby"
 JAVA_OPTIONS_CACHE = "executor-java-options.json"
 TOOLS_DIR = "/opt/spark-seccomp-tools"
 _TOOLS_ON_HOST = Path(__file__).resolve().parent.parent / "image_tools"
@@ -273,7 +276,7 @@ class DockerBackend(ContainerEngine):
 
     def bundle_configs(self, container_id: str) -> list[Path]:
         """Where a running container's OCI ``config.json`` may be."""
-        return [Path(root) / container_id / "config.json" for root in _BUNDLE_ROOTS]
+        return containerd_bundle_configs(DOCKER_NAMESPACE, container_id)
 
     def versions(self) -> dict[str, str]:
         found = engine_versions(self.client)
@@ -364,11 +367,7 @@ class DockerBackend(ContainerEngine):
                 self.client, self.engine_options(options, Path(scratch))
             ) as container,
         ):
-            for config in self.bundle_configs(str(container.id)):
-                with contextlib.suppress(OSError, ValueError, KeyError):
-                    seccomp = json.loads(config.read_text())["linux"]["seccomp"]
-                    return str(config.parent.parent), seccomp
-        return None
+            return read_bundle_seccomp(self.bundle_configs(str(container.id)))
 
     def executor_java_options(self, image: str) -> tuple[str, ...]:
         """The JVM options Spark in ``image`` gives every executor: the module options and
@@ -949,19 +948,18 @@ def _container_result(live: _Live) -> ContainerResult:
     )
 
 
-def _command_options(
+def command_spec(
     image: str,
-    argv: Sequence[str],
     mode: SecurityMode,
     profile_json: str | None = None,
     security: ContainerSecurity | None = None,
-    binds: Mapping[str, tuple[str, str]] | None = None,
-) -> dict[str, Any]:
-    """Create keywords for a one-off command in the shape of a workload's local container:
-    the image's entrypoint, restricted pod security unless ``security`` says otherwise."""
+) -> RunSpec:
+    """The spec of a one-off command (a probe, a micro-benchmark) in the shape of a
+    workload's local container: restricted pod security unless ``security`` says otherwise;
+    every engine's ``run_command`` starts its container from this."""
     from profiler.workloads import Workload
 
-    spec = RunSpec(
+    return RunSpec(
         workload=Workload("command", _TOOLS_ON_HOST / "command", "", False),
         mode=mode,
         image=image,
@@ -970,6 +968,19 @@ def _command_options(
         security=security,
         topology=Topology.LOCAL,
     )
+
+
+def _command_options(
+    image: str,
+    argv: Sequence[str],
+    mode: SecurityMode,
+    profile_json: str | None = None,
+    security: ContainerSecurity | None = None,
+    binds: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Create keywords for a one-off command (``command_spec``) through the image's
+    entrypoint."""
+    spec = command_spec(image, mode, profile_json, security)
     plan = ContainerPlan(
         role=Role.ALL,
         name="localhost",

@@ -9,6 +9,7 @@ system one). Images are built on Docker and moved to the others by save and load
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,28 @@ def connect_podman(oci_runtime: str) -> Any:
         f"Podman's API service did not answer at {socket}",
         f"see /var/log/spark-seccomp-podman-{oci_runtime}.log",
     )
+
+
+# Where containerd keeps a running task's OCI bundle, per namespace: Docker's containerd,
+# then a system one.
+CONTAINERD_TASK_ROOTS = (
+    Path("/run/docker/containerd/daemon/io.containerd.runtime.v2.task"),
+    Path("/run/containerd/io.containerd.runtime.v2.task"),
+)
+
+
+def containerd_bundle_configs(namespace: str, container_id: str) -> list[Path]:
+    """Where containerd may keep the ``config.json`` of a running container."""
+    return [root / namespace / container_id / "config.json" for root in CONTAINERD_TASK_ROOTS]
+
+
+def read_bundle_seccomp(configs: list[Path]) -> tuple[str, dict[str, Any]] | None:
+    """(where, ``linux.seccomp``) of the first readable bundle ``config.json``, or None."""
+    for config in configs:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            seccomp = json.loads(config.read_text())["linux"]["seccomp"]
+            return str(config.parent.parent), seccomp
+    return None
 
 
 def containerd_socket() -> Path:
