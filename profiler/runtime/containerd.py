@@ -90,6 +90,14 @@ class _Container:
     memory_limit: str | None = None
 
 
+@dataclass(frozen=True)
+class _ImageConfig:
+    image_id: str
+    labels: tuple[tuple[str, str], ...]
+    entrypoint: tuple[str, ...]
+    user: str
+
+
 @dataclass
 class _Outcome:
     exit_code: int | None
@@ -113,6 +121,7 @@ class ContainerdBackend(ContainerEngine):
         self.ctr = [ctr, "--address", str(containerd_socket()), "--namespace", NAMESPACE]
         self.runtime_binary = oci_runtime_binary(oci_runtime)
         self._checked_images: set[str] = set()
+        self._image_configs: dict[str, _ImageConfig] = {}
         self._default_caps: tuple[str, ...] | None = None
         self.sweep_orphans()
         register_cleanup(self.name, "container", lambda: self.cleanup(session_only=True))
@@ -151,17 +160,22 @@ class ContainerdBackend(ContainerEngine):
         self._checked_images.add(image)
 
     def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
-        # The images come from Docker (save and import): its config is the same blob.
-        found = connect().images.get(image)
-        return str(found.id), dict(found.labels or {})
+        config = self._image_config(image)
+        return config.image_id, dict(config.labels)
 
-    def _entrypoint(self, image: str) -> list[str]:
-        config = connect().images.get(image).attrs.get("Config") or {}
-        return list(config.get("Entrypoint") or [])
-
-    def _image_user(self, image: str) -> str:
-        config = connect().images.get(image).attrs.get("Config") or {}
-        return str(config.get("User") or "0")
+    def _image_config(self, image: str) -> _ImageConfig:
+        """The image's id, labels, entrypoint and user, asked of Docker once per image: the
+        images come from Docker (save and import), so its config is the same blob."""
+        if image not in self._image_configs:
+            found = connect().images.get(image)
+            config = found.attrs.get("Config") or {}
+            self._image_configs[image] = _ImageConfig(
+                image_id=str(found.id),
+                labels=tuple(sorted((found.labels or {}).items())),
+                entrypoint=tuple(config.get("Entrypoint") or ()),
+                user=str(config.get("User") or "0"),
+            )
+        return self._image_configs[image]
 
     def _caps(self) -> tuple[str, ...]:
         if self._default_caps is None:
@@ -319,7 +333,7 @@ class ContainerdBackend(ContainerEngine):
             wanted = (
                 f"{security.user}:{security.group if security.group is not None else security.user}"
             )
-            image_user = self._image_user(container.image)
+            image_user = self._image_config(container.image).user
             if (
                 wanted not in (image_user, image_user.split(":")[0])
                 and str(security.user) != image_user.split(":")[0]
@@ -388,7 +402,7 @@ class ContainerdBackend(ContainerEngine):
             args += ["--mount", f"type=tmpfs,src=tmpfs,dst={path},options={options}"]
         for key, value in container.env:
             args += ["--env", f"{key}={value}"]
-        entrypoint = self._entrypoint(container.image)
+        entrypoint = self._image_config(container.image).entrypoint
         return [
             *args,
             containerd_reference(container.image),
