@@ -154,11 +154,16 @@ def oci_runtime_version(name: str) -> str:
         ).stdout
     except (EnvironmentProblem, OSError, subprocess.SubprocessError):
         return f"{name} unknown"
-    for line in output.splitlines():
+    return parse_version_line(output) or f"{name} unknown"
+
+
+def parse_version_line(text: str) -> str | None:
+    """``"crun 1.8.1"`` from the first ``NAME version N ...`` line of ``text``, or None."""
+    for line in text.splitlines():
         words = line.split()
         if len(words) >= 3 and words[1] == "version":
-            return f"{name} {words[2]}"
-    return f"{name} unknown"
+            return f"{words[0]} {words[2]}"
+    return None
 
 
 def engine_versions(client: Any) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.runtime.docker import DockerBackend
-from profiler.runtime.engine import connect_podman, move_image_from_docker
+from profiler.runtime.engine import connect_podman, move_image_from_docker, parse_version_line
 
 # Where Podman keeps a container's OCI bundle (rootful storage).
 # The RLIMIT_NPROC Podman gives itself (and so the most its containers can have).
@@ -89,12 +89,11 @@ class PodmanBackend(DockerBackend):
         for component in info.get("Components", []) or []:
             name = str(component.get("Name", ""))
             if name.startswith("OCI Runtime"):
-                version = str(component.get("Version", "unknown")).split()
+                said = str(component.get("Version", "unknown"))
                 # "crun version 1.8.1 commit: ..." -> "crun 1.8.1"
                 versions["oci_runtime"] = (
-                    f"{version[0]} {version[2]}"
-                    if len(version) > 2 and version[1] == "version"
-                    else f"{self.oci_runtime} {' '.join(version[:1]) or 'unknown'}"
+                    parse_version_line(said)
+                    or f"{self.oci_runtime} {' '.join(said.split()[:1]) or 'unknown'}"
                 )
         versions.setdefault("oci_runtime", f"{self.oci_runtime} unknown")
         return versions

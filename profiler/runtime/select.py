@@ -100,21 +100,17 @@ def cleanup_everywhere() -> dict[str, int | str]:
     this (its containers share one store, so any running service sees them all)."""
     from profiler.runtime.engine import CONTAINERD_SOCKETS, PODMAN_SOCKET_DIR
 
-    removed: dict[str, int | str] = {}
-    try:
-        removed["docker"] = make_engine(EngineChoice("docker", "runc")).cleanup()
-    except EnvironmentProblem as exc:
-        removed["docker"] = exc.message
+    choices = [EngineChoice("docker", "runc")]
     services = sorted(PODMAN_SOCKET_DIR.glob("spark-seccomp-*.sock"))
     if services:
         runtime = services[0].name.removeprefix("spark-seccomp-").removesuffix(".sock")
-        try:
-            removed["podman"] = make_engine(EngineChoice("podman", runtime)).cleanup()
-        except EnvironmentProblem as exc:
-            removed["podman"] = exc.message
+        choices.append(EngineChoice("podman", runtime))
     if any(socket.exists() for socket in CONTAINERD_SOCKETS):
+        choices.append(EngineChoice("containerd", "runc"))
+    removed: dict[str, int | str] = {}
+    for choice in choices:
         try:
-            removed["containerd"] = make_engine(EngineChoice("containerd", "runc")).cleanup()
+            removed[choice.engine] = make_engine(choice).cleanup()
         except EnvironmentProblem as exc:
-            removed["containerd"] = exc.message
+            removed[choice.engine] = exc.message
     return removed
