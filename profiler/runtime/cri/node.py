@@ -8,9 +8,10 @@ run through a command prefix such as ``chroot ROOTFS``. The containerd ``config.
 and the CNI network list are rendered from it here, byte for byte the same for the same
 node, so a running containerd can be compared with what it should be running.
 
-Paths come in two views: what the engine sees (``engine_*``: written into its config and
-sent over the CRI) and where this host finds them (``host_path``), the same thing unless
-the engine runs in another root.
+Paths come in two views: what the engine sees (written into its config and sent over the
+CRI) and where this host finds them. They are the same for the host's own containerd; a
+containerd in a node of its own (another root, mounts of its own) lists its ``views``:
+pairs of (engine path, host path) prefixes, the longest matching prefix wins both ways.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ class CriNode:
 
     # What reports add after "containerd" ("@sid"); "" for the host's own.
     name: str = ""
-    # Where the engine's "/" lies on this host: "/" unless it runs chrooted in a rootfs.
-    root: PurePosixPath = PurePosixPath("/")
+    # (engine path, host path) prefixes: where the engine's files lie on this host, and
+    # where the host's files (a run's volumes, the workload) lie for the engine. The
+    # host's own containerd sees what the host sees.
+    views: tuple[tuple[PurePosixPath, PurePosixPath], ...] = (
+        (PurePosixPath("/"), PurePosixPath("/")),
+    )
     # How this host runs the engine's binaries (containerd, ctr): () runs them directly;
     # ("chroot", ROOTFS) runs a rootfs's own.
     command_prefix: tuple[str, ...] = ()
@@ -138,8 +143,11 @@ class CriNode:
 
     def host_path(self, engine_path: PurePosixPath | str) -> PurePosixPath:
         """Where this host finds a path of the engine's view."""
-        relative = PurePosixPath(engine_path).relative_to("/")
-        return self.root / relative
+        return _translate(PurePosixPath(engine_path), [(e, h) for e, h in self.views])
+
+    def engine_path(self, host_path: PurePosixPath | str) -> PurePosixPath:
+        """Where the engine finds a path of this host (for bind mounts)."""
+        return _translate(PurePosixPath(host_path), [(h, e) for e, h in self.views])
 
     def runtime_binary(self, handler: str) -> str:
         found = dict(self.runtimes).get(handler)
@@ -217,6 +225,18 @@ def render_cni_conflist(node: CriNode) -> str:
     }
     conflist = {"cniVersion": "1.0.0", "name": "spark-seccomp-pods", "plugins": [bridge]}
     return json.dumps(conflist, indent=2, sort_keys=True) + "\n"
+
+
+def _translate(
+    path: PurePosixPath, prefixes: list[tuple[PurePosixPath, PurePosixPath]]
+) -> PurePosixPath:
+    if not path.is_absolute():
+        raise ValueError(f"not an absolute path: {path}")
+    matching = [(src, dst) for src, dst in prefixes if path == src or src in path.parents]
+    if not matching:
+        raise ValueError(f"{path} is in no view the node shares with this host")
+    src, dst = max(matching, key=lambda pair: len(pair[0].parts))
+    return dst / path.relative_to(src)
 
 
 def _toml_bool(value: bool) -> str:

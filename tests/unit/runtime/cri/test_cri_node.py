@@ -84,13 +84,28 @@ def test_pod_network_has_no_way_out_unless_egress() -> None:
     assert not any("DROP" in rule for rule in forward_rules(opened))
 
 
-def test_host_paths_of_a_chrooted_node() -> None:
-    chrooted = replace(NODE, root=PurePosixPath("/srv/nodes/sid"), name="sid")
-    assert chrooted.host_path(chrooted.socket) == PurePosixPath(
-        "/srv/nodes/sid/run/spark-seccomp/cri/containerd.sock"
+def test_paths_of_a_node_in_its_own_root() -> None:
+    node = replace(
+        NODE,
+        name="sid",
+        views=(
+            (PurePosixPath("/"), PurePosixPath("/srv/nodes/sid/rootfs")),
+            (PurePosixPath("/run/spark-seccomp"), PurePosixPath("/srv/nodes/sid/state/sock")),
+            (PurePosixPath("/.host"), PurePosixPath("/")),
+        ),
     )
-    assert chrooted.label == "containerd@sid"
-    assert chrooted.dns_server == "10.199.0.1"
+    assert node.host_path(node.socket) == PurePosixPath(
+        "/srv/nodes/sid/state/sock/cri/containerd.sock"
+    )
+    assert node.host_path("/usr/lib/cni") == PurePosixPath("/srv/nodes/sid/rootfs/usr/lib/cni")
+    assert node.engine_path("/home/me/workloads") == PurePosixPath("/.host/home/me/workloads")
+    assert node.engine_path("/srv/nodes/sid/state/sock/cri/pods/x") == PurePosixPath(
+        "/run/spark-seccomp/cri/pods/x"
+    )
+    assert node.label == "containerd@sid"
+    assert NODE.host_path(NODE.socket) == NODE.socket == NODE.engine_path(NODE.socket)
+    with pytest.raises(ValueError, match="absolute"):
+        node.host_path("relative/path")
 
 
 def _members(archive: bytes) -> dict[str, bytes]:
