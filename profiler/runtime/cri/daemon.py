@@ -78,7 +78,7 @@ class NodeDaemons:
     def __init__(self, node: CriNode) -> None:
         self.node = node
         self.run_dir = Path(node.host_path(node.run_dir))
-        self.dns = ClusterDns(node)
+        self.dns = ClusterDns.for_node(node)
 
     # -- the whole node ---------------------------------------------------------------
     def ensure(self, pause_archive: bytes) -> None:

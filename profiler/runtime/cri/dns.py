@@ -27,6 +27,7 @@ from profiler.runtime.cri.node import CLUSTER_DOMAIN, NDOTS, CriNode
 
 QUERY_LOG = "queries.log"
 PID_FILE = "dnsmasq.pid"
+ARGV_FILE = "dnsmasq.argv"
 HOSTS_DIR = "hosts"
 _QUERY = re.compile(r"query\[(?P<type>[A-Z0-9]+)\] (?P<name>\S+) from (?P<client>\S+)")
 
@@ -96,20 +97,41 @@ def search_walk(name: str, dns: DnsConfig) -> list[str]:
 
 
 class ClusterDns:
-    """dnsmasq for one node: started when needed, outliving this process like the engine."""
+    """One dnsmasq: listening on ``listen_address``, keeping its files in ``directory``.
 
-    def __init__(self, node: CriNode) -> None:
-        self.node = node
-        self.directory = Path(node.host_path(node.dns_dir))
+    A CRI node has one for all its pods (``for_node``), started when needed and outliving
+    this process like the engine; a run on an engine with a network of its own can have
+    one on that network's gateway for the length of the run."""
+
+    def __init__(
+        self,
+        directory: Path,
+        listen_address: str,
+        *,
+        command_prefix: tuple[str, ...] = (),
+        dnsmasq_binary: str = "/usr/sbin/dnsmasq",
+    ) -> None:
+        self.directory = directory
+        self.listen_address = listen_address
+        self.command_prefix = command_prefix
+        self.dnsmasq_binary = dnsmasq_binary
         self.hosts_dir = self.directory / HOSTS_DIR
         self.query_log = self.directory / QUERY_LOG
 
+    @classmethod
+    def for_node(cls, node: CriNode) -> ClusterDns:
+        return cls(
+            Path(node.host_path(node.dns_dir)),
+            node.dns_server,
+            command_prefix=node.netns_prefix,
+            dnsmasq_binary=node.dnsmasq_binary,
+        )
+
     def argv(self) -> list[str]:
-        node = self.node
         # dnsmasq runs on this host (in the pods' network namespace): host paths.
         return [
-            *node.netns_prefix,
-            node.dnsmasq_binary,
+            *self.command_prefix,
+            self.dnsmasq_binary,
             "--keep-in-foreground",
             "--conf-file=/dev/null",  # nothing from /etc/dnsmasq.conf
             "--no-resolv",  # no upstream: pods have no way out
@@ -117,7 +139,7 @@ class ClusterDns:
             f"--hostsdir={self.hosts_dir}",
             # Every name not registered is NXDOMAIN, as for an unknown Service.
             "--local=/#/",
-            f"--listen-address={node.dns_server}",
+            f"--listen-address={self.listen_address}",
             "--bind-interfaces",
             "--log-queries",
             f"--log-facility={self.query_log}",
@@ -131,9 +153,15 @@ class ClusterDns:
         return pid is not None and _alive(pid, "dnsmasq")
 
     def ensure(self) -> None:
-        """Start dnsmasq unless it runs (its address must be on the bridge already)."""
+        """Start dnsmasq unless it runs as wanted (its address must exist already)."""
+        wanted = "\0".join(self.argv())
+        started = self.directory / ARGV_FILE
         if self.running():
-            return
+            if started.exists() and started.read_text() == wanted:
+                return
+            self.stop()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        started.write_text(wanted)
         self.hosts_dir.mkdir(parents=True, exist_ok=True)
         self.hosts_dir.chmod(0o755)
         log = open(self.directory / "dnsmasq.out", "ab")  # noqa: SIM115 - the child keeps it
@@ -161,6 +189,9 @@ class ClusterDns:
         if pid is not None and _alive(pid, "dnsmasq"):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5.0
+            while _alive(pid, "dnsmasq") and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     # -- a run's names ----------------------------------------------------------------
     def register(self, run_id: str, names: dict[str, str]) -> None:
