@@ -70,6 +70,12 @@ class ContainerStatus:
         return self.reason == "OOMKilled"
 
 
+@dataclass(frozen=True)
+class ImageFacts:
+    image_id: str
+    labels: tuple[tuple[str, str], ...]
+
+
 class CriClient:
     """The RuntimeService and ImageService of one runtime socket."""
 
@@ -198,11 +204,20 @@ class CriClient:
         return [(item.id, item.pod_sandbox_id) for item in answer.containers]
 
     # -- images ---------------------------------------------------------------------
-    def image_id(self, reference: str) -> str | None:
-        """The image's id (its config digest) when the runtime has it, else None."""
-        request = self.cri.ImageStatusRequest(image=self.cri.ImageSpec(image=reference))
+    def image(self, reference: str) -> ImageFacts | None:
+        """The image's id (its config digest) and labels, or None when the runtime lacks it."""
+        request = self.cri.ImageStatusRequest(
+            image=self.cri.ImageSpec(image=reference), verbose=True
+        )
         answer = self._call(self.images, "ImageStatus", request)
-        return str(answer.image.id) if answer.HasField("image") and answer.image.id else None
+        if not answer.HasField("image") or not answer.image.id:
+            return None
+        config = _info(answer.info).get("imageSpec", {}).get("config", {})
+        labels = config.get("Labels") or {}
+        return ImageFacts(
+            image_id=str(answer.image.id),
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        )
 
 
 def _info(info: Any) -> dict[str, Any]:
