@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 
 # The pod network: out of Docker's (10.200-250.x) and the nodes' (10.196-197.x) way.
 DEFAULT_SUBNET = "10.199.0.0/16"
@@ -141,11 +141,11 @@ class CriNode:
     def label(self) -> str:
         return f"containerd@{self.name}" if self.name else "containerd"
 
-    def host_path(self, engine_path: PurePosixPath | str) -> PurePosixPath:
+    def host_path(self, engine_path: PurePath | str) -> PurePosixPath:
         """Where this host finds a path of the engine's view."""
         return _translate(PurePosixPath(engine_path), [(e, h) for e, h in self.views])
 
-    def engine_path(self, host_path: PurePosixPath | str) -> PurePosixPath:
+    def engine_path(self, host_path: PurePath | str) -> PurePosixPath:
         """Where the engine finds a path of this host (for bind mounts)."""
         return _translate(PurePosixPath(host_path), [(h, e) for e, h in self.views])
 

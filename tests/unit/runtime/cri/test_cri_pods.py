@@ -156,3 +156,21 @@ def test_cri_log_records_become_stdout_and_stderr_with_partial_lines_joined() ->
         "not a record\n"
     )
     assert parse_cri_log(log) == ("first\nsecond\n\n", "half and half\n")
+
+
+def test_cluster_names_of_a_pod_are_fully_qualified_once_each() -> None:
+    from profiler.runtime.cri.pods import cluster_names
+
+    assert cluster_names(
+        "app-driver",
+        (
+            "app-driver-svc",
+            "app-driver-svc.default.svc",
+            "app-driver-svc.default.svc.cluster.local",
+        ),
+        "default",
+    ) == [
+        "app-driver.default.svc.cluster.local",
+        "app-driver-svc.default.svc.cluster.local",
+    ]
+    assert cluster_names("localhost.example.org", (), "default") == []
