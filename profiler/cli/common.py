@@ -154,7 +154,7 @@ def profiles_per_image(
 ) -> list[tuple[Path | None, ProfileSet | None]]:
     """Each image's profile path and loaded profiles (with the role files beside each):
     one profile serves every image, several go one per image, none gives (None, None)."""
-    from profiler.seccomp.profile import load_profile_set
+    from profiler.runtime.profiles import load_profile_set
 
     loaded: list[tuple[Path | None, ProfileSet | None]] = [
         (
@@ -253,7 +253,7 @@ def write_runtime_default(
 
     try:
         if file is None and isinstance(engine, ContainerEngine):
-            from profiler.seccomp.probe import probe_runtime_default
+            from profiler.runtime.probe import probe_runtime_default
 
             reference = probe_runtime_default(image or default_tag(), engine=engine)
         else:

@@ -29,8 +29,7 @@ from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
 from profiler.output import check_output_dir, check_output_path, is_stdout
 from profiler.paths import runs_dir
-from profiler.seccomp.generate import role_profile_path
-from profiler.seccomp.profile import load_profile_text
+from profiler.seccomp.profile import load_profile_text, role_profile_path
 
 app = typer.Typer(
     help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."

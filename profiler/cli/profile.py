@@ -45,7 +45,7 @@ def resolve_runtime_default(
     if target == native_arch():
         from profiler.errors import EnvironmentProblem
         from profiler.image import default_tag
-        from profiler.seccomp.probe import probe_runtime_default
+        from profiler.runtime.probe import probe_runtime_default
 
         try:
             return probe_runtime_default(default_tag())
@@ -80,8 +80,8 @@ def runtime_default_(
     and --out gets ``{"engines": {label: reference}}``.
     """
     from profiler.image import default_tag
+    from profiler.runtime.probe import probe_runtime_default
     from profiler.runtime.select import make_engine, parse_engine_choices
-    from profiler.seccomp.probe import probe_runtime_default
 
     if out is not None:
         check_output_path(out, stdout_ok=True)
@@ -326,8 +326,8 @@ def _side(
 def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaultReference:
     """``runtime-default:podman`` (or ``:containerd/runc``): that engine's, read and probed."""
     from profiler.image import default_tag
+    from profiler.runtime.probe import probe_runtime_default
     from profiler.runtime.select import make_engine, parse_engine_choices
-    from profiler.seccomp.probe import probe_runtime_default
 
     engine_name, _, oci = engine_text.partition("/")
     (choice,) = parse_engine_choices(engine_name, oci or None)

@@ -36,7 +36,6 @@ from pathlib import Path
 from profiler import proc
 from profiler.errors import CommandFailed, EnvironmentProblem, UsageError
 from profiler.runtime.cleanup import register_cleanup
-from profiler.runtime.docker import write_run_dir
 from profiler.runtime.interface import (
     Backend,
     ContainerRef,
@@ -50,6 +49,7 @@ from profiler.runtime.interface import (
 )
 from profiler.runtime.launcher import LauncherError, build_filter, launcher_argv
 from profiler.runtime.pod import LOCAL_MASTER
+from profiler.runtime.run_dir import write_run_dir
 from profiler.seccomp.arch import known_syscalls, native_arch, oci_architectures
 from profiler.seccomp.profile import (
     ArgCondition,
@@ -111,7 +111,7 @@ def load_runtime_default(path: Path | None, security: ContainerSecurity) -> Runt
     """RuntimeDefault for the local backend: the user's file, or the measured reference.
 
     A file may be a reference (``{"name", "source", "arch", "allowed"}``, as
-    ``profiler.seccomp.probe`` writes), Docker's default.json (its capability conditions
+    ``profiler.runtime.probe`` writes), Docker's default.json (its capability conditions
     resolved for this run's capabilities), or a plain OCI profile, enforced as it is.
     """
     from profiler.seccomp.runtime_default import (

@@ -180,15 +180,6 @@ def summary_path_for(profile_path: Path) -> Path:
     return profile_path.with_name(f"{stem}.summary.json")
 
 
-def role_profile_path(profile_path: Path, role: str) -> Path:
-    """Where a union profile's per-role profile lives: ``NAME.json`` -> ``NAME.ROLE.json``."""
-    profile_path = Path(profile_path)
-    stem = (
-        profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
-    )
-    return profile_path.with_name(f"{stem}.{role}.json")
-
-
 def load_summary(path: Path) -> Summary:
     source = f"summary {path}"
     return Summary.from_dict(jsonfile.read_json(Path(path), source, SUMMARY_HINT), source)

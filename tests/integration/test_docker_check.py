@@ -83,7 +83,7 @@ def test_timeout_kills_and_removes_every_container_of_the_pod(
     result = docker_backend.run(spec)
     assert result.timed_out
     assert result.exit_code is None
-    from profiler.runtime.docker import SESSION, SESSION_LABEL
+    from profiler.runtime.ownership import SESSION, SESSION_LABEL
 
     label = f"{SESSION_LABEL}={SESSION}"
     assert not docker_client.containers.list(all=True, filters={"label": label})

@@ -20,10 +20,10 @@ import pytest
 from profiler import workloads
 from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.errors import EnvironmentProblem
-from profiler.runtime.docker import RUNTIME_REFUSED_EXIT
+from profiler.runtime.command import RUNTIME_REFUSED_EXIT
 from profiler.runtime.interface import ContainerEngine, ProfileSet, SecurityMode, Topology
+from profiler.runtime.probe import probe_runtime_default
 from profiler.runtime.select import EngineChoice, make_engine
-from profiler.seccomp.probe import probe_runtime_default
 from tests.conftest import missing
 from tests.integration.conftest import cli
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from profiler.errors import EnvironmentProblem
 from profiler.paths import read_cached, write_cached
-from profiler.runtime.docker import TOOLS_DIR
+from profiler.runtime.command import TOOLS_DIR
 from profiler.runtime.interface import ContainerEngine, SecurityMode
 from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
 from profiler.seccomp.engine_default import (
