@@ -35,6 +35,9 @@ class EngineLocation:
     # Where the host reads the engine's OCI bundles (containerd's task roots, Podman's
     # container storage); () leaves the adapter's defaults.
     bundle_roots: tuple[Path, ...] = ()
+    # The root the engine runs in (None: the host's /). Its sockets, storage and the
+    # files it is given by path lie under it.
+    rootfs: Path | None = None
     # Note for reports: what this engine is, e.g. "podman 5.8.6/crun 1.28 @sid".
     description: str = ""
 
@@ -45,6 +48,13 @@ class EngineLocation:
     @property
     def on_host(self) -> bool:
         return not self.command_prefix
+
+    def engine_path(self, host_path: Path) -> str:
+        """A host path as the engine sees it (under its rootfs, relative to that root)."""
+        if self.rootfs is None:
+            return str(host_path)
+        inside = Path(host_path).resolve().relative_to(self.rootfs.resolve())
+        return f"/{inside}"
 
     def binary(self, tool: str) -> str | None:
         """The path of ``tool`` as the engine sees it, or None when it has none."""

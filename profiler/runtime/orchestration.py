@@ -164,7 +164,9 @@ class PodRun:
         self.on_removed_while_unwinding = on_removed_while_unwinding
         self.run_id = uuid.uuid4().hex[:12]
         self.network: Any | None = None
-        self.host_dir = Path(tempfile.mkdtemp(prefix="spark-seccomp-run-"))
+        self.host_dir = Path(
+            tempfile.mkdtemp(prefix="spark-seccomp-run-", dir=engine.run_files_dir())
+        )
         self.master: Live | None = None
         self.driver: Live | None = None
         self.executors: list[Live] = []
@@ -540,7 +542,9 @@ def _wait_for_engine(engine: ContainerPrimitives, deadline: float) -> bool:
 def one_off_container(engine: ContainerPrimitives, shape: ContainerShape) -> Iterator[Any]:
     """A created container of ``shape`` (not started), removed with its pod whatever
     happens."""
-    with tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch:
+    with tempfile.TemporaryDirectory(
+        prefix="spark-seccomp-command-", dir=engine.run_files_dir()
+    ) as scratch:
         site = engine.open_pod(None, shape.pod)
         container = None
         try:

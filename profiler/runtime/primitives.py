@@ -126,6 +126,12 @@ class ContainerPrimitives(ABC):
         """Remove it whatever its state; gone already is fine. ``EngineLost`` when the
         engine does not answer."""
 
+    def run_files_dir(self) -> Path | None:
+        """Where a run's host files (spark.properties, the shared volume, scratch files)
+        must lie for the engine to see them (an engine chrooted into another release's
+        rootfs sees only what is under it); None: anywhere, the system's temp directory."""
+        return None
+
     def answering(self) -> bool:
         """Whether the engine answers now (after an ``EngineLost``)."""
         return True
