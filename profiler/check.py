@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from profiler.runtime.interface import (
     SecurityMode,
     Topology,
 )
+from profiler.vocabulary import Progress, no_progress
 from profiler.workloads import Workload
 
 if TYPE_CHECKING:
@@ -154,15 +155,12 @@ class CheckReport:
         raise KeyError((workload, mode))
 
 
-Progress = Callable[[str, int, int], None]  # message, done, total
-
-
 def run_check(
     backend: Backend,
     plan: CheckPlan,
     options: CheckOptions = CheckOptions(),
     *,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     diagnoser: Diagnoser | None = None,
 ) -> CheckReport:
     """Run the matrix, unconfined first in each round so later runs can be compared to it.
@@ -266,7 +264,7 @@ def run_check_matrix(
     plans: Sequence[CheckPlan],
     options: CheckOptions = CheckOptions(),
     *,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     diagnoser: Diagnoser | None = None,
 ) -> tuple[CheckReport, ...]:
     """One check per plan (an image, or a Spark version, each), one after the other so

@@ -15,7 +15,7 @@ from profiler.bench.environment import CommandRunner
 from profiler.bench.microbench_run import run_microbench
 from profiler.bench.runner import run_bench
 from profiler.bench.stats import BenchReport
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
+from profiler.check import CheckOptions, CheckPlan, CheckReport, run_check
 from profiler.output import OutputFile, write_file, write_files
 from profiler.record import UNION, DeriveOptions, RecordPlan, TracerFactory, record_profile
 from profiler.report.build import ReportFiles, build_report
@@ -29,9 +29,9 @@ from profiler.runtime.interface import (
 )
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
+from profiler.vocabulary import Note, Progress, no_note, no_progress
 from profiler.workloads import Workload
 
-Stage = Callable[[str], None]
 ALL_MODES = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST)
 # Short bench: two workloads of different kinds, few rounds; `bench` does the real thing.
 BENCH_WORKLOADS = ("rdd_python", "sql_aggregation")
@@ -64,8 +64,8 @@ def run_demo(
     pod_security: PodSecurity = PodSecurity.RESTRICTED,
     topology: Topology = Topology.POD,
     executors: int = DEFAULT_EXECUTORS,
-    stage: Stage = lambda _s: None,
-    progress: Progress = lambda _m, _d, _t: None,
+    stage: Note = no_note,
+    progress: Progress = no_progress,
 ) -> DemoOutcome:
     run_dir.mkdir(parents=True, exist_ok=True)
     shape = f"{topology.value} topology"

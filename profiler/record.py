@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
+from profiler.check import CheckOptions, CheckPlan, CheckReport, run_check
 from profiler.errors import UsageError, VerificationFailed
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
@@ -29,13 +29,13 @@ from profiler.runtime.interface import (
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.tracing.interface import Recording, Tracer, merge_roles
+from profiler.vocabulary import ROLES, Progress, no_progress
 from profiler.workloads import Workload
 
 TracerFactory = Callable[[Path], Tracer]
 # The profile files of a recording, by what they cover: every container (the union), the
 # driver pod's, the executor pods'.
 UNION = "union"
-ROLES = ("driver", "executor")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def record_workloads(
     make_tracer: TracerFactory,
     *,
     run_root: Path,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
 ) -> list[Recording]:
     """Trace every workload ``runs`` times under the recording filter: one recording per
     run and container role, saved as ``recording[.ROLE].json`` in the run's folder."""
@@ -206,7 +206,7 @@ def record_profile(
     make_tracer: TracerFactory | None = None,
     recordings: Sequence[Recording] | None = None,
     verify: bool = True,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
 ) -> RecordOutcome:
     """record (or take ``recordings``) -> derive -> verify. ``RecordOutcome.verification``
@@ -235,7 +235,7 @@ def record_across_runtimes(
     run_root: Path,
     make_tracer: TracerFactory,
     verify: bool = True,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
 ) -> RecordOutcome:
     """Record under each backend (one engine, several OCI runtimes), derive one set of
@@ -295,7 +295,7 @@ def verify_profiles(
     outcome: RecordOutcome,
     *,
     run_root: Path,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
 ) -> CheckReport:
     """Run every workload under the new profiles, in the shape they were recorded in;
     results must match the recorded ones."""

@@ -41,7 +41,7 @@ from profiler.bench.stats import (
     analyse_bench,
     bench_to_dict,
 )
-from profiler.check import Progress, Verdict, judge
+from profiler.check import Verdict, judge
 from profiler.output import write_file
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
@@ -54,6 +54,7 @@ from profiler.runtime.interface import (
     SecurityMode,
     Topology,
 )
+from profiler.vocabulary import Progress, no_progress
 from profiler.workloads import Workload
 
 BENCH_FILE = "bench.json"
@@ -93,7 +94,7 @@ def run_bench(
     topology: Topology = Topology.POD,
     executors: int = DEFAULT_EXECUTORS,
     run_root: Path | None = None,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     warmup: int = 0,
     timeout_seconds: float = 600.0,
     precision: float = DEFAULT_PRECISION,

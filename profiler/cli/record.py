@@ -35,6 +35,7 @@ from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
 from profiler.seccomp.profile import role_profile_path
+from profiler.vocabulary import ROLES
 
 
 def record(
@@ -96,7 +97,7 @@ def record(
     out = Path(out)
     # The profile and its summary are written together at the end; both paths, and the
     # run directory, are checked now rather than after the recordings.
-    for path in (out, *(role_profile_path(out, role) for role in record_lib.ROLES)):
+    for path in (out, *(role_profile_path(out, role) for role in ROLES)):
         check_output_path(path, what="profile")
         check_output_path(generate.summary_path_for(path), what="summary")
     root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
@@ -216,7 +217,7 @@ def _write_profiles(
     is removed, so check never picks up a stale role profile beside a new union."""
     written = []
     files = []
-    for key in (record_lib.UNION, *record_lib.ROLES):
+    for key in (record_lib.UNION, *ROLES):
         derived = profiles.get(key)
         path = out if key == record_lib.UNION else role_profile_path(out, key)
         summary = generate.summary_path_for(path)

@@ -57,6 +57,7 @@ from profiler.seccomp.profile import (
     SyscallRule,
     profile_from_dict,
 )
+from profiler.vocabulary import Note, no_note
 from profiler.workloads import Workload, parse_result_line
 
 SCOPE_PROCESS_TREE = "process-tree"
@@ -68,8 +69,6 @@ _EPERM, _ENOSYS = 1, 38
 # Docker's default.json refuses without CAP_SYS_ADMIN.
 _CLONE_NAMESPACE_FLAGS = 0x7E020000
 _DOCKER_PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
-
-Note = Callable[[str], None]
 
 
 # -- RuntimeDefault without an engine ------------------------------------------------------
@@ -241,7 +240,7 @@ class LocalBackend(Backend):
 
     def __init__(self, runtime_default: Path | None = None, note: Note | None = None) -> None:
         self.runtime_default = runtime_default
-        self.note = note or (lambda _m: None)
+        self.note = note or no_note
         self._identities: dict[tuple[int | None, int | None, str], Identity] = {}
         self._live_groups: set[int] = set()
         self._live_dirs: set[Path] = set()
