@@ -16,16 +16,14 @@ from pathlib import Path
 
 from profiler.check import CheckOptions, CheckPlan, CheckReport, run_check
 from profiler.errors import UsageError, VerificationFailed
+from profiler.paths import slug
 from profiler.runtime.interface import (
-    DEFAULT_EXECUTORS,
     Backend,
     LabelledProfile,
-    PodSecurity,
     ProfileSet,
-    RunSpec,
     SecurityMode,
-    Topology,
 )
+from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.tracing.interface import Recording, Tracer, merge_roles
@@ -43,10 +41,7 @@ class RecordPlan:
     """What to record, and in which shape (the shape the profiles will be enforced in)."""
 
     workloads: tuple[Workload, ...]
-    image: str
-    pod_security: PodSecurity = PodSecurity.RESTRICTED
-    topology: Topology = Topology.POD
-    executors: int = DEFAULT_EXECUTORS
+    shape: RunShape
     runs: int = 1
     timeout_seconds: float = 900.0
 
@@ -118,17 +113,16 @@ def record_workloads(
             progress(f"recording {workload.name} run {index}/{plan.runs}", done, total)
             run_dir = run_root / "record" / workload.name / f"run-{index}"
             tracer = make_tracer(run_dir)
-            spec = RunSpec(
-                workload=workload,
+            # Every container under the allow-everything filter (the run's own profile, no
+            # role's), so the tracer sees all that the profile will govern.
+            spec = replace(
+                plan.shape.spec(
+                    workload, SecurityMode.UNCONFINED, timeout_seconds=plan.timeout_seconds
+                ),
                 mode=SecurityMode.LOCALHOST,
-                image=plan.image,
-                pod_security=plan.pod_security,
                 profile_json=recording_profile,
                 profile_label="recording (allow all)",
-                timeout_seconds=plan.timeout_seconds,
                 hold_until_traced=tracer.holds_first_process,
-                topology=plan.topology,
-                executors=plan.executors,
             )
             result = backend.run(spec, run_dir, observer=tracer)
             if not result.succeeded:
@@ -142,16 +136,17 @@ def record_workloads(
                     f"{workload.name} {reason} while being recorded: {line}",
                     f"it must pass unconfined first; see {run_dir}",
                 )
-            for recording in tracer.recordings(workload.name, index, plan.pod_security.value):
-                recording = replace(
-                    recording,
+            pod_security = plan.shape.pod_security.value
+            for traced in tracer.recordings(workload.name, index, pod_security):
+                traced = replace(
+                    traced,
                     exit_code=result.exit_code,
                     checksum=result.result.checksum if result.result else None,
                     script=None if workload.in_catalogue else str(workload.path),
                 )
-                suffix = "" if recording.role == "all" else f".{recording.role}"
-                recording.save(run_dir / f"recording{suffix}.json")
-                recordings.append(recording)
+                suffix = "" if traced.role == "all" else f".{traced.role}"
+                traced.save(run_dir / f"recording{suffix}.json")
+                recordings.append(traced)
             done += 1
     progress("recorded", done, total)
     return recordings
@@ -244,15 +239,13 @@ def record_across_runtimes(
 
     Each runtime's runs and logs go in ``run_root/<engine-runtime>``; its runs are numbered
     after the previous runtime's, so that every run counts once."""
-    from profiler.check import image_slug
-
     per_runtime: dict[str, list[Recording]] = {}
     for offset, backend in enumerate(backends):
         recorded = record_workloads(
             backend,
             plan,
             make_tracer,
-            run_root=run_root / image_slug(backend.label),
+            run_root=run_root / slug(backend.label),
             progress=progress,
         )
         per_runtime[backend.label] = [
@@ -273,7 +266,7 @@ def record_across_runtimes(
         return outcome
     reports = tuple(
         verify_profiles(
-            backend, plan, outcome, run_root=run_root / image_slug(backend.label), progress=progress
+            backend, plan, outcome, run_root=run_root / slug(backend.label), progress=progress
         )
         for backend in backends
     )
@@ -303,11 +296,8 @@ def verify_profiles(
     check = CheckPlan(
         workloads=plan.workloads,
         modes=(SecurityMode.LOCALHOST,),
-        image=plan.image,
+        shape=plan.shape,
         profiles=outcome.profile_set(),
-        pod_security=plan.pod_security,
-        topology=plan.topology,
-        executors=plan.executors,
         reference_checksums=reference,
     )
     options = CheckOptions(timeout_seconds=plan.timeout_seconds, run_root=run_root / "verify")

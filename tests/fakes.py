@@ -27,6 +27,7 @@ from profiler.runtime.primitives import (
     PodSite,
     StartRefused,
 )
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.shape import ContainerShape, PodShape
 from profiler.workloads import WorkloadResult
 
@@ -119,11 +120,17 @@ def check_plan(
     profile_json: str | None = None,
     **fields: object,
 ) -> CheckPlan:
-    """A CheckPlan the way tests spell it: lists, and one profile for every container."""
+    """A CheckPlan the way tests spell it: lists, one profile for every container, and the
+    run shape's fields (``topology``, ``executors``...) beside the plan's own."""
     profiles = ProfileSet.single(profile_json, "test profile") if profile_json else None
+    shape_fields = {k: fields.pop(k) for k in list(fields) if k in RunShape.__dataclass_fields__}
     return CheckPlan(
-        workloads=tuple(workloads), modes=tuple(modes), image=image, profiles=profiles, **fields
-    )  # type: ignore[arg-type]
+        workloads=tuple(workloads),
+        modes=tuple(modes),
+        shape=RunShape(image, **shape_fields),  # type: ignore[arg-type]
+        profiles=profiles,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 @dataclass

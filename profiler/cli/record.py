@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -29,8 +28,9 @@ from profiler.output import (
     check_output_path,
     write_files,
 )
-from profiler.paths import runs_dir
+from profiler.paths import run_folder
 from profiler.runtime.interface import Backend, Topology
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
@@ -100,7 +100,7 @@ def record(
     for path in (out, *(role_profile_path(out, role) for role in ROLES)):
         check_output_path(path, what="profile")
         check_output_path(generate.summary_path_for(path), what="summary")
-    root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("record", run_dir)
     check_output_dir(root)
     check_output_files(
         root,
@@ -138,10 +138,7 @@ def record(
         topology = backend.topology_for(topology, note)
     plan = record_lib.RecordPlan(
         workloads=tuple(selected),
-        image=image,
-        pod_security=security,
-        topology=topology,
-        executors=executors,
+        shape=RunShape(image, security, topology, executors),
         runs=runs,
         timeout_seconds=timeout,
     )
