@@ -45,6 +45,8 @@ class DemoPlan:
     # Whether profiles list denied calls with an explicit errnoRet (an engine that drops
     # defaultErrnoRet: ``record.needs_explicit_errno``).
     explicit_errno: bool = False
+    # The RuntimeDefault reference for the report (None: the engine's, read and probed).
+    runtime_default: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ def run_demo(
             run_root=run_dir,
             logs_root=run_dir / "bench",
             microbench=MicrobenchOptions(repeat=plan.micro_repeat),
+            runtime_default=plan.runtime_default,
         ),
         progress=progress,
         note=note,

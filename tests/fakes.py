@@ -29,6 +29,7 @@ from profiler.runtime.primitives import (
 )
 from profiler.runtime.run_shape import RunShape
 from profiler.runtime.shape import ContainerShape, PodShape
+from profiler.tracing.interface import Recording, Tracer
 from profiler.workloads import WorkloadResult
 
 Outcome = Callable[
@@ -47,6 +48,8 @@ class FakeBackend(Backend):
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
     ) -> RunResult:
         self.specs.append(spec)
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)  # as every backend writes its run folder
         exit_code, timed_out, checksum, stderr = self.outcome(spec)
         return RunResult(
             spec=spec,
@@ -257,3 +260,42 @@ class FakePrimitives(ContainerPrimitives):
 
     def cgroup_driver(self) -> str:
         return "systemd"  # no cgroup accounting: nothing on the host is touched
+
+
+class FakeTracer(Tracer):
+    """A tracer for unit tests of the record pipeline: it watches nothing and says each
+    run made ``calls`` (per pod role in the pod topology, ``extra`` only in the driver)."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        run_dir: Path,
+        calls: Sequence[str] = ("read", "write", "futex", "execve"),
+        *,
+        driver_only: Sequence[str] = ("sendmmsg",),
+        pod: bool = True,
+    ) -> None:
+        self.run_dir = run_dir
+        self.calls = tuple(calls)
+        self.driver_only = tuple(driver_only)
+        self.pod = pod
+
+    def check_available(self) -> None:
+        return None
+
+    def recordings(self, workload: str, run_index: int, pod_security: str) -> tuple[Recording, ...]:
+        def made(role: str, names: Sequence[str]) -> Recording:
+            return Recording(
+                workload=workload,
+                run_index=run_index,
+                tracer=self.name,
+                arch="x86_64",
+                pod_security=pod_security,
+                counts={name: {"driver JVM": 1} for name in names},
+                role=role,
+            )
+
+        if not self.pod:
+            return (made("all", (*self.calls, *self.driver_only)),)
+        return (made("driver", (*self.calls, *self.driver_only)), made("executor", self.calls))
