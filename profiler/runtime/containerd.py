@@ -260,7 +260,9 @@ class ContainerdBackend(EngineAdapter):
                 )
         hosts = scratch / "hosts"
         hosts.write_text(f"127.0.0.1\tlocalhost {socketlib.gethostname()}\n::1\tlocalhost\n")
-        args = [*self.ctr, "run", "--rm", "--pid-file", str(scratch / "pid")]
+        # Paths as containerd sees them (under its rootfs when it runs in one).
+        where = self.location.engine_path
+        args = [*self.ctr, "run", "--rm", "--pid-file", where(scratch / "pid")]
         if shape.pod.cgroup_parent:
             args += ["--cgroup", f"{shape.pod.cgroup_parent}/{container_id}"]
         if self.oci_runtime != "runc":
@@ -271,7 +273,7 @@ class ContainerdBackend(EngineAdapter):
             assert shape.seccomp_profile is not None  # container_shape checked it
             profile = scratch / "seccomp.json"
             profile.write_text(shape.seccomp_profile)
-            args += ["--seccomp-profile", str(profile)]
+            args += ["--seccomp-profile", where(profile)]
         dropped: Sequence[str] = (
             self._caps() if "ALL" in shape.cap_drop else [_cap(c) for c in shape.cap_drop]
         )
@@ -292,7 +294,8 @@ class ContainerdBackend(EngineAdapter):
         for host, inside, read_only in sorted(binds, key=lambda b: b[1]):
             args += [
                 "--mount",
-                f"type=bind,src={host},dst={inside},options=rbind:{'ro' if read_only else 'rw'}",
+                f"type=bind,src={where(host)},dst={inside},"
+                f"options=rbind:{'ro' if read_only else 'rw'}",
             ]
         # runc gives a tmpfs the mode of the directory it creates for it (0755, root's),
         # so the pod's user owns it as on Docker (an emptyDir is the pod user's to write).

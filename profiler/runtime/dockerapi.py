@@ -97,8 +97,12 @@ class DockerApiAdapter(EngineAdapter):
             "command": list(shape.args),
             "environment": dict(shape.env),
             "labels": dict(shape.labels),
+            # Host directories as the engine sees them (under its rootfs when it has one).
             "volumes": {
-                bind.source: {"bind": bind.target, "mode": "ro" if bind.read_only else "rw"}
+                self.location.engine_path(bind.source): {
+                    "bind": bind.target,
+                    "mode": "ro" if bind.read_only else "rw",
+                }
                 for bind in sorted(shape.binds, key=lambda b: b.target)
             },
             "detach": True,

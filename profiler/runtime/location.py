@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiler.errors import EnvironmentProblem
+
 # Where a root's tools lie when PATH lacks the sbin directories.
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -49,11 +51,18 @@ class EngineLocation:
     def on_host(self) -> bool:
         return not self.command_prefix
 
-    def engine_path(self, host_path: Path) -> str:
-        """A host path as the engine sees it (under its rootfs, relative to that root)."""
+    def engine_path(self, host_path: Path | str) -> str:
+        """A host path as the engine sees it: itself on the host, relative to the rootfs
+        for an engine that runs in one (which sees nothing outside it)."""
         if self.rootfs is None:
             return str(host_path)
-        inside = Path(host_path).resolve().relative_to(self.rootfs.resolve())
+        try:
+            inside = Path(host_path).resolve().relative_to(self.rootfs.resolve())
+        except ValueError:
+            raise EnvironmentProblem(
+                f"{host_path} lies outside the rootfs {self.rootfs} the engine runs in",
+                "give the engine its files under its rootfs (ContainerPrimitives.run_files_dir)",
+            ) from None
         return f"/{inside}"
 
     def binary(self, tool: str) -> str | None:

@@ -54,7 +54,6 @@ MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 DRIVER_PORT = 7078
 BLOCK_MANAGER_PORT = 7079
 MASTER_PORT = 7077
-UI_PORT = 4040
 # Kubernetes' own default for spark.scheduler.minRegisteredResourcesRatio: the driver
 # waits until 80% of its executors registered (or 30 s) before it schedules.
 MIN_REGISTERED_RATIO = "0.8"

@@ -61,7 +61,7 @@ class PodmanBackend(DockerApiAdapter):
         scratch.mkdir(parents=True, exist_ok=True)
         path = scratch / "seccomp.json"
         path.write_text(shape.seccomp_profile)
-        return [f"seccomp={path}"]
+        return [f"seccomp={self.location.engine_path(path)}"]
 
     def tmpfs_option(self, tmpfs: Tmpfs) -> str:
         # Podman refuses tmpfs uid=/gid=; its own "U" gives the mount to the container's

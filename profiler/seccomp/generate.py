@@ -30,8 +30,8 @@ from profiler.seccomp.arch import (
     translate_names,
 )
 from profiler.seccomp.profile import Profile, SyscallRule, allow_all_profile
+from profiler.seccomp.recording import Recording
 from profiler.seccomp.risky import HeldBack, split_risky
-from profiler.tracing.interface import Recording
 
 ERRNO_CHOICES: Mapping[str, int] = {"enosys": errno_codes.ENOSYS, "eperm": errno_codes.EPERM}
 
@@ -90,9 +90,6 @@ class Summary:
     unknown_numbers: frozenset[int] = frozenset()
     # Recorded under several OCI runtimes: runtime -> calls only its runs made.
     oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def runs_total_for(self, workload: str) -> int:
-        return self.workloads.get(workload, 0)
 
     @property
     def flaky(self) -> tuple[str, ...]:

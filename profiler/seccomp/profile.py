@@ -9,7 +9,6 @@ mean something different on a node than on a laptop.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -81,9 +80,6 @@ class Profile:
     def to_json(self) -> str:
         """Stable bytes: fixed key order, sorted names, two-space indent, trailing newline."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    def with_default_action(self, action: str) -> Profile:
-        return Profile(action, self.rules, None, self.architectures, self.flags)
 
     def without_allowed(self, name: str) -> Profile:
         """The profile with ``name`` taken out of its allow rules (to show it is needed)."""
@@ -190,10 +186,6 @@ def load_profile(path: Path, *, allow_unknown: bool = False) -> Profile:
 def load_profile_text(path: Path, *, allow_unknown: bool = False) -> str:
     """The file's text after checking that it is a well-formed OCI seccomp profile."""
     return read_profile(path, allow_unknown=allow_unknown).text
-
-
-def names_of(rules: Iterable[SyscallRule]) -> set[str]:
-    return {n for r in rules for n in r.names}
 
 
 def role_profile_path(profile_path: Path, role: str) -> Path:
