@@ -76,7 +76,7 @@ def run_demo(
         "under the recording filter"
     )
     recorded = record_profile(
-        backend,
+        [backend],
         RecordPlan(workloads=workloads, shape=shape),
         DeriveOptions(explicit_errno=plan.explicit_errno),
         run_root=run_dir,

@@ -193,7 +193,7 @@ def derive_profiles(
 
 
 def record_profile(
-    backend: Backend | None,
+    backends: Sequence[Backend],
     plan: RecordPlan,
     options: DeriveOptions,
     *,
@@ -204,73 +204,55 @@ def record_profile(
     progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
 ) -> RecordOutcome:
-    """record (or take ``recordings``) -> derive -> verify. ``RecordOutcome.verification``
-    says whether the profiles broke a workload; ``on_derived`` sees the profiles before
-    they are verified (the CLI prints the review and keeps the candidates)."""
+    """record under each backend (or take ``recordings``) -> derive one set of profiles ->
+    verify them under each backend. ``RecordOutcome.verification`` says whether the
+    profiles broke a workload; ``on_derived`` sees the profiles before they are verified
+    (the CLI prints the review and keeps the candidates).
+
+    Several backends are one engine under several OCI runtimes, so that the profiles work
+    on nodes with either: each runtime's runs and logs go in ``run_root/<engine-runtime>``,
+    numbered after the previous runtime's (every run counts once), and the summaries name
+    the calls only one runtime's runs made."""
+    several = len(backends) > 1
+
+    def root_of(backend: Backend) -> Path:
+        return run_root / slug(backend.label) if several else run_root
+
+    only: dict[str, tuple[str, ...]] = {}
     if recordings is None:
-        if backend is None or make_tracer is None:
+        if not backends or make_tracer is None:
             raise ValueError("recording needs a backend and a tracer")
-        recordings = record_workloads(
-            backend, plan, make_tracer, run_root=run_root, progress=progress
-        )
+        per_runtime: dict[str, list[Recording]] = {}
+        for offset, backend in enumerate(backends):
+            recorded = record_workloads(
+                backend, plan, make_tracer, run_root=root_of(backend), progress=progress
+            )
+            per_runtime[backend.label] = [
+                replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
+            ]
+        recordings = [r for found in per_runtime.values() for r in found]
+        if several:
+            only = runtime_only_calls(
+                {
+                    label: derive_profiles(found, options)[UNION]
+                    for label, found in per_runtime.items()
+                }
+            )
     profiles = derive_profiles(recordings, options)
+    if only:
+        profiles = {
+            key: replace(derived, summary=replace(derived.summary, oci_runtime_only=only))
+            for key, derived in profiles.items()
+        }
     on_derived(profiles)
     outcome = RecordOutcome(profiles, tuple(recordings))
-    if not verify or backend is None:
-        return outcome
-    report = verify_profiles(backend, plan, outcome, run_root=run_root, progress=progress)
-    return replace(outcome, verification=report)
-
-
-def record_across_runtimes(
-    backends: Sequence[Backend],
-    plan: RecordPlan,
-    options: DeriveOptions,
-    *,
-    run_root: Path,
-    make_tracer: TracerFactory,
-    verify: bool = True,
-    progress: Progress = no_progress,
-    on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
-) -> RecordOutcome:
-    """Record under each backend (one engine, several OCI runtimes), derive one set of
-    profiles from every recording, and verify them under each, so that they work on nodes
-    with either runtime. The summaries name the calls only one runtime's runs made.
-
-    Each runtime's runs and logs go in ``run_root/<engine-runtime>``; its runs are numbered
-    after the previous runtime's, so that every run counts once."""
-    per_runtime: dict[str, list[Recording]] = {}
-    for offset, backend in enumerate(backends):
-        recorded = record_workloads(
-            backend,
-            plan,
-            make_tracer,
-            run_root=run_root / slug(backend.label),
-            progress=progress,
-        )
-        per_runtime[backend.label] = [
-            replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
-        ]
-    recordings = [r for found in per_runtime.values() for r in found]
-    profiles = derive_profiles(recordings, options)
-    only = runtime_only_calls(
-        {label: derive_profiles(found, options)[UNION] for label, found in per_runtime.items()}
-    )
-    profiles = {
-        key: replace(derived, summary=replace(derived.summary, oci_runtime_only=only))
-        for key, derived in profiles.items()
-    }
-    on_derived(profiles)
-    outcome = RecordOutcome(profiles, tuple(recordings))
-    if not verify:
+    if not verify or not backends:
         return outcome
     reports = tuple(
-        verify_profiles(
-            backend, plan, outcome, run_root=run_root / slug(backend.label), progress=progress
-        )
+        verify_profiles(backend, plan, outcome, run_root=root_of(backend), progress=progress)
         for backend in backends
     )
-    return replace(outcome, verification=reports[0], verifications=reports)
+    return replace(outcome, verification=reports[0], verifications=reports if several else ())
 
 
 def runtime_only_calls(unions: dict[str, DerivedProfile]) -> dict[str, tuple[str, ...]]:

@@ -114,9 +114,7 @@ def record(
     generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
     image = image or default_tag()
-    backend = None
     backends: list[Backend] = []
-    across: record_lib.RecordOutcome | None = None
     recordings = None
     make_tracer = None
     if from_recordings:
@@ -129,20 +127,17 @@ def record(
     else:
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, note)
+    shape = RunShape(image, security, topology, executors)
     if make_tracer is not None or verify:
         engines = parse_engine_choices(runtime, oci_runtime)
         if len({e.engine for e in engines}) > 1:
             raise UsageError("record runs on one engine", "pass one --runtime")
         backends = [make_backend(backend_choice, note, engine=e) for e in engines]
-        backend = backends[0]
-        topology = backend.topology_for(topology, note)
+        shape = shape.with_engine(engines[0]).on(backends[0], note)
     plan = record_lib.RecordPlan(
-        workloads=tuple(selected),
-        shape=RunShape(image, security, topology, executors),
-        runs=runs,
-        timeout_seconds=timeout,
+        workloads=tuple(selected), shape=shape, runs=runs, timeout_seconds=timeout
     )
-    explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
+    explicit = record_lib.needs_explicit_errno(backends[0], image) if backends else False
     options = record_lib.DeriveOptions(
         errno=errno, arches=arches, allow=tuple(allow), explicit_errno=explicit
     )
@@ -154,31 +149,16 @@ def record(
         _write_profiles(root / "profile.json", profiles)
 
     with progress_reporter("record") as on_progress:
-        if len(backends) > 1 and make_tracer is not None:
-            across = record_lib.record_across_runtimes(
-                backends,
-                plan,
-                options,
-                run_root=root,
-                make_tracer=make_tracer,
-                verify=verify,
-                progress=on_progress,
-                on_derived=review,
-            )
-        outcome = (
-            across
-            if across is not None
-            else record_lib.record_profile(
-                backend,
-                plan,
-                options,
-                run_root=root,
-                make_tracer=make_tracer,
-                recordings=recordings,
-                verify=verify,
-                progress=on_progress,
-                on_derived=review,
-            )
+        outcome = record_lib.record_profile(
+            backends,
+            plan,
+            options,
+            run_root=root,
+            make_tracer=make_tracer,
+            recordings=recordings,
+            verify=verify,
+            progress=on_progress,
+            on_derived=review,
         )
     for verification in outcome.verifications or (
         (outcome.verification,) if outcome.verification else ()

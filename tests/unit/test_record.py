@@ -11,7 +11,7 @@ import pytest
 
 from profiler import record
 from profiler.errors import VerificationFailed
-from profiler.record import UNION, DeriveOptions, RecordPlan, record_across_runtimes
+from profiler.record import UNION, DeriveOptions, RecordPlan
 from profiler.runtime.interface import RunSpec, SecurityMode, Topology
 from profiler.runtime.run_shape import RunShape
 from profiler.workloads import Workload
@@ -37,7 +37,7 @@ def _passes(_spec: RunSpec) -> tuple[int | None, bool, str, str]:
 def test_every_workload_is_recorded_under_the_allow_all_filter_in_its_shape(tmp_path) -> None:
     backend = FakeBackend(_passes)
     outcome = record.record_profile(
-        backend, _plan(executors=3), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+        [backend], _plan(executors=3), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
     )
     recorded = [s for s in backend.specs if s.profile_label == "recording (allow all)"]
     assert [(s.workload.name, s.executors) for s in recorded] == [("a", 3)] * 2 + [("b", 3)] * 2
@@ -50,7 +50,7 @@ def test_every_workload_is_recorded_under_the_allow_all_filter_in_its_shape(tmp_
 
 def test_pod_recordings_give_a_profile_per_role_and_their_union(tmp_path) -> None:
     outcome = record.record_profile(
-        FakeBackend(_passes), _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+        [FakeBackend(_passes)], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
     )
     assert set(outcome.profiles) == {UNION, "driver", "executor"}
     assert "sendmmsg" in outcome.profiles["driver"].profile.allowed()
@@ -65,7 +65,7 @@ def test_the_profiles_are_verified_in_the_recorded_shape_against_recorded_result
 ) -> None:
     backend = FakeBackend(_passes)
     outcome = record.record_profile(
-        backend, _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+        [backend], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
     )
     assert outcome.verified and outcome.verification is not None
     verified = [s for s in backend.specs if s.profile_label != "recording (allow all)"]
@@ -80,7 +80,7 @@ def test_a_profile_that_changes_a_result_is_not_verified(tmp_path) -> None:
         return 0, False, "42" if recording else "other", ""
 
     outcome = record.record_profile(
-        FakeBackend(mismatch_when_confined),
+        [FakeBackend(mismatch_when_confined)],
         _plan(),
         DeriveOptions(),
         run_root=tmp_path,
@@ -93,7 +93,7 @@ def test_a_workload_that_fails_while_recorded_stops_the_recording(tmp_path) -> N
     backend = FakeBackend(lambda _spec: (1, False, "", "Error: no such table"))
     with pytest.raises(VerificationFailed, match="a exited 1 while being recorded"):
         record.record_profile(
-            backend, _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+            [backend], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
         )
 
 
@@ -105,7 +105,7 @@ def test_recording_under_two_oci_runtimes_names_the_calls_only_one_made(tmp_path
         extra = ("readlinkat",) if "docker-runc" in str(run_dir) else ()
         return FakeTracer(run_dir, ("read", "futex", *extra))
 
-    outcome = record_across_runtimes(
+    outcome = record.record_profile(
         [runc, crun], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=tracer
     )
     assert outcome.union.summary.oci_runtime_only == {
