@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field
-from pathlib import PurePath, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 # The pod network: out of Docker's (10.200-250.x) and the nodes' (10.196-197.x) way.
 DEFAULT_SUBNET = "10.199.0.0/16"
@@ -154,6 +154,12 @@ class CriNode:
         if found is None:
             raise KeyError(handler)
         return found
+
+
+def default_socket() -> Path:
+    """The CRI socket of the host's own node, where this host finds it."""
+    node = CriNode()
+    return Path(node.host_path(node.socket))
 
 
 def render_containerd_config(node: CriNode) -> str:

@@ -18,7 +18,7 @@ import contextlib
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem
@@ -37,6 +37,7 @@ from profiler.runtime.cri.kubelet import (
 )
 from profiler.runtime.cri.node import CLUSTER_DOMAIN, CriNode
 from profiler.runtime.engine import move_image_from_docker
+from profiler.seccomp.arch import native_arch, syscall_name
 
 # Where the tool's Localhost profiles go under <kubelet-root>/seccomp, per run, as
 # `k8s sparkapp` references them (localhostProfile: spark-seccomp/...).
@@ -51,7 +52,9 @@ class RunRoom:
     run_id: str
     pods_dir: Path  # host view
     profiles_dir: Path  # host view
+    dns_log_start: int = 0  # where the cluster DNS's query log stood when the run began
     names: dict[str, str] = field(default_factory=dict)  # FQDN -> address
+    addresses: set[str] = field(default_factory=set)  # every pod address of the run
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class OpenPod:
     ip: str | None
     directory: Path  # host view
     resolv_conf: str  # what the runtime wrote for the pod ("" when unreadable)
+    pause_pid: int | None = None  # the sandbox's first process, on this host
 
 
 @dataclass(frozen=True)
@@ -113,12 +117,18 @@ class CriPods:
         )
         pods_dir.mkdir(parents=True, exist_ok=True)
         pods_dir.chmod(0o755)
-        return RunRoom(run_id, pods_dir, profiles_dir)
+        return RunRoom(run_id, pods_dir, profiles_dir, self.daemons.dns.log_position())
 
     def close_run(self, room: RunRoom) -> None:
-        self.daemons.dns.forget(room.run_id)
-        shutil.rmtree(room.pods_dir, ignore_errors=True)
-        shutil.rmtree(room.profiles_dir, ignore_errors=True)
+        self.close_run_id(room.run_id)
+
+    def close_run_id(self, run_id: str) -> None:
+        """Forget a run's names and files (also of a run whose process is gone)."""
+        node = self.node
+        self.daemons.dns.forget(run_id)
+        shutil.rmtree(Path(node.host_path(node.pods_dir)) / run_id, ignore_errors=True)
+        profiles = Path(node.host_path(node.kubelet_root)) / SECCOMP_DIR / PROFILE_SUBDIR
+        shutil.rmtree(profiles / run_id, ignore_errors=True)
 
     def localhost_profile(self, room: RunRoom, name: str, profile_json: str) -> SeccompChoice:
         """A Localhost profile written where the kubelet reads them, as it is passed."""
@@ -137,14 +147,16 @@ class CriPods:
         hostname: str,
         namespace: str,
         service_names: tuple[str, ...],
+        register: bool = True,
         seccomp: SeccompChoice,
         run_as_user: int | None,
         run_as_group: int | None,
         cgroup_parent: str | None,
         labels: tuple[tuple[str, str], ...],
     ) -> OpenPod:
-        """A pod sandbox on the node's network, its /etc/hosts written, and its host name
-        and ``service_names`` answered by the cluster DNS with its address."""
+        """A pod sandbox on the node's network, its /etc/hosts written, and (``register``)
+        its host name and ``service_names`` answered by the cluster DNS with its address.
+        ``cgroup_parent`` is the sandbox's own (its containers get theirs in ``create``)."""
         uid = str(uuid.uuid4())
         directory = room.pods_dir / uid
         (directory / "logs").mkdir(parents=True)
@@ -165,6 +177,8 @@ class CriPods:
         status = self.client.sandbox_status(sandbox_id)
         (directory / "hosts").write_text(etc_hosts(hostname, status.ip))
         if status.ip:
+            room.addresses.add(status.ip)
+        if status.ip and register:
             for fqdn in cluster_names(hostname, service_names, namespace):
                 room.names[fqdn] = status.ip
             self.daemons.dns.register(room.run_id, room.names)
@@ -172,7 +186,7 @@ class CriPods:
         text = ""
         with contextlib.suppress(OSError):
             text = resolv.read_text()
-        return OpenPod(sandbox_id, pod, status.ip, directory, text)
+        return OpenPod(sandbox_id, pod, status.ip, directory, text, status.pid)
 
     def close_pod(self, pod: OpenPod) -> None:
         """StopPodSandbox and RemovePodSandbox (gone already is fine), then its files."""
@@ -192,15 +206,31 @@ class CriPods:
     def hosts_file(self, pod: OpenPod) -> str:
         return str(self.node.engine_path(pod.directory / "hosts"))
 
+    def pause_denied(self, pod: OpenPod) -> bool:
+        """Whether the sandbox's pause process sleeps in clock_nanosleep, as ours does
+        once the pod's seccomp profile denied it pause(2) (it waits in pause otherwise)."""
+        if pod.pause_pid is None:
+            return False
+        try:
+            number = int(Path(f"/proc/{pod.pause_pid}/syscall").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        return syscall_name(number, native_arch()) == "clock_nanosleep"
+
     # -- containers ---------------------------------------------------------------------
-    def create(self, pod: OpenPod, container: CriContainer) -> PodContainer:
-        oom = 0 if self.node.restrict_oom_score_adj else None
+    def create(
+        self, pod: OpenPod, container: CriContainer, cgroup_parent: str = ""
+    ) -> PodContainer:
+        """CreateContainer in the pod. containerd puts a container's cgroup under the
+        cgroup parent of the sandbox config it is sent with: ``cgroup_parent`` (the pod's
+        CPU accounting) there, while the sandbox itself stays where it was opened."""
         config = (
-            container_config(pod.pod, container)
-            if oom is None
-            else container_config(pod.pod, container, oom_score_adj=oom)
+            container_config(pod.pod, container, oom_score_adj=0)
+            if self.node.restrict_oom_score_adj
+            else container_config(pod.pod, container)
         )
-        container_id = self.client.create_container(pod.sandbox_id, config, sandbox_config(pod.pod))
+        placed = replace(pod.pod, cgroup_parent=cgroup_parent or pod.pod.cgroup_parent)
+        container_id = self.client.create_container(pod.sandbox_id, config, sandbox_config(placed))
         return PodContainer(
             container_id=container_id,
             sandbox_id=pod.sandbox_id,
