@@ -88,13 +88,18 @@ class ContainerdBackend(EngineAdapter):
 
     def __init__(self, *, oci_runtime: str = "runc", node: CriNode | None = None) -> None:
         node = node or CriNode()
-        try:
-            self.pods = CriPods(node, oci_runtime)
-        except KeyError:
+        handlers = dict(node.runtimes)
+        if oci_runtime not in handlers:
             raise EnvironmentProblem(
                 f"{node.label} has no {oci_runtime} runtime handler",
-                "choose one of " + ", ".join(handler for handler, _ in node.runtimes),
-            ) from None
+                "choose one of " + ", ".join(sorted(handlers)),
+            )
+        if not Path(node.host_path(handlers[oci_runtime])).exists():
+            raise EnvironmentProblem(
+                f"the OCI runtime {oci_runtime} is not installed ({handlers[oci_runtime]})",
+                f"`apt-get install {oci_runtime}` (or `make setup`)",
+            )
+        self.pods = CriPods(node, oci_runtime)
         self.node = self.pods.node
         super().__init__(oci_runtime=oci_runtime, location=location_of(self.node))
         self.sweep_orphans()

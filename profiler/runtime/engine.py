@@ -125,17 +125,6 @@ def containerd_bundle_configs(
     return [root / namespace / container_id / "config.json" for root in roots]
 
 
-def oci_runtime_binary(name: str, location: EngineLocation | None = None) -> str:
-    """The OCI runtime's path as the engine sees it."""
-    path = (location or EngineLocation()).binary(name)
-    if path is None:
-        raise EnvironmentProblem(
-            f"the OCI runtime {name} is not installed",
-            f"`apt-get install {name}` (or `make setup`)",
-        )
-    return path
-
-
 def oci_runtime_version(name: str, location: EngineLocation | None = None) -> str:
     """``"runc 1.1.5"``: the first version line the binary prints."""
     command = (location or EngineLocation()).command(name)

@@ -195,14 +195,6 @@ class CriClient:
         request = self.cri.RemoveContainerRequest(container_id=container_id)
         self._call(self.runtime, "RemoveContainer", request)
 
-    def list_containers(self, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
-        """(id, sandbox id) of every container carrying ``labels``."""
-        selector = self.cri.ContainerFilter(label_selector=labels or {})
-        answer = self._call(
-            self.runtime, "ListContainers", self.cri.ListContainersRequest(filter=selector)
-        )
-        return [(item.id, item.pod_sandbox_id) for item in answer.containers]
-
     # -- images ---------------------------------------------------------------------
     def image(self, reference: str) -> ImageFacts | None:
         """The image's id (its config digest) and labels, or None when the runtime lacks it."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 
 # The pod network: out of Docker's (10.200-250.x) and the nodes' (10.196-197.x) way.
@@ -69,7 +69,6 @@ class CriNode:
     # pods' bridge lives in: () for the host's own (a chrooted engine shares it).
     netns_prefix: tuple[str, ...] = ()
     dnsmasq_binary: str = "/usr/sbin/dnsmasq"
-    extra_labels: tuple[tuple[str, str], ...] = field(default=())
 
     # -- where things are (engine view) -------------------------------------------------
     @property
@@ -148,12 +147,6 @@ class CriNode:
     def engine_path(self, host_path: PurePath | str) -> PurePosixPath:
         """Where the engine finds a path of this host (for bind mounts)."""
         return _translate(PurePosixPath(host_path), [(h, e) for e, h in self.views])
-
-    def runtime_binary(self, handler: str) -> str:
-        found = dict(self.runtimes).get(handler)
-        if found is None:
-            raise KeyError(handler)
-        return found
 
 
 def default_socket() -> Path:

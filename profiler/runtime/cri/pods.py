@@ -84,7 +84,6 @@ class CriPods:
         node, archive = with_sandbox_image(node)
         self.node = node
         self.runtime_handler = runtime_handler
-        node.runtime_binary(runtime_handler)  # a handler the node's config lacks: KeyError
         self.daemons = NodeDaemons(node)
         self.daemons.ensure(archive)
         self.client = CriClient(str(node.host_path(node.socket)))

@@ -129,6 +129,7 @@ def test_container_config_keeps_the_entrypoint_and_carries_the_security_context(
     resources = config.linux.resources
     assert resources.memory_limit_in_bytes == 1408 * 1024**2
     assert (resources.cpu_period, resources.cpu_quota) == (100_000, 100_000)
+    assert resources.cpu_shares == 1024
     assert resources.oom_score_adj == -997
     assert config.labels["io.kubernetes.container.name"] == "spark-kubernetes-executor"
 
