@@ -202,13 +202,18 @@ class ContainerdBackend(EngineAdapter):
             self.pods.close_run(handle.room)
 
     def pod_record(self, site: PodSite) -> PodRecord:
-        """The pod's resolv.conf as the runtime wrote it, and whether its pause process
-        had pause(2) denied by the pod's profile."""
+        """The pod's resolv.conf as the runtime wrote it and its /etc/hosts as the kubelet
+        writes it (its address and name), and whether its pause process had pause(2)
+        denied by the pod's profile."""
         handle = site.handle
         if not isinstance(handle, _Pod):
             return PodRecord()
-        notes = (_PAUSE_DENIED_NOTE,) if self.pods.pause_denied(handle.pod) else ()
-        return PodRecord(files=(("resolv.conf", handle.pod.resolv_conf),), notes=notes)
+        pod = handle.pod
+        hosts = ""
+        with contextlib.suppress(OSError):
+            hosts = (pod.directory / "hosts").read_text()
+        notes = (_PAUSE_DENIED_NOTE,) if self.pods.pause_denied(pod) else ()
+        return PodRecord(files=(("resolv.conf", pod.resolv_conf), ("hosts", hosts)), notes=notes)
 
     # -- primitives: containers -------------------------------------------------------
     def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> PodContainer:
