@@ -28,8 +28,8 @@ from typing import Any
 
 from profiler.errors import EnvironmentProblem
 from profiler.runtime.adapter import EngineAdapter
+from profiler.runtime.cluster_dns import parse_query_log
 from profiler.runtime.cri.client import CriCallFailed, CriUnavailable
-from profiler.runtime.cri.dns import parse_query_log
 from profiler.runtime.cri.kubelet import CriContainer, CriMount, Seccomp, SeccompChoice
 from profiler.runtime.cri.node import CriNode
 from profiler.runtime.cri.pods import CriPods, OpenPod, PodContainer, RunRoom
@@ -201,7 +201,7 @@ class ContainerdBackend(EngineAdapter):
         if handle.owns_room:
             self.pods.close_run(handle.room)
 
-    def pod_record(self, site: PodSite) -> PodRecord:
+    def pod_record(self, site: PodSite, container: Any) -> PodRecord:
         """The pod's resolv.conf as the runtime wrote it and its /etc/hosts as the kubelet
         writes it (its address and name), and whether its pause process had pause(2)
         denied by the pod's profile."""

@@ -486,7 +486,7 @@ class PodRun:
         lives = [live for live in (self.master, self.driver, *self.executors) if live]
         files: list[tuple[str, str]] = []
         for live in lives:
-            record = self.engine.pod_record(live.site)
+            record = self.engine.pod_record(live.site, live.container)
             files += [(f"{live.plan.name}.{name}", text) for name, text in record.files]
             if live.plan.role is not None:
                 live.notes.extend(record.notes)

@@ -135,9 +135,9 @@ class ContainerPrimitives(ABC):
         """Remove it whatever its state; gone already is fine. ``EngineLost`` when the
         engine does not answer."""
 
-    def pod_record(self, site: PodSite) -> PodRecord:
-        """What the run folder keeps of a pod, asked while it still runs; nothing unless
-        the engine says."""
+    def pod_record(self, site: PodSite, container: Any) -> PodRecord:
+        """What the run folder keeps of a pod and its container, asked before the
+        container is removed; nothing unless the engine says."""
         return PodRecord()
 
     def network_record(self, network: Any) -> tuple[tuple[str, str], ...]:

@@ -19,11 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from profiler.runtime.cri.dns import cluster_dns_config, parse_query_log, search_walk
+from profiler.runtime.cluster_dns import cluster_dns_config, parse_query_log, search_walk
 from profiler.runtime.cri.node import CriNode
 from profiler.runtime.ownership import OWNER, OWNER_LABEL, PID_LABEL
 from profiler.runtime.pod import service_host
@@ -33,7 +32,7 @@ from tests.integration.conftest import cli
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOAD = "rdd_python"
-EXPECTED_RESOLV_CONF = cluster_dns_config(CriNode(), "default").resolv_conf()
+EXPECTED_RESOLV_CONF = cluster_dns_config(CriNode().dns_server, "default").resolv_conf()
 
 
 def _reference(spark_image: str) -> Path:
@@ -45,7 +44,7 @@ def _reference(spark_image: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cri_engine() -> Any:
+def need_cri_node() -> None:
     """The tool's containerd, brought up with its pod network, DNS and pause image."""
     if os.geteuid() != 0:
         missing("containerd's CRI, its pod network and DNS need root")
@@ -53,13 +52,13 @@ def cri_engine() -> Any:
     from profiler.runtime.containerd import ContainerdBackend
 
     try:
-        return ContainerdBackend(oci_runtime="runc")
+        ContainerdBackend(oci_runtime="runc")
     except EnvironmentProblem as exc:
         missing(f"containerd's CRI: {exc.message}")
 
 
 @pytest.fixture(scope="module")
-def cri_check(cri_engine: Any, spark_image: str, tmp_path_factory: pytest.TempPathFactory):
+def cri_check(need_cri_node: None, spark_image: str, tmp_path_factory: pytest.TempPathFactory):
     """One check of WORKLOAD in every mode on containerd, through the CLI."""
     root = tmp_path_factory.mktemp("cri-check")
     out = root / "check.json"
@@ -117,7 +116,7 @@ def test_each_pod_gets_the_cluster_dns_and_executors_walk_the_search_domains(
     # The driver's Service as Spark names it in spark.driver.host: fewer dots than
     # ndots:5, so glibc tries each search domain first; the third answers.
     app = next(name for name in pods if name.endswith("-driver")).removesuffix("-driver")
-    walk = search_walk(service_host(app), cluster_dns_config(CriNode(), "default"))
+    walk = search_walk(service_host(app), cluster_dns_config(CriNode().dns_server, "default"))
     queries = parse_query_log((run / "dns-queries.log").read_text())
     for name, address in executors.items():
         asked = [q.name for q in queries if q.client == address and q.qtype == "A"]
@@ -125,7 +124,7 @@ def test_each_pod_gets_the_cluster_dns_and_executors_walk_the_search_domains(
 
 
 def test_an_executor_profile_without_sendmmsg_fails_on_containerd_and_is_named(
-    cri_engine: Any, spark_image: str, tmp_path: Path
+    need_cri_node: None, spark_image: str, tmp_path: Path
 ) -> None:
     reference = _reference(spark_image)
     broken = tmp_path / "broken"
@@ -187,7 +186,7 @@ def _sandboxes_of(pid: int) -> list[str]:
 
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_an_interrupt_removes_every_pod_sandbox(
-    cri_engine: Any, signame: str, spark_image: str, tmp_path: Path
+    need_cri_node: None, signame: str, spark_image: str, tmp_path: Path
 ) -> None:
     process = subprocess.Popen(
         [

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from profiler import proc
 from profiler.errors import EnvironmentProblem
+from profiler.runtime.cluster_dns import ClusterDns
 from profiler.runtime.cri.client import CriClient, CriUnavailable
-from profiler.runtime.cri.dns import ClusterDns
 from profiler.runtime.cri.node import (
     CRI_NAMESPACE,
     CriNode,
@@ -78,7 +78,12 @@ class NodeDaemons:
     def __init__(self, node: CriNode) -> None:
         self.node = node
         self.run_dir = Path(node.host_path(node.run_dir))
-        self.dns = ClusterDns.for_node(node)
+        self.dns = ClusterDns(
+            Path(node.host_path(node.dns_dir)),
+            node.dns_server,
+            command_prefix=node.netns_prefix,
+            dnsmasq_binary=node.dnsmasq_binary,
+        )
 
     # -- the whole node ---------------------------------------------------------------
     def ensure(self, pause_archive: bytes) -> None:

@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from profiler.runtime.cri.dns import DnsConfig
+from profiler.runtime.cluster_dns import DnsConfig
 
 if TYPE_CHECKING:
     from cri_api.v1 import api_pb2 as cri

@@ -26,10 +26,6 @@ DEFAULT_SUBNET = "10.199.0.0/16"
 DEFAULT_BRIDGE = "sscri0"
 # The namespace the CRI keeps its images, containers and sandboxes in (the kubelet's).
 CRI_NAMESPACE = "k8s.io"
-# The cluster's domain and the search list a kubelet writes into a pod's resolv.conf
-# (ClusterFirst DNS policy), with the ndots the kubelet sets.
-CLUSTER_DOMAIN = "cluster.local"
-NDOTS = 5
 
 
 @dataclass(frozen=True)

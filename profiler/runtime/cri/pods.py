@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem
+from profiler.runtime.cluster_dns import cluster_dns_config, cluster_names
 from profiler.runtime.cri.client import ContainerStatus, CriCallFailed, CriClient
 from profiler.runtime.cri.daemon import NodeDaemons, with_sandbox_image
-from profiler.runtime.cri.dns import cluster_dns_config, service_fqdn
 from profiler.runtime.cri.kubelet import (
     SECCOMP_DIR,
     CriContainer,
@@ -35,7 +35,7 @@ from profiler.runtime.cri.kubelet import (
     etc_hosts,
     sandbox_config,
 )
-from profiler.runtime.cri.node import CLUSTER_DOMAIN, CriNode
+from profiler.runtime.cri.node import CriNode
 from profiler.runtime.engine import move_image_from_docker
 from profiler.seccomp.arch import native_arch, syscall_name
 
@@ -165,7 +165,7 @@ class CriPods:
             namespace=namespace,
             hostname=hostname,
             log_directory=str(self.node.engine_path(directory / "logs")),
-            dns=cluster_dns_config(self.node, namespace),
+            dns=cluster_dns_config(self.node.dns_server, namespace),
             seccomp=seccomp,
             run_as_user=run_as_user,
             run_as_group=run_as_group,
@@ -298,24 +298,3 @@ class CriPods:
         for call in (self.client.stop_pod_sandbox, self.client.remove_pod_sandbox):
             with contextlib.suppress(CriCallFailed):
                 call(sandbox_id)
-
-
-def cluster_names(hostname: str, service_names: tuple[str, ...], namespace: str) -> list[str]:
-    """The fully qualified names a cluster DNS holds for a pod reached by ``hostname`` and
-    ``service_names`` (as if each were a headless Service of the namespace): short names
-    and ``<name>.<namespace>.svc`` are what pods ask for, and the search walk of their
-    resolv.conf turns them into these."""
-    names = []
-    for name in (hostname, *service_names):
-        name = name.rstrip(".")
-        if name.endswith(f".svc.{CLUSTER_DOMAIN}"):
-            fqdn = name
-        elif name.endswith(".svc"):
-            fqdn = f"{name}.{CLUSTER_DOMAIN}"
-        elif "." not in name:
-            fqdn = service_fqdn(name, namespace)
-        else:
-            continue  # another domain: nothing a cluster DNS would answer
-        if fqdn not in names:
-            names.append(fqdn)
-    return names

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from profiler.runtime.cri.client import parse_cri_log
-from profiler.runtime.cri.dns import (
+from profiler.runtime.cluster_dns import (
     cluster_dns_config,
     parse_query_log,
     search_walk,
     service_fqdn,
 )
+from profiler.runtime.cri.client import parse_cri_log
 from profiler.runtime.cri.kubelet import (
     MASKED_PATHS,
     CriContainer,
@@ -24,7 +24,7 @@ from profiler.runtime.cri.kubelet import (
 )
 from profiler.runtime.cri.node import CriNode
 
-DNS = cluster_dns_config(CriNode(), "default")
+DNS = cluster_dns_config(CriNode().dns_server, "default")
 PROFILE = "/var/lib/spark-seccomp/cri/kubelet/seccomp/spark-seccomp/run/executor.json"
 POD = CriPod(
     name="app-exec-1",
@@ -160,7 +160,7 @@ def test_cri_log_records_become_stdout_and_stderr_with_partial_lines_joined() ->
 
 
 def test_cluster_names_of_a_pod_are_fully_qualified_once_each() -> None:
-    from profiler.runtime.cri.pods import cluster_names
+    from profiler.runtime.cluster_dns import cluster_names
 
     assert cluster_names(
         "app-driver",

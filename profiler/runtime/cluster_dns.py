@@ -1,4 +1,4 @@
-"""The cluster DNS of a CRI node: dnsmasq answering for Services the way CoreDNS does.
+"""The cluster DNS of pod runs: dnsmasq answering for Services the way CoreDNS does.
 
 A pod's resolv.conf, as the kubelet has the runtime write it (ClusterFirst), names the
 cluster DNS and searches ``<namespace>.svc.cluster.local svc.cluster.local cluster.local``
@@ -9,6 +9,10 @@ address) before it is tried as it is. dnsmasq plays CoreDNS: it answers the name
 registers (a hosts file per run in a directory it watches, so a new file counts at once
 and a removed one is forgotten), says NXDOMAIN for every other name (there is no way out),
 and logs every query with the asking pod's address, which is how a run proves the walk.
+
+A CRI node has one for all its pods (on its bridge's address); a run on Docker or Podman
+has one on its network's gateway for the length of the run, which the engine's own DNS
+forwards to (Docker) or the pods ask directly (Podman).
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem
-from profiler.runtime.cri.node import CLUSTER_DOMAIN, NDOTS, CriNode
+
+# The cluster's domain and the ndots the kubelet writes into a pod's resolv.conf.
+CLUSTER_DOMAIN = "cluster.local"
+NDOTS = 5
 
 QUERY_LOG = "queries.log"
 PID_FILE = "dnsmasq.pid"
@@ -49,10 +56,10 @@ class DnsConfig:
         return "\n".join(lines) + "\n"
 
 
-def cluster_dns_config(node: CriNode, namespace: str) -> DnsConfig:
-    """The kubelet's ClusterFirst DNS for a pod of ``namespace``."""
+def cluster_dns_config(server: str, namespace: str) -> DnsConfig:
+    """The kubelet's ClusterFirst DNS for a pod of ``namespace``, asking ``server``."""
     return DnsConfig(
-        servers=(node.dns_server,),
+        servers=(server,),
         searches=(
             f"{namespace}.svc.{CLUSTER_DOMAIN}",
             f"svc.{CLUSTER_DOMAIN}",
@@ -96,12 +103,34 @@ def search_walk(name: str, dns: DnsConfig) -> list[str]:
     return [*appended, name] if name.count(".") < ndots else [name, *appended]
 
 
+def cluster_names(hostname: str, service_names: tuple[str, ...], namespace: str) -> list[str]:
+    """The fully qualified names a cluster DNS holds for a pod reached by ``hostname`` and
+    ``service_names`` (as if each were a headless Service of the namespace): short names
+    and ``<name>.<namespace>.svc`` are what pods ask for, and the search walk of their
+    resolv.conf turns them into these."""
+    names = []
+    for name in (hostname, *service_names):
+        name = name.rstrip(".")
+        if name.endswith(f".svc.{CLUSTER_DOMAIN}"):
+            fqdn = name
+        elif name.endswith(".svc"):
+            fqdn = f"{name}.{CLUSTER_DOMAIN}"
+        elif "." not in name:
+            fqdn = service_fqdn(name, namespace)
+        else:
+            continue  # another domain: nothing a cluster DNS would answer
+        if fqdn not in names:
+            names.append(fqdn)
+    return names
+
+
 class ClusterDns:
     """One dnsmasq: listening on ``listen_address``, keeping its files in ``directory``.
 
-    A CRI node has one for all its pods (``for_node``), started when needed and outliving
-    this process like the engine; a run on an engine with a network of its own can have
-    one on that network's gateway for the length of the run."""
+    A CRI node has one for all its pods, started when needed and outliving this process
+    like the engine; a run on Docker or Podman has one on its network's gateway for the
+    length of the run. ``late_address``: the address may appear after dnsmasq starts (a
+    bridge the first pod creates), so it binds when it does."""
 
     def __init__(
         self,
@@ -110,22 +139,16 @@ class ClusterDns:
         *,
         command_prefix: tuple[str, ...] = (),
         dnsmasq_binary: str = "/usr/sbin/dnsmasq",
+        late_address: bool = False,
     ) -> None:
+        self.late_address = late_address
+        self._process: subprocess.Popen[bytes] | None = None  # when this object started it
         self.directory = directory
         self.listen_address = listen_address
         self.command_prefix = command_prefix
         self.dnsmasq_binary = dnsmasq_binary
         self.hosts_dir = self.directory / HOSTS_DIR
         self.query_log = self.directory / QUERY_LOG
-
-    @classmethod
-    def for_node(cls, node: CriNode) -> ClusterDns:
-        return cls(
-            Path(node.host_path(node.dns_dir)),
-            node.dns_server,
-            command_prefix=node.netns_prefix,
-            dnsmasq_binary=node.dnsmasq_binary,
-        )
 
     def argv(self) -> list[str]:
         # dnsmasq runs on this host (in the pods' network namespace): host paths.
@@ -140,7 +163,7 @@ class ClusterDns:
             # Every name not registered is NXDOMAIN, as for an unknown Service.
             "--local=/#/",
             f"--listen-address={self.listen_address}",
-            "--bind-interfaces",
+            "--bind-dynamic" if self.late_address else "--bind-interfaces",
             "--log-queries",
             f"--log-facility={self.query_log}",
             f"--pid-file={self.directory / PID_FILE}",
@@ -166,7 +189,7 @@ class ClusterDns:
         self.hosts_dir.chmod(0o755)
         log = open(self.directory / "dnsmasq.out", "ab")  # noqa: SIM115 - the child keeps it
         with log:
-            subprocess.Popen(
+            self._process = subprocess.Popen(
                 self.argv(),
                 stdout=log,
                 stderr=log,
@@ -185,6 +208,13 @@ class ClusterDns:
         )
 
     def stop(self) -> None:
+        if self._process is not None:
+            # Ours: end it and reap it.
+            self._process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=5.0)
+            self._process = None
+            return
         pid = self._pid()
         if pid is not None and _alive(pid, "dnsmasq"):
             with contextlib.suppress(ProcessLookupError):
@@ -230,6 +260,10 @@ class ClusterDns:
 
 
 def _alive(pid: int, name: str) -> bool:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/comm").read_text().strip() == name
+    """Whether ``pid`` is a running ``name`` (not a zombie waiting for its parent)."""
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2 :].split()[0]
+        return comm == name and state != "Z"
     return False
