@@ -81,6 +81,23 @@ class _Pod:
     owns_room: bool
 
 
+@dataclass(frozen=True)
+class _RefusedPod:
+    """A PodSite's handle when the OCI runtime could not start the pod's sandbox: its init
+    died under the pod-level filter (the kubelet's FailedCreatePodSandBox). The pod's
+    container is then refused at start, which makes it a verdict, not an engine error."""
+
+    reason: str
+    room: RunRoom
+    owns_room: bool
+
+
+@dataclass(frozen=True)
+class _RefusedContainer:
+    reason: str
+    container_id: str = "(no sandbox)"
+
+
 class ContainerdBackend(EngineAdapter):
     name = "containerd"
     engine_title = "containerd"
@@ -186,6 +203,13 @@ class ContainerdBackend(EngineAdapter):
                 cgroup_parent=SANDBOX_CGROUP_PARENT,
                 labels=pod.labels,
             )
+        except CriCallFailed as failed:
+            if not _runtime_could_not_start(failed.details):
+                if owns_room:
+                    self.pods.close_run(room)
+                raise
+            reason = f"the pod sandbox: {failed.details[-300:]}"
+            return PodSite(address=None, handle=_RefusedPod(reason, room, owns_room))
         except BaseException:
             if owns_room:
                 self.pods.close_run(room)
@@ -195,10 +219,9 @@ class ContainerdBackend(EngineAdapter):
 
     def close_pod(self, site: PodSite) -> None:
         handle = site.handle
-        if not isinstance(handle, _Pod):
-            return
-        self._cri(self.pods.close_pod, handle.pod)
-        if handle.owns_room:
+        if isinstance(handle, _Pod):
+            self._cri(self.pods.close_pod, handle.pod)
+        if isinstance(handle, (_Pod, _RefusedPod)) and handle.owns_room:
             self.pods.close_run(handle.room)
 
     def pod_record(self, site: PodSite, container: Any) -> PodRecord:
@@ -216,8 +239,10 @@ class ContainerdBackend(EngineAdapter):
         return PodRecord(files=(("resolv.conf", pod.resolv_conf), ("hosts", hosts)), notes=notes)
 
     # -- primitives: containers -------------------------------------------------------
-    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> PodContainer:
+    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> Any:
         handle = site.handle
+        if isinstance(handle, _RefusedPod):
+            return _RefusedContainer(handle.reason)
         assert isinstance(handle, _Pod)
         pod = handle.pod
         name = CONTAINER_NAMES[shape.role] if shape.role is not None else MASTER_CONTAINER
@@ -262,6 +287,8 @@ class ContainerdBackend(EngineAdapter):
         return created
 
     def start(self, container: Any) -> None:
+        if isinstance(container, _RefusedContainer):
+            raise StartRefused(container.reason)
         try:
             self.pods.start(container)
         except CriCallFailed as failed:
@@ -272,6 +299,8 @@ class ContainerdBackend(EngineAdapter):
             raise EngineLost(lost.message) from lost
 
     def state(self, container: Any) -> ContainerState:
+        if isinstance(container, _RefusedContainer):
+            return ContainerState(exited=True)
         status = self._cri(self.pods.status, container)
         if status is None:
             return ContainerState(exited=True)
@@ -280,13 +309,19 @@ class ContainerdBackend(EngineAdapter):
         )
 
     def wait(self, container: Any, timeout: float) -> int | None:
+        if isinstance(container, _RefusedContainer):
+            return None
         code: int | None = self._cri(self.pods.wait, container, timeout)
         return code
 
     def logs(self, container: Any) -> tuple[str, str]:
+        if isinstance(container, _RefusedContainer):
+            return "", ""
         return self.pods.logs(container)
 
     def host_pid(self, container: Any) -> int:
+        if isinstance(container, _RefusedContainer):
+            raise EnvironmentProblem(f"the container never started: {container.reason}")
         status = self._cri(self.pods.status, container)
         if status is None or status.pid is None:
             raise EnvironmentProblem(f"the CRI container {container.container_id} has no pid")
@@ -296,13 +331,16 @@ class ContainerdBackend(EngineAdapter):
         return str(container.container_id)
 
     def kill(self, container: Any) -> None:
-        self._cri(self.pods.stop, container, 0)
+        if not isinstance(container, _RefusedContainer):
+            self._cri(self.pods.stop, container, 0)
 
     def stop(self, container: Any, grace_seconds: float) -> None:
-        self._cri(self.pods.stop, container, grace_seconds)
+        if not isinstance(container, _RefusedContainer):
+            self._cri(self.pods.stop, container, grace_seconds)
 
     def remove(self, container: Any) -> None:
-        self._cri(self.pods.remove, container)
+        if not isinstance(container, _RefusedContainer):
+            self._cri(self.pods.remove, container)
 
     # -- what a crash left --------------------------------------------------------------
     def sweep_orphans(self) -> int:
