@@ -281,9 +281,15 @@ class ContainerdBackend(EngineAdapter):
             cpu_limit=shape.cpu_limit,
             labels=shape.labels,
         )
-        created: PodContainer = self._cri(
-            self.pods.create, pod, container, shape.pod.cgroup_parent or ""
-        )
+        try:
+            created: PodContainer = self._cri(
+                self.pods.create, pod, container, shape.pod.cgroup_parent or ""
+            )
+        except CriCallFailed as failed:
+            if self.pods.sandbox_alive(pod.pause_pid, pod.sandbox_id):
+                raise
+            # The pause process died under the pod's filter once the sandbox had started.
+            return _RefusedContainer(_sandbox_stopped(failed.details))
         return created
 
     def start(self, container: Any) -> None:
@@ -294,6 +300,10 @@ class ContainerdBackend(EngineAdapter):
         except CriCallFailed as failed:
             if _runtime_could_not_start(failed.details):
                 raise StartRefused(failed.details[-400:]) from failed
+            if not self.pods.sandbox_alive(container.pause_pid, container.sandbox_id):
+                # The pause process died under the pod's filter after the sandbox started,
+                # and took the pod's shim with it ("ttrpc: closed").
+                raise StartRefused(_sandbox_stopped(failed.details)) from failed
             raise
         except CriUnavailable as lost:
             raise EngineLost(lost.message) from lost
@@ -405,10 +415,20 @@ def _run_of(pod: PodShape) -> str:
     return f"{run}-{uuid.uuid4().hex[:6]}"
 
 
+def _sandbox_stopped(details: str) -> str:
+    return f"the pod sandbox stopped before the container started ({details[-300:]})"
+
+
 def _runtime_could_not_start(details: str) -> bool:
-    """Whether StartContainer failed because the OCI runtime could not start the process
-    (its init died under the filter), not because the engine failed."""
-    return "OCI runtime" in details or "runc create failed" in details
+    """Whether a sandbox or container did not start because the OCI runtime could not
+    start its process (its init died under the filter), not because the engine failed:
+    runc "OCI runtime create/start failed", or an init that died before it was told to
+    start ("cannot start a stopped process")."""
+    return (
+        "OCI runtime" in details
+        or "runc create failed" in details
+        or "cannot start a stopped process" in details
+    )
 
 
 def _docker_image_id(image: str) -> str | None:
