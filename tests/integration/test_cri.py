@@ -175,8 +175,8 @@ def test_a_profile_the_sandbox_cannot_start_under_is_a_fail_verdict(
     need_cri_node: None, spark_image: str, tmp_path: Path
 ) -> None:
     """futex, clone and clone3 denied at pod level: runc's init dies under the filter while
-    it starts the pod's sandbox (a kubelet's FailedCreatePodSandBox). That is a verdict on
-    the profile (exit 1), not an engine failure (exit 3)."""
+    it starts the pod's sandbox (a kubelet's FailedCreatePodSandBox) or its container. That
+    is a verdict on the profile (exit 1), not an engine failure (exit 3)."""
     out = tmp_path / "check.json"
     code = cli(
         "check",
@@ -200,7 +200,9 @@ def test_a_profile_the_sandbox_cannot_start_under_is_a_fail_verdict(
     (cell,) = json.loads(out.read_text())["cells"]
     assert cell["verdict"] == "fail"
     error = cell["runs"][0]["error_line"]
-    assert "could not start the container under its seccomp profile (the pod sandbox" in error
+    # The sandbox's runc init or the container's dies first: runc's Go runtime wakes its
+    # threads with futex only some of the time, so which one it is depends on timing.
+    assert "could not start the container under its seccomp profile" in error, error
 
 
 def _sandboxes_of(pid: int) -> list[str]:
