@@ -136,7 +136,7 @@ def check(
     Exit 0 when every cell passes, 1 when any fails, 2 for usage errors, 3 when the
     environment lacks something (no Docker engine, no image, no bpftrace for --complain).
     """
-    from profiler.diagnose import ComplainDiagnoser
+    from profiler.diagnosis.diagnoser import ComplainDiagnoser
     from profiler.runtime.select import make_backend
 
     # Every output is checked before the first run, not found unwritable after the last.

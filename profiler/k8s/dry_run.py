@@ -42,7 +42,7 @@ from profiler.runtime.interface import (
 from profiler.workloads import Workload
 
 if TYPE_CHECKING:
-    from profiler.diagnose import Diagnoser
+    from profiler.diagnosis.diagnoser import Diagnoser
 
 __all__ = [
     "CannotStart",
@@ -333,7 +333,7 @@ def run_plans(
     backend = backend_factory() if any(p.runnable for p in plans) else None
     diagnoser = None
     if backend is not None and diagnose:
-        from profiler.diagnose import ComplainDiagnoser
+        from profiler.diagnosis.diagnoser import ComplainDiagnoser
 
         diagnoser = ComplainDiagnoser(backend)
     reports = []
