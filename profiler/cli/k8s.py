@@ -23,6 +23,7 @@ from profiler.cli.common import (
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
+from profiler.k8s.app_files import HostFile, InImage
 from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
@@ -534,7 +535,7 @@ def _print_notes(app_plan: plan.AppPlan, report: dry_run.DryRunReport | None) ->
 
 def render_plan(app_plan: plan.AppPlan) -> Table:
     main = app_plan.main
-    where = main.path if isinstance(main, plan.InImage | plan.HostFile) else main.url
+    where = main.path if isinstance(main, InImage | HostFile) else main.url
     table = Table(
         title=f"{app_plan.kind} {app_plan.label} ({app_plan.source}): {app_plan.app_type} "
         f"{where}, Spark {app_plan.spark_version}, operator {app_plan.operator_version}"

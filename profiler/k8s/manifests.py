@@ -188,6 +188,21 @@ def line_of(node: yaml.Node | None, path: YamlPath) -> int | None:
     return line
 
 
+@dataclass(frozen=True)
+class ManifestPlace:
+    """Names a place in the input for error messages: file:line: path."""
+
+    source: str
+    document: YamlDocument | None
+    prefix: YamlPath
+
+    def at(self, path: YamlPath) -> str:
+        full = self.prefix + tuple(path)
+        line = line_of(self.document.node, full) if self.document is not None else None
+        place = f"{self.source}:{line}" if line is not None else self.source
+        return f"{place}: {render_path(full)}" if full else place
+
+
 def read_text(path: Path) -> str:
     path = Path(path)
     if not path.is_file():
