@@ -28,6 +28,7 @@ from profiler.cli.common import (
     TOPOLOGY_OPTION,
     console,
     note,
+    output_file,
     parse_images,
     parse_modes,
     parse_pod_security,
@@ -88,8 +89,16 @@ def check(
         "(e.g. 3.5.9,4.3.0; build them with `image build --spark-version V`).",
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
-    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    json_out: Path = typer.Option(
+        None,
+        "--json",
+        help="Also write the results as JSON here.",
+        parser=output_file,
+        metavar="<path>",
+    ),
+    junit_out: Path = typer.Option(
+        None, "--junit", help="Also write JUnit XML here.", parser=output_file, metavar="<path>"
+    ),
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."
     ),

@@ -14,6 +14,7 @@ from profiler.cli.common import (
     console,
     note,
     one_engine,
+    output_file,
     progress,
     write_atomically,
 )
@@ -34,7 +35,9 @@ app = typer.Typer(
     help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."
 )
 
-OUT_OPTION = typer.Option(None, "--out", "-o", help="Write here instead of stdout.")
+OUT_OPTION = typer.Option(
+    None, "--out", "-o", help="Write here instead of stdout.", parser=output_file, metavar="<path>"
+)
 PROFILE_DIR_OPTION = typer.Option(
     paths.DEFAULT_PROFILE_DIR,
     "--profile-dir",
@@ -283,7 +286,11 @@ def record_command(
     operator_version: str = OPERATOR_VERSION_OPTION,
     out: Path = OUT_OPTION,
     app_out: Path = typer.Option(
-        None, "--app-out", help="Write the SparkApplication with the labels it needs here."
+        None,
+        "--app-out",
+        help="Write the SparkApplication with the labels it needs here.",
+        parser=output_file,
+        metavar="<path>",
     ),
 ) -> None:
     """Write an SPO ProfileRecording for a SparkApplication's driver and executor pods.
@@ -436,8 +443,16 @@ def dry_run_command(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
     ),
-    json_out: Path = typer.Option(None, "--json", help="Also write plan and results as JSON here."),
-    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    json_out: Path = typer.Option(
+        None,
+        "--json",
+        help="Also write plan and results as JSON here.",
+        parser=output_file,
+        metavar="<path>",
+    ),
+    junit_out: Path = typer.Option(
+        None, "--junit", help="Also write JUnit XML here.", parser=output_file, metavar="<path>"
+    ),
     no_diagnose: bool = typer.Option(
         False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
     ),

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
+from profiler.cli.common import (
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
+    console,
+    note,
+    output_file,
+    stdout,
+)
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
@@ -62,7 +69,14 @@ def resolve_runtime_default(
 
 @app.command("runtime-default")
 def runtime_default_(
-    out: Path = typer.Option(None, "--out", "-o", help="Write the result here [default: stdout]."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Write the result here [default: stdout].",
+        parser=output_file,
+        metavar="<path>",
+    ),
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."
     ),
@@ -218,7 +232,12 @@ def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
 def merge(
     profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Write the merged profile here [default: stdout]."
+        None,
+        "--out",
+        "-o",
+        help="Write the merged profile here [default: stdout].",
+        parser=output_file,
+        metavar="<path>",
     ),
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
@@ -228,10 +247,10 @@ def merge(
     when some have none, an old summary beside the output is removed, since it would
     describe another profile.
     """
-    to_file = out is not None and not is_stdout(out)
-    summary_out = summary_path_for(out) if to_file else None
     if out is not None:
         check_output_path(out, what="profile", stdout_ok=True)
+    to_file = out is not None and not is_stdout(out)
+    summary_out = summary_path_for(out) if to_file else None
     if summary_out is not None:
         check_output_path(summary_out, what="summary")
     if len(profiles) < 2:
@@ -273,7 +292,12 @@ def import_(
     ),
     errno: str = typer.Option("enosys", "--errno", help="Errno for denied calls: enosys, eperm."),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Write the profile here, its summary beside [default: stdout]."
+        None,
+        "--out",
+        "-o",
+        help="Write the profile here, its summary beside [default: stdout].",
+        parser=output_file,
+        metavar="<path>",
     ),
 ) -> None:
     """Turn SPO-recorded SeccompProfiles into this tool's profile, merged with local ones.

@@ -25,6 +25,7 @@ from profiler.cli import main
 from profiler.errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE
 
 FX = Path(__file__).parents[1] / "fixtures" / "adversarial"
+K8S = Path(__file__).parents[1] / "fixtures" / "k8s"
 VALID = FX / "valid" / "profile.json"
 OTHER = FX / "valid" / "other.json"
 
@@ -43,6 +44,7 @@ class Case:
     code: int = EXIT_USAGE
     prepare: Prepare = nothing
     file: str = ""  # the input file the error line must name
+    exact: bool = False  # ``message`` is the whole line after "error: "
 
 
 @dataclass(frozen=True)
@@ -714,6 +716,40 @@ def _run_dir_with(name: str, kind: Prepare) -> Prepare:
 DEV = "{tmp}/null" if os.geteuid() == 0 else "/dev/null"
 MERGE = ("profile", "merge", "{valid}", "{other}")
 FROM_RECORDINGS = ("record", "--from-recordings", str(FX / "valid"), "--no-verify")
+EMPTY = "the output path is empty (give a file path)"
+MISSING_DIRECTORY = (
+    "missing-dir/ ends in /, so it names a directory, and missing-dir does not exist "
+    "(give a file path, e.g. missing-dir/NAME after mkdir -p missing-dir)"
+)
+# Every option that names one file to write, on each command that has one.
+SPELLING_COMMANDS = [
+    ("merge", MERGE, "--out"),
+    ("import", ("profile", "import", "{valid}"), "--out"),
+    ("runtime-default", ("profile", "runtime-default"), "--out"),
+    ("record", FROM_RECORDINGS, "--out"),
+    ("check-json", ("check", "rdd_python"), "--json"),
+    ("check-junit", ("check", "rdd_python"), "--junit"),
+    ("sparkapp", ("k8s", "sparkapp", "--main", "local:///opt/app/job.py"), "--out"),
+    ("install", ("k8s", "install", "{valid}"), "--out"),
+    ("lint", ("k8s", "lint", str(K8S / "clean.yaml")), "--out"),
+    ("k8s-record", ("k8s", "record", str(K8S / "clean.yaml")), "--out"),
+    ("k8s-record-app-out", ("k8s", "record", str(K8S / "clean.yaml")), "--app-out"),
+    ("dry-run-json", ("k8s", "dry-run", str(K8S / "clean.yaml"), "--plan"), "--json"),
+    ("dry-run-junit", ("k8s", "dry-run", str(K8S / "clean.yaml"), "--plan"), "--junit"),
+]
+COMMAND_PATHS = {
+    "profile": 2,
+    "k8s": 2,
+}
+
+
+def _bad_value(option: str, problem: str, args: tuple[str, ...]) -> str:
+    """Typer's words for a value the option's parser refused, as the CLI prints them."""
+    shown = f"'{option}' / '-o'" if option == "--out" else f"'{option}'"
+    command = " ".join(args[: COMMAND_PATHS.get(args[0], 1)])
+    return f"Invalid value for {shown}: {problem} (see `spark-seccomp {command} --help`)"
+
+
 OUTPUTS = [
     Case(
         "merge-out-device",
@@ -893,6 +929,55 @@ OUTPUTS = [
         "it is a file, not a directory",
         prepare=_plain_file,
     ),
+    # Output paths as typed: Path() would turn "" into "." and drop a trailing slash.
+    *(
+        Case(f"{name}-out-empty", (*args, option, ""), _bad_value(option, EMPTY, args), exact=True)
+        for name, args, option in SPELLING_COMMANDS
+    ),
+    *(
+        Case(
+            f"{name}-out-missing-directory",
+            (*args, option, "missing-dir/"),
+            _bad_value(option, MISSING_DIRECTORY, args),
+            exact=True,
+        )
+        for name, args, option in SPELLING_COMMANDS
+    ),
+    Case(
+        "merge-out-existing-directory-with-slash",
+        (*MERGE, "--out", "dir/"),
+        _bad_value(
+            "--out",
+            "dir/ is a directory, not a file (give a file path inside it, e.g. dir/NAME)",
+            MERGE,
+        ),
+        prepare=_directory,
+        exact=True,
+    ),
+    Case(
+        "merge-out-file-with-slash",
+        (*MERGE, "--out", "out.json/"),
+        _bad_value(
+            "--out",
+            "out.json/ ends in /, but out.json is not a directory (drop the trailing /)",
+            MERGE,
+        ),
+        exact=True,
+    ),
+    Case(
+        "merge-out-dot",
+        (*MERGE, "--out", "."),
+        "refusing to write profile to .: it is a directory, and only regular files are replaced "
+        "(give a file path inside it)",
+        exact=True,
+    ),
+    Case(
+        "record-out-dot",
+        (*FROM_RECORDINGS, "--out", "."),
+        "refusing to write profile to .: it is a directory, and only regular files are replaced "
+        "(give a file path inside it)",
+        exact=True,
+    ),
 ]
 
 CASES = (
@@ -920,7 +1005,10 @@ def test_bad_input_gets_one_line_and_changes_nothing(
     code, out, err = run(expand(case.args, workdir), capsys)
     assert code == case.code, err
     assert "Traceback" not in out + err
-    assert_one_error_line(err, case.message.replace("{tmp}", str(workdir)))
+    message = case.message.replace("{tmp}", str(workdir))
+    assert_one_error_line(err, message)
+    if case.exact:
+        assert err.strip() == f"error: {message}"
     assert case.file.replace("{tmp}", str(workdir)) in err, "the error must name the input file"
     assert snapshot(workdir) == before
 
