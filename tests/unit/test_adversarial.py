@@ -196,6 +196,11 @@ PROFILES = [
     ("nested_5000_deep", "nests arrays or objects more than 64 levels deep"),
     ("lone_surrogate", "unpaired \\u surrogate escape"),
     ("latin1_bytes", "is not UTF-8 text (byte 0xe9 at offset 62)"),
+    (
+        "names_empty",
+        "syscalls[3].names: expected at least one syscall name, got an empty list (a rule "
+        "without names matches no call; the OCI runtime spec requires one)",
+    ),
 ]
 
 # Each profile goes through one command; together they cover every command that reads one.
@@ -625,6 +630,15 @@ OPTIONS = [
         "explain-summary-missing",
         ("profile", "explain", "{valid}", "--summary", "{tmp}/none.json"),
         "summary {tmp}/none.json does not exist",
+    ),
+    Case(
+        "explain-rule-without-names",
+        ("profile", "explain", str(FX / "profiles" / "names_empty.json")),
+        f"profile {FX}/profiles/names_empty.json: syscalls[3].names: expected at least one "
+        "syscall name, got an empty list (a rule without names matches no call; the OCI "
+        "runtime spec requires one) (fix the file, or record a new one with "
+        "`spark-seccomp record`)",
+        exact=True,
     ),
     Case("report-missing-dir", ("report", "{tmp}/gone"), "is not a directory"),
     Case(
