@@ -19,6 +19,7 @@ from profiler.cli.common import (
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
+from profiler.seccomp.capabilities import parse_capabilities
 from profiler.seccomp.compare import (
     Comparable,
     diff_profiles,
@@ -364,6 +365,25 @@ def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaul
     return probe_runtime_default(default_tag(), engine=engine)
 
 
+def _refuse_unused_options(
+    sides: tuple[str, str], *, caps: bool, runtime_default: bool, arch: bool
+) -> None:
+    """--cap and --runtime-default shape the plain runtime-default side, --arch any
+    runtime-default side: given without one, they would be silently ignored."""
+    plain = RUNTIME_DEFAULT in sides
+    probed = any(s.startswith(f"{RUNTIME_DEFAULT}:") for s in sides)
+    for given, option, applies, where in (
+        (caps, "--cap", plain, "the runtime-default side"),
+        (runtime_default, "--runtime-default", plain, "the runtime-default side"),
+        (arch, "--arch", plain or probed, "a runtime-default side"),
+    ):
+        if given and not applies:
+            raise UsageError(
+                f"{option} only applies to {where}, and neither side is one",
+                f"compare with runtime-default, or drop {option}",
+            )
+
+
 @app.command()
 def diff(
     a: str = typer.Argument(
@@ -389,7 +409,10 @@ def diff(
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Show what each side allows that the other does not."""
-    caps = frozenset(cap)
+    caps = parse_capabilities(cap)
+    _refuse_unused_options(
+        (a, b), caps=bool(cap), runtime_default=runtime_default is not None, arch=arch is not None
+    )
     # Profile files first: a bad file must fail before runtime-default probes an engine.
     for side in (a, b):
         if side != RUNTIME_DEFAULT and not side.startswith(f"{RUNTIME_DEFAULT}:"):

@@ -11,13 +11,13 @@ from pathlib import Path
 from profiler.errors import ProfilerError
 from profiler.runtime.interface import ContainerSecurity
 from profiler.seccomp import arch as arch_lib
+from profiler.seccomp.capabilities import normalize_capability
 from profiler.seccomp.runtime_default import (
     DOCKER_DEFAULT_CAPABILITIES,
     RuntimeDefaultReference,
     bundled_reference_file,
     is_probed_reference,
     load_runtime_default,
-    normalize_capability,
 )
 
 

@@ -26,6 +26,7 @@ from profiler.errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE
 
 FX = Path(__file__).parents[1] / "fixtures" / "adversarial"
 K8S = Path(__file__).parents[1] / "fixtures" / "k8s"
+RUNTIME_DEFAULT_FILE = ("--runtime-default", str(FX / "valid" / "docker_default.json"))
 VALID = FX / "valid" / "profile.json"
 OTHER = FX / "valid" / "other.json"
 
@@ -640,6 +641,53 @@ OPTIONS = [
         "`spark-seccomp record`)",
         exact=True,
     ),
+    *(
+        Case(
+            f"diff-cap-{name}",
+            ("profile", "diff", "{valid}", "runtime-default", *RUNTIME_DEFAULT_FILE, "--cap", cap),
+            message,
+            exact=True,
+        )
+        for name, cap, message in (
+            (
+                "unknown",
+                "NOT_A_CAPABILITY",
+                "'NOT_A_CAPABILITY' is not a Linux capability (see capabilities(7) for the names)",
+            ),
+            ("empty", "", "a capability name is empty (name one, e.g. NET_ADMIN or CAP_SYS_NICE)"),
+            (
+                "misspelt",
+                "sys_admn",
+                "'sys_admn' is not a Linux capability (did you mean CAP_SYS_ADMIN?)",
+            ),
+            ("number", "21", "'21' is not a Linux capability (see capabilities(7) for the names)"),
+        )
+    ),
+    *(
+        Case(
+            f"diff-{option[2:]}-without-runtime-default",
+            ("profile", "diff", "{valid}", "{other}", option, value),
+            f"{option} only applies to {where}, and neither side is one (compare with "
+            f"runtime-default, or drop {option})",
+            exact=True,
+        )
+        for option, value, where in (
+            ("--cap", "NET_ADMIN", "the runtime-default side"),
+            (
+                "--runtime-default",
+                str(FX / "valid" / "docker_default.json"),
+                "the runtime-default side",
+            ),
+            ("--arch", "arm64", "a runtime-default side"),
+        )
+    ),
+    Case(
+        "diff-cap-with-engine-runtime-default-only",
+        ("profile", "diff", "{valid}", "runtime-default:podman", "--cap", "NET_ADMIN"),
+        "--cap only applies to the runtime-default side, and neither side is one "
+        "(compare with runtime-default, or drop --cap)",
+        exact=True,
+    ),
     Case("report-missing-dir", ("report", "{tmp}/gone"), "is not a directory"),
     Case(
         "report-empty-dir",
@@ -1073,7 +1121,17 @@ def _valid_run_dir(tmp: Path) -> None:
         shutil.copy(FX / "valid" / name, tmp / "run" / name)
 
 
+def _capabilities_named(tmp: Path, out: str, err: str) -> None:
+    assert "(CAP_NET_ADMIN, CAP_SYS_NICE)" in out, out
+
+
 SUCCESSES = [
+    Success(
+        "diff-cap-in-any-spelling",
+        ("profile", "diff", "{valid}", "runtime-default", *RUNTIME_DEFAULT_FILE)
+        + ("--cap", "net_admin", "--cap", "CAP_SYS_NICE"),
+        _capabilities_named,
+    ),
     Success(
         "merge-keeps-the-mode-of-what-it-replaces", (*MERGE, "-o", "{tmp}/out.json"), _mode_kept
     ),
