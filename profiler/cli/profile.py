@@ -30,6 +30,7 @@ from profiler.seccomp.compare import (
 from profiler.seccomp.generate import Summary, load_summary, summary_path_for
 from profiler.seccomp.profile import Profile, read_profile
 from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
+from profiler.tracing.ebpf import lost_events_warning
 
 app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
 
@@ -451,6 +452,9 @@ def explain_(
         console.print(
             f"no summary beside {profile}: only the allowed names can be shown", highlight=False
         )
+    else:
+        for run, lost in found.lost_events.items():
+            note(f"warning: {lost_events_warning(run, lost)}")
     rows = explain(loaded, found)
     if as_json:
         stdout.print_json(json.dumps([r.to_dict() for r in rows]))

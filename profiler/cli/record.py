@@ -191,6 +191,8 @@ def record(
                 on_derived=review,
             )
         )
+    for line in outcome.warnings:
+        note(f"warning: {line}")
     for verification in outcome.verifications or (
         (outcome.verification,) if outcome.verification else ()
     ):

@@ -160,6 +160,11 @@ class ComplainDiagnoser(Diagnoser):
             lines.extend(prefix + line for line in role_lines)
         if kernel_log.problem:
             lines.append(f"kernel audit records not read: {kernel_log.problem}")
+        if lost := tracer.lost_events():
+            lines.append(
+                f"the eBPF tracer lost {lost} events in the complain run: calls of processes "
+                "it did not see start may be missing above or credited to the wrong process"
+            )
         if not result.succeeded:
             lines.append(
                 "the complain run failed too "
