@@ -13,14 +13,15 @@ from profiler.runtime.interface import ContainerRef, Role
 from profiler.seccomp.arch import syscall_number
 from profiler.tracing.ebpf import EbpfTracer
 
-# What bpftrace prints: its banner, the READY tick, an exec, a full perf buffer, and on
-# SIGINT its maps and a second loss. The mount namespace comes from the test.
+# What bpftrace prints: its banner, an exec, a full perf buffer, the READY tick, and on
+# SIGINT its maps and a second loss. The trap is set first, so the tracer's SIGINT cannot
+# come too early; the mount namespace comes from the test.
 FAKE_BPFTRACE = """#!/bin/sh
+trap 'echo "@sys[$FAKE_NS, 100, 1, $READ]: 5"; echo "Lost 5 events"; exit 0' INT
 echo "Attaching 5 probes..."
-echo "READY"
 echo "EXEC $FAKE_NS 100 1 /usr/bin/python3"
 echo "Lost 7 events"
-trap 'echo "@sys[$FAKE_NS, 100, 1, $READ]: 5"; echo "Lost 5 events"; exit 0' INT
+echo "READY"
 while :; do sleep 0.05; done
 """
 
