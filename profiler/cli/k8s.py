@@ -196,8 +196,39 @@ def _profile_refs(
     return refs[0], refs[1]
 
 
+# install's options that only the DaemonSet installer uses (the operator places SPO's files).
+INSTALLER_ONLY = ("namespace", "kubelet_root", "profile_dir", "image", "pause_image")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _option(ctx: typer.Context, name: str) -> str:
+    return next(p.opts[0] for p in ctx.command.params if p.name == name)
+
+
+def _refuse_unused_install_options(ctx: typer.Context, spo: bool) -> None:
+    """Options the chosen installer would silently ignore are a usage error."""
+    if spo:
+        for name in INSTALLER_ONLY:
+            if _given(ctx, name):
+                option = _option(ctx, name)
+                raise UsageError(
+                    f"{option} is for the DaemonSet installer; with --spo the Security "
+                    "Profiles Operator places the profiles",
+                    f"drop {option}, or drop --spo",
+                )
+    elif _given(ctx, "spo_api_version"):
+        raise UsageError(
+            "--spo-api-version only applies with --spo", "add --spo, or drop --spo-api-version"
+        )
+
+
 @app.command("install")
 def install_command(
+    ctx: typer.Context,
     profiles: list[Path] = typer.Argument(..., help="OCI seccomp profiles (*.json)."),
     namespace: str = typer.Option(
         install.DEFAULT_NAMESPACE,
@@ -223,8 +254,12 @@ def install_command(
     with --spo, one SeccompProfile per profile for the Security Profiles Operator.
     """
     _check_out(out)
+    _refuse_unused_install_options(ctx, spo)
     node_profiles: list[install.NodeProfile] = []
     given = list(profiles)
+    for path in given:
+        # The names first: the role profiles beside a profile are found from its name.
+        paths.node_file_name(path, spo=spo)
     for path in list(given):
         # A union recorded in pod shape brings its role profiles: install those too.
         for role in ("driver", "executor"):
@@ -316,12 +351,11 @@ def record_command(
         raise UsageError(f"{manifest}:{dup.line}: a key is written twice", "remove one of the two")
     if app_out is not None and out is not None and Path(app_out).resolve() == Path(out).resolve():
         raise UsageError("--out and --app-out name the same file", "give two different files")
-    for target in (out, app_out):
-        if target is not None and not Path(target).parent.is_dir():
-            raise UsageError(
-                f"cannot write {target}: directory {Path(target).parent} does not exist",
-                "create it first",
-            )
+    # Both outputs are checked before either is written: a bad --out must not leave a
+    # written --app-out behind.
+    _check_out(out)
+    if app_out is not None:
+        check_output_path(app_out, what="--app-out output")
     result = recording.build_recording(
         documents[0].data,
         name=name,

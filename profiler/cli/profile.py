@@ -230,6 +230,20 @@ def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
     return profiles
 
 
+def _refuse_repeated(paths: list[Path], counted: str) -> None:
+    """The same file twice would count its runs twice in the result's summary."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            also = "" if seen[key] == path else f" (also as {seen[key]})"
+            raise UsageError(
+                f"{path} is given twice{also}: {counted} would count twice",
+                "name each file once",
+            )
+        seen[key] = path
+
+
 @app.command()
 def merge(
     profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
@@ -257,6 +271,7 @@ def merge(
         check_output_path(summary_out, what="summary")
     if len(profiles) < 2:
         raise UsageError("merge needs at least two profiles", "name two or more profile files")
+    _refuse_repeated(list(profiles), "its runs")
     merged = merge_profiles(read_profiles(profiles, allow_unknown))
     summaries = [_summary_beside(p) for p in profiles]
     found = [s for s in summaries if s is not None]
@@ -312,6 +327,7 @@ def import_(
     if out is not None and not is_stdout(out):
         check_output_path(out, what="profile")
         check_output_path(summary_path_for(out), what="summary")
+    _refuse_repeated([*files, *with_], "its runs")
     result = import_profiles(list(files), list(with_), errno=errno)
     for message in result.notes:
         console.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
@@ -355,7 +371,12 @@ def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaul
     from profiler.runtime.select import make_engine, parse_engine_choices
     from profiler.seccomp.probe import probe_runtime_default
 
-    engine_name, _, oci = engine_text.partition("/")
+    engine_name, slash, oci = engine_text.partition("/")
+    if not engine_name or "," in engine_text or (slash and not oci):
+        raise UsageError(
+            f"{RUNTIME_DEFAULT}:{engine_text} does not name one engine and OCI runtime",
+            f"write e.g. {RUNTIME_DEFAULT}:podman or {RUNTIME_DEFAULT}:containerd/crun",
+        )
     (choice,) = parse_engine_choices(engine_name, oci or None)
     if arch and canonical_arch(arch) != native_arch():
         raise UsageError(

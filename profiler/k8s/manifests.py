@@ -206,7 +206,14 @@ class ManifestPlace:
 def read_text(path: Path) -> str:
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"{path} does not exist", "pass a path to a YAML manifest")
+        what = (
+            "does not exist"
+            if not path.exists()
+            else "is a directory, not a file"
+            if path.is_dir()
+            else "is not a regular file"
+        )
+        raise UsageError(f"{path} {what}", "pass a path to a YAML manifest")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

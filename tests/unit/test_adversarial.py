@@ -26,6 +26,7 @@ from profiler.errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE
 
 FX = Path(__file__).parents[1] / "fixtures" / "adversarial"
 K8S = Path(__file__).parents[1] / "fixtures" / "k8s"
+SPO = K8S / "spo" / "recorded.yaml"
 RUNTIME_DEFAULT_FILE = ("--runtime-default", str(FX / "valid" / "docker_default.json"))
 VALID = FX / "valid" / "profile.json"
 OTHER = FX / "valid" / "other.json"
@@ -688,6 +689,63 @@ OPTIONS = [
         "(compare with runtime-default, or drop --cap)",
         exact=True,
     ),
+    *(
+        Case(
+            f"diff-engine-runtime-default-{name}",
+            ("profile", "diff", "{valid}", f"runtime-default:{engine}"),
+            f"runtime-default:{engine} does not name one engine and OCI runtime (write e.g. "
+            "runtime-default:podman or runtime-default:containerd/crun)",
+            exact=True,
+        )
+        for name, engine in (
+            ("two", "docker,podman"),
+            ("none", ""),
+            ("oci-only", "/runc"),
+            ("empty-oci", "docker/"),
+        )
+    ),
+    Case(
+        "merge-same-profile-twice",
+        ("profile", "merge", "{valid}", "{valid}"),
+        f"{VALID} is given twice: its runs would count twice (name each file once)",
+        exact=True,
+    ),
+    Case(
+        "import-same-file-twice",
+        ("profile", "import", str(SPO), "--with", "{valid}", "--with", "{valid}"),
+        f"{VALID} is given twice: its runs would count twice (name each file once)",
+        exact=True,
+    ),
+    Case(
+        "import-a-directory",
+        ("profile", "import", "{tmp}/dir"),
+        "{tmp}/dir is a directory, not a file (pass a path to a YAML manifest)",
+        prepare=lambda t: (t / "dir").mkdir(),
+        exact=True,
+    ),
+    Case(
+        "install-empty-path",
+        ("k8s", "install", ""),
+        "profile . must be named *.json (the node file keeps the profile's file name; "
+        "rename it, e.g. driver.json)",
+        exact=True,
+    ),
+    *(
+        Case(
+            f"install-spo-with-{option[2:]}",
+            ("k8s", "install", "{valid}", "--spo", option, value),
+            f"{option} is for the DaemonSet installer; with --spo the Security Profiles "
+            f"Operator places the profiles (drop {option}, or drop --spo)",
+            exact=True,
+        )
+        for option, value in (("--namespace", "jobs"), ("--kubelet-root", "/var/lib/k"))
+    ),
+    Case(
+        "install-spo-api-version-without-spo",
+        ("k8s", "install", "{valid}", "--spo-api-version", "v1beta1"),
+        "--spo-api-version only applies with --spo (add --spo, or drop --spo-api-version)",
+        exact=True,
+    ),
     Case("report-missing-dir", ("report", "{tmp}/gone"), "is not a directory"),
     Case(
         "report-empty-dir",
@@ -1024,6 +1082,22 @@ OUTPUTS = [
             "out.json/ ends in /, but out.json is not a directory (drop the trailing /)",
             MERGE,
         ),
+        exact=True,
+    ),
+    Case(
+        "k8s-record-bad-out-writes-no-app-out",
+        ("k8s", "record", str(K8S / "adversarial" / "app-ok.yaml"), "--spo")
+        + ("--app-out", "{tmp}/app.yaml", "--out", "{tmp}/dir"),
+        "refusing to write output to {tmp}/dir: it is a directory, and only regular files are "
+        "replaced (give a file path inside it)",
+        prepare=_directory,
+        exact=True,
+    ),
+    Case(
+        "import-from-a-device",
+        ("profile", "import", DEV),
+        f"{DEV} is not a regular file (pass a path to a YAML manifest)",
+        prepare=_device,
         exact=True,
     ),
     Case(
