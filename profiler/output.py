@@ -27,7 +27,7 @@ import os
 import stat
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +143,21 @@ def check_output_path(path: Path | str, *, what: str = "output", stdout_ok: bool
             f"cannot write {what} {path}: directory {parent} is not writable",
             "choose a path in a writable directory",
         )
+
+
+def check_distinct_outputs(outputs: Mapping[str, Path | str | None]) -> None:
+    """Refuse two options naming the same file: the second write would replace the first."""
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        if path is None or is_stdout(path):
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(
+                f"{seen[key]} and {option} name the same file ({path})",
+                "give two different files",
+            )
+        seen[key] = option
 
 
 def check_output_dir(path: Path | str, *, what: str = "run directory") -> None:

@@ -39,7 +39,12 @@ from profiler.cli.common import (
     write_atomically,
 )
 from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
-from profiler.output import check_output_dir, check_output_files, check_output_path
+from profiler.output import (
+    check_distinct_outputs,
+    check_output_dir,
+    check_output_files,
+    check_output_path,
+)
 from profiler.paths import runs_dir
 from profiler.report.check_formats import (
     check_matrix_to_json,
@@ -152,6 +157,7 @@ def check(
     for path, what in ((json_out, "--json"), (junit_out, "--junit")):
         if path is not None:
             check_output_path(path, what=f"{what} output")
+    check_distinct_outputs({"--json": json_out, "--junit": junit_out})
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     check_output_dir(root)
     check_output_files(root, ["check.json"])

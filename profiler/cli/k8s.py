@@ -26,7 +26,12 @@ from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
-from profiler.output import check_output_dir, check_output_path, is_stdout
+from profiler.output import (
+    check_distinct_outputs,
+    check_output_dir,
+    check_output_path,
+    is_stdout,
+)
 from profiler.paths import runs_dir
 from profiler.seccomp.generate import role_profile_path
 from profiler.seccomp.profile import load_profile_text
@@ -349,8 +354,7 @@ def record_command(
     if documents[0].duplicates:
         dup = documents[0].duplicates[0]
         raise UsageError(f"{manifest}:{dup.line}: a key is written twice", "remove one of the two")
-    if app_out is not None and out is not None and Path(app_out).resolve() == Path(out).resolve():
-        raise UsageError("--out and --app-out name the same file", "give two different files")
+    check_distinct_outputs({"--out": out, "--app-out": app_out})
     # Both outputs are checked before either is written: a bad --out must not leave a
     # written --app-out behind.
     _check_out(out)
@@ -443,8 +447,23 @@ def lint_command(
         raise typer.Exit(EXIT_FAILED)
 
 
+# dry-run's options that only the run uses: with --plan nothing runs.
+RUN_ONLY = ("workload", "timeout", "run_dir", "no_diagnose", "runtime", "oci_runtime")
+
+
+def _refuse_run_options(ctx: typer.Context) -> None:
+    for name in RUN_ONLY:
+        if _given(ctx, name):
+            option = _option(ctx, name)
+            raise UsageError(
+                f"{option} only applies to the run, and --plan runs nothing",
+                f"drop {option}, or drop --plan",
+            )
+
+
 @app.command("dry-run")
 def dry_run_command(
+    ctx: typer.Context,
     files: list[Path] = typer.Argument(
         ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
     ),
@@ -512,9 +531,12 @@ def dry_run_command(
     Exit 0 when every role passes (or, with --plan, can start), 1 when one fails, 2 for
     usage errors, 3 when the engine or the image is missing.
     """
+    if plan_only:
+        _refuse_run_options(ctx)
     for out in (json_out, junit_out):
         if out is not None:
             check_output_path(out, what="output")
+    check_distinct_outputs({"--json": json_out, "--junit": junit_out})
     if run_dir is not None:
         check_output_dir(run_dir)
     model = operator_for(operator_version, webhook=webhook)

@@ -1100,6 +1100,33 @@ OUTPUTS = [
         prepare=_device,
         exact=True,
     ),
+    *(
+        Case(
+            f"{name}-json-and-junit-the-same-file",
+            (*args, "--json", "{tmp}/r.json", "--junit", "{tmp}/r.json"),
+            "--json and --junit name the same file ({tmp}/r.json) (give two different files)",
+            exact=True,
+        )
+        for name, args in (
+            ("check", ("check", "rdd_python")),
+            ("dry-run", ("k8s", "dry-run", str(K8S / "adversarial" / "app-ok.yaml"), "--plan")),
+        )
+    ),
+    *(
+        Case(
+            f"dry-run-plan-with-{option[2:]}",
+            ("k8s", "dry-run", str(K8S / "adversarial" / "app-ok.yaml"), "--plan", option, *value),
+            f"{option} only applies to the run, and --plan runs nothing "
+            f"(drop {option}, or drop --plan)",
+            exact=True,
+        )
+        for option, value in (
+            ("--workload", ("no_such_job",)),
+            ("--runtime", ("bogus",)),
+            ("--run-dir", ("{tmp}/run",)),
+            ("--no-diagnose", ()),
+        )
+    ),
     Case(
         "merge-out-dot",
         (*MERGE, "--out", "."),
