@@ -72,7 +72,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # No engine answers: Podman's services and containerd's sockets point nowhere too.
     monkeypatch.setattr("profiler.runtime.engine.PODMAN_SOCKET_DIR", tmp_path / "no-podman")
     monkeypatch.setattr(
-        "profiler.runtime.engine.CONTAINERD_SOCKETS", (tmp_path / "no-containerd.sock",)
+        "profiler.runtime.cri.node.default_socket", lambda: tmp_path / "no-containerd.sock"
     )
 
     def no_backend(*_args: object, **_kwargs: object) -> None:

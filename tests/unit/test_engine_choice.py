@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from profiler.errors import UsageError
-from profiler.runtime.containerd import containerd_reference
 from profiler.runtime.select import EngineChoice, parse_engine_choices
 from profiler.runtime.shape import memory_bytes
 
@@ -38,14 +37,6 @@ def test_each_engine_s_own_runtime_by_default() -> None:
 def test_unknown_names_are_usage_errors(runtime: str, oci: str | None, said: str) -> None:
     with pytest.raises(UsageError, match=said):
         parse_engine_choices(runtime, oci)
-
-
-def test_ctr_names_docker_saved_images_under_docker_io() -> None:
-    assert (
-        containerd_reference("spark-seccomp/spark:3.5.9") == "docker.io/spark-seccomp/spark:3.5.9"
-    )
-    assert containerd_reference("python:3.11") == "docker.io/library/python:3.11"
-    assert containerd_reference("registry.example/x/y:1") == "registry.example/x/y:1"
 
 
 def test_memory_limits_in_docker_units() -> None:
