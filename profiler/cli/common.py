@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from profiler.cli.console import console, stdout
 from profiler.errors import UsageError
 from profiler.image import default_tag
 from profiler.output import is_stdout, write_file
@@ -25,16 +24,6 @@ from profiler.runtime.interface import (
 )
 from profiler.runtime.pod import MAX_EXECUTORS
 from profiler.runtime.select import EngineChoice
-
-# Results go to stdout; logs, progress and errors to stderr, so output can be piped.
-# Piped output (CI logs, files) is not cut to 80 columns: tables stay readable there.
-_PIPED_WIDTH = 160
-console = Console(stderr=True)
-stdout = Console(soft_wrap=True)
-for _console in (console, stdout):
-    if not _console.is_terminal:
-        _console.width = _PIPED_WIDTH
-
 
 # Options shared by the commands that run workloads.
 TOPOLOGY_OPTION = typer.Option(
@@ -96,14 +85,6 @@ def one_engine(runtime: str, oci_runtime: str | None) -> EngineChoice:
             "pass one --runtime and at most one --oci-runtime (check and bench take several)",
         )
     return choices[0]
-
-
-@dataclass
-class State:
-    verbose: bool = False
-
-
-state = State()
 
 
 def note(message: str) -> None:

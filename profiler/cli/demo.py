@@ -45,7 +45,12 @@ def demo(
     image: str = typer.Option(
         None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
     ),
-    run_dir: Path = typer.Option(None, "--run-dir", help="[default: runs/demo-<time>]"),
+    run_dir: Path = typer.Option(
+        None,
+        "--run-dir",
+        help="Where the recordings, the check and bench runs and the report go "
+        "[default: runs/demo-<time>].",
+    ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
     all_workloads: bool = typer.Option(
@@ -56,8 +61,8 @@ def demo(
     report.
 
     Without workload names, three catalogue workloads of different kinds (Python RDD
-    lambdas, a SQL shuffle and join, pandas/Arrow UDFs): about 12 minutes on 2 cores.
-    --all takes the whole catalogue (about 40 minutes). Exit 1 when a check cell fails.
+    lambdas, a SQL shuffle and join, pandas/Arrow UDFs); --all takes the whole catalogue,
+    three times as many. Exit 1 when a check cell fails.
     """
     from profiler.runtime.select import make_backend
 

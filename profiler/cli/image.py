@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 
 from profiler import image as image_lib
+from profiler.cli.base import App
 from profiler.cli.common import progress, stdout
 
-app = typer.Typer(help="Build the Spark image (offline, from Debian packages and wheels).")
+app = App(help="Build the Spark image (offline, from Debian packages and wheels).")
 
 
 @app.command()

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from profiler.cli.base import App
 from profiler.cli.common import (
     OCI_RUNTIME_OPTION,
     RUNTIME_OPTION,
@@ -32,9 +33,7 @@ from profiler.paths import runs_dir
 from profiler.seccomp.generate import role_profile_path
 from profiler.seccomp.profile import load_profile_text
 
-app = typer.Typer(
-    help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."
-)
+app = App(help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs.")
 
 OUT_OPTION = typer.Option(None, "--out", "-o", help="Write here instead of stdout.")
 PROFILE_DIR_OPTION = typer.Option(
@@ -211,7 +210,11 @@ def install_command(
     image: str = typer.Option(
         install.DEFAULT_IMAGE, "--image", help="Image with /bin/sh, cp and mv for the copy."
     ),
-    pause_image: str = typer.Option(install.DEFAULT_PAUSE_IMAGE, "--pause-image"),
+    pause_image: str = typer.Option(
+        install.DEFAULT_PAUSE_IMAGE,
+        "--pause-image",
+        help="Image the DaemonSet idles in once the profiles are copied.",
+    ),
     spo: bool = SPO_OPTION,
     spo_api_version: SpoApi = SPO_API_OPTION,
     out: Path = OUT_OPTION,

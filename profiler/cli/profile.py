@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from profiler.cli.base import App
 from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
@@ -23,7 +24,7 @@ from profiler.seccomp.generate import Summary, load_summary, summary_path_for
 from profiler.seccomp.profile import Profile, read_profile
 from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
 
-app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
+app = App(help="Merge, compare and explain seccomp profiles.")
 
 RUNTIME_DEFAULT = "runtime-default"
 

@@ -8,9 +8,10 @@ import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
+from profiler.cli.base import App
 from profiler.cli.common import stdout
 
-app = typer.Typer(help="The catalogue of sample PySpark jobs.")
+app = App(help="The catalogue of sample PySpark jobs.")
 
 
 @app.command("list")

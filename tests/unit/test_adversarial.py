@@ -536,7 +536,7 @@ OPTIONS = [
     Case(
         "check-unknown-option",
         ("check", "--bogus"),
-        "No such option: --bogus (see `spark-seccomp check --help`)",
+        "No such option: --bogus (Possible options: --verbose) (see `spark-seccomp check --help`)",
     ),
     Case(
         "record-errno-bogus",
