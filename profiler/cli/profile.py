@@ -10,7 +10,7 @@ from rich.table import Table
 
 from profiler.cli.base import App
 from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
-from profiler.errors import UsageError
+from profiler.errors import EXIT_FAILED, UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
 from profiler.seccomp.compare import (
@@ -365,7 +365,11 @@ def diff(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
-    """Show what each side allows that the other does not."""
+    """Show what each side allows that the other does not.
+
+    Exit 0 when both allow the same calls, 1 when they differ (as diff and kubectl diff
+    do, so a CI step fails when a profile drifts from its reference), 2 for bad input.
+    """
     caps = frozenset(cap)
     # Profile files first: a bad file must fail before runtime-default probes an engine.
     for side in (a, b):
@@ -374,8 +378,11 @@ def diff(
     name_a, side_a, summary_a = _side(a, runtime_default, arch, caps, allow_unknown)
     name_b, side_b, summary_b = _side(b, runtime_default, arch, caps, allow_unknown)
     result = diff_profiles(side_a, side_b, left=name_a, right=name_b)
+    differ = bool(result.only_left or result.only_right)
     if as_json:
         stdout.print_json(json.dumps(result.to_dict()))
+        if differ:
+            raise typer.Exit(EXIT_FAILED)
         return
     for label, names, summary in (
         (name_a, result.only_left, summary_a),
@@ -387,6 +394,8 @@ def diff(
             detail = f"  [{', '.join(sorted(use.workloads))}]" if use else ""
             stdout.print(f"  {name}{detail}", highlight=False, markup=False)
     stdout.print(f"allowed by both: {len(result.common)}", highlight=False, markup=False)
+    if differ:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("explain")

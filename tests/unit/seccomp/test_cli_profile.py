@@ -67,7 +67,7 @@ def test_merge_needs_two(tmp_path, two_profiles, capsys):
 def test_diff_two_files(two_profiles, capsys):
     a, b = map(str, two_profiles)
     code, stdout, _ = run(["profile", "diff", a, b], capsys)
-    assert code == 0
+    assert code == 1  # they differ, as diff and kubectl diff say
     assert stdout.splitlines() == [
         f"only in {a} (1):",
         "  poll  [w]",
@@ -82,11 +82,34 @@ def test_diff_against_runtime_default_file(two_profiles, capsys):
     code, stdout, _ = run(
         [*args, "--runtime-default", str(DOCKER), "--arch", "amd64", "--json"], capsys
     )
-    assert code == 0
+    assert code == 1
     data = json.loads(stdout)
     assert "poll" in data["only_left"]
     assert "mmap" in data["only_right"]
     assert data["right"].startswith("RuntimeDefault from docker_default_small.json")
+
+
+def test_diff_of_profiles_allowing_the_same_calls_exits_0(two_profiles, tmp_path, capsys):
+    a = str(two_profiles[0])
+    copy = tmp_path / "copy.json"
+    copy.write_text(two_profiles[0].read_text())
+    code, stdout, _ = run(["profile", "diff", a, str(copy)], capsys)
+    assert code == 0
+    assert stdout.splitlines()[:2] == [f"only in {a} (0):", f"only in {copy} (0):"]
+    code, stdout, _ = run(["profile", "diff", a, str(copy), "--json"], capsys)
+    assert code == 0
+    assert json.loads(stdout)["only_left"] == []
+
+
+def test_diff_exits_1_when_only_one_side_allows_more(two_profiles, tmp_path, capsys):
+    a = two_profiles[0]
+    data = json.loads(a.read_text())
+    data["syscalls"][0]["names"].remove("poll")
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps(data))
+    code, stdout, _ = run(["profile", "diff", str(a), str(fewer), "--json"], capsys)
+    assert code == 1
+    assert json.loads(stdout)["only_left"] == ["poll"]
 
 
 def test_diff_runtime_default_without_file_or_engine_is_a_usage_error(
