@@ -8,6 +8,7 @@ and `wc -l` see one line per row.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from rich.console import Console
@@ -39,19 +40,25 @@ class OutputConsole(Console):
                 super().print(item, **kwargs)
 
     def _print_plain(self, table: Table) -> None:
-        # The title and caption go on lines of their own, never wrapped to the columns.
-        title, caption = table.title, table.caption
-        table.title = table.caption = None
-        table.box = None
-        table.show_edge = False
-        table.pad_edge = False
-        table.min_width = None
-        wide = self.options.update_width(_UNWRAPPED)
-        width = Measurement.get(self, wide, table).maximum
-        lines = self.render_lines(table, self.options.update_width(width), pad=False)
-        rows = ["".join(s.text for s in line).rstrip() for line in lines]
-        text = "\n".join([str(title)] * bool(title) + rows + [str(caption)] * bool(caption))
+        text = plain_text(table, self).rstrip("\n")
         super().print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+def plain_text(table: Table, console: Console | None = None) -> str:
+    """A table as plain columns, one row per line, with no box and no wrapping; its title
+    and caption on lines of their own. Ends with a newline."""
+    console = console or Console(file=io.StringIO())
+    title, caption = table.title, table.caption
+    table.title = table.caption = None
+    table.box = None
+    table.show_edge = False
+    table.pad_edge = False
+    table.min_width = None
+    wide = console.options.update_width(_UNWRAPPED)
+    width = Measurement.get(console, wide, table).maximum
+    lines = console.render_lines(table, console.options.update_width(width), pad=False)
+    rows = ["".join(s.text for s in line).rstrip() for line in lines]
+    return "\n".join([str(title)] * bool(title) + rows + [str(caption)] * bool(caption)) + "\n"
 
 
 console = OutputConsole(stderr=True)

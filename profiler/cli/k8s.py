@@ -21,12 +21,13 @@ from profiler.cli.common import (
     stdout,
     write_atomically,
 )
+from profiler.cli.console import plain_text
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
-from profiler.k8s.manifests import load_documents, render
+from profiler.k8s.manifests import load_documents, manifest_inputs, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
-from profiler.k8s.rules import Severity
+from profiler.k8s.rules import RULES, FailOn, parse_rule_ids
 from profiler.k8s.spo import SpoApi
 from profiler.output import check_output_dir, check_output_path, is_stdout
 from profiler.paths import runs_dir
@@ -71,6 +72,14 @@ def _check_out(out: Path | None) -> None:
     """The --out path is checked before the work (``profiler.output``); ``-`` is stdout."""
     if out is not None:
         check_output_path(out, stdout_ok=True)
+
+
+def _emit_table(table: Table, out: Path | None) -> None:
+    """A table on stdout as the console shows tables, or to a file as plain columns."""
+    if out is None or is_stdout(out):
+        stdout.print(table)
+    else:
+        _emit(plain_text(table), out)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -351,45 +360,73 @@ def _is_app(data: object) -> bool:
     )
 
 
-FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+MANIFESTS_HELP = (
+    "YAML manifests (multi-document), directories of them (*.yaml and *.yml, read "
+    "recursively), or - for standard input."
+)
 
 
 @app.command("lint")
 def lint_command(
-    files: list[Path] = typer.Argument(..., help="YAML manifests (multi-document)."),
+    files: list[Path] = typer.Argument(None, help=MANIFESTS_HELP, show_default=False),
     profiles_dir: Path = typer.Option(
         None,
         "--profiles",
         help="Directory of profiles; Localhost profiles not found here are findings.",
     ),
-    output_format: str = typer.Option("text", "--format", "-f", help="text, json or sarif."),
-    fail_on: str = typer.Option(
-        "error", "--fail-on", help="Exit 1 on a finding at or above: error, warning, info, never."
+    output_format: formats.LintFormat = typer.Option(
+        formats.LintFormat.TEXT, "--format", "-f", help="How findings are written."
+    ),
+    fail_on: FailOn = typer.Option(
+        FailOn.ERROR, "--fail-on", help="Exit 1 on a finding of this severity or above."
+    ),
+    disable: list[str] = typer.Option(
+        [],
+        "--disable",
+        metavar="RULE[,RULE]",
+        help="Turn these rules off for this run (comma-separated or repeated; ids from "
+        "--list-rules).",
+    ),
+    list_rules: bool = typer.Option(
+        False,
+        "--list-rules",
+        help="List the rules (id, severity, what each finds) and exit; --format json for "
+        "the fixes too.",
     ),
     operator_version: str = OPERATOR_VERSION_OPTION,
     webhook: bool = WEBHOOK_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
-    """Find seccomp and PSS "restricted" problems in SparkApplication and pod workloads.
+    """Find seccomp and PSS "restricted" problems in SparkApplication, SparkConnect and pod
+    workloads.
 
     SparkApplications are read the way the given Spark Operator release builds their
-    pods. Wrong-typed fields and duplicate keys are findings; every other file and the
-    rest of each document are still linted. Exit 0 when no finding reaches --fail-on, 1
-    when one does, 2 when a file or part of one could not be read (missing, not UTF-8,
-    broken YAML: the findings of everything readable are printed first).
+    pods; a SparkConnect's server and executor pods from their templates. Wrong-typed
+    fields and duplicate keys are findings; every other file and the rest of each document
+    are still linted. Exit 0 when no finding reaches --fail-on, 1 when one does, 2 when a
+    file or part of one could not be read (missing, not UTF-8, broken YAML: the findings
+    of everything readable are printed first).
     """
     _check_out(out)
-    if output_format not in ("text", "json", "sarif"):
-        raise UsageError(f"unknown format {output_format!r}", "choose text, json or sarif")
-    if fail_on not in FAIL_ON_CHOICES:
-        raise UsageError(f"unknown --fail-on {fail_on!r}", f"choose {', '.join(FAIL_ON_CHOICES)}")
+    disabled = parse_rule_ids(disable)
+    if list_rules:
+        if output_format is formats.LintFormat.SARIF:
+            raise UsageError("--list-rules writes text or json", "pass --format text or json")
+        if output_format is formats.LintFormat.JSON:
+            _emit(formats.rules_to_json(), out)
+        else:
+            _emit_table(render_rules(), out)
+        return
+    inputs = manifest_inputs(files or [])
     model = operator_for(operator_version, webhook=webhook)
     for message in model.notes:
         note(f"note: {message}")
-    report = lint.lint_files(files, profiles_dir, model)
-    if output_format == "json":
+    for line in inputs.describe():
+        note(line)
+    report = lint.lint_files(inputs.files, profiles_dir, model, disabled)
+    if output_format is formats.LintFormat.JSON:
         text = formats.to_json(report)
-    elif output_format == "sarif":
+    elif output_format is formats.LintFormat.SARIF:
         text = sarif.to_sarif(report)
     else:
         text = formats.to_text(report)
@@ -403,14 +440,25 @@ def lint_command(
         )
     _emit(text, out)
     note(formats.summary(report))
-    if fail_on != "never" and report.at_or_above(Severity(fail_on)):
+    threshold = fail_on.severity
+    if threshold is not None and report.at_or_above(threshold):
         raise typer.Exit(EXIT_FAILED)
+
+
+def render_rules() -> Table:
+    table = Table("rule", "severity", "what it finds")
+    for rule in RULES:
+        table.add_row(rule.id, rule.severity.value, escape(rule.title))
+    return table
 
 
 @app.command("dry-run")
 def dry_run_command(
     files: list[Path] = typer.Argument(
-        ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
+        None,
+        help="YAML files with SparkApplications or ScheduledSparkApplications, directories "
+        "of them (*.yaml and *.yml, read recursively), or - for standard input.",
+        show_default=False,
     ),
     profiles_dir: Path = typer.Option(
         None,
@@ -473,9 +521,16 @@ def dry_run_command(
             check_output_path(out, what="output")
     if run_dir is not None:
         check_output_dir(run_dir)
+    inputs = manifest_inputs(files or [])
     model = operator_for(operator_version, webhook=webhook)
+    for line in inputs.describe():
+        note(line)
     apps = plan.plan_files(
-        files, profiles_dir=profiles_dir, operator=model, image=image, max_executors=executors
+        inputs.files,
+        profiles_dir=profiles_dir,
+        operator=model,
+        image=image,
+        max_executors=executors,
     )
     reports = None
     root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"

@@ -25,7 +25,14 @@ from typing import Any
 from profiler.errors import UsageError
 from profiler.k8s import kubelet
 from profiler.k8s.kubelet import CannotStart
-from profiler.k8s.manifests import YamlDocument, YamlPath, line_of, load_documents, render_path
+from profiler.k8s.manifests import (
+    YamlDocument,
+    YamlPath,
+    display_name,
+    line_of,
+    load_documents,
+    render_path,
+)
 from profiler.k8s.models import DNS1035_LABEL_TEXT, is_dns1035_label, validate_manifest
 from profiler.k8s.operator import (
     LABEL_APP_NAME,
@@ -241,7 +248,7 @@ def plan_files(
                     continue
                 plan = plan_app(
                     item,
-                    source=str(path),
+                    source=display_name(path),
                     document=document,
                     prefix=prefix,
                     profiles_dir=profiles_dir,

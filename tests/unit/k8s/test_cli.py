@@ -1,5 +1,6 @@
 """`spark-seccomp k8s ...` in-process: exact exit codes, results on stdout, logs on stderr."""
 
+import io
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import yaml
 
 from profiler.cli import main
 from profiler.k8s.lint import lint_text
+from profiler.k8s.rules import RULES
 
 from .conftest import K8S_FIXTURES
 from .schema import check_sparkapp, validate_core
@@ -179,7 +181,7 @@ def test_lint_fail_on_threshold(capsys):
 def test_lint_clean_file(capsys):
     code, out, err = run(["k8s", "lint", str(K8S_FIXTURES / "clean.yaml")], capsys)
     assert (code, out) == (0, "")
-    assert "0 finding(s) in 3 document(s)" in err
+    assert "0 finding(s) in 4 document(s)" in err
 
 
 def test_lint_profiles_option(profiles, capsys):
@@ -196,8 +198,14 @@ def test_lint_profiles_option(profiles, capsys):
     [
         ([str(K8S_FIXTURES / "invalid-yaml.txt")], "invalid YAML at line 6, column 5"),
         (["/nonexistent.yaml"], "/nonexistent.yaml: does not exist"),
-        ([str(K8S_FIXTURES / "clean.yaml"), "--format", "xml"], "unknown format 'xml'"),
-        ([str(K8S_FIXTURES / "clean.yaml"), "--fail-on", "fatal"], "unknown --fail-on"),
+        (
+            [str(K8S_FIXTURES / "clean.yaml"), "--format", "xml"],
+            "'xml' is not one of 'text', 'json', 'sarif'",
+        ),
+        (
+            [str(K8S_FIXTURES / "clean.yaml"), "--fail-on", "fatal"],
+            "'fatal' is not one of 'error', 'warning', 'info', 'never'",
+        ),
     ],
 )
 def test_lint_usage_errors_are_one_liners(args, message, capsys):
@@ -220,3 +228,107 @@ def test_every_k8s_command_is_documented(capsys):
     for command in ("sparkapp", "install", "lint", "record", "dry-run"):
         code, out, _ = run(["k8s", command, "--help"], capsys)
         assert code == 0 and "Usage:" in out
+
+
+def _stdin(monkeypatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+
+
+def test_lint_reads_a_folder_recursively_and_says_which_files(tmp_path: Path, capsys):
+    folder = tmp_path / "rendered"
+    (folder / "templates").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    (folder / "a.yaml").write_text((K8S_FIXTURES / "privileged.yaml").read_text())
+    (folder / "templates" / "b.yml").write_text((K8S_FIXTURES / "clean.yaml").read_text())
+    (folder / "values.txt").write_text("not: a manifest\n")
+    (folder / ".git" / "c.yaml").write_text("broken: [\n")
+    code, out, err = run(["k8s", "lint", f"{folder}/"], capsys)
+    assert code == 1
+    assert f"{folder / 'a.yaml'}:" in out and "b.yml" not in out
+    assert err.splitlines()[0] == f"read {folder}: 2 file(s): a.yaml, templates/b.yml"
+    assert err.splitlines()[-1].endswith("in 5 document(s)")
+
+
+def test_lint_a_folder_without_manifests_is_a_usage_error(tmp_path: Path, capsys):
+    code, out, err = run(["k8s", "lint", str(tmp_path)], capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: directory {tmp_path} holds no *.yaml or *.yml files (pass the directory "
+        "of the manifests, or the files themselves)\n"
+    )
+
+
+def test_lint_reads_standard_input(monkeypatch, capsys):
+    _stdin(monkeypatch, (K8S_FIXTURES / "spark-connect-pod-level-fields.yaml").read_text())
+    code, out, err = run(["k8s", "lint", "-", "--format", "json"], capsys)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert {f["file"] for f in findings} == {"<stdin>"}
+    assert findings[0]["line"] == 31
+    assert err == "10 finding(s) (8 error, 2 warning) in 1 document(s)\n"
+
+
+def test_lint_stdin_named_twice_is_a_usage_error(monkeypatch, capsys):
+    _stdin(monkeypatch, "")
+    code, _, err = run(["k8s", "lint", "-", "-"], capsys)
+    assert code == 2 and "- (standard input) is named twice" in err
+
+
+def test_lint_without_files_says_how_to_give_them(capsys):
+    code, out, err = run(["k8s", "lint"], capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: no manifest given (pass YAML files, a directory of them, or - for standard input)\n"
+    )
+
+
+def test_lint_list_rules_text_and_json(capsys):
+    code, out, err = run(["k8s", "lint", "--list-rules"], capsys)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == ["rule", "severity", "what", "it", "finds"]
+    assert len(lines) == 1 + len(RULES)
+    assert lines[1].split()[:2] == ["invalid-yaml", "error"]
+    code, out, _ = run(["k8s", "lint", "--list-rules", "--format", "json"], capsys)
+    rules = json.loads(out)
+    assert [r["id"] for r in rules] == [r.id for r in RULES]
+    assert rules[-1] == {
+        "id": "writable-root-filesystem",
+        "severity": "warning",
+        "description": "The root filesystem is writable",
+        "fix": RULES[-1].fix,
+        "pss_restricted": False,
+    }
+
+
+def test_lint_disable_turns_rules_off_for_the_run(capsys):
+    fixture = str(K8S_FIXTURES / "writable-root-filesystem.yaml")
+    code, out, err = run(["k8s", "lint", fixture, "--fail-on", "warning"], capsys)
+    assert code == 1 and "[writable-root-filesystem]" in out
+    args = ["k8s", "lint", fixture, "--fail-on", "warning", "--disable", "writable-root-filesystem"]
+    code, out, err = run(args, capsys)
+    assert (code, out) == (0, "")
+    assert err.endswith("; rules off for this run: writable-root-filesystem\n")
+
+
+def test_lint_disable_rejects_an_unknown_rule_with_the_list(capsys):
+    fixture = str(K8S_FIXTURES / "clean.yaml")
+    code, out, err = run(["k8s", "lint", fixture, "--disable", "privileged,typo"], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: unknown lint rule 'typo' (choose from invalid-yaml, ")
+    assert err.endswith("(see `k8s lint --list-rules`))\n")
+
+
+def test_dry_run_plan_reads_folders_and_standard_input(tmp_path: Path, monkeypatch, capsys):
+    examples = K8S_FIXTURES / "operator-examples"
+    code, out, err = run(["k8s", "dry-run", "--plan", str(examples)], capsys)
+    assert code == 0
+    assert err.splitlines()[0].startswith(f"read {examples}: 4 file(s): spark-pi-emptydir.yaml")
+    titles = [line for line in out.splitlines() if "SparkApplication default/" in line]
+    assert len(titles) == 4
+    _stdin(monkeypatch, (examples / "spark-pi-python.yaml").read_text())
+    code, out, err = run(["k8s", "dry-run", "--plan", "-"], capsys)
+    assert code == 0
+    assert out.splitlines()[0].startswith(
+        "SparkApplication default/spark-pi-python (<stdin>): Python "
+    )
