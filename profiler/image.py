@@ -33,6 +33,9 @@ BASE_IMAGE = "spark-seccomp/base:bookworm"
 
 # The label that says which recipe built an image (``recipe_digest``).
 RECIPE_LABEL = "io.spark-seccomp.recipe"
+# The label that says which Spark version the image runs (written by the Dockerfile below).
+SPARK_VERSION_LABEL = "io.spark-seccomp.spark-version"
+_VERSION_TAG = re.compile(r"v?(\d+\.\d+\.\d+)")
 
 
 def base_packages(java: int) -> tuple[str, ...]:
@@ -163,6 +166,20 @@ class ImageBuild:
 
 def default_tag(spark_version: str = DEFAULT_SPARK_VERSION, java: int | None = None) -> str:
     return ImageRecipe.of(spark_version, java).tag
+
+
+def image_spark_version(tag: str) -> str | None:
+    """The Spark version an image runs, when it can be told: the tool's images say so in a
+    label; other images by a tag that starts with a version (apache/spark:3.5.1-python3)."""
+    try:
+        label = ImageStore().label(tag, SPARK_VERSION_LABEL)
+    except EnvironmentProblem:  # no engine to ask: the tag is all there is
+        label = None
+    if label:
+        return label
+    name, _, version = tag.rpartition(":")
+    match = _VERSION_TAG.match(version) if name and "/" not in version else None
+    return match.group(1) if match else None
 
 
 def build_image(

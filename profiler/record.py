@@ -57,6 +57,7 @@ class DeriveOptions:
     arches: tuple[str, ...] | None = None
     allow: tuple[str, ...] = ()
     explicit_errno: bool = False
+    spark_versions: tuple[str, ...] = ()  # what the recorded runs ran, when known
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,22 @@ def by_run(recordings: Sequence[Recording]) -> list[Recording]:
     ]
 
 
+def recorded_spark_versions(backend: Backend | None, image: str) -> tuple[str, ...]:
+    """The Spark version the recorded runs ran, for the summary: the host's pyspark on the
+    local backend, else the image's (``image.image_spark_version``); none when unknown."""
+    if backend is not None and backend.name == "local":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return (version("pyspark"),)
+        except PackageNotFoundError:
+            return ()
+    from profiler.image import image_spark_version
+
+    found = image_spark_version(image)
+    return (found,) if found else ()
+
+
 def derive_profiles(
     recordings: Sequence[Recording], options: DeriveOptions
 ) -> dict[str, DerivedProfile]:
@@ -185,6 +202,7 @@ def derive_profiles(
             arches=options.arches,
             allow=options.allow,
             explicit_errno=options.explicit_errno,
+            spark_versions=options.spark_versions,
         )
         return DerivedProfile(profile, summary)
 

@@ -96,7 +96,10 @@ def sparkapp_command(
         ..., "--main", help="mainApplicationFile, e.g. local:///opt/app/job.py."
     ),
     image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<--spark-version>]."
+        None,
+        "--image",
+        help="Spark image the cluster pulls, e.g. registry.example.com/spark:3.5.9 [default: "
+        "spark-seccomp/spark:<--spark-version>, this machine's image: a warning says so].",
     ),
     profile: Path = typer.Option(None, "--profile", help="One profile for driver and executors."),
     driver_profile: Path = typer.Option(None, "--driver-profile", help="The driver's profile."),
@@ -138,7 +141,7 @@ def sparkapp_command(
     checked first, and the output is validated before it is written.
     """
     _check_out(out)
-    driver_ref, executor_ref = _profile_refs(
+    (driver_ref, executor_ref), used = _profile_refs(
         seccomp, profile, driver_profile, executor_profile, profile_dir, spo
     )
     spec = sparkapp.SparkAppSpec(
@@ -156,7 +159,9 @@ def sparkapp_command(
         arguments=tuple(arguments or ()),
         operator=operator_for(operator_version),
     )
-    notes = sparkapp.check_spec(spec)
+    notes = [*sparkapp.check_spec(spec), *sparkapp.spark_line_warnings(used, spark_version)]
+    if image is None:
+        notes.append(sparkapp.local_image_warning(spec.image))
     text = render([sparkapp.build_sparkapp(spec)])
     for message in notes:
         note(message if message.startswith("warning:") else f"note: {message}")
@@ -170,14 +175,15 @@ def _profile_refs(
     executor: Path | None,
     profile_dir: str,
     spo: bool,
-) -> tuple[str | None, str | None]:
+) -> tuple[tuple[str | None, str | None], tuple[Path, ...]]:
+    """Each role's localhostProfile, and the profile files they come from."""
     if seccomp is sparkapp.Seccomp.RUNTIME_DEFAULT:
         if profile or driver or executor:
             raise UsageError(
                 "--seccomp runtime-default takes no profile",
                 "drop the profile options or use --seccomp localhost",
             )
-        return None, None
+        return (None, None), ()
     if profile and (driver or executor):
         raise UsageError(
             "--profile sets both roles", "pass either --profile or --driver/--executor-profile"
@@ -200,7 +206,7 @@ def _profile_refs(
     for path in (driver, executor):
         load_profile_text(path)  # fail here, not on the node
         refs.append(paths.localhost_profile(paths.node_file_name(path, spo=spo), directory))
-    return refs[0], refs[1]
+    return (refs[0], refs[1]), (driver, executor)
 
 
 @app.command("install")

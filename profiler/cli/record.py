@@ -111,6 +111,7 @@ def record(
     security = parse_pod_security(pod_security)
     generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
+    image_given = image is not None
     image = image or default_tag()
     backend = None
     backends: list[Backend] = []
@@ -144,8 +145,18 @@ def record(
         timeout_seconds=timeout,
     )
     explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
+    # Recordings read back ran on an image this run cannot know, unless --image says so.
+    spark_versions = (
+        record_lib.recorded_spark_versions(backend, image)
+        if make_tracer is not None or image_given
+        else ()
+    )
     options = record_lib.DeriveOptions(
-        errno=errno, arches=arches, allow=tuple(allow), explicit_errno=explicit
+        errno=errno,
+        arches=arches,
+        allow=tuple(allow),
+        explicit_errno=explicit,
+        spark_versions=spark_versions,
     )
 
     def review(profiles: dict[str, record_lib.DerivedProfile]) -> None:

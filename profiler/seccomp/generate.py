@@ -90,6 +90,9 @@ class Summary:
     unknown_numbers: frozenset[int] = frozenset()
     # Recorded under several OCI runtimes: runtime -> calls only its runs made.
     oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The Spark versions the runs ran (when known): a Spark line makes calls another does
+    # not, so a profile is for the line it was recorded on.
+    spark_versions: tuple[str, ...] = ()
 
     def runs_total_for(self, workload: str) -> int:
         return self.workloads.get(workload, 0)
@@ -127,6 +130,7 @@ class Summary:
                 if self.oci_runtime_only
                 else {}
             ),
+            **({"spark_versions": list(self.spark_versions)} if self.spark_versions else {}),
             "syscalls": {
                 name: {
                     **use.to_dict(),
@@ -168,6 +172,7 @@ class Summary:
             arg_values={k: frozenset(v) for k, v in model.arg_values.items()},
             unknown_numbers=frozenset(model.unknown_numbers),
             oci_runtime_only={k: tuple(v) for k, v in (model.oci_runtime_only or {}).items()},
+            spark_versions=tuple(model.spark_versions),
         )
 
 
@@ -247,6 +252,7 @@ def derive_profile(
     arches: Iterable[str] | None = None,
     allow: Iterable[str] = (),
     explicit_errno: bool = False,
+    spark_versions: Iterable[str] = (),
 ) -> tuple[Profile, Summary]:
     """The smallest OCI profile that allows what the recordings did, with its summary.
 
@@ -334,5 +340,6 @@ def derive_profile(
         added=translation.added,
         arg_values={k: frozenset(v) for k, v in sorted(arg_values.items())},
         unknown_numbers=frozenset(unknown_numbers),
+        spark_versions=tuple(sorted(set(spark_versions))),
     )
     return profile, summary

@@ -320,6 +320,10 @@ SUMMARIES = [
     ("errno_bogus", "errno: expected one of 'enosys' or 'eperm', got \"eacces\""),
     ("arch_bogus", "arches[0]: expected an architecture libseccomp knows"),
     ("syscall_key_not_a_name", 'syscalls["read; rm -rf /"]: the key is not valid'),
+    (
+        "spark_version_not_a_version",
+        'spark_versions[0]: expected a Spark version such as 3.5.9, got "latest"',
+    ),
     ("truncated", "is not valid JSON"),
 ]
 

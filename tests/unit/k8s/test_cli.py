@@ -332,3 +332,53 @@ def test_dry_run_plan_reads_folders_and_standard_input(tmp_path: Path, monkeypat
     assert out.splitlines()[0].startswith(
         "SparkApplication default/spark-pi-python (<stdin>): Python "
     )
+
+
+def test_sparkapp_without_image_says_the_default_is_a_local_image(capsys):
+    args = ["k8s", "sparkapp", "--main", "local:///a.py", "--seccomp", "runtime-default"]
+    code, out, err = run([*args, "--spark-version", "4.0.1"], capsys)
+    assert code == 0
+    assert "image: spark-seccomp/spark:4.0.1" in out
+    assert err == (
+        "warning: no --image given: spark-seccomp/spark:4.0.1 is this machine's image (built "
+        "by `spark-seccomp image build`), which no registry serves, so a cluster's nodes "
+        "cannot pull it; push it to a registry your cluster pulls from (or load it into a "
+        "kind or minikube node) and pass --image REGISTRY/spark:4.0.1, or pass your own "
+        "Spark image\n"
+    )
+    code, _, err = run([*args, "--image", "registry.example.com/spark:3.5.9"], capsys)
+    assert (code, err) == (0, "")
+
+
+REFERENCE_PROFILES = Path(__file__).parents[3] / "profiles"
+
+
+@pytest.mark.parametrize(
+    ("version", "warned"), [("4.3.0", True), ("4.0.1", True), ("3.5.9", False), ("3.5.2", False)]
+)
+def test_sparkapp_warns_when_the_profile_was_recorded_on_another_spark_line(
+    version, warned, capsys
+):
+    profile = REFERENCE_PROFILES / "spark-3.5.9-amd64.json"
+    args = ["k8s", "sparkapp", "--main", "local:///a.py", "--image", f"my/spark:{version}"]
+    code, _, err = run([*args, "--profile", str(profile), "--spark-version", version], capsys)
+    assert code == 0
+    lines = [line for line in err.splitlines() if line.startswith("warning:")]
+    if not warned:
+        assert lines == []
+        return
+    # The driver and executor profiles beside the union are the ones used: one line each.
+    assert lines == [
+        f"warning: {REFERENCE_PROFILES / f'spark-3.5.9-amd64.{role}.json'} was recorded on "
+        f"Spark 3.5.9, but sparkVersion is {version}: each Spark line makes calls the other "
+        f"does not, so a job may be denied one; record the profile on Spark {version} "
+        "(`spark-seccomp record --image` with that version's image) or merge such a "
+        "recording in"
+        for role in ("driver", "executor")
+    ]
+
+
+def test_sparkapp_does_not_judge_a_profile_without_a_summary(profiles, capsys):
+    code, _, err = run(sparkapp_args(profiles, "--spark-version", "4.3.0"), capsys)
+    assert code == 0
+    assert "recorded on" not in err
