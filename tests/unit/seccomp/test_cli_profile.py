@@ -135,3 +135,22 @@ def test_explain_table_and_json(two_profiles, capsys):
 def test_explain_missing_profile(tmp_path, capsys):
     code, _, stderr = run(["profile", "explain", str(tmp_path / "nope.json")], capsys)
     assert code == 2 and "does not exist" in stderr
+
+
+def test_diff_against_the_committed_reference_never_counts_an_undecidable_call(capsys):
+    from pathlib import Path
+
+    profiles = Path(__file__).parents[3] / "profiles"
+    reference = profiles / "runtime-default-docker-20.10.24-amd64.json"
+    args = ["profile", "diff", str(profiles / "spark-3.5.9-amd64.json"), "runtime-default"]
+    code, stdout, _ = run([*args, "--runtime-default", str(reference), "--json"], capsys)
+    assert code == 1
+    data = json.loads(stdout)
+    # acct, reboot, syslog... are refused for lack of a capability either way: undecidable,
+    # and not allowed unless the engine's own filter lists them (futex, setgroups...).
+    saved = json.loads(reference.read_text())
+    undecidable, bundle = set(saved["undecidable"]), set(saved["engine_default"]["allowed"])
+    assert {"acct", "reboot", "syslog"} <= undecidable
+    assert not {"acct", "reboot", "syslog"} & set(data["only_right"])
+    assert undecidable & set(data["only_right"]) <= bundle
+    assert data["right"] == "docker-20.10.24+dfsg1-runc-1.1.5+ds1 runtime-default"
