@@ -18,10 +18,19 @@ from profiler.cli.common import (
     note,
     one_engine,
     progress,
-    stdout,
     write_atomically,
 )
-from profiler.cli.console import plain_text
+from profiler.cli.results import (
+    OUT_OPTION,
+    RunReportFormat,
+    check_out,
+    emit,
+    emit_blocks,
+    emit_table,
+    format_option,
+    plan_outputs,
+    write_reports,
+)
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
@@ -29,14 +38,13 @@ from profiler.k8s.manifests import load_documents, manifest_inputs, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import RULES, FailOn, parse_rule_ids
 from profiler.k8s.spo import SpoApi
-from profiler.output import check_output_dir, check_output_path, is_stdout
+from profiler.output import check_output_dir
 from profiler.paths import runs_dir
 from profiler.seccomp.generate import role_profile_path
 from profiler.seccomp.profile import load_profile_text
 
 app = App(help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs.")
 
-OUT_OPTION = typer.Option(None, "--out", "-o", help="Write here instead of stdout.")
 PROFILE_DIR_OPTION = typer.Option(
     paths.DEFAULT_PROFILE_DIR,
     "--profile-dir",
@@ -66,28 +74,6 @@ WEBHOOK_OPTION = typer.Option(
     help="Whether the operator's mutating webhook runs (chart value webhook.enable); without "
     "it the CRD's pod fields never reach the pods.",
 )
-
-
-def _check_out(out: Path | None) -> None:
-    """The --out path is checked before the work (``profiler.output``); ``-`` is stdout."""
-    if out is not None:
-        check_output_path(out, stdout_ok=True)
-
-
-def _emit_table(table: Table, out: Path | None) -> None:
-    """A table on stdout as the console shows tables, or to a file as plain columns."""
-    if out is None or is_stdout(out):
-        stdout.print(table)
-    else:
-        _emit(plain_text(table), out)
-
-
-def _emit(text: str, out: Path | None) -> None:
-    if out is None or is_stdout(out):
-        typer.echo(text, nl=False)
-    else:
-        write_atomically(out, text)
-        console.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
 @app.command("sparkapp")
@@ -140,7 +126,7 @@ def sparkapp_command(
     --spo) puts the files. Names, namespace, counts, image, main file and versions are
     checked first, and the output is validated before it is written.
     """
-    _check_out(out)
+    check_out(out)
     (driver_ref, executor_ref), used = _profile_refs(
         seccomp, profile, driver_profile, executor_profile, profile_dir, spo
     )
@@ -165,7 +151,7 @@ def sparkapp_command(
     text = render([sparkapp.build_sparkapp(spec)])
     for message in notes:
         note(message if message.startswith("warning:") else f"note: {message}")
-    _emit(text, out)
+    emit(text, out)
 
 
 def _profile_refs(
@@ -239,7 +225,7 @@ def install_command(
     A ConfigMap and a DaemonSet copying the profiles to <kubelet-root>/seccomp/<dir>/, or,
     with --spo, one SeccompProfile per profile for the Security Profiles Operator.
     """
-    _check_out(out)
+    check_out(out)
     node_profiles: list[install.NodeProfile] = []
     given = list(profiles)
     for path in list(given):
@@ -270,7 +256,7 @@ def install_command(
             image=image,
             pause_image=pause_image,
         )
-    _emit(render(manifests), out)
+    emit(render(manifests), out)
     directory = paths.SPO_PROFILE_DIR if spo else profile_dir
     for p in sorted(node_profiles, key=lambda p: p.file_name):
         console.print(
@@ -349,7 +335,7 @@ def record_command(
     if app_out is not None:
         write_atomically(app_out, app_text)
         console.print(f"wrote {app_out}", highlight=False, soft_wrap=True)
-    _emit(recording_text, out)
+    emit(recording_text, out)
     for key, value in result.pod_labels:
         note(f"label on spec.driver.labels and spec.executor.labels: {key}: {value}")
     note("annotations: none needed (SPO's webhook adds its own)")
@@ -413,15 +399,15 @@ def lint_command(
     file or part of one could not be read (missing, not UTF-8, broken YAML: the findings
     of everything readable are printed first).
     """
-    _check_out(out)
+    check_out(out)
     disabled = parse_rule_ids(disable)
     if list_rules:
         if output_format is formats.LintFormat.SARIF:
             raise UsageError("--list-rules writes text or json", "pass --format text or json")
         if output_format is formats.LintFormat.JSON:
-            _emit(formats.rules_to_json(), out)
+            emit(formats.rules_to_json(), out)
         else:
-            _emit_table(render_rules(), out)
+            emit_table(render_rules(), out)
         return
     inputs = manifest_inputs(files or [])
     model = operator_for(operator_version, webhook=webhook)
@@ -444,7 +430,7 @@ def lint_command(
             "could not read " + "; ".join(u.describe() for u in report.unreadable),
             "fix it and lint again; everything readable was linted",
         )
-    _emit(text, out)
+    emit(text, out)
     note(formats.summary(report))
     threshold = fail_on.severity
     if threshold is not None and report.at_or_above(threshold):
@@ -495,8 +481,17 @@ def dry_run_command(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
     ),
-    json_out: Path = typer.Option(None, "--json", help="Also write plan and results as JSON here."),
-    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    output_format: RunReportFormat = format_option(
+        RunReportFormat.TEXT,
+        "text: the plan or results table; json or junit: what --json or --junit writes.",
+    ),
+    out: Path = OUT_OPTION,
+    json_out: Path = typer.Option(
+        None, "--json", help="Also write plan and results as JSON to this file (- is stdout)."
+    ),
+    junit_out: Path = typer.Option(
+        None, "--junit", help="Also write JUnit XML to this file (- is stdout)."
+    ),
     no_diagnose: bool = typer.Option(
         False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
     ),
@@ -522,9 +517,7 @@ def dry_run_command(
     Exit 0 when every role passes (or, with --plan, can start), 1 when one fails, 2 for
     usage errors, 3 when the engine or the image is missing.
     """
-    for out in (json_out, junit_out):
-        if out is not None:
-            check_output_path(out, what="output")
+    human = plan_outputs(output_format, out, {"--json": json_out, "--junit": junit_out})
     if run_dir is not None:
         check_output_dir(run_dir)
     inputs = manifest_inputs(files or [])
@@ -554,22 +547,26 @@ def dry_run_command(
             progress=progress,
             diagnose=not no_diagnose,
         )
+    blocks: list[Table | str] = []
     for index, app_plan in enumerate(apps):
         if reports is None:
-            stdout.print(render_plan(app_plan))
+            blocks.append(render_plan(app_plan))
             failures = [(r.role, str(r.cannot_start)) for r in app_plan.roles if r.cannot_start]
         else:
-            stdout.print(render_dry_run(reports[index]))
+            blocks.append(render_dry_run(reports[index]))
             failures = [
                 (o.plan.role, o.error_line) for o in reports[index].outcomes if not o.verdict.ok
             ]
-        for role, error in failures:
-            stdout.print(f"{role}: {error}", markup=False, highlight=False, soft_wrap=True)
+        blocks += [f"{role}: {error}" for role, error in failures]
         _print_notes(app_plan, reports[index] if reports is not None else None)
-    if json_out:
-        write_atomically(json_out, dry_run.reports_to_json(apps, reports))
-    if junit_out:
-        write_atomically(junit_out, dry_run.reports_to_junit(apps, reports))
+    as_json = dry_run.reports_to_json(apps, reports)
+    as_junit = dry_run.reports_to_junit(apps, reports)
+    if output_format is RunReportFormat.TEXT:
+        emit_blocks(blocks, out, human)
+    else:
+        emit_blocks(blocks, None, human)
+        emit(as_json if output_format is RunReportFormat.JSON else as_junit, out)
+    write_reports([(json_out, as_json), (junit_out, as_junit)])
     if reports is not None and any(r.plan.runnable for r in reports):
         note(f"run logs in {root}")
     passed = (

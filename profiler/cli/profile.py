@@ -10,8 +10,18 @@ from rich.table import Table
 
 from profiler.cli.base import App
 from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
+from profiler.cli.results import (
+    DEPRECATED_JSON_OPTION,
+    OUT_OPTION,
+    TextOrJson,
+    check_out,
+    deprecated_json_flag,
+    emit,
+    emit_table,
+    format_option,
+)
 from profiler.errors import EXIT_FAILED, UsageError
-from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
+from profiler.output import OutputFile, check_output_path, is_stdout, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
 from profiler.seccomp.compare import (
     Comparable,
@@ -63,7 +73,15 @@ def resolve_runtime_default(
 
 @app.command("runtime-default")
 def runtime_default_(
-    out: Path = typer.Option(None, "--out", "-o", help="Write the result here [default: stdout]."),
+    out: Path = OUT_OPTION,
+    output_format: TextOrJson = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help='json: the reference (several engines: {"engines": {label: reference}}); text: '
+        "the side-by-side table [default: json for one engine, text for several].",
+        show_default=False,
+    ),
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."
     ),
@@ -77,15 +95,13 @@ def runtime_default_(
     bundle; independently, a locked-down container calls every syscall with invalid
     arguments under runtime-default and under unconfined with the same capabilities, and
     the calls whose outcome differs are the ones the default filters. With several
-    engines (``--runtime docker,podman,containerd``) a side-by-side table compares them
-    and --out gets ``{"engines": {label: reference}}``.
+    engines (``--runtime docker,podman,containerd``) a side-by-side table compares them.
     """
     from profiler.image import default_tag
     from profiler.runtime.select import make_engine, parse_engine_choices
     from profiler.seccomp.probe import probe_runtime_default
 
-    if out is not None:
-        check_output_path(out, stdout_ok=True)
+    check_out(out)
     references = {}
     for choice in parse_engine_choices(runtime, oci_runtime):
         engine = make_engine(choice)
@@ -102,21 +118,15 @@ def runtime_default_(
             )
             + "\n"
         )
-    if out is None or is_stdout(out):
-        if len(references) == 1:
-            stdout.out(text, end="", highlight=False)
-        else:
-            stdout.print(render_runtime_defaults(references))
+    if output_format is None:
+        output_format = TextOrJson.JSON if len(references) == 1 else TextOrJson.TEXT
+    if output_format is TextOrJson.JSON:
+        emit(text, out)
     else:
-        write_file(out, text)
-        console.print(f"wrote {out}", highlight=False)
-        if len(references) > 1:
-            stdout.print(render_runtime_defaults(references))
+        emit_table(render_runtime_defaults(references), out)
     for label, reference in references.items():
         for line in describe_runtime_default(reference):
-            console.print(
-                f"{label}: {line}" if len(references) > 1 else line, highlight=False, markup=False
-            )
+            note(f"{label}: {line}" if len(references) > 1 else line)
 
 
 def render_runtime_defaults(references: dict[str, RuntimeDefaultReference]) -> Table:
@@ -218,14 +228,12 @@ def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
 @app.command()
 def merge(
     profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
-    out: Path = typer.Option(
-        None, "--out", "-o", help="Write the merged profile here [default: stdout]."
-    ),
+    out: Path = OUT_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Allow everything any input allows; add up their summaries (NAME.summary.json).
 
-    With --out, a merged summary is written beside the output when every input has one;
+    The result is the merged profile. With --out, a merged summary is written beside the output when every input has one;
     when some have none, an old summary beside the output is removed, since it would
     describe another profile.
     """
@@ -273,11 +281,11 @@ def import_(
         "folders to merge in (repeatable).",
     ),
     errno: str = typer.Option("enosys", "--errno", help="Errno for denied calls: enosys, eperm."),
-    out: Path = typer.Option(
-        None, "--out", "-o", help="Write the profile here, its summary beside [default: stdout]."
-    ),
+    out: Path = OUT_OPTION,
 ) -> None:
     """Turn SPO-recorded SeccompProfiles into this tool's profile, merged with local ones.
+
+    The result is the profile; with --out, its summary is written beside it.
 
     Each SeccompProfile counts as one run of spo:<recording>/<container>, so the summary
     (`profile explain`) says which calls came from the cluster.
@@ -362,7 +370,9 @@ def diff(
         "--cap",
         help="Capability the container keeps, for runtime-default (repeatable) [default: none].",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    output_format: TextOrJson = format_option(TextOrJson.TEXT),
+    out: Path = OUT_OPTION,
+    as_json: bool = DEPRECATED_JSON_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Show what each side allows that the other does not.
@@ -370,6 +380,8 @@ def diff(
     Exit 0 when both allow the same calls, 1 when they differ (as diff and kubectl diff
     do, so a CI step fails when a profile drifts from its reference), 2 for bad input.
     """
+    check_out(out)
+    output_format = deprecated_json_flag(as_json, output_format)
     caps = frozenset(cap)
     # Profile files first: a bad file must fail before runtime-default probes an engine.
     for side in (a, b):
@@ -379,21 +391,21 @@ def diff(
     name_b, side_b, summary_b = _side(b, runtime_default, arch, caps, allow_unknown)
     result = diff_profiles(side_a, side_b, left=name_a, right=name_b)
     differ = bool(result.only_left or result.only_right)
-    if as_json:
-        stdout.print_json(json.dumps(result.to_dict()))
-        if differ:
-            raise typer.Exit(EXIT_FAILED)
-        return
-    for label, names, summary in (
-        (name_a, result.only_left, summary_a),
-        (name_b, result.only_right, summary_b),
-    ):
-        stdout.print(f"only in {label} ({len(names)}):", highlight=False, markup=False)
-        for name in names:
-            use = summary.usage.get(name) if summary else None
-            detail = f"  [{', '.join(sorted(use.workloads))}]" if use else ""
-            stdout.print(f"  {name}{detail}", highlight=False, markup=False)
-    stdout.print(f"allowed by both: {len(result.common)}", highlight=False, markup=False)
+    if output_format is TextOrJson.JSON:
+        emit(json.dumps(result.to_dict(), indent=2) + "\n", out)
+    else:
+        lines = []
+        for label, names, summary in (
+            (name_a, result.only_left, summary_a),
+            (name_b, result.only_right, summary_b),
+        ):
+            lines.append(f"only in {label} ({len(names)}):")
+            for name in names:
+                use = summary.usage.get(name) if summary else None
+                detail = f"  [{', '.join(sorted(use.workloads))}]" if use else ""
+                lines.append(f"  {name}{detail}")
+        lines.append(f"allowed by both: {len(result.common)}")
+        emit("".join(f"{line}\n" for line in lines), out)
     if differ:
         raise typer.Exit(EXIT_FAILED)
 
@@ -404,10 +416,14 @@ def explain_(
     summary: Path = typer.Option(
         None, "--summary", help="Its summary [default: NAME.summary.json beside it]."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output_format: TextOrJson = format_option(TextOrJson.TEXT),
+    out: Path = OUT_OPTION,
+    as_json: bool = DEPRECATED_JSON_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """For each syscall: which workloads and processes used it, in how many runs, how often."""
+    check_out(out)
+    output_format = deprecated_json_flag(as_json, output_format)
     loaded: Profile = read_profiles([profile], allow_unknown)[0]
     found = load_summary(summary) if summary is not None else _summary_beside(profile)
     if found is None:
@@ -415,8 +431,8 @@ def explain_(
             f"no summary beside {profile}: only the allowed names can be shown", highlight=False
         )
     rows = explain(loaded, found)
-    if as_json:
-        stdout.print_json(json.dumps([r.to_dict() for r in rows]))
+    if output_format is TextOrJson.JSON:
+        emit(json.dumps([r.to_dict() for r in rows], indent=2) + "\n", out)
         return
     table = Table("syscall", "allowed", "runs", "workloads", "processes (calls)", "notes")
     for row in rows:
@@ -430,4 +446,4 @@ def explain_(
             roles,
             "; ".join(row.notes),
         )
-    stdout.print(table)
+    emit_table(table, out)

@@ -200,7 +200,7 @@ PROFILES = [
 PROFILE_COMMANDS = [
     ("explain", ("profile", "explain", "{file}")),
     ("merge", ("profile", "merge", "{valid}", "{file}", "--out", "{tmp}/out.json")),
-    ("diff", ("profile", "diff", "{file}", "{valid}", "--json")),
+    ("diff", ("profile", "diff", "{file}", "{valid}", "--format", "json")),
     (
         "check",
         ("check", "rdd_python", "--modes", "localhost", "--profile", "{file}")
@@ -1001,7 +1001,8 @@ SUCCESSES = [
             "explain",
             str(FX / "valid" / "unknown_name.json"),
             "--allow-unknown",
-            "--json",
+            "--format",
+            "json",
         ),
         _unknown_kept_with_a_warning,
     ),

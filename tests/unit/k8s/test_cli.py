@@ -382,3 +382,38 @@ def test_sparkapp_does_not_judge_a_profile_without_a_summary(profiles, capsys):
     code, _, err = run(sparkapp_args(profiles, "--spark-version", "4.3.0"), capsys)
     assert code == 0
     assert "recorded on" not in err
+
+
+PI = K8S_FIXTURES / "operator-examples" / "spark-pi-python.yaml"
+
+
+def test_dry_run_plan_json_to_stdout_moves_the_table_to_stderr(capsys):
+    code, out, err = run(["k8s", "dry-run", "--plan", str(PI), "--json", "-"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data == json.loads(run(["k8s", "dry-run", "--plan", str(PI), "-f", "json"], capsys)[1])
+    assert "role      image" in err  # the table, for the person at the terminal
+
+
+def test_dry_run_plan_formats_and_out(tmp_path: Path, capsys):
+    junit = tmp_path / "plan.xml"
+    code, out, err = run(
+        ["k8s", "dry-run", "--plan", str(PI), "-f", "junit", "-o", str(junit)], capsys
+    )
+    assert code == 0
+    assert junit.read_text().startswith("<?xml") or "<testsuites" in junit.read_text()
+    assert out.splitlines()[0].startswith("SparkApplication default/spark-pi-python")
+    text = tmp_path / "plan.txt"
+    code, out, err = run(["k8s", "dry-run", "--plan", str(PI), "-o", str(text)], capsys)
+    assert (code, out) == (0, "")
+    assert text.read_text().splitlines()[1].split()[:3] == ["role", "image", "seccomp"]
+    assert f"wrote {text}" in err
+
+
+def test_dry_run_two_documents_on_stdout_are_refused_before_any_work(capsys):
+    args = ["k8s", "dry-run", "--plan", str(PI), "-f", "json", "--junit", "-"]
+    code, out, err = run(args, capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --format json and --junit would both write to stdout (send one of them to a file)\n"
+    )
