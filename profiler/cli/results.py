@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from profiler.cli.common import output_file
 from profiler.cli.console import console, plain_text, stdout
 from profiler.errors import UsageError
 from profiler.output import check_output_path, is_stdout, write_file
@@ -32,6 +33,8 @@ OUT_OPTION = typer.Option(
     "-o",
     help="Write the result to this file instead of stdout (- is stdout).",
     show_default=False,
+    parser=output_file,
+    metavar="<path>",
 )
 
 

@@ -61,6 +61,7 @@ class SummaryFile(Open):
     unknown_numbers: list[NonNegativeInt] = []
     oci_runtime_only: dict[str, list[str]] = {}
     spark_versions: list[SparkVersion] = []
+    lost_events: dict[Name, NonNegativeInt] = {}
 
     @model_validator(mode="after")
     def _runs_add_up(self) -> SummaryFile:

@@ -93,6 +93,8 @@ class Summary:
     # The Spark versions the runs ran (when known): a Spark line makes calls another does
     # not, so a profile is for the line it was recorded on.
     spark_versions: tuple[str, ...] = ()
+    # Runs whose tracer dropped events: "WORKLOAD run N" -> events lost.
+    lost_events: Mapping[str, int] = field(default_factory=dict)
 
     def runs_total_for(self, workload: str) -> int:
         return self.workloads.get(workload, 0)
@@ -131,6 +133,7 @@ class Summary:
                 else {}
             ),
             **({"spark_versions": list(self.spark_versions)} if self.spark_versions else {}),
+            **({"lost_events": dict(sorted(self.lost_events.items()))} if self.lost_events else {}),
             "syscalls": {
                 name: {
                     **use.to_dict(),
@@ -173,6 +176,7 @@ class Summary:
             unknown_numbers=frozenset(model.unknown_numbers),
             oci_runtime_only={k: tuple(v) for k, v in (model.oci_runtime_only or {}).items()},
             spark_versions=tuple(model.spark_versions),
+            lost_events=dict(model.lost_events),
         )
 
 
@@ -341,5 +345,22 @@ def derive_profile(
         arg_values={k: frozenset(v) for k, v in sorted(arg_values.items())},
         unknown_numbers=frozenset(unknown_numbers),
         spark_versions=tuple(sorted(set(spark_versions))),
+        lost_events=lost_events_by_run(recordings),
     )
     return profile, summary
+
+
+def run_label(recording: Recording) -> str:
+    """How a run is named to the user: ``WORKLOAD run N``."""
+    return f"{recording.workload} run {recording.run_index}"
+
+
+def lost_events_by_run(recordings: Iterable[Recording]) -> dict[str, int]:
+    """The runs whose tracer lost events, and how many (each role's recording of a run
+    carries the run's count)."""
+    lost: dict[str, int] = {}
+    for recording in recordings:
+        if recording.lost_events:
+            label = run_label(recording)
+            lost[label] = max(lost.get(label, 0), recording.lost_events)
+    return dict(sorted(lost.items()))
