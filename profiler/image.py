@@ -16,7 +16,6 @@ import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
 from profiler.runtime.images import ImageStore
+from profiler.vocabulary import SPARK_UID, SPARK_VERSION_LABEL, Note, no_note
 
 DEFAULT_SPARK_VERSION = "3.5.9"
 # The newest 4.x on PyPI when this was written; `--spark-version` takes any 3.5 or 4.x.
@@ -33,9 +33,6 @@ BASE_IMAGE = "spark-seccomp/base:bookworm"
 
 # The label that says which recipe built an image (``recipe_digest``).
 RECIPE_LABEL = "io.spark-seccomp.recipe"
-# The label that says which Spark version the image runs (written by the Dockerfile below).
-SPARK_VERSION_LABEL = "io.spark-seccomp.spark-version"
-_VERSION_TAG = re.compile(r"v?(\d+\.\d+\.\d+)")
 
 
 def base_packages(java: int) -> tuple[str, ...]:
@@ -111,7 +108,6 @@ class ImageRecipe:
         return PYTHON_PACKAGES_BY_LINE[self.line]
 
 
-SPARK_UID = 185
 _TOOLS_SOURCE = Path(__file__).resolve().parent / "image_tools"
 
 DOCKERFILE = """\
@@ -144,15 +140,13 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \\
     HOME=/home/spark
 LABEL org.opencontainers.image.title="spark-seccomp Spark image" \\
-      io.spark-seccomp.spark-version="{spark_version}" \\
+      {spark_version_label}="{spark_version}" \\
       io.spark-seccomp.java="{java}" \\
       io.spark-seccomp.recipe="{recipe}"
 USER {uid}:{uid}
 WORKDIR /opt/spark/work-dir
 ENTRYPOINT ["/opt/entrypoint.sh"]
 """
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -168,26 +162,12 @@ def default_tag(spark_version: str = DEFAULT_SPARK_VERSION, java: int | None = N
     return ImageRecipe.of(spark_version, java).tag
 
 
-def image_spark_version(tag: str) -> str | None:
-    """The Spark version an image runs, when it can be told: the tool's images say so in a
-    label; other images by a tag that starts with a version (apache/spark:3.5.1-python3)."""
-    try:
-        label = ImageStore().label(tag, SPARK_VERSION_LABEL)
-    except EnvironmentProblem:  # no engine to ask: the tag is all there is
-        label = None
-    if label:
-        return label
-    name, _, version = tag.rpartition(":")
-    match = _VERSION_TAG.match(version) if name and "/" not in version else None
-    return match.group(1) if match else None
-
-
 def build_image(
     spark_version: str = DEFAULT_SPARK_VERSION,
     tag: str | None = None,
     base: str | None = None,
     force: bool = False,
-    progress: Progress = lambda _msg: None,
+    progress: Note = no_note,
     java: int | None = None,
 ) -> ImageBuild:
     """Build (or reuse) the Spark image; returns what was done."""
@@ -228,6 +208,7 @@ def _dockerfile(base: str, recipe: ImageRecipe, digest: str) -> str:
     return DOCKERFILE.format(
         base=base,
         spark_version=recipe.spark_version,
+        spark_version_label=SPARK_VERSION_LABEL,
         java=recipe.java,
         python_packages=" ".join(recipe.python_packages),
         uid=SPARK_UID,
@@ -248,7 +229,7 @@ def recipe_digest(recipe: ImageRecipe) -> str:
     return digest.hexdigest()[:16]
 
 
-def _build_base(store: ImageStore, recipe: ImageRecipe, progress: Progress) -> None:
+def _build_base(store: ImageStore, recipe: ImageRecipe, progress: Note) -> None:
     """Debian rootfs with Java, Python and tini, made offline-capable by mmdebstrap."""
     if os.geteuid() != 0:
         raise EnvironmentProblem(
@@ -288,7 +269,7 @@ def _python_tag(store: ImageStore, image: str) -> str:
     return output.strip()
 
 
-def _fetch_wheels(recipe: ImageRecipe, python_tag: str, progress: Progress) -> Path:
+def _fetch_wheels(recipe: ImageRecipe, python_tag: str, progress: Note) -> Path:
     """Wheels for the image's Python; pyspark's sdist is turned into a wheel on the host."""
     spark_version = recipe.spark_version
     wheels = cache_dir() / f"wheels-{spark_version}-cp{python_tag}-{_docker_arch()}"

@@ -3,7 +3,6 @@ and dry-runs of a SparkApplication's security settings in the local Docker engin
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -41,9 +40,8 @@ from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import RULES, FailOn, parse_rule_ids
 from profiler.k8s.spo import SpoApi
 from profiler.output import check_distinct_outputs, check_output_dir, check_output_path
-from profiler.paths import runs_dir
-from profiler.seccomp.generate import role_profile_path
-from profiler.seccomp.profile import load_profile_text
+from profiler.paths import run_folder
+from profiler.seccomp.profile import load_profile_text, role_profile_path
 
 app = App(help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs.")
 
@@ -597,7 +595,7 @@ def dry_run_command(
         max_executors=executors,
     )
     reports = None
-    root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("dry-run", run_dir)
     if not plan_only:
         from profiler.runtime.select import make_engine
 

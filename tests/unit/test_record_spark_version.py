@@ -4,8 +4,8 @@ from importlib.metadata import version
 
 import pytest
 
-from profiler.image import image_spark_version
 from profiler.record import recorded_spark_versions
+from profiler.runtime.images import image_spark_version
 from tests.fakes import FakeBackend
 
 
