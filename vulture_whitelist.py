@@ -76,9 +76,10 @@ _ = SimpleNamespace()
     _.box, _.show_edge, _.pad_edge, _.min_width,
 )
 
-# profiler/cli/results.py: --format junit, chosen by its value on the command line.
+# Members of the fixed sets that only the command line names (by their value): --format
+# junit, --tracer strace, image build --java 21.
 (
-    _.JUNIT,
+    _.JUNIT, _.STRACE, _.JAVA_21,
 )
 
 # tests/integration/test_light_route.py: the module's marks, read by pytest.

@@ -23,12 +23,21 @@ from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
 from profiler.runtime.images import ImageStore
-from profiler.vocabulary import SPARK_UID, SPARK_VERSION_LABEL, Note, no_note
+from profiler.vocabulary import SPARK_UID, SPARK_VERSION_LABEL, Choice, Note, no_note
 
 DEFAULT_SPARK_VERSION = "3.5.9"
 # The newest 4.x on PyPI when this was written; `--spark-version` takes any 3.5 or 4.x.
 SPARK4_VERSION = "4.3.0"
 JAVA_SUITES = {17: "bookworm", 21: "trixie"}  # Debian 12 packages no Java 21
+
+
+class JavaRelease(Choice):
+    """``image build --java``: the Java releases an image can be built with."""
+
+    JAVA_17 = "17"
+    JAVA_21 = "21"
+
+
 BASE_IMAGE = "spark-seccomp/base:bookworm"
 
 # The label that says which recipe built an image (``recipe_digest``).

@@ -8,16 +8,22 @@ import typer
 
 from profiler import record as record_lib
 from profiler import workloads as workloads_lib
-from profiler.cli.check import WORKLOADS_ARG, render_table
+from profiler.cli.check import render_table
+from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    BACKEND_OPTION,
     EXECUTORS_OPTION,
-    OCI_RUNTIME_OPTION,
-    RUNTIME_OPTION,
+    IMAGE_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
+    TRACER_OPTION,
+    WORKLOADS_ARG,
     console,
     note,
     one_engine,
     progress_reporter,
+    run_dir_option,
     stdout,
 )
 from profiler.demo import DEMO_WORKLOADS, DemoOutcome, DemoPlan, run_demo
@@ -28,27 +34,20 @@ from profiler.paths import run_folder
 from profiler.report.build import REPORT_FILES
 from profiler.report.inputs import KNOWN_FILES
 from profiler.report.plots import require_plotting
-from profiler.runtime.interface import Topology
 from profiler.runtime.run_shape import RunShape
+from profiler.vocabulary import BackendName, Topology, TracerName
 
 
 def demo(
     workloads: list[str] = WORKLOADS_ARG,
-    backend_choice: str = typer.Option(
-        "auto", "--backend", help="auto (Docker when reachable, else local), docker or local."
-    ),
-    runtime: str = RUNTIME_OPTION,
-    oci_runtime: str = OCI_RUNTIME_OPTION,
-    tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
+    backend_choice: BackendName = BACKEND_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    tracer: TracerName = TRACER_OPTION,
     bench_repeat: int = typer.Option(3, "--bench-repeat", min=1, help="Rounds of the short bench."),
-    image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
-    ),
-    run_dir: Path = typer.Option(
-        None,
-        "--run-dir",
-        help="Where the recordings, the check and bench runs and the report go "
-        "[default: runs/demo-<time>].",
+    image: str = IMAGE_OPTION,
+    run_dir: Path = run_dir_option(
+        "demo", "The recordings, the check and bench runs and the report"
     ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,

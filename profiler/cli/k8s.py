@@ -10,14 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from profiler.cli.base import App
+from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
-    OCI_RUNTIME_OPTION,
-    RUNTIME_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
     console,
     note,
     one_engine,
     output_file,
     progress,
+    run_dir_option,
+    timeout_option,
     write_atomically,
 )
 from profiler.cli.dry_run_view import dry_run_blocks
@@ -529,10 +532,8 @@ def dry_run_command(
     plan_only: bool = typer.Option(
         False, "--plan", help="Print the plan (resources, mounts, env, seccomp) and run nothing."
     ),
-    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
-    run_dir: Path = typer.Option(
-        None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
-    ),
+    timeout: float = timeout_option(600),
+    run_dir: Path = run_dir_option("dry-run"),
     output_format: RunReportFormat = format_option(
         RunReportFormat.TEXT,
         "text: the plan or results table; json or junit: what --json or --junit writes.",
@@ -555,8 +556,8 @@ def dry_run_command(
     no_diagnose: bool = typer.Option(
         False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
     ),
-    runtime: str = RUNTIME_OPTION,
-    oci_runtime: str = OCI_RUNTIME_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 

@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from profiler.cli.base import App
-from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
+from profiler.cli.choices import Engines, OciRuntimes
+from profiler.cli.common import (
+    ALLOW_UNKNOWN_OPTION,
+    ERRNO_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
+    console,
+    note,
+    stdout,
+)
 from profiler.cli.results import (
     DEPRECATED_JSON_OPTION,
     OUT_OPTION,
@@ -35,6 +44,7 @@ from profiler.seccomp.generate import Summary, load_summary, summary_path_for
 from profiler.seccomp.profile import Profile, read_profile
 from profiler.seccomp.runtime_default import RuntimeDefaultReference
 from profiler.tracing.ebpf import lost_events_warning
+from profiler.vocabulary import DeniedErrno
 
 app = App(help="Merge, compare and explain seccomp profiles.")
 
@@ -55,8 +65,8 @@ def runtime_default_(
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."
     ),
-    runtime: str = RUNTIMES_OPTION,
-    oci_runtime: str = OCI_RUNTIMES_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
 ) -> None:
     """Read and probe what each engine's RuntimeDefault really allows (cached per engine
     and OCI runtime version).
@@ -174,13 +184,6 @@ def _summary_beside(profile_path: Path) -> Summary | None:
     return load_summary(path) if path.is_file() else None
 
 
-ALLOW_UNKNOWN_OPTION = typer.Option(
-    False,
-    "--allow-unknown",
-    help="Keep syscall names libseccomp does not know (a newer kernel's), with a warning.",
-)
-
-
 def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
     """Each profile, validated; a warning for unknown names kept with --allow-unknown."""
     profiles = []
@@ -262,7 +265,7 @@ def import_(
         help="Local profiles (NAME.json, summary beside), recording.json files or run "
         "folders to merge in (repeatable).",
     ),
-    errno: str = typer.Option("enosys", "--errno", help="Errno for denied calls: enosys, eperm."),
+    errno: DeniedErrno = ERRNO_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
     """Turn SPO-recorded SeccompProfiles into this tool's profile, merged with local ones.

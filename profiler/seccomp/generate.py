@@ -32,8 +32,12 @@ from profiler.seccomp.arch import (
 from profiler.seccomp.profile import Profile, SyscallRule, allow_all_profile
 from profiler.seccomp.recording import Recording
 from profiler.seccomp.risky import HeldBack, split_risky
+from profiler.vocabulary import DeniedErrno
 
-ERRNO_CHOICES: Mapping[str, int] = {"enosys": errno_codes.ENOSYS, "eperm": errno_codes.EPERM}
+ERRNO_NUMBERS: Mapping[DeniedErrno, int] = {
+    DeniedErrno.ENOSYS: errno_codes.ENOSYS,
+    DeniedErrno.EPERM: errno_codes.EPERM,
+}
 
 # Calls whose absence libc and the JVM handle only on ENOSYS (they fall back to an older
 # call); EPERM makes them fail hard ("pthread_create failed (EPERM)" for clone3). When one
@@ -191,13 +195,12 @@ def load_summary(path: Path) -> Summary:
     return Summary.from_dict(jsonfile.read_json(Path(path), source, SUMMARY_HINT), source)
 
 
-def parse_errno(name: str) -> int:
+def parse_errno(name: DeniedErrno | str) -> int:
+    """The errno number of ``--errno`` (a ``DeniedErrno``, or its name from a library caller)."""
     try:
-        return ERRNO_CHOICES[name.lower()]
-    except KeyError:
-        raise UsageError(
-            f"unknown errno {name!r}", f"choose {' or '.join(ERRNO_CHOICES)}"
-        ) from None
+        return ERRNO_NUMBERS[DeniedErrno(str(name).lower())]
+    except ValueError:
+        raise UsageError(f"unknown errno {name!r}", f"choose {DeniedErrno.names()}") from None
 
 
 def recording_profile() -> Profile:

@@ -22,7 +22,7 @@ def run(args, capsys):
         (["check", "--modes", "bogus"], "unknown mode 'bogus'"),
         (["check", "no_such_job"], "unknown workload"),
         (["check", "--modes", "localhost"], "needs a profile"),
-        (["check", "--profile", "x.json"], "only used in localhost mode"),
+        (["check", "--modes", "unconfined", "--profile", "x.json"], "only used in localhost mode"),
         (["check", "--modes", "localhost", "--profile", "/nonexistent.json"], "does not exist"),
         (
             [
