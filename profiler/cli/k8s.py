@@ -406,8 +406,8 @@ def lint_command(
         "--profiles",
         help="Directory of profiles; Localhost profiles not found here are findings.",
     ),
-    output_format: formats.LintFormat = typer.Option(
-        formats.LintFormat.TEXT, "--format", "-f", help="How findings are written."
+    output_format: formats.LintFormat = format_option(
+        formats.LintFormat.TEXT, "How findings are written."
     ),
     fail_on: FailOn = typer.Option(
         FailOn.ERROR, "--fail-on", help="Exit 1 on a finding of this severity or above."

@@ -54,13 +54,10 @@ RUNTIME_DEFAULT = "runtime-default"
 @app.command("runtime-default")
 def runtime_default_(
     out: Path = OUT_OPTION,
-    output_format: TextOrJson = typer.Option(
+    output_format: TextOrJson = format_option(
         None,
-        "--format",
-        "-f",
-        help='json: the reference (several engines: {"engines": {label: reference}}); text: '
-        "the side-by-side table [default: json for one engine, text for several].",
-        show_default=False,
+        'json: the reference (several engines: {"engines": {label: reference}}); text: the '
+        "side-by-side table [default: json for one engine, text for several].",
     ),
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."

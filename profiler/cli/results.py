@@ -26,6 +26,7 @@ from profiler.cli.common import output_file
 from profiler.cli.console import console, plain_text, stdout
 from profiler.errors import UsageError
 from profiler.output import check_output_path, is_stdout, write_file
+from profiler.vocabulary import Choice
 
 OUT_OPTION = typer.Option(
     None,
@@ -38,12 +39,12 @@ OUT_OPTION = typer.Option(
 )
 
 
-class TextOrJson(str, enum.Enum):
+class TextOrJson(Choice):
     TEXT = "text"
     JSON = "json"
 
 
-class RunReportFormat(str, enum.Enum):
+class RunReportFormat(Choice):
     """What a command that runs (or plans) jobs can write: its table, JSON, JUnit XML."""
 
     TEXT = "text"
@@ -51,9 +52,10 @@ class RunReportFormat(str, enum.Enum):
     JUNIT = "junit"
 
 
-def format_option(default: enum.Enum, what: str = "The result's format.") -> Any:
-    """``-f, --format``: declared here once for every command that offers a choice."""
-    return typer.Option(default, "--format", "-f", help=what)
+def format_option(default: enum.Enum | None, what: str = "The result's format.") -> Any:
+    """``-f, --format``: declared here once for every command that offers a choice (each
+    with its own set of formats, the option's type)."""
+    return typer.Option(default, "--format", "-f", help=what, show_default=default is not None)
 
 
 def check_out(out: Path | None) -> None:

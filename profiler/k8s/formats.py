@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import json
 
 from profiler.k8s.install import LINT_IGNORE_ANNOTATION
 from profiler.k8s.lint import LintReport
 from profiler.k8s.rules import RULES
+from profiler.vocabulary import Choice
 
 
-class LintFormat(str, enum.Enum):
+class LintFormat(Choice):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"

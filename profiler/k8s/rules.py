@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from profiler.errors import UsageError
+from profiler.vocabulary import Choice
 
 
 class Severity(str, enum.Enum):
@@ -20,7 +21,7 @@ class Severity(str, enum.Enum):
         return {"info": 0, "warning": 1, "error": 2}[self.value]
 
 
-class FailOn(str, enum.Enum):
+class FailOn(Choice):
     """The lowest severity that fails a lint run (exit 1), or never."""
 
     ERROR = "error"

@@ -99,10 +99,12 @@ def test_every_fixed_set_shows_its_choices_in_help(capsys) -> None:
     assert seen == FIXED_SETS
 
 
-@pytest.mark.parametrize("option", sorted(FIXED_SETS - {"--format"}))
-def test_each_fixed_set_option_is_declared_once(option) -> None:
+@pytest.mark.parametrize("option", sorted(FIXED_SETS | {"--timeout", "--run-dir"}))
+def test_each_option_is_declared_once(option) -> None:
     """--backend was declared four times: now one declaration serves every command.
-    (--format has one factory, format_option, as each command has its own formats.)"""
+    (--format, --timeout and --run-dir are declared by one factory each: each command
+    gives its own formats, default or folder name. --out is one declaration for every
+    command's result, and record's own: there it is required and names several files.)"""
     declarations = [
         (path.name, line)
         for path in sorted(CLI.glob("*.py"))
