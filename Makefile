@@ -44,7 +44,7 @@ SPARK_VERSION ?= 3.5.9
 PROFILE_RUNS ?= runs/reference-profiles-$(SPARK_VERSION)
 profiles: image
 	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
-	$(CLI) record --from-recordings $(PROFILE_RUNS)/record --arch arm64 --no-verify --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
+	$(CLI) record --from-recordings $(PROFILE_RUNS)/record --arch arm64 --no-verify --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
 
 clean:
 	-$(CLI) cleanup

@@ -28,6 +28,7 @@ _ = SimpleNamespace()
     _.securityContext, _.serviceAccount, _.serviceAccountName, _.shareProcessNamespace, _.sidecars,
     _.sizeLimit, _.sparkConf, _.sparkConfigMap, _.sparkVersion, _.subPath, _.supplementalGroups,
     _.supplementalGroupsPolicy, _.terminationGracePeriodSeconds, _.valueFrom, _.volumeMounts,
+    _.service,  # SparkConnect's spec.server.service
 )
 
 # profiler/k8s/spo.py: fields of the Security Profiles Operator's resources, the same way.
@@ -66,4 +67,27 @@ _ = SimpleNamespace()
 # profiler/runtime/cri/pause.py: the fields of a tar member that tarfile writes.
 (
     _.mtime,
+)
+
+# profiler/cli/base.py: click's hooks for a command's context and help, which click calls;
+# the signature and annotations of a command function, which Typer reads with inspect.
+(
+    _.context_class, _.collect_usage_pieces, _.format_options, _.__signature__,
+    _.__annotations__,
+)
+
+# profiler/cli/console.py: a rich Table's settings, read by rich when it renders the table.
+(
+    _.box, _.show_edge, _.pad_edge, _.min_width,
+)
+
+# Members of the fixed sets that only the command line names (by their value): --format
+# junit, --tracer strace, image build --java 21.
+(
+    _.JUNIT, _.STRACE, _.JAVA_21,
+)
+
+# tests/integration/test_light_route.py: the module's marks, read by pytest.
+(
+    _.pytestmark,
 )

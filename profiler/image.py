@@ -23,12 +23,21 @@ from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
 from profiler.runtime.images import ImageStore
-from profiler.vocabulary import SPARK_UID, Note, no_note
+from profiler.vocabulary import SPARK_UID, SPARK_VERSION_LABEL, Choice, Note, no_note
 
 DEFAULT_SPARK_VERSION = "3.5.9"
 # The newest 4.x on PyPI when this was written; `--spark-version` takes any 3.5 or 4.x.
 SPARK4_VERSION = "4.3.0"
 JAVA_SUITES = {17: "bookworm", 21: "trixie"}  # Debian 12 packages no Java 21
+
+
+class JavaRelease(Choice):
+    """``image build --java``: the Java releases an image can be built with."""
+
+    JAVA_17 = "17"
+    JAVA_21 = "21"
+
+
 BASE_IMAGE = "spark-seccomp/base:bookworm"
 
 # The label that says which recipe built an image (``recipe_digest``).
@@ -140,7 +149,7 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \\
     HOME=/home/spark
 LABEL org.opencontainers.image.title="spark-seccomp Spark image" \\
-      io.spark-seccomp.spark-version="{spark_version}" \\
+      {spark_version_label}="{spark_version}" \\
       io.spark-seccomp.java="{java}" \\
       io.spark-seccomp.recipe="{recipe}"
 USER {uid}:{uid}
@@ -208,6 +217,7 @@ def _dockerfile(base: str, recipe: ImageRecipe, digest: str) -> str:
     return DOCKERFILE.format(
         base=base,
         spark_version=recipe.spark_version,
+        spark_version_label=SPARK_VERSION_LABEL,
         java=recipe.java,
         python_packages=" ".join(recipe.python_packages),
         uid=SPARK_UID,

@@ -28,7 +28,7 @@ from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.tracing.ebpf import LARGER_BUFFER, lost_events_warning
 from profiler.tracing.interface import Recording, Tracer, merge_roles
-from profiler.vocabulary import ROLES, Progress, no_progress
+from profiler.vocabulary import ROLES, Progress, TracerName, no_progress
 from profiler.workloads import Workload
 
 TracerFactory = Callable[[Path], Tracer]
@@ -53,6 +53,7 @@ class DeriveOptions:
     arches: tuple[str, ...] | None = None
     allow: tuple[str, ...] = ()
     explicit_errno: bool = False
+    spark_versions: tuple[str, ...] = ()  # what the recorded runs ran, when known
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,23 @@ def by_run(recordings: Sequence[Recording]) -> list[Recording]:
     ]
 
 
+def recorded_spark_versions(backend: Backend | None, image: str) -> tuple[str, ...]:
+    """The Spark version the recorded runs ran, for the summary: the host's pyspark on the
+    local backend, else the image's (``runtime.images.image_spark_version``); none when
+    unknown."""
+    if backend is not None and backend.name == "local":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return (version("pyspark"),)
+        except PackageNotFoundError:
+            return ()
+    from profiler.runtime.images import image_spark_version
+
+    found = image_spark_version(image)
+    return (found,) if found else ()
+
+
 def derive_profiles(
     recordings: Sequence[Recording], options: DeriveOptions
 ) -> dict[str, DerivedProfile]:
@@ -183,6 +201,7 @@ def derive_profiles(
             arches=options.arches,
             allow=options.allow,
             explicit_errno=options.explicit_errno,
+            spark_versions=options.spark_versions,
         )
         return DerivedProfile(profile, summary)
 
@@ -327,23 +346,24 @@ def load_recordings(paths: Sequence[Path]) -> list[Recording]:
     return [Recording.load(p) for p in found]
 
 
-def tracer_factory(choice: str, note: Callable[[str], None]) -> TracerFactory:
+def tracer_factory(choice: TracerName | str, note: Callable[[str], None]) -> TracerFactory:
     """The tracer to use; ``auto`` prefers eBPF and says why it fell back to strace."""
     from profiler.errors import EnvironmentProblem
     from profiler.tracing.ebpf import EbpfTracer
     from profiler.tracing.strace import StraceTracer
 
-    choice = choice.lower()
-    if choice not in ("auto", "ebpf", "strace"):
-        raise UsageError(f"unknown tracer {choice!r}", "choose auto, ebpf or strace")
-    if choice in ("auto", "ebpf"):
+    try:
+        chosen = TracerName(str(choice).lower())
+    except ValueError:
+        raise UsageError(f"unknown tracer {choice!r}", f"choose {TracerName.names()}") from None
+    if chosen in (TracerName.AUTO, TracerName.EBPF):
         try:
             EbpfTracer(Path(".")).check_available()
-            if choice == "auto":
+            if chosen is TracerName.AUTO:
                 note("tracer: ebpf (bpftrace)")
             return EbpfTracer
         except EnvironmentProblem as exc:
-            if choice == "ebpf":
+            if chosen is TracerName.EBPF:
                 raise
             note(f"tracer: strace, because eBPF is not usable here: {exc.diagnostics()}")
     StraceTracer(Path(".")).check_available()

@@ -1,6 +1,7 @@
 """The words every layer of the tool shares: security modes, pod security, topologies, the
-roles of a Spark application's pods, where a Spark pod may write, and the callbacks that
-report progress.
+roles of a Spark application's pods, where a Spark pod may write, the callbacks that
+report progress, and every other fixed set a command line option chooses from (engines,
+OCI runtimes, backends, tracers, the errno of denied calls).
 
 Defined once, here, at the bottom floor: the runtime, the pipelines, the Kubernetes
 manifests and the CLI all import them from this module (``profiler.runtime.interface``
@@ -42,6 +43,58 @@ class Topology(str, enum.Enum):
     LOCAL = "local"
 
 
+class Choice(str, enum.Enum):
+    """A value of a fixed set that reads as itself: ``f"{Engine.PODMAN}"`` is "podman"
+    (a plain ``str`` enum would print "Engine.PODMAN" on Python 3.11)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def names(cls) -> str:
+        """The values to choose from, for messages: "a, b or c"."""
+        values = [str(m.value) for m in cls]
+        return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+
+class Engine(Choice):
+    """The container engine a run uses (``--runtime``)."""
+
+    DOCKER = "docker"
+    PODMAN = "podman"
+    CONTAINERD = "containerd"
+
+
+class OciRuntime(Choice):
+    """The OCI runtime the engine starts containers with (``--oci-runtime``)."""
+
+    RUNC = "runc"
+    CRUN = "crun"
+
+
+class BackendName(Choice):
+    """``--backend``: an engine (Docker when one answers, for ``auto``) or host processes."""
+
+    AUTO = "auto"
+    DOCKER = "docker"
+    LOCAL = "local"
+
+
+class TracerName(Choice):
+    """``--tracer``: eBPF (bpftrace), strace, or eBPF where it is usable (``auto``)."""
+
+    AUTO = "auto"
+    EBPF = "ebpf"
+    STRACE = "strace"
+
+
+class DeniedErrno(Choice):
+    """``--errno``: what a denied call returns. ENOSYS lets glibc and the JVM fall back."""
+
+    ENOSYS = "enosys"
+    EPERM = "eperm"
+
+
 class Role(str, enum.Enum):
     """The pod a container plays. ``ALL``: the one container of the local topology."""
 
@@ -75,3 +128,8 @@ def no_progress(_message: str, _done: int, _total: int) -> None:
 
 def no_note(_message: str) -> None:
     """A ``Note`` that says nothing."""
+
+
+# The label the tool's Spark images carry with the Spark version they run (written by
+# profiler.image, read by the bench's environment and by record for the summary).
+SPARK_VERSION_LABEL = "io.spark-seccomp.spark-version"

@@ -102,7 +102,7 @@ fi
 if ! "$VENV/bin/python" -c 'import profiler, pytest' 2>/dev/null || [[ pyproject.toml -nt $VENV/.installed ]]; then
   say "installing spark-seccomp into $VENV (pyspark is a 320 MB download the first time)"
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-  "$VENV/bin/pip" install -q -e '.[dev]'
+  "$VENV/bin/pip" install -q -e '.[all,dev]'
   touch "$VENV/.installed"
 fi
 say "ready"

@@ -27,6 +27,7 @@ from profiler.runtime.interface import (
     PodSecurity,
     SecurityMode,
 )
+from profiler.vocabulary import SPARK_VERSION_LABEL
 
 STATUS_KEYS = ("Speculation_Store_Bypass", "Seccomp", "Seccomp_filters", "NoNewPrivs")
 PROBE_ARGV = (
@@ -35,7 +36,6 @@ PROBE_ARGV = (
     "^(" + "|".join(STATUS_KEYS) + "):",
     "/proc/self/status",
 )
-SPARK_VERSION_LABEL = "io.spark-seccomp.spark-version"
 UNKNOWN = "unknown"
 
 

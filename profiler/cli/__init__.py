@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import typer
 
+from profiler import __version__
 from profiler.cli import bench as bench_cmd
 from profiler.cli import check as check_cmd
 from profiler.cli import demo as demo_cmd
@@ -19,26 +20,36 @@ from profiler.cli import profile as profile_cmd
 from profiler.cli import record as record_cmd
 from profiler.cli import report as report_cmd
 from profiler.cli import workloads as workloads_cmd
-from profiler.cli.common import console, state
+from profiler.cli.base import VERBOSE_OPTION, App
+from profiler.cli.console import console, stdout
+from profiler.cli.state import state
 from profiler.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ProfilerError
 from profiler.runtime import cleanup
 
-app = typer.Typer(
+app = App(
     name="spark-seccomp",
     help=(
         "Record, derive, verify and benchmark seccomp profiles for PySpark jobs "
         "on Kubernetes with the Spark Operator."
     ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        stdout.print(f"spark-seccomp {__version__}", highlight=False, markup=False)
+        raise typer.Exit()
 
 
 @app.callback()
 def _global(
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Show tracebacks and debug detail on errors."
+    verbose: bool = VERBOSE_OPTION,
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_print_version,
+        help="Print the version and exit.",
     ),
 ) -> None:
     state.verbose = verbose
@@ -96,9 +107,8 @@ def _run(args: list[str]) -> NoReturn:
     except typer.TyperException as exc:
         message = _message_of(exc)
         if type(exc).__name__ == "NoArgsIsHelpError":
-            # The help has been printed already (rich prints it while it is formatted).
-            if message.strip():
-                console.print(message, markup=False, highlight=False, soft_wrap=True)
+            # A group without its command: the help, on stdout as `--help` prints it.
+            typer.echo(message)
             sys.exit(EXIT_USAGE)
         ctx = getattr(exc, "ctx", None)
         hint = f"see `{ctx.command_path} --help`" if ctx is not None else None

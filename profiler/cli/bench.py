@@ -29,49 +29,46 @@ from profiler.cli.bench_tables import (
     render_runtime_comparison,
     render_table,
 )
+from profiler.cli.choices import Engines, Modes, OciRuntimes
 from profiler.cli.common import (
+    ALLOW_UNKNOWN_OPTION,
+    BACKEND_OPTION,
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    IMAGES_OPTION,
+    MODES_OPTION,
     OCI_RUNTIMES_OPTION,
+    POD_SECURITY_OPTION,
+    PROFILES_OPTION,
+    RUNTIME_DEFAULT_OPTION,
     RUNTIMES_OPTION,
+    SPARK_VERSIONS_OPTION,
     TOPOLOGY_OPTION,
+    WORKLOADS_ARG,
     console,
+    default_modes,
     load_image_profiles,
     note,
     parse_images,
-    parse_modes,
-    parse_pod_security,
     parse_profile_paths,
     progress_reporter,
+    run_dir_option,
     stdout,
+    timeout_option,
 )
 from profiler.errors import UsageError
 from profiler.matrix import Target, matrix_cells, matrix_targets
 from profiler.paths import run_folder
-from profiler.runtime.interface import SecurityMode, Topology
 from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
-
-WORKLOADS_ARG = typer.Argument(
-    None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
-)
+from profiler.vocabulary import BackendName, PodSecurity, SecurityMode, Topology
 
 
 def bench(
     workloads: list[str] = WORKLOADS_ARG,
-    modes: str = typer.Option(
-        None,
-        "--modes",
-        help="Comma-separated: unconfined, runtime-default, localhost "
-        "[default: unconfined,runtime-default, plus localhost with --profile].",
-    ),
-    profile: str = typer.Option(
-        None,
-        "--profile",
-        help="OCI seccomp profile for localhost; with several images, one for all or one "
-        "per image, comma-separated in the same order.",
-    ),
+    modes: Modes = MODES_OPTION,
+    profile: str = PROFILES_OPTION,
     repeat: int = typer.Option(10, "--repeat", min=1, help="Rounds (runs per workload and mode)."),
     warmup: int = typer.Option(
         1, "--warmup", min=0, help="Unmeasured unconfined runs per workload before round 1."
@@ -86,46 +83,20 @@ def bench(
     precision: float = typer.Option(
         DEFAULT_PRECISION, "--precision", help="Interval half-width wanted, as a fraction."
     ),
-    pod_security: str = typer.Option(
-        "restricted", "--pod-security", help="restricted (PSS restricted) or none."
-    ),
-    image: str = typer.Option(
-        None,
-        "--image",
-        help="Spark image, or several comma-separated, benched one after the other and "
-        "compared [default: spark-seccomp/spark:<V>].",
-    ),
-    spark_version: str = typer.Option(
-        None,
-        "--spark-version",
-        help="Instead of --image: the tool's image of these Spark versions, comma-separated.",
-    ),
-    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
-    backend_choice: str = typer.Option(
-        "auto",
-        "--backend",
-        help="auto (Docker when an engine is reachable, else local), docker or local.",
-    ),
-    runtime: str = RUNTIMES_OPTION,
-    oci_runtime: str = OCI_RUNTIMES_OPTION,
-    runtime_default: Path = typer.Option(
-        None,
-        "--runtime-default",
-        help="RuntimeDefault reference for the report's profile-size section and the "
-        "local backend [default: probe the engine, else profiles/runtime-default-*.json].",
-    ),
-    run_dir: Path = typer.Option(
-        None, "--run-dir", help="Where bench.json and the report go [default: runs/bench-<time>]."
-    ),
+    pod_security: PodSecurity = POD_SECURITY_OPTION,
+    image: str = IMAGES_OPTION,
+    spark_version: str = SPARK_VERSIONS_OPTION,
+    timeout: float = timeout_option(600),
+    backend_choice: BackendName = BACKEND_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    runtime_default: Path = RUNTIME_DEFAULT_OPTION,
+    run_dir: Path = run_dir_option("bench", "bench.json, run logs and the report"),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
     driver_profile: Path = DRIVER_PROFILE_OPTION,
     executor_profile: Path = EXECUTOR_PROFILE_OPTION,
-    allow_unknown: bool = typer.Option(
-        False,
-        "--allow-unknown",
-        help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
-    ),
+    allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
 
@@ -145,8 +116,7 @@ def bench(
     check_bench_outputs([c.folder for c in cells], runtime_default)
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
-    default_modes = "unconfined,runtime-default" + (",localhost" if profile_paths else "")
-    mode_list = parse_modes(modes or default_modes)
+    mode_list = default_modes(modes, profiles=bool(profile_paths))
     per_image = load_image_profiles(
         profile_paths,
         driver=driver_profile,
@@ -159,7 +129,7 @@ def bench(
     plan = BenchPlan(
         workloads=tuple(workloads_lib.resolve_all(workloads or [])),
         modes=tuple(mode_list),
-        shape=RunShape(images[0], parse_pod_security(pod_security), topology, executors),
+        shape=RunShape(images[0], pod_security, topology, executors),
         repeat=repeat,
         warmup=warmup,
         timeout_seconds=timeout,

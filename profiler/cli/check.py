@@ -10,24 +10,43 @@ from rich.table import Table
 
 from profiler import workloads as workloads_lib
 from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_checks
+from profiler.cli.choices import Engines, Modes, OciRuntimes
 from profiler.cli.common import (
+    ALLOW_UNKNOWN_OPTION,
+    BACKEND_OPTION,
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    IMAGES_OPTION,
+    MODES_OPTION,
     OCI_RUNTIMES_OPTION,
+    POD_SECURITY_OPTION,
+    PROFILES_OPTION,
+    RUNTIME_DEFAULT_OPTION,
     RUNTIMES_OPTION,
+    SPARK_VERSIONS_OPTION,
     TOPOLOGY_OPTION,
+    WORKLOADS_ARG,
     console,
+    default_modes,
     load_image_profiles,
     note,
     output_file,
     parse_images,
-    parse_modes,
-    parse_pod_security,
     parse_profile_paths,
     progress_reporter,
-    stdout,
+    run_dir_option,
+    timeout_option,
     write_atomically,
+)
+from profiler.cli.results import (
+    OUT_OPTION,
+    RunReportFormat,
+    emit,
+    emit_blocks,
+    format_option,
+    plan_outputs,
+    write_reports,
 )
 from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
 from profiler.matrix import matrix_cells, matrix_targets
@@ -35,7 +54,6 @@ from profiler.output import (
     check_distinct_outputs,
     check_output_dir,
     check_output_files,
-    check_output_path,
 )
 from profiler.paths import run_folder
 from profiler.report.check_formats import (
@@ -44,62 +62,41 @@ from profiler.report.check_formats import (
     check_to_json,
     check_to_junit,
 )
-from profiler.runtime.interface import SecurityMode, Topology
 from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp.arch import native_arch
 from profiler.seccomp.runtime_default import load_runtime_default
-
-WORKLOADS_ARG = typer.Argument(
-    None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
-)
+from profiler.vocabulary import BackendName, PodSecurity, SecurityMode, Topology
 
 
 def check(
     workloads: list[str] = WORKLOADS_ARG,
-    modes: str = typer.Option(
-        "unconfined,runtime-default",
-        "--modes",
-        help="Comma-separated: unconfined, runtime-default, localhost.",
-    ),
-    profile: str = typer.Option(
-        None,
-        "--profile",
-        help="OCI seccomp profile for localhost mode; with several images, one for all or "
-        "one per image, comma-separated in the same order.",
-    ),
-    pod_security: str = typer.Option(
-        "restricted",
-        "--pod-security",
-        help="restricted (PSS restricted) or none (engine defaults).",
-    ),
+    modes: Modes = MODES_OPTION,
+    profile: str = PROFILES_OPTION,
+    pod_security: PodSecurity = POD_SECURITY_OPTION,
     repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per workload and mode."),
-    image: str = typer.Option(
-        None,
-        "--image",
-        help="Spark image, or several comma-separated for a side-by-side matrix "
-        "[default: spark-seccomp/spark:<V>].",
+    image: str = IMAGES_OPTION,
+    spark_version: str = SPARK_VERSIONS_OPTION,
+    timeout: float = timeout_option(600),
+    output_format: RunReportFormat = format_option(
+        RunReportFormat.TEXT, "text: the table; json or junit: what --json or --junit writes."
     ),
-    spark_version: str = typer.Option(
-        None,
-        "--spark-version",
-        help="Instead of --image: the tool's image of these Spark versions, comma-separated "
-        "(e.g. 3.5.9,4.3.0; build them with `image build --spark-version V`).",
-    ),
-    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
+    out: Path = OUT_OPTION,
     json_out: Path = typer.Option(
         None,
         "--json",
-        help="Also write the results as JSON here.",
+        help="Also write the results as JSON to this file (- is stdout).",
         parser=output_file,
         metavar="<path>",
     ),
     junit_out: Path = typer.Option(
-        None, "--junit", help="Also write JUnit XML here.", parser=output_file, metavar="<path>"
+        None,
+        "--junit",
+        help="Also write JUnit XML to this file (- is stdout).",
+        parser=output_file,
+        metavar="<path>",
     ),
-    run_dir: Path = typer.Option(
-        None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."
-    ),
+    run_dir: Path = run_dir_option("check", "Run logs and check.json"),
     complain: bool = typer.Option(
         False,
         "--complain",
@@ -111,29 +108,15 @@ def check(
         "--no-diagnose",
         help="Do not rerun failing cells in complain mode to find the denied syscalls.",
     ),
-    backend_choice: str = typer.Option(
-        "auto",
-        "--backend",
-        help="auto (Docker when an engine is reachable, else local), docker or local.",
-    ),
-    runtime: str = RUNTIMES_OPTION,
-    oci_runtime: str = OCI_RUNTIMES_OPTION,
-    runtime_default: Path = typer.Option(
-        None,
-        "--runtime-default",
-        help="The engine's default seccomp profile (e.g. moby's default.json), so "
-        "RuntimeDefault failures can be diagnosed "
-        "[default: profiles/runtime-default-docker-*.json if present].",
-    ),
+    backend_choice: BackendName = BACKEND_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    runtime_default: Path = RUNTIME_DEFAULT_OPTION,
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
     driver_profile: Path = DRIVER_PROFILE_OPTION,
     executor_profile: Path = EXECUTOR_PROFILE_OPTION,
-    allow_unknown: bool = typer.Option(
-        False,
-        "--allow-unknown",
-        help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
-    ),
+    allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 
@@ -147,14 +130,14 @@ def check(
     from profiler.runtime.select import make_backend
 
     # Every output is checked before the first run, not found unwritable after the last.
-    for path, what in ((json_out, "--json"), (junit_out, "--junit")):
-        if path is not None:
-            check_output_path(path, what=f"{what} output")
-    check_distinct_outputs({"--json": json_out, "--junit": junit_out})
+    human = plan_outputs(output_format, out, {"--json": json_out, "--junit": junit_out})
+    check_distinct_outputs({"--out": out, "--json": json_out, "--junit": junit_out})
     root = run_folder("check", run_dir)
     check_output_dir(root)
     check_output_files(root, ["check.json"])
-    mode_list = parse_modes(modes)
+    mode_list = list(
+        default_modes(modes, profiles=bool(profile or driver_profile or executor_profile))
+    )
     if complain and no_diagnose:
         raise UsageError("--complain and --no-diagnose contradict each other", "pick one")
     if complain and mode_list == [SecurityMode.UNCONFINED]:
@@ -168,7 +151,6 @@ def check(
         )
     if runtime_default is not None:
         load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
-    security = parse_pod_security(pod_security)
     images = parse_images(image, spark_version)
     profile_paths = parse_profile_paths(profile, images)
     per_image = []
@@ -186,7 +168,7 @@ def check(
     plan = CheckPlan(
         workloads=tuple(workloads_lib.resolve_all(workloads or [])),
         modes=tuple(mode_list),
-        shape=RunShape(images[0], security, topology, executors),
+        shape=RunShape(images[0], pod_security, topology, executors),
         repeat=repeat,
     )
     cells = matrix_cells(parse_engine_choices(runtime, oci_runtime), images, root, per_image)
@@ -209,22 +191,20 @@ def check(
             progress=on_progress,
             diagnoser_for=lambda b: ComplainDiagnoser(b, runtime_default=runtime_default),
         )
-    stdout.print(render_table(reports[0]) if len(reports) == 1 else render_matrix(reports))
+    table = render_table(reports[0]) if len(reports) == 1 else render_matrix(reports)
     for line in dict.fromkeys(n for r in reports for n in r.notes):
         note(f"note: {line}")
     for target, report in zip(targets, reports, strict=True):
         target.folder.mkdir(parents=True, exist_ok=True)
         write_atomically(target.folder / "check.json", check_to_json(report))
-    if json_out:
-        write_atomically(
-            json_out,
-            check_to_json(reports[0]) if len(reports) == 1 else check_matrix_to_json(reports),
-        )
-    if junit_out:
-        write_atomically(
-            junit_out,
-            check_to_junit(reports[0]) if len(reports) == 1 else check_matrix_to_junit(reports),
-        )
+    as_json = check_to_json(reports[0]) if len(reports) == 1 else check_matrix_to_json(reports)
+    as_junit = check_to_junit(reports[0]) if len(reports) == 1 else check_matrix_to_junit(reports)
+    if output_format is RunReportFormat.TEXT:
+        emit_blocks([table], out, human)
+    else:
+        emit_blocks([table], None, human)
+        emit(as_json if output_format is RunReportFormat.JSON else as_junit, out)
+    write_reports([(json_out, as_json), (junit_out, as_junit)])
     console.print(f"run logs and check.json in {root}", highlight=False)
     if not all(r.passed for r in reports):
         raise typer.Exit(EXIT_FAILED)

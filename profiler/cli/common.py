@@ -5,37 +5,75 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from profiler.cli.choices import Engines, Modes, OciRuntimes, several
+from profiler.cli.console import console, stdout
 from profiler.errors import UsageError
 from profiler.image import default_tag
 from profiler.matrix import ImageProfiles
 from profiler.output import check_output_spelling, is_stdout, write_file
-from profiler.runtime.interface import (
+from profiler.runtime.pod import MAX_EXECUTORS
+from profiler.runtime.select import EngineChoice
+from profiler.vocabulary import (
     DEFAULT_EXECUTORS,
+    BackendName,
+    DeniedErrno,
+    Engine,
+    OciRuntime,
     PodSecurity,
     SecurityMode,
     Topology,
+    TracerName,
 )
-from profiler.runtime.pod import MAX_EXECUTORS
-from profiler.runtime.select import EngineChoice
 
-# Results go to stdout; logs, progress and errors to stderr, so output can be piped.
-# Piped output (CI logs, files) is not cut to 80 columns: tables stay readable there.
-_PIPED_WIDTH = 160
-console = Console(stderr=True)
-stdout = Console(soft_wrap=True)
-for _console in (console, stdout):
-    if not _console.is_terminal:
-        _console.width = _PIPED_WIDTH
-
-
-# Options shared by the commands that run workloads.
+# Every option more than one command takes, declared once. A fixed set is an enum of
+# profiler.vocabulary (one value: Typer parses it) or a tuple of them (several,
+# comma-separated: cli/choices.py parses it).
+WORKLOADS_ARG = typer.Argument(
+    None,
+    help="Catalogue workload names or paths to PySpark scripts [default: the catalogue].",
+    show_default=False,
+)
+MODES_OPTION = typer.Option(
+    None,
+    "--modes",
+    help="Security modes to run, comma-separated [default: unconfined,runtime-default, "
+    "and localhost with --profile].",
+    show_default=False,
+    **several(SecurityMode, Modes, "mode"),
+)
+PROFILES_OPTION = typer.Option(
+    None,
+    "--profile",
+    help="OCI seccomp profile for localhost mode; with several images, one for all or one "
+    "per image, comma-separated in the same order.",
+)
+IMAGES_OPTION = typer.Option(
+    None,
+    "--image",
+    help="Spark image, or several comma-separated, run one after the other and shown side "
+    "by side [default: spark-seccomp/spark:<V>].",
+)
+SPARK_VERSIONS_OPTION = typer.Option(
+    None,
+    "--spark-version",
+    help="Instead of --image: the tool's image of these Spark versions, comma-separated "
+    "(e.g. 3.5.9,4.3.0; build them with `image build --spark-version V`).",
+)
+IMAGE_OPTION = typer.Option(None, "--image", help="Spark image [default: spark-seccomp/spark:<V>].")
+POD_SECURITY_OPTION = typer.Option(
+    PodSecurity.RESTRICTED,
+    "--pod-security",
+    case_sensitive=False,
+    help="restricted: what PSS restricted demands (uid 185, all capabilities dropped, "
+    "no-new-privileges, read-only root); none: the engine's defaults. Record as you will "
+    "enforce.",
+)
 TOPOLOGY_OPTION = typer.Option(
     Topology.POD,
     "--topology",
@@ -61,30 +99,75 @@ EXECUTOR_PROFILE_OPTION = typer.Option(
     "--executor-profile",
     help="Localhost profile for the executor pods [default: NAME.executor.json beside --profile].",
 )
-
+ALLOW_UNKNOWN_OPTION = typer.Option(
+    False,
+    "--allow-unknown",
+    help="Keep syscall names libseccomp does not know (a newer kernel's), with a warning.",
+)
+RUNTIME_DEFAULT_OPTION = typer.Option(
+    None,
+    "--runtime-default",
+    help="RuntimeDefault as a file (moby's default.json, or a probed reference), for "
+    "diagnosing RuntimeDefault failures, the local backend and the report [default: the "
+    "engine's, probed; without one, profiles/runtime-default-*.json].",
+)
+BACKEND_OPTION = typer.Option(
+    BackendName.AUTO,
+    "--backend",
+    case_sensitive=False,
+    help="auto: Docker when an engine answers, else local; docker; local: host processes "
+    "under the same seccomp profiles.",
+)
+TRACER_OPTION = typer.Option(
+    TracerName.AUTO,
+    "--tracer",
+    case_sensitive=False,
+    help="ebpf (bpftrace: root and BTF), strace, or auto: eBPF where it is usable.",
+)
+ERRNO_OPTION = typer.Option(
+    DeniedErrno.ENOSYS,
+    "--errno",
+    case_sensitive=False,
+    help="What a denied call returns: enosys (glibc and the JVM fall back to older calls) "
+    "or eperm.",
+)
 RUNTIMES_OPTION = typer.Option(
-    "docker",
+    None,
     "--runtime",
-    help="The container engine: docker, podman or containerd; several comma-separated "
-    "for a side-by-side matrix.",
+    help="The container engine; check, bench and profile runtime-default take several, "
+    "comma-separated, and show them side by side [default: docker].",
+    show_default=False,
+    **several(Engine, Engines, "runtime"),
 )
 OCI_RUNTIMES_OPTION = typer.Option(
     None,
     "--oci-runtime",
-    help="runc or crun, or both comma-separated [default: the engine's own: runc for "
-    "docker and containerd, crun for podman].",
-)
-RUNTIME_OPTION = typer.Option(
-    "docker", "--runtime", help="The container engine: docker, podman or containerd."
-)
-OCI_RUNTIME_OPTION = typer.Option(
-    None,
-    "--oci-runtime",
-    help="runc or crun [default: runc for docker and containerd, crun for podman].",
+    help="The OCI runtime; check, bench, record and profile runtime-default take both, "
+    "comma-separated, and run each engine under each [default: the engine's own: runc "
+    "for docker and containerd, crun for podman].",
+    show_default=False,
+    **several(OciRuntime, OciRuntimes, "OCI runtime"),
 )
 
 
-def one_engine(runtime: str, oci_runtime: str | None) -> EngineChoice:
+def timeout_option(seconds: float) -> Any:
+    return typer.Option(seconds, "--timeout", min=1, help="Seconds before a run is killed.")
+
+
+def run_dir_option(command: str, what: str = "Run logs") -> Any:
+    return typer.Option(None, "--run-dir", help=f"{what} go here [default: runs/{command}-<time>].")
+
+
+def default_modes(modes: Sequence[SecurityMode] | None, profiles: bool) -> tuple[SecurityMode, ...]:
+    """``--modes`` as given, else unconfined and runtime-default, and localhost with a
+    profile to run it with."""
+    if modes:
+        return tuple(modes)
+    chosen = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT)
+    return (*chosen, SecurityMode.LOCALHOST) if profiles else chosen
+
+
+def one_engine(runtime: Engines | None, oci_runtime: OciRuntimes | None) -> EngineChoice:
     """The one engine a command that runs on one engine is given."""
     from profiler.runtime.select import parse_engine_choices
 
@@ -95,14 +178,6 @@ def one_engine(runtime: str, oci_runtime: str | None) -> EngineChoice:
             "pass one --runtime and at most one --oci-runtime (check and bench take several)",
         )
     return choices[0]
-
-
-@dataclass
-class State:
-    verbose: bool = False
-
-
-state = State()
 
 
 def note(message: str) -> None:
@@ -167,31 +242,6 @@ def load_image_profiles(
         )
         for path in paths
     ]
-
-
-def parse_modes(text: str) -> list[SecurityMode]:
-    modes = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        try:
-            mode = SecurityMode(item)
-        except ValueError:
-            choices = ", ".join(m.value for m in SecurityMode)
-            raise UsageError(f"unknown mode {item!r}", f"choose from {choices}") from None
-        if mode in modes:
-            raise UsageError(f"mode {item!r} given twice", "name each mode once")
-        modes.append(mode)
-    if not modes:
-        raise UsageError("no modes given", "e.g. --modes unconfined,runtime-default")
-    return modes
-
-
-def parse_pod_security(text: str) -> PodSecurity:
-    try:
-        return PodSecurity(text)
-    except ValueError:
-        raise UsageError(f"unknown pod security {text!r}", "choose restricted or none") from None
 
 
 def output_file(raw: str) -> Path:

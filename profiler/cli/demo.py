@@ -8,16 +8,22 @@ import typer
 
 from profiler import record as record_lib
 from profiler import workloads as workloads_lib
-from profiler.cli.check import WORKLOADS_ARG, render_table
+from profiler.cli.check import render_table
+from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    BACKEND_OPTION,
     EXECUTORS_OPTION,
-    OCI_RUNTIME_OPTION,
-    RUNTIME_OPTION,
+    IMAGE_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
+    TRACER_OPTION,
+    WORKLOADS_ARG,
     console,
     note,
     one_engine,
     progress_reporter,
+    run_dir_option,
     stdout,
 )
 from profiler.demo import DEMO_WORKLOADS, DemoOutcome, DemoPlan, run_demo
@@ -28,23 +34,21 @@ from profiler.paths import run_folder
 from profiler.report.build import REPORT_FILES
 from profiler.report.inputs import KNOWN_FILES
 from profiler.report.plots import require_plotting
-from profiler.runtime.interface import Topology
 from profiler.runtime.run_shape import RunShape
+from profiler.vocabulary import BackendName, Topology, TracerName
 
 
 def demo(
     workloads: list[str] = WORKLOADS_ARG,
-    backend_choice: str = typer.Option(
-        "auto", "--backend", help="auto (Docker when reachable, else local), docker or local."
-    ),
-    runtime: str = RUNTIME_OPTION,
-    oci_runtime: str = OCI_RUNTIME_OPTION,
-    tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
+    backend_choice: BackendName = BACKEND_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    tracer: TracerName = TRACER_OPTION,
     bench_repeat: int = typer.Option(3, "--bench-repeat", min=1, help="Rounds of the short bench."),
-    image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
+    image: str = IMAGE_OPTION,
+    run_dir: Path = run_dir_option(
+        "demo", "The recordings, the check and bench runs and the report"
     ),
-    run_dir: Path = typer.Option(None, "--run-dir", help="[default: runs/demo-<time>]"),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
     all_workloads: bool = typer.Option(
@@ -55,8 +59,8 @@ def demo(
     report.
 
     Without workload names, three catalogue workloads of different kinds (Python RDD
-    lambdas, a SQL shuffle and join, pandas/Arrow UDFs): about 12 minutes on 2 cores.
-    --all takes the whole catalogue (about 40 minutes). Exit 1 when a check cell fails.
+    lambdas, a SQL shuffle and join, pandas/Arrow UDFs); --all takes the whole catalogue,
+    three times as many. Exit 1 when a check cell fails.
     """
     from profiler.runtime.select import make_backend
 

@@ -8,26 +8,31 @@ from collections.abc import Sequence
 from rich.markup import escape
 from rich.table import Table
 
-from profiler.cli.common import note, stdout
+from profiler.cli.common import note
 from profiler.k8s import dry_run
 from profiler.k8s.app_files import HostFile, InImage
 from profiler.k8s.plan import AppPlan
 
 
-def show_dry_run(apps: Sequence[AppPlan], reports: Sequence[dry_run.DryRunReport] | None) -> None:
-    """The plans (``--plan``: ``reports`` is None) or the runs' results, one app after another."""
+def dry_run_blocks(
+    apps: Sequence[AppPlan], reports: Sequence[dry_run.DryRunReport] | None
+) -> list[Table | str]:
+    """The plans (``--plan``: ``reports`` is None) or the runs' results, one app after
+    another: a table and the failures in full per app (the caller shows them where the
+    output convention says); the notes go to stderr now."""
+    blocks: list[Table | str] = []
     for index, app_plan in enumerate(apps):
         if reports is None:
-            stdout.print(render_plan(app_plan))
+            blocks.append(render_plan(app_plan))
             failures = [(r.role, str(r.cannot_start)) for r in app_plan.roles if r.cannot_start]
         else:
-            stdout.print(render_dry_run(reports[index]))
+            blocks.append(render_dry_run(reports[index]))
             failures = [
                 (o.plan.role, o.error_line) for o in reports[index].outcomes if not o.verdict.ok
             ]
-        for role, error in failures:
-            stdout.print(f"{role}: {error}", markup=False, highlight=False, soft_wrap=True)
+        blocks += [f"{role}: {error}" for role, error in failures]
         _print_notes(app_plan, reports[index] if reports is not None else None)
+    return blocks
 
 
 def _print_notes(app_plan: AppPlan, report: dry_run.DryRunReport | None) -> None:

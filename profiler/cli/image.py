@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 
 from profiler import image as image_lib
+from profiler.cli.base import App
 from profiler.cli.common import progress, stdout
 
-app = typer.Typer(help="Build the Spark image (offline, from Debian packages and wheels).")
+app = App(help="Build the Spark image (offline, from Debian packages and wheels).")
 
 
 @app.command()
@@ -19,8 +20,8 @@ def build(
     base: str = typer.Option(
         None, "--base", help="Use this existing image (Java + Python 3) instead of mmdebstrap."
     ),
-    java: int = typer.Option(
-        17,
+    java: image_lib.JavaRelease = typer.Option(
+        image_lib.JavaRelease.JAVA_17,
         "--java",
         help="Java release: 17 (Debian 12) or 21 (Debian 13; Spark 4 only). "
         "The tag of a Java 21 image ends in -java21.",
@@ -30,5 +31,5 @@ def build(
     """Build spark-seccomp/spark:<V> with no registry: mmdebstrap rootfs + pyspark wheels.
 
     Example: `spark-seccomp image build --spark-version 4.3.0 --java 21`."""
-    built = image_lib.build_image(spark_version, tag, base, force, progress, java)
+    built = image_lib.build_image(spark_version, tag, base, force, progress, int(java.value))
     stdout.print(built.tag, highlight=False)

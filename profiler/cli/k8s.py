@@ -6,41 +6,48 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
+from profiler.cli.base import App
+from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
-    OCI_RUNTIME_OPTION,
-    RUNTIME_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
     console,
     note,
     one_engine,
     output_file,
     progress,
+    run_dir_option,
+    timeout_option,
     write_atomically,
 )
-from profiler.cli.dry_run_view import show_dry_run
+from profiler.cli.dry_run_view import dry_run_blocks
+from profiler.cli.results import (
+    OUT_OPTION,
+    RunReportFormat,
+    check_out,
+    emit,
+    emit_blocks,
+    emit_table,
+    format_option,
+    plan_outputs,
+    write_reports,
+)
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
-from profiler.k8s.manifests import load_documents, render
+from profiler.k8s.manifests import load_documents, manifest_inputs, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
-from profiler.k8s.rules import Severity
+from profiler.k8s.rules import RULES, FailOn, parse_rule_ids
 from profiler.k8s.spo import SpoApi
-from profiler.output import (
-    check_distinct_outputs,
-    check_output_dir,
-    check_output_path,
-    is_stdout,
-)
+from profiler.output import check_distinct_outputs, check_output_dir, check_output_path
 from profiler.paths import run_folder
 from profiler.seccomp.profile import load_profile_text, role_profile_path
 
-app = typer.Typer(
-    help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."
-)
+app = App(help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs.")
 
-OUT_OPTION = typer.Option(
-    None, "--out", "-o", help="Write here instead of stdout.", parser=output_file, metavar="<path>"
-)
 PROFILE_DIR_OPTION = typer.Option(
     paths.DEFAULT_PROFILE_DIR,
     "--profile-dir",
@@ -72,27 +79,16 @@ WEBHOOK_OPTION = typer.Option(
 )
 
 
-def _check_out(out: Path | None) -> None:
-    """The --out path is checked before the work (``profiler.output``); ``-`` is stdout."""
-    if out is not None:
-        check_output_path(out, stdout_ok=True)
-
-
-def _emit(text: str, out: Path | None) -> None:
-    if out is None or is_stdout(out):
-        typer.echo(text, nl=False)
-    else:
-        write_atomically(out, text)
-        console.print(f"wrote {out}", highlight=False, soft_wrap=True)
-
-
 @app.command("sparkapp")
 def sparkapp_command(
     main: str = typer.Option(
         ..., "--main", help="mainApplicationFile, e.g. local:///opt/app/job.py."
     ),
     image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<--spark-version>]."
+        None,
+        "--image",
+        help="Spark image the cluster pulls, e.g. registry.example.com/spark:3.5.9 [default: "
+        "spark-seccomp/spark:<--spark-version>, this machine's image: a warning says so].",
     ),
     profile: Path = typer.Option(None, "--profile", help="One profile for driver and executors."),
     driver_profile: Path = typer.Option(None, "--driver-profile", help="The driver's profile."),
@@ -133,8 +129,8 @@ def sparkapp_command(
     --spo) puts the files. Names, namespace, counts, image, main file and versions are
     checked first, and the output is validated before it is written.
     """
-    _check_out(out)
-    driver_ref, executor_ref = _profile_refs(
+    check_out(out)
+    (driver_ref, executor_ref), used = _profile_refs(
         seccomp, profile, driver_profile, executor_profile, profile_dir, spo
     )
     spec = sparkapp.SparkAppSpec(
@@ -152,11 +148,13 @@ def sparkapp_command(
         arguments=tuple(arguments or ()),
         operator=operator_for(operator_version),
     )
-    notes = sparkapp.check_spec(spec)
+    notes = [*sparkapp.check_spec(spec), *sparkapp.spark_line_warnings(used, spark_version)]
+    if image is None:
+        notes.append(sparkapp.local_image_warning(spec.image))
     text = render([sparkapp.build_sparkapp(spec)])
     for message in notes:
         note(message if message.startswith("warning:") else f"note: {message}")
-    _emit(text, out)
+    emit(text, out)
 
 
 def _profile_refs(
@@ -166,14 +164,15 @@ def _profile_refs(
     executor: Path | None,
     profile_dir: str,
     spo: bool,
-) -> tuple[str | None, str | None]:
+) -> tuple[tuple[str | None, str | None], tuple[Path, ...]]:
+    """Each role's localhostProfile, and the profile files they come from."""
     if seccomp is sparkapp.Seccomp.RUNTIME_DEFAULT:
         if profile or driver or executor:
             raise UsageError(
                 "--seccomp runtime-default takes no profile",
                 "drop the profile options or use --seccomp localhost",
             )
-        return None, None
+        return (None, None), ()
     if profile and (driver or executor):
         raise UsageError(
             "--profile sets both roles", "pass either --profile or --driver/--executor-profile"
@@ -196,7 +195,7 @@ def _profile_refs(
     for path in (driver, executor):
         load_profile_text(path)  # fail here, not on the node
         refs.append(paths.localhost_profile(paths.node_file_name(path, spo=spo), directory))
-    return refs[0], refs[1]
+    return (refs[0], refs[1]), (driver, executor)
 
 
 # install's options that only the DaemonSet installer uses (the operator places SPO's files).
@@ -246,7 +245,11 @@ def install_command(
     image: str = typer.Option(
         install.DEFAULT_IMAGE, "--image", help="Image with /bin/sh, cp and mv for the copy."
     ),
-    pause_image: str = typer.Option(install.DEFAULT_PAUSE_IMAGE, "--pause-image"),
+    pause_image: str = typer.Option(
+        install.DEFAULT_PAUSE_IMAGE,
+        "--pause-image",
+        help="Image the DaemonSet idles in once the profiles are copied.",
+    ),
     spo: bool = SPO_OPTION,
     spo_api_version: SpoApi = SPO_API_OPTION,
     out: Path = OUT_OPTION,
@@ -256,7 +259,7 @@ def install_command(
     A ConfigMap and a DaemonSet copying the profiles to <kubelet-root>/seccomp/<dir>/, or,
     with --spo, one SeccompProfile per profile for the Security Profiles Operator.
     """
-    _check_out(out)
+    check_out(out)
     _refuse_unused_install_options(ctx, spo)
     node_profiles: list[install.NodeProfile] = []
     given = list(profiles)
@@ -291,7 +294,7 @@ def install_command(
             image=image,
             pause_image=pause_image,
         )
-    _emit(render(manifests), out)
+    emit(render(manifests), out)
     directory = paths.SPO_PROFILE_DIR if spo else profile_dir
     for p in sorted(node_profiles, key=lambda p: p.file_name):
         console.print(
@@ -355,7 +358,7 @@ def record_command(
     check_distinct_outputs({"--out": out, "--app-out": app_out})
     # Both outputs are checked before either is written: a bad --out must not leave a
     # written --app-out behind.
-    _check_out(out)
+    check_out(out)
     if app_out is not None:
         check_output_path(app_out, what="--app-out output")
     result = recording.build_recording(
@@ -372,7 +375,7 @@ def record_command(
     if app_out is not None:
         write_atomically(app_out, app_text)
         console.print(f"wrote {app_out}", highlight=False, soft_wrap=True)
-    _emit(recording_text, out)
+    emit(recording_text, out)
     for key, value in result.pod_labels:
         note(f"label on spec.driver.labels and spec.executor.labels: {key}: {value}")
     note("annotations: none needed (SPO's webhook adds its own)")
@@ -389,45 +392,73 @@ def _is_app(data: object) -> bool:
     )
 
 
-FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+MANIFESTS_HELP = (
+    "YAML manifests (multi-document), directories of them (*.yaml and *.yml, read "
+    "recursively), or - for standard input."
+)
 
 
 @app.command("lint")
 def lint_command(
-    files: list[Path] = typer.Argument(..., help="YAML manifests (multi-document)."),
+    files: list[Path] = typer.Argument(None, help=MANIFESTS_HELP, show_default=False),
     profiles_dir: Path = typer.Option(
         None,
         "--profiles",
         help="Directory of profiles; Localhost profiles not found here are findings.",
     ),
-    output_format: str = typer.Option("text", "--format", "-f", help="text, json or sarif."),
-    fail_on: str = typer.Option(
-        "error", "--fail-on", help="Exit 1 on a finding at or above: error, warning, info, never."
+    output_format: formats.LintFormat = format_option(
+        formats.LintFormat.TEXT, "How findings are written."
+    ),
+    fail_on: FailOn = typer.Option(
+        FailOn.ERROR, "--fail-on", help="Exit 1 on a finding of this severity or above."
+    ),
+    disable: list[str] = typer.Option(
+        [],
+        "--disable",
+        metavar="RULE[,RULE]",
+        help="Turn these rules off for this run (comma-separated or repeated; ids from "
+        "--list-rules).",
+    ),
+    list_rules: bool = typer.Option(
+        False,
+        "--list-rules",
+        help="List the rules (id, severity, what each finds) and exit; --format json for "
+        "the fixes too.",
     ),
     operator_version: str = OPERATOR_VERSION_OPTION,
     webhook: bool = WEBHOOK_OPTION,
     out: Path = OUT_OPTION,
 ) -> None:
-    """Find seccomp and PSS "restricted" problems in SparkApplication and pod workloads.
+    """Find seccomp and PSS "restricted" problems in SparkApplication, SparkConnect and pod
+    workloads.
 
     SparkApplications are read the way the given Spark Operator release builds their
-    pods. Wrong-typed fields and duplicate keys are findings; every other file and the
-    rest of each document are still linted. Exit 0 when no finding reaches --fail-on, 1
-    when one does, 2 when a file or part of one could not be read (missing, not UTF-8,
-    broken YAML: the findings of everything readable are printed first).
+    pods; a SparkConnect's server and executor pods from their templates. Wrong-typed
+    fields and duplicate keys are findings; every other file and the rest of each document
+    are still linted. Exit 0 when no finding reaches --fail-on, 1 when one does, 2 when a
+    file or part of one could not be read (missing, not UTF-8, broken YAML: the findings
+    of everything readable are printed first).
     """
-    _check_out(out)
-    if output_format not in ("text", "json", "sarif"):
-        raise UsageError(f"unknown format {output_format!r}", "choose text, json or sarif")
-    if fail_on not in FAIL_ON_CHOICES:
-        raise UsageError(f"unknown --fail-on {fail_on!r}", f"choose {', '.join(FAIL_ON_CHOICES)}")
+    check_out(out)
+    disabled = parse_rule_ids(disable)
+    if list_rules:
+        if output_format is formats.LintFormat.SARIF:
+            raise UsageError("--list-rules writes text or json", "pass --format text or json")
+        if output_format is formats.LintFormat.JSON:
+            emit(formats.rules_to_json(), out)
+        else:
+            emit_table(render_rules(), out)
+        return
+    inputs = manifest_inputs(files or [])
     model = operator_for(operator_version, webhook=webhook)
     for message in model.notes:
         note(f"note: {message}")
-    report = lint.lint_files(files, profiles_dir, model)
-    if output_format == "json":
+    for line in inputs.describe():
+        note(line)
+    report = lint.lint_files(inputs.files, profiles_dir, model, disabled)
+    if output_format is formats.LintFormat.JSON:
         text = formats.to_json(report)
-    elif output_format == "sarif":
+    elif output_format is formats.LintFormat.SARIF:
         text = sarif.to_sarif(report)
     else:
         text = formats.to_text(report)
@@ -439,10 +470,18 @@ def lint_command(
             "could not read " + "; ".join(u.describe() for u in report.unreadable),
             "fix it and lint again; everything readable was linted",
         )
-    _emit(text, out)
+    emit(text, out)
     note(formats.summary(report))
-    if fail_on != "never" and report.at_or_above(Severity(fail_on)):
+    threshold = fail_on.severity
+    if threshold is not None and report.at_or_above(threshold):
         raise typer.Exit(EXIT_FAILED)
+
+
+def render_rules() -> Table:
+    table = Table("rule", "severity", "what it finds")
+    for rule in RULES:
+        table.add_row(rule.id, rule.severity.value, escape(rule.title))
+    return table
 
 
 # dry-run's options that only the run uses: with --plan nothing runs.
@@ -463,7 +502,10 @@ def _refuse_run_options(ctx: typer.Context) -> None:
 def dry_run_command(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(
-        ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
+        None,
+        help="YAML files with SparkApplications or ScheduledSparkApplications, directories "
+        "of them (*.yaml and *.yml, read recursively), or - for standard input.",
+        show_default=False,
     ),
     profiles_dir: Path = typer.Option(
         None,
@@ -490,25 +532,32 @@ def dry_run_command(
     plan_only: bool = typer.Option(
         False, "--plan", help="Print the plan (resources, mounts, env, seccomp) and run nothing."
     ),
-    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
-    run_dir: Path = typer.Option(
-        None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
+    timeout: float = timeout_option(600),
+    run_dir: Path = run_dir_option("dry-run"),
+    output_format: RunReportFormat = format_option(
+        RunReportFormat.TEXT,
+        "text: the plan or results table; json or junit: what --json or --junit writes.",
     ),
+    out: Path = OUT_OPTION,
     json_out: Path = typer.Option(
         None,
         "--json",
-        help="Also write plan and results as JSON here.",
+        help="Also write plan and results as JSON to this file (- is stdout).",
         parser=output_file,
         metavar="<path>",
     ),
     junit_out: Path = typer.Option(
-        None, "--junit", help="Also write JUnit XML here.", parser=output_file, metavar="<path>"
+        None,
+        "--junit",
+        help="Also write JUnit XML to this file (- is stdout).",
+        parser=output_file,
+        metavar="<path>",
     ),
     no_diagnose: bool = typer.Option(
         False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
     ),
-    runtime: str = RUNTIME_OPTION,
-    oci_runtime: str = OCI_RUNTIME_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -531,15 +580,20 @@ def dry_run_command(
     """
     if plan_only:
         _refuse_run_options(ctx)
-    for out in (json_out, junit_out):
-        if out is not None:
-            check_output_path(out, what="output")
-    check_distinct_outputs({"--json": json_out, "--junit": junit_out})
+    human = plan_outputs(output_format, out, {"--json": json_out, "--junit": junit_out})
+    check_distinct_outputs({"--out": out, "--json": json_out, "--junit": junit_out})
     if run_dir is not None:
         check_output_dir(run_dir)
+    inputs = manifest_inputs(files or [])
     model = operator_for(operator_version, webhook=webhook)
+    for line in inputs.describe():
+        note(line)
     apps = plan.plan_files(
-        files, profiles_dir=profiles_dir, operator=model, image=image, max_executors=executors
+        inputs.files,
+        profiles_dir=profiles_dir,
+        operator=model,
+        image=image,
+        max_executors=executors,
     )
     reports = None
     root = run_folder("dry-run", run_dir)
@@ -557,11 +611,15 @@ def dry_run_command(
             progress=progress,
             diagnose=not no_diagnose,
         )
-    show_dry_run(apps, reports)
-    if json_out:
-        write_atomically(json_out, dry_run.reports_to_json(apps, reports))
-    if junit_out:
-        write_atomically(junit_out, dry_run.reports_to_junit(apps, reports))
+    blocks = dry_run_blocks(apps, reports)
+    as_json = dry_run.reports_to_json(apps, reports)
+    as_junit = dry_run.reports_to_junit(apps, reports)
+    if output_format is RunReportFormat.TEXT:
+        emit_blocks(blocks, out, human)
+    else:
+        emit_blocks(blocks, None, human)
+        emit(as_json if output_format is RunReportFormat.JSON else as_junit, out)
+    write_reports([(json_out, as_json), (junit_out, as_junit)])
     if reports is not None and any(r.plan.runnable for r in reports):
         note(f"run logs in {root}")
     passed = (

@@ -8,16 +8,29 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from profiler.cli.base import App
+from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    ALLOW_UNKNOWN_OPTION,
+    ERRNO_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
     console,
     note,
-    output_file,
     stdout,
 )
-from profiler.errors import UsageError
-from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
+from profiler.cli.results import (
+    DEPRECATED_JSON_OPTION,
+    OUT_OPTION,
+    TextOrJson,
+    check_out,
+    deprecated_json_flag,
+    emit,
+    emit_table,
+    format_option,
+)
+from profiler.errors import EXIT_FAILED, UsageError
+from profiler.output import OutputFile, check_output_path, is_stdout, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
 from profiler.seccomp.capabilities import parse_capabilities
 from profiler.seccomp.compare import (
@@ -31,27 +44,26 @@ from profiler.seccomp.generate import Summary, load_summary, summary_path_for
 from profiler.seccomp.profile import Profile, read_profile
 from profiler.seccomp.runtime_default import RuntimeDefaultReference
 from profiler.tracing.ebpf import lost_events_warning
+from profiler.vocabulary import DeniedErrno
 
-app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
+app = App(help="Merge, compare and explain seccomp profiles.")
 
 RUNTIME_DEFAULT = "runtime-default"
 
 
 @app.command("runtime-default")
 def runtime_default_(
-    out: Path = typer.Option(
+    out: Path = OUT_OPTION,
+    output_format: TextOrJson = format_option(
         None,
-        "--out",
-        "-o",
-        help="Write the result here [default: stdout].",
-        parser=output_file,
-        metavar="<path>",
+        'json: the reference (several engines: {"engines": {label: reference}}); text: the '
+        "side-by-side table [default: json for one engine, text for several].",
     ),
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."
     ),
-    runtime: str = RUNTIMES_OPTION,
-    oci_runtime: str = OCI_RUNTIMES_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
 ) -> None:
     """Read and probe what each engine's RuntimeDefault really allows (cached per engine
     and OCI runtime version).
@@ -60,15 +72,13 @@ def runtime_default_(
     bundle; independently, a locked-down container calls every syscall with invalid
     arguments under runtime-default and under unconfined with the same capabilities, and
     the calls whose outcome differs are the ones the default filters. With several
-    engines (``--runtime docker,podman,containerd``) a side-by-side table compares them
-    and --out gets ``{"engines": {label: reference}}``.
+    engines (``--runtime docker,podman,containerd``) a side-by-side table compares them.
     """
     from profiler.image import default_tag
     from profiler.runtime.probe import probe_engines
     from profiler.runtime.select import parse_engine_choices
 
-    if out is not None:
-        check_output_path(out, stdout_ok=True)
+    check_out(out)
     references = probe_engines(parse_engine_choices(runtime, oci_runtime), image or default_tag())
     if len(references) == 1:
         (reference,) = references.values()
@@ -82,21 +92,15 @@ def runtime_default_(
             )
             + "\n"
         )
-    if out is None or is_stdout(out):
-        if len(references) == 1:
-            stdout.out(text, end="", highlight=False)
-        else:
-            stdout.print(render_runtime_defaults(references))
+    if output_format is None:
+        output_format = TextOrJson.JSON if len(references) == 1 else TextOrJson.TEXT
+    if output_format is TextOrJson.JSON:
+        emit(text, out)
     else:
-        write_file(out, text)
-        console.print(f"wrote {out}", highlight=False)
-        if len(references) > 1:
-            stdout.print(render_runtime_defaults(references))
+        emit_table(render_runtime_defaults(references), out)
     for label, reference in references.items():
         for line in describe_runtime_default(reference):
-            console.print(
-                f"{label}: {line}" if len(references) > 1 else line, highlight=False, markup=False
-            )
+            note(f"{label}: {line}" if len(references) > 1 else line)
 
 
 def render_runtime_defaults(references: dict[str, RuntimeDefaultReference]) -> Table:
@@ -177,13 +181,6 @@ def _summary_beside(profile_path: Path) -> Summary | None:
     return load_summary(path) if path.is_file() else None
 
 
-ALLOW_UNKNOWN_OPTION = typer.Option(
-    False,
-    "--allow-unknown",
-    help="Keep syscall names libseccomp does not know (a newer kernel's), with a warning.",
-)
-
-
 def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
     """Each profile, validated; a warning for unknown names kept with --allow-unknown."""
     profiles = []
@@ -212,19 +209,12 @@ def _refuse_repeated(paths: list[Path], counted: str) -> None:
 @app.command()
 def merge(
     profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        "-o",
-        help="Write the merged profile here [default: stdout].",
-        parser=output_file,
-        metavar="<path>",
-    ),
+    out: Path = OUT_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Allow everything any input allows; add up their summaries (NAME.summary.json).
 
-    With --out, a merged summary is written beside the output when every input has one;
+    The result is the merged profile. With --out, a merged summary is written beside the output when every input has one;
     when some have none, an old summary beside the output is removed, since it would
     describe another profile.
     """
@@ -272,17 +262,12 @@ def import_(
         help="Local profiles (NAME.json, summary beside), recording.json files or run "
         "folders to merge in (repeatable).",
     ),
-    errno: str = typer.Option("enosys", "--errno", help="Errno for denied calls: enosys, eperm."),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        "-o",
-        help="Write the profile here, its summary beside [default: stdout].",
-        parser=output_file,
-        metavar="<path>",
-    ),
+    errno: DeniedErrno = ERRNO_OPTION,
+    out: Path = OUT_OPTION,
 ) -> None:
     """Turn SPO-recorded SeccompProfiles into this tool's profile, merged with local ones.
+
+    The result is the profile; with --out, its summary is written beside it.
 
     Each SeccompProfile counts as one run of spo:<recording>/<container>, so the summary
     (`profile explain`) says which calls came from the cluster.
@@ -397,10 +382,18 @@ def diff(
         "--cap",
         help="Capability the container keeps, for runtime-default (repeatable) [default: none].",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    output_format: TextOrJson = format_option(TextOrJson.TEXT),
+    out: Path = OUT_OPTION,
+    as_json: bool = DEPRECATED_JSON_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
-    """Show what each side allows that the other does not."""
+    """Show what each side allows that the other does not.
+
+    Exit 0 when both allow the same calls, 1 when they differ (as diff and kubectl diff
+    do, so a CI step fails when a profile drifts from its reference), 2 for bad input.
+    """
+    check_out(out)
+    output_format = deprecated_json_flag(as_json, output_format)
     caps = parse_capabilities(cap)
     _refuse_unused_options(
         (a, b), caps=bool(cap), runtime_default=runtime_default is not None, arch=arch is not None
@@ -412,19 +405,24 @@ def diff(
     name_a, side_a, summary_a = _side(a, runtime_default, arch, caps, allow_unknown)
     name_b, side_b, summary_b = _side(b, runtime_default, arch, caps, allow_unknown)
     result = diff_profiles(side_a, side_b, left=name_a, right=name_b)
-    if as_json:
-        stdout.print_json(json.dumps(result.to_dict()))
-        return
-    for label, names, summary in (
-        (name_a, result.only_left, summary_a),
-        (name_b, result.only_right, summary_b),
-    ):
-        stdout.print(f"only in {label} ({len(names)}):", highlight=False, markup=False)
-        for name in names:
-            use = summary.usage.get(name) if summary else None
-            detail = f"  [{', '.join(sorted(use.workloads))}]" if use else ""
-            stdout.print(f"  {name}{detail}", highlight=False, markup=False)
-    stdout.print(f"allowed by both: {len(result.common)}", highlight=False, markup=False)
+    differ = bool(result.only_left or result.only_right)
+    if output_format is TextOrJson.JSON:
+        emit(json.dumps(result.to_dict(), indent=2) + "\n", out)
+    else:
+        lines = []
+        for label, names, summary in (
+            (name_a, result.only_left, summary_a),
+            (name_b, result.only_right, summary_b),
+        ):
+            lines.append(f"only in {label} ({len(names)}):")
+            for name in names:
+                use = summary.usage.get(name) if summary else None
+                detail = f"  [{', '.join(sorted(use.workloads))}]" if use else ""
+                lines.append(f"  {name}{detail}")
+        lines.append(f"allowed by both: {len(result.common)}")
+        emit("".join(f"{line}\n" for line in lines), out)
+    if differ:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("explain")
@@ -433,10 +431,14 @@ def explain_(
     summary: Path = typer.Option(
         None, "--summary", help="Its summary [default: NAME.summary.json beside it]."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output_format: TextOrJson = format_option(TextOrJson.TEXT),
+    out: Path = OUT_OPTION,
+    as_json: bool = DEPRECATED_JSON_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """For each syscall: which workloads and processes used it, in how many runs, how often."""
+    check_out(out)
+    output_format = deprecated_json_flag(as_json, output_format)
     loaded: Profile = read_profiles([profile], allow_unknown)[0]
     found = load_summary(summary) if summary is not None else _summary_beside(profile)
     if found is None:
@@ -447,8 +449,8 @@ def explain_(
         for run, lost in found.lost_events.items():
             note(f"warning: {lost_events_warning(run, lost)}")
     rows = explain(loaded, found)
-    if as_json:
-        stdout.print_json(json.dumps([r.to_dict() for r in rows]))
+    if output_format is TextOrJson.JSON:
+        emit(json.dumps([r.to_dict() for r in rows], indent=2) + "\n", out)
         return
     table = Table("syscall", "allowed", "runs", "workloads", "processes (calls)", "notes")
     for row in rows:
@@ -462,4 +464,4 @@ def explain_(
             roles,
             "; ".join(row.notes),
         )
-    stdout.print(table)
+    emit_table(table, out)

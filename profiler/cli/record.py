@@ -9,16 +9,25 @@ from rich.table import Table
 
 from profiler import record as record_lib
 from profiler import workloads as workloads_lib
-from profiler.cli.check import WORKLOADS_ARG, render_table
+from profiler.cli.check import render_table
+from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    BACKEND_OPTION,
+    ERRNO_OPTION,
     EXECUTORS_OPTION,
-    RUNTIME_OPTION,
+    IMAGE_OPTION,
+    OCI_RUNTIMES_OPTION,
+    POD_SECURITY_OPTION,
+    RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
+    TRACER_OPTION,
+    WORKLOADS_ARG,
     console,
     note,
     output_file,
-    parse_pod_security,
     progress_reporter,
+    run_dir_option,
+    timeout_option,
 )
 from profiler.errors import UsageError, VerificationFailed
 from profiler.image import default_tag
@@ -36,7 +45,13 @@ from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
 from profiler.seccomp.profile import role_profile_path
-from profiler.vocabulary import ROLES
+from profiler.vocabulary import (
+    ROLES,
+    BackendName,
+    DeniedErrno,
+    PodSecurity,
+    TracerName,
+)
 
 
 def record(
@@ -49,22 +64,18 @@ def record(
         parser=output_file,
         metavar="<path>",
     ),
-    tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
-    pod_security: str = typer.Option(
-        "restricted", "--pod-security", help="restricted or none: record as it will be enforced."
-    ),
+    tracer: TracerName = TRACER_OPTION,
+    pod_security: PodSecurity = POD_SECURITY_OPTION,
     runs: int = typer.Option(1, "--runs", min=1, help="Recordings per workload."),
     arch: str = typer.Option(
         None, "--arch", help="Target architectures, e.g. amd64,arm64 [default: this machine's]."
     ),
-    errno: str = typer.Option("enosys", "--errno", help="enosys or eperm for denied calls."),
+    errno: DeniedErrno = ERRNO_OPTION,
     allow: list[str] = typer.Option(
         [], "--allow", help="Allow a risky call the review held back (repeatable)."
     ),
-    image: str = typer.Option(
-        None, "--image", help="Spark image [default: spark-seccomp/spark:<V>]."
-    ),
-    timeout: float = typer.Option(900, "--timeout", min=1, help="Seconds before a run is killed."),
+    image: str = IMAGE_OPTION,
+    timeout: float = timeout_option(900),
     verify: bool = typer.Option(
         True,
         "--verify/--no-verify",
@@ -75,21 +86,10 @@ def record(
         "--from-recordings",
         help="Derive from recording.json files or run folders instead of running workloads.",
     ),
-    run_dir: Path = typer.Option(
-        None, "--run-dir", help="Where traces and logs go [default: runs/record-<time>]."
-    ),
-    backend_choice: str = typer.Option(
-        "auto",
-        "--backend",
-        help="auto (Docker when an engine is reachable, else local), docker or local.",
-    ),
-    runtime: str = RUNTIME_OPTION,
-    oci_runtime: str = typer.Option(
-        None,
-        "--oci-runtime",
-        help="runc or crun, or runc,crun: record under both, verify under both, and say "
-        "which calls only one needed [default: the engine's own].",
-    ),
+    run_dir: Path = run_dir_option("record", "Traces and logs"),
+    backend_choice: BackendName = BACKEND_OPTION,
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
 ) -> None:
@@ -99,6 +99,9 @@ def record(
     apart: NAME.driver.json and NAME.executor.json, and their union NAME.json, each with
     a summary (NAME[.ROLE].summary.json) saying which workloads and processes needed each
     syscall. In the local topology, NAME.json alone.
+
+    With --oci-runtime runc,crun every workload is recorded under both, the profiles are
+    verified under both, and the review says which calls only one needed.
     """
     from profiler.runtime.select import make_backend
 
@@ -120,9 +123,8 @@ def record(
             for kind in (".json", ".summary.json")
         ],
     )
-    security = parse_pod_security(pod_security)
-    generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
+    image_given = image is not None
     image = image or default_tag()
     backends: list[Backend] = []
     recordings = None
@@ -137,7 +139,7 @@ def record(
     else:
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, note)
-    shape = RunShape(image, security, topology, executors)
+    shape = RunShape(image, pod_security, topology, executors)
     if make_tracer is not None or verify:
         engines = parse_engine_choices(runtime, oci_runtime)
         if len({e.engine for e in engines}) > 1:
@@ -148,8 +150,18 @@ def record(
         workloads=tuple(selected), shape=shape, runs=runs, timeout_seconds=timeout
     )
     explicit = record_lib.needs_explicit_errno(backends[0], image) if backends else False
+    # Recordings read back ran on an image this run cannot know, unless --image says so.
+    spark_versions = (
+        record_lib.recorded_spark_versions(backends[0] if backends else None, image)
+        if make_tracer is not None or image_given
+        else ()
+    )
     options = record_lib.DeriveOptions(
-        errno=errno, arches=arches, allow=tuple(allow), explicit_errno=explicit
+        errno=errno,
+        arches=arches,
+        allow=tuple(allow),
+        explicit_errno=explicit,
+        spark_versions=spark_versions,
     )
 
     def review(profiles: dict[str, record_lib.DerivedProfile]) -> None:

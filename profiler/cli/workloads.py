@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
-from profiler.cli.common import stdout
+from profiler.cli.base import App
+from profiler.cli.results import (
+    DEPRECATED_JSON_OPTION,
+    OUT_OPTION,
+    TextOrJson,
+    check_out,
+    deprecated_json_flag,
+    emit,
+    emit_table,
+    format_option,
+)
 
-app = typer.Typer(help="The catalogue of sample PySpark jobs.")
+app = App(help="The catalogue of sample PySpark jobs.")
 
 
 @app.command("list")
 def list_(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output_format: TextOrJson = format_option(TextOrJson.TEXT),
+    out: Path = OUT_OPTION,
+    as_json: bool = DEPRECATED_JSON_OPTION,
 ) -> None:
     """List the catalogue workloads with a one-line description each."""
+    check_out(out)
     items = workloads_lib.catalogue()
-    if as_json:
+    if deprecated_json_flag(as_json, output_format) is TextOrJson.JSON:
         data = [{"name": w.name, "description": w.description, "path": str(w.path)} for w in items]
-        typer.echo(json.dumps(data, indent=2))
+        emit(json.dumps(data, indent=2) + "\n", out)
         return
     table = Table("workload", "what it exercises")
     for w in items:
         table.add_row(w.name, w.description)
-    stdout.print(table)
+    emit_table(table, out)

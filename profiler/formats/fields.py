@@ -130,4 +130,12 @@ SyscallName = Annotated[
     ),
 ]
 LibseccompArch = Annotated[str, PlainValidator(_libseccomp_arch)]
+SparkVersion = Annotated[
+    str,
+    PlainValidator(
+        _string_matching(
+            re.compile(r"\d+\.\d+\.\d+([.+-][0-9A-Za-z.+-]*)?"), "a Spark version such as 3.5.9"
+        )
+    ),
+]
 OciArch = Annotated[str, PlainValidator(_oci_arch)]

@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from profiler.formats.fields import LibseccompArch, NonNegativeInt, Open, SyscallName, fail
+from profiler.formats.fields import (
+    LibseccompArch,
+    NonNegativeInt,
+    Open,
+    SparkVersion,
+    SyscallName,
+    fail,
+)
 from profiler.formats.jsonfile import location
 from profiler.formats.recording import ArgValue
 
@@ -53,6 +60,7 @@ class SummaryFile(Open):
     arg_values: dict[Name, list[ArgValue]] = {}
     unknown_numbers: list[NonNegativeInt] = []
     oci_runtime_only: dict[str, list[str]] = {}
+    spark_versions: list[SparkVersion] = []
     lost_events: dict[Name, NonNegativeInt] = {}
 
     @model_validator(mode="after")

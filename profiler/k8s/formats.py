@@ -1,4 +1,4 @@
-"""Lint results as text (one finding per block) and JSON."""
+"""Lint results as text (one finding per block) and JSON, and the rules as a list."""
 
 from __future__ import annotations
 
@@ -6,6 +6,14 @@ import json
 
 from profiler.k8s.install import LINT_IGNORE_ANNOTATION
 from profiler.k8s.lint import LintReport
+from profiler.k8s.rules import RULES
+from profiler.vocabulary import Choice
+
+
+class LintFormat(Choice):
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
 
 
 def to_text(report: LintReport) -> str:
@@ -30,6 +38,7 @@ def to_json(report: LintReport) -> str:
             **report.counts(),
             "suppressed": len(report.suppressed),
             "skipped": list(report.skipped),
+            "disabled": list(report.disabled),
         },
     }
     return json.dumps(data, indent=2) + "\n"
@@ -44,7 +53,25 @@ def summary(report: LintReport) -> str:
     text += f" in {report.documents} document(s)"
     if report.suppressed:
         text += f"; {len(report.suppressed)} suppressed by {LINT_IGNORE_ANNOTATION}"
+    if report.disabled:
+        text += f"; rules off for this run: {', '.join(report.disabled)}"
     if report.skipped:
         kinds = ", ".join(sorted(set(report.skipped)))
         text += f"; {len(report.skipped)} document(s) without pods not linted ({kinds})"
     return text
+
+
+def rules_to_json() -> str:
+    """Every rule: id, severity, what it finds, the generic fix, and whether PSS
+    "restricted" itself rejects the pod."""
+    rules = [
+        {
+            "id": r.id,
+            "severity": r.severity.value,
+            "description": r.title,
+            "fix": r.fix,
+            "pss_restricted": r.pss,
+        }
+        for r in RULES
+    ]
+    return json.dumps(rules, indent=2) + "\n"

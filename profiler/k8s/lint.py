@@ -24,6 +24,7 @@ from profiler.k8s.install import LINT_IGNORE_ANNOTATION
 from profiler.k8s.manifests import (
     YamlPath,
     YamlStream,
+    display_name,
     line_of,
     parse_yaml,
     read_text,
@@ -36,7 +37,15 @@ from profiler.k8s.models import (
     validate_manifest,
     without_paths,
 )
-from profiler.k8s.operator import ROLES, Operator, RoleView, operator_for, role_view
+from profiler.k8s.operator import (
+    ROLES,
+    SPARK_CONTAINER,
+    Operator,
+    RoleView,
+    operator_for,
+    role_view,
+    spark_container_index,
+)
 from profiler.k8s.paths import localhost_profile_problem
 from profiler.k8s.rules import RULES_BY_ID, Rule, Severity
 
@@ -85,6 +94,12 @@ SPARK_KINDS: dict[str, YamlPath] = {
     "SparkApplication": ("spec",),
     "ScheduledSparkApplication": ("spec", "template"),
 }
+# A SparkConnect's two pods, and the Spark container each is built around: the operator
+# makes the server pod from spec.server.template itself (sparkconnect/reconciler.go
+# mutateServerPod: the container named spark-kubernetes-driver, else the first), and Spark
+# makes executor pods from spec.executor.template (podTemplateContainerName
+# spark-kubernetes-executor, set by sparkconnect/options.go).
+SPARK_CONNECT_PODS = (("server", "driver"), ("executor", "executor"))
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ class LintReport:
     documents: int = 0
     skipped: tuple[str, ...] = ()  # kinds of the documents the linter does not know
     unreadable: tuple[Unreadable, ...] = ()
+    disabled: tuple[str, ...] = ()  # rule ids turned off for this run (--disable)
 
     def at_or_above(self, severity: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.rank >= severity.rank]
@@ -210,31 +226,37 @@ class _Sink:
 
 
 def lint_files(
-    paths: Iterable[Path], profiles_dir: Path | None = None, operator: Operator | None = None
+    paths: Iterable[Path],
+    profiles_dir: Path | None = None,
+    operator: Operator | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> LintReport:
-    """Lint every document of every file. A file that cannot be read (missing, not UTF-8,
-    broken YAML) is reported in ``unreadable`` and the other files are linted all the same."""
+    """Lint every document of every file (``-`` is standard input). A file that cannot be
+    read (missing, not UTF-8, broken YAML) is reported in ``unreadable`` and the other files
+    are linted all the same. Findings of the ``disabled`` rules are left out."""
     if profiles_dir is not None and not Path(profiles_dir).is_dir():
         raise UsageError(f"profiles directory {profiles_dir} does not exist")
     reports = []
     for path in paths:
+        name = display_name(path)
         try:
             text = read_text(path)
         except UsageError as exc:
-            reports.append(LintReport((), unreadable=(Unreadable(str(path), _after(exc, path)),)))
+            reports.append(LintReport((), unreadable=(Unreadable(name, _after(exc, name)),)))
             continue
-        reports.append(lint_text(text, str(path), profiles_dir, operator))
+        reports.append(lint_text(text, name, profiles_dir, operator))
     return LintReport(
-        tuple(f for r in reports for f in r.findings),
-        tuple(f for r in reports for f in r.suppressed),
+        tuple(f for r in reports for f in r.findings if f.rule.id not in disabled),
+        tuple(f for r in reports for f in r.suppressed if f.rule.id not in disabled),
         sum(r.documents for r in reports),
         tuple(k for r in reports for k in r.skipped),
         tuple(u for r in reports for u in r.unreadable),
+        tuple(sorted(disabled)),
     )
 
 
-def _after(exc: UsageError, path: Path) -> str:
-    prefix = f"{path} "
+def _after(exc: UsageError, name: str) -> str:
+    prefix = f"{name} "
     return exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
 
 
@@ -340,6 +362,18 @@ def lint_manifest(
         for index, volume in enumerate(_list(app_spec.get("volumes"))):
             if isinstance(volume, dict):
                 _check_volume(volume, base + ("volumes", index), sink)
+    elif kind == "SparkConnect":
+        model = operator or operator_for()
+        if not model.has_spark_connect:
+            sink.add(
+                "ignored-by-operator",
+                prefix + ("kind",),
+                f"{model.name} has no SparkConnect resource (its CRD ships from 2.3.0): "
+                "the API server rejects the document",
+                "upgrade the operator to 2.3.0 or later, or lint with the --operator-version "
+                "the cluster runs",
+            )
+        views = _spark_connect_views(_dict(doc.get("spec")), prefix + ("spec",), sink)
     elif kind in POD_SPEC_PATHS:
         pod_path = prefix + POD_SPEC_PATHS[kind]
         views = [_pod_view(_dict(_get(doc, POD_SPEC_PATHS[kind])), pod_path, "pod", sink)]
@@ -414,6 +448,30 @@ def _spark_views(
         for replacement in view.replacements:
             _report_replacement(replacement, role, operator, sink)
         views.append(_spark_pod_view(view, sink))
+    return views
+
+
+def _spark_connect_views(spec: dict[str, Any], base: YamlPath, sink: _Sink) -> list[PodView]:
+    """The server pod and an executor pod of a SparkConnect: each is its template's pod
+    spec, with its Spark container (the operator adds one without a securityContext when
+    the template has none)."""
+    views = []
+    for key, role in SPARK_CONNECT_PODS:
+        spec_path = base + (key, "template", "spec")
+        template_spec = _dict(_dict(_dict(spec.get(key)).get("template")).get("spec"))
+        view = _pod_view(template_spec, spec_path, f"Spark Connect {key} pod", sink)
+        index = spark_container_index(template_spec, role)
+        spark_path = spec_path + ("containers", index if index is not None else 0)
+        if index is None:
+            context = Context(None, spark_path + ("securityContext",))
+            view.containers.append(ContainerView(SPARK_CONTAINER[role], "", context))
+        for container in view.containers:
+            if container.context.path == spark_path + ("securityContext",):
+                # As for a SparkApplication's Spark container: each missing setting is
+                # named, rather than the securityContext as a whole.
+                container.role = f"Spark Connect {key} container"
+                container.needs_context = False
+        views.append(view)
     return views
 
 

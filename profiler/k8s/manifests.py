@@ -11,6 +11,8 @@ multi-line strings.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +190,78 @@ def line_of(node: yaml.Node | None, path: YamlPath) -> int | None:
     return line
 
 
+# `-` names standard input, as kubectl's -f - does: `helm template ... | spark-seccomp k8s lint -`.
+STDIN = Path("-")
+STDIN_NAME = "<stdin>"
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+def display_name(path: Path) -> str:
+    """How findings and plans name a file: as given, or ``<stdin>`` for ``-``."""
+    return STDIN_NAME if Path(path) == STDIN else str(path)
+
+
+@dataclass(frozen=True)
+class ManifestInputs:
+    """The files a command reads: each file as given, each directory's ``*.yaml`` and
+    ``*.yml`` files (recursively, sorted, hidden ones skipped), ``-`` for stdin."""
+
+    files: tuple[Path, ...]
+    directories: tuple[tuple[Path, tuple[Path, ...]], ...] = ()
+
+    def describe(self) -> list[str]:
+        """One line per directory given: which files were read from it."""
+        lines = []
+        for directory, found in self.directories:
+            names = ", ".join(str(f.relative_to(directory)) for f in found)
+            lines.append(f"read {directory}: {len(found)} file(s): {names}")
+        return lines
+
+
+def manifest_inputs(paths: Iterable[Path]) -> ManifestInputs:
+    """Expand the paths a user gave into the files to read, each once, in the order given."""
+    files: list[Path] = []
+    directories: list[tuple[Path, tuple[Path, ...]]] = []
+    seen: set[Path] = set()
+    for path in map(Path, paths):
+        if path == STDIN:
+            if STDIN in seen:
+                raise UsageError("- (standard input) is named twice", "name it once")
+            seen.add(STDIN)
+            files.append(STDIN)
+            continue
+        found = _manifests_under(path) if path.is_dir() else [path]
+        if path.is_dir():
+            if not found:
+                raise UsageError(
+                    f"directory {path} holds no {' or '.join('*' + s for s in MANIFEST_SUFFIXES)} files",
+                    "pass the directory of the manifests, or the files themselves",
+                )
+            directories.append((path, tuple(found)))
+        for file in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    if not files:
+        raise UsageError(
+            "no manifest given", "pass YAML files, a directory of them, or - for standard input"
+        )
+    return ManifestInputs(tuple(files), tuple(directories))
+
+
+def _manifests_under(directory: Path) -> list[Path]:
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            Path(root) / n
+            for n in sorted(names)
+            if n.endswith(MANIFEST_SUFFIXES) and not n.startswith(".")
+        ]
+    return found
+
+
 @dataclass(frozen=True)
 class ManifestPlace:
     """Names a place in the input for error messages: file:line: path."""
@@ -204,7 +278,10 @@ class ManifestPlace:
 
 
 def read_text(path: Path) -> str:
+    """A manifest file's text, or standard input's for ``-``; usage errors name the file."""
     path = Path(path)
+    if path == STDIN:
+        return _decode(sys.stdin.buffer.read(), STDIN_NAME, "pipe UTF-8 text in")
     if not path.is_file():
         what = (
             "does not exist"
@@ -215,18 +292,24 @@ def read_text(path: Path) -> str:
         )
         raise UsageError(f"{path} {what}", "pass a path to a YAML manifest")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"{path} is not UTF-8 text (byte {exc.start})", "save the manifest as UTF-8"
-        ) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _decode(data, str(path), "save the manifest as UTF-8")
+
+
+def _decode(data: bytes, name: str, fix: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name} is not UTF-8 text (byte {exc.start})", fix) from None
 
 
 def load_documents(path: Path) -> list[YamlDocument]:
     """Every document of a YAML file; bad YAML is a usage error naming file and line."""
     stream = parse_yaml(read_text(path))
     if stream.problem is not None:
-        raise UsageError(f"{path}: {stream.problem.describe()}", "fix the YAML and run again")
+        raise UsageError(
+            f"{display_name(path)}: {stream.problem.describe()}", "fix the YAML and run again"
+        )
     return list(stream.documents)

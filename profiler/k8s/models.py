@@ -441,6 +441,41 @@ class ScheduledSparkApplication(TypeMeta):
     spec: ScheduledSparkApplicationSpec
 
 
+# --- sparkoperator.k8s.io/v1alpha1 SparkConnect (operator 2.3.0+) -----------------------
+
+
+class SparkConnectPodSpec(K8sModel):
+    """api/v1alpha1/sparkconnect_types.go SparkPodSpec: no CRD security fields, only the
+    schemaless pod template, which is where a Spark Connect pod's settings go."""
+
+    cores: PositiveInt32 | None = None
+    memory: Str | None = None
+    template: PodTemplateSpec | None = None
+
+
+class SparkConnectServerSpec(SparkConnectPodSpec):
+    service: Obj | None = None
+
+
+class SparkConnectExecutorSpec(SparkConnectPodSpec):
+    instances: Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)] | None = None
+
+
+class SparkConnectSpec(K8sModel):
+    # The CRD's `required`: sparkVersion, server, executor.
+    sparkVersion: SemVer
+    server: SparkConnectServerSpec
+    executor: SparkConnectExecutorSpec
+    image: Str | None = None
+    sparkConf: dict[Str, Str] | None = None
+    hadoopConf: dict[Str, Str] | None = None
+    dynamicAllocation: DynamicAllocation | None = None
+
+
+class SparkConnect(TypeMeta):
+    spec: SparkConnectSpec
+
+
 class List(TypeMeta):
     """``kind: List`` (kubectl get -o yaml): its items are checked one by one."""
 
@@ -461,6 +496,7 @@ MODELS: dict[str, type[TypeMeta]] = {
     "ConfigMap": ConfigMap,
     "SparkApplication": SparkApplication,
     "ScheduledSparkApplication": ScheduledSparkApplication,
+    "SparkConnect": SparkConnect,
 }
 
 

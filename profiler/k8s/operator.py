@@ -158,6 +158,11 @@ class Operator:
     def wants_dns1035_name(self) -> bool:
         return self.version >= V2_4
 
+    @property
+    def has_spark_connect(self) -> bool:
+        """The SparkConnect CRD (api/v1alpha1) ships from 2.3.0."""
+        return self.version >= V2_3
+
 
 def operator_for(text: str | None = None, *, webhook: bool = True) -> Operator:
     """The model for ``--operator-version`` (default: the newest release read)."""

@@ -24,6 +24,7 @@ from profiler.k8s.manifests import (
     ManifestPlace,
     YamlDocument,
     YamlPath,
+    display_name,
     load_documents,
     render_path,
 )
@@ -105,7 +106,7 @@ def plan_files(
                     continue
                 plan = plan_app(
                     item,
-                    source=str(path),
+                    source=display_name(path),
                     document=document,
                     prefix=prefix,
                     profiles_dir=profiles_dir,

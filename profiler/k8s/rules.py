@@ -1,9 +1,14 @@
-"""The lint rules as data: id, severity, what is wrong, and the generic fix."""
+"""The lint rules as data: id, severity, what is wrong, and the generic fix; and the
+fixed sets a lint run is configured with (--fail-on, --disable)."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from profiler.errors import UsageError
+from profiler.vocabulary import Choice
 
 
 class Severity(str, enum.Enum):
@@ -14,6 +19,19 @@ class Severity(str, enum.Enum):
     @property
     def rank(self) -> int:
         return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+class FailOn(Choice):
+    """The lowest severity that fails a lint run (exit 1), or never."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    NEVER = "never"
+
+    @property
+    def severity(self) -> Severity | None:
+        return None if self is FailOn.NEVER else Severity(self.value)
 
 
 @dataclass(frozen=True)
@@ -208,3 +226,16 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def parse_rule_ids(values: Iterable[str]) -> frozenset[str]:
+    """Rule ids given as ``RULE[,RULE]`` (each value may hold several): unknown ones are a
+    usage error that lists the known ones."""
+    ids = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    unknown = sorted(ids - set(RULES_BY_ID))
+    if unknown:
+        raise UsageError(
+            f"unknown lint rule {', '.join(map(repr, unknown))}",
+            f"choose from {', '.join(r.id for r in RULES)} (see `k8s lint --list-rules`)",
+        )
+    return frozenset(ids)

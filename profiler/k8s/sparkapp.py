@@ -14,7 +14,9 @@ versions), and the result is validated against ``models`` before it is returned.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from profiler.errors import UsageError
@@ -34,6 +36,7 @@ from profiler.k8s.operator import (
     operator_for,
     spark_version_below_3,
 )
+from profiler.seccomp.generate import load_summary, summary_path_for
 from profiler.vocabulary import ROLES, SPARK_UID, WRITABLE_PATHS
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
@@ -48,6 +51,46 @@ IMAGE_REPOSITORY = "spark-seccomp/spark"
 def default_image(spark_version: str) -> str:
     """The tool's own image for that Spark version (`spark-seccomp image build`)."""
     return f"{IMAGE_REPOSITORY}:{spark_version}"
+
+
+def local_image_warning(image: str) -> str:
+    """What to say when the manifest names the tool's own image: it exists on this machine
+    only, so a cluster's nodes fail to pull it (ErrImagePull)."""
+    return (
+        f"warning: no --image given: {image} is this machine's image (built by `spark-seccomp "
+        "image build`), which no registry serves, so a cluster's nodes cannot pull it; push "
+        "it to a registry your cluster pulls from (or load it into a kind or minikube node) "
+        f"and pass --image REGISTRY/{image.rpartition('/')[2]}, or pass your own Spark image"
+    )
+
+
+def spark_line(version: str) -> tuple[int, int] | None:
+    """A Spark version's line, major.minor: releases of one line make the same calls."""
+    parsed = Version.parse(version)
+    return (parsed.major, parsed.minor) if parsed is not None else None
+
+
+def spark_line_warnings(profiles: Iterable[Path], spark_version: str) -> list[str]:
+    """A warning for each profile whose summary (``NAME.summary.json`` beside it) says it
+    was recorded on another Spark line than ``spark_version``: Spark 4.3.0 makes six calls
+    3.5.9 never makes (epoll_pwait2, mremap, recvmmsg...), and a profile without them denies
+    them. Profiles without a summary, or whose summary does not say, are not judged."""
+    warnings = []
+    wanted = spark_line(spark_version)
+    for path in dict.fromkeys(profiles):
+        summary_path = summary_path_for(path)
+        if not summary_path.is_file():
+            continue
+        recorded = load_summary(summary_path).spark_versions
+        if not recorded or wanted is None or wanted in {spark_line(v) for v in recorded}:
+            continue
+        warnings.append(
+            f"warning: {path} was recorded on Spark {', '.join(recorded)}, but sparkVersion is "
+            f"{spark_version}: each Spark line makes calls the other does not, so a job may be "
+            f"denied one; record the profile on Spark {spark_version} (`spark-seccomp record "
+            "--image` with that version's image) or merge such a recording in"
+        )
+    return warnings
 
 
 class Style(str, enum.Enum):

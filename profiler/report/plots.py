@@ -39,7 +39,8 @@ def require_plotting() -> None:
     except ImportError as exc:
         raise EnvironmentProblem(
             f"matplotlib is needed to draw the report's plots and cannot be imported ({exc})",
-            "reinstall the tool (`pip install .` installs matplotlib) or `pip install matplotlib`",
+            "install the report extra: pip install 'spark-seccomp-profiler[report]' "
+            "(scripts/bootstrap.sh does), or pip install matplotlib",
         ) from exc
 
 

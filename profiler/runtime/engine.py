@@ -21,26 +21,36 @@ from typing import Any
 
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.runtime.location import EngineLocation
+from profiler.vocabulary import Engine, OciRuntime
 
-ENGINES = ("docker", "podman", "containerd")
-OCI_RUNTIMES = ("runc", "crun")
 # The OCI runtime each engine uses unless told otherwise (Debian's podman runs crun).
-DEFAULT_OCI_RUNTIME = {"docker": "runc", "podman": "crun", "containerd": "runc"}
+DEFAULT_OCI_RUNTIME = {
+    Engine.DOCKER: OciRuntime.RUNC,
+    Engine.PODMAN: OciRuntime.CRUN,
+    Engine.CONTAINERD: OciRuntime.RUNC,
+}
 START_HINT = (
     "start a Docker engine (as root: `make engine`, or `apt-get install docker.io && dockerd &`)"
 )
 PODMAN_SOCKET_DIR = Path("/run/podman")
 
 
-def check_engine_choice(engine: str, oci_runtime: str | None) -> tuple[str, str]:
-    """(engine, OCI runtime) for ``--runtime`` / ``--oci-runtime``, or ``UsageError``."""
-    engine = engine.lower()
-    if engine not in ENGINES:
-        raise UsageError(f"unknown runtime {engine!r}", "choose docker, podman or containerd")
-    runtime = (oci_runtime or DEFAULT_OCI_RUNTIME[engine]).lower()
-    if runtime not in OCI_RUNTIMES:
-        raise UsageError(f"unknown OCI runtime {runtime!r}", "choose runc or crun")
-    return engine, runtime
+def check_engine_choice(
+    engine: str | Engine, oci_runtime: str | OciRuntime | None
+) -> tuple[str, str]:
+    """(engine, OCI runtime) for ``--runtime`` / ``--oci-runtime``, or ``UsageError``
+    (the command line parses both as enums; this holds for callers of the library)."""
+    try:
+        chosen = Engine(str(engine).lower())
+    except ValueError:
+        raise UsageError(f"unknown runtime {engine!r}", f"choose {Engine.names()}") from None
+    try:
+        runtime = OciRuntime(str(oci_runtime).lower()) if oci_runtime else None
+    except ValueError:
+        raise UsageError(
+            f"unknown OCI runtime {oci_runtime!r}", f"choose {OciRuntime.names()}"
+        ) from None
+    return chosen.value, (runtime or DEFAULT_OCI_RUNTIME[chosen]).value
 
 
 def connect(socket: Path | None = None) -> Any:

@@ -8,6 +8,7 @@ build (``profiler.image``) only talks to this class, so no docker SDK call lies 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,23 @@ from typing import Any
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.runtime.engine import connect
 from profiler.runtime.interface import SecurityMode
+from profiler.vocabulary import SPARK_VERSION_LABEL
+
+_VERSION_TAG = re.compile(r"v?(\d+\.\d+\.\d+)")
+
+
+def image_spark_version(tag: str) -> str | None:
+    """The Spark version an image runs, when it can be told: the tool's images say so in a
+    label; other images by a tag that starts with a version (apache/spark:3.5.1-python3)."""
+    try:
+        label = ImageStore().label(tag, SPARK_VERSION_LABEL)
+    except EnvironmentProblem:  # no engine to ask: the tag is all there is
+        label = None
+    if label:
+        return label
+    name, _, version = tag.rpartition(":")
+    match = _VERSION_TAG.match(version) if name and "/" not in version else None
+    return match.group(1) if match else None
 
 
 class ImageStore:

@@ -143,7 +143,7 @@ def load_runtime_default(path: Path | None, security: ContainerSecurity) -> Runt
     caps = () if "ALL" in security.cap_drop else DOCKER_DEFAULT_CAPABILITIES
     reference = load_reference(Path(path), arch=arch, capabilities=caps)
     name = reference.name if docker_format else data.get("name", path.name)
-    profile = profile_from_reference(reference.allowed, arch)
+    profile = profile_from_reference(reference.allowed_outright, arch)
     return RuntimeDefaultProfile(profile, f"runtime-default = {path} ({name}; {origin})")
 
 
@@ -155,7 +155,8 @@ def pyspark_dir() -> Path:
     if spec is None or spec.origin is None:
         raise EnvironmentProblem(
             "pyspark is not installed in this environment",
-            "install it next to spark-seccomp (pip install pyspark)",
+            "install the local extra: pip install 'spark-seccomp-profiler[local]' "
+            "(scripts/bootstrap.sh does), or pip install pyspark",
         )
     return Path(spec.origin).parent
 

@@ -3,16 +3,16 @@ the local backend when no engine is reachable."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem, UsageError
-from profiler.runtime.engine import ENGINES, check_engine_choice
+from profiler.runtime.engine import check_engine_choice
 from profiler.runtime.interface import Backend, ContainerEngine
 from profiler.runtime.run_shape import DOCKER_RUNC, EngineChoice
+from profiler.vocabulary import BackendName, Engine
 
 __all__ = [
-    "BACKENDS",
     "EngineChoice",  # re-exported: where the engine choice has always been found
     "cleanup_everywhere",
     "make_backend",
@@ -20,18 +20,26 @@ __all__ = [
     "parse_engine_choices",
 ]
 
-BACKENDS = ("auto", "docker", "local")
 
-
-def parse_engine_choices(runtimes: str | None, oci_runtimes: str | None) -> list[EngineChoice]:
-    """Every pair of the comma-separated ``--runtime`` and ``--oci-runtime`` lists, in order
-    (no ``--oci-runtime``: each engine's own default)."""
-    engines = [e.strip() for e in (runtimes or "docker").split(",") if e.strip()]
-    oci: list[str | None] = [o.strip() for o in (oci_runtimes or "").split(",") if o.strip()]
+def parse_engine_choices(
+    runtimes: Sequence[str] | str | None, oci_runtimes: Sequence[str] | str | None
+) -> list[EngineChoice]:
+    """Every pair of the ``--runtime`` and ``--oci-runtime`` values, in order (no
+    ``--oci-runtime``: each engine's own default). Each is a sequence (as the command line
+    parses them) or a comma-separated string."""
+    engines = _items(runtimes) if runtimes is not None else [Engine.DOCKER.value]
     if not engines:
-        raise UsageError("--runtime names no engine", f"choose from {', '.join(ENGINES)}")
-    choices = [EngineChoice(*check_engine_choice(e, o)) for e in engines for o in oci or [None]]
+        raise UsageError("--runtime names no engine", f"choose from {Engine.names()}")
+    oci: list[str | None] = list(_items(oci_runtimes)) or [None]
+    choices = [EngineChoice(*check_engine_choice(e, o)) for e in engines for o in oci]
     return list(dict.fromkeys(choices))
+
+
+def _items(values: Sequence[str] | str | None) -> list[str]:
+    if values is None:
+        return []
+    parts = values.split(",") if isinstance(values, str) else [str(v) for v in values]
+    return [p.strip() for p in parts if p.strip()]
 
 
 def make_engine(choice: EngineChoice) -> ContainerEngine:
@@ -49,7 +57,7 @@ def make_engine(choice: EngineChoice) -> ContainerEngine:
 
 
 def make_backend(
-    choice: str,
+    choice: BackendName | str,
     note: Callable[[str], None],
     *,
     runtime_default: Path | None = None,
@@ -64,17 +72,18 @@ def make_backend(
     """
     from profiler.runtime.local import LocalBackend
 
-    choice = choice.lower()
-    if choice not in BACKENDS:
-        raise UsageError(f"unknown backend {choice!r}", "choose auto, docker or local")
+    try:
+        chosen = BackendName(str(choice).lower())
+    except ValueError:
+        raise UsageError(f"unknown backend {choice!r}", f"choose {BackendName.names()}") from None
     engine = engine or DOCKER_RUNC
-    if choice == "local":
+    if chosen is BackendName.LOCAL:
         if engine != DOCKER_RUNC:
             raise UsageError(
                 "--backend local runs no engine", "drop --runtime/--oci-runtime, or --backend"
             )
         return LocalBackend(runtime_default=runtime_default, note=note)
-    if choice == "docker" or engine != DOCKER_RUNC:
+    if chosen is BackendName.DOCKER or engine != DOCKER_RUNC:
         return make_engine(engine)
     from profiler.runtime.docker import DockerBackend
     from profiler.runtime.engine import connect

@@ -32,8 +32,12 @@ from profiler.seccomp.arch import (
 from profiler.seccomp.profile import Profile, SyscallRule, allow_all_profile
 from profiler.seccomp.recording import Recording
 from profiler.seccomp.risky import HeldBack, split_risky
+from profiler.vocabulary import DeniedErrno
 
-ERRNO_CHOICES: Mapping[str, int] = {"enosys": errno_codes.ENOSYS, "eperm": errno_codes.EPERM}
+ERRNO_NUMBERS: Mapping[DeniedErrno, int] = {
+    DeniedErrno.ENOSYS: errno_codes.ENOSYS,
+    DeniedErrno.EPERM: errno_codes.EPERM,
+}
 
 # Calls whose absence libc and the JVM handle only on ENOSYS (they fall back to an older
 # call); EPERM makes them fail hard ("pthread_create failed (EPERM)" for clone3). When one
@@ -90,6 +94,9 @@ class Summary:
     unknown_numbers: frozenset[int] = frozenset()
     # Recorded under several OCI runtimes: runtime -> calls only its runs made.
     oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The Spark versions the runs ran (when known): a Spark line makes calls another does
+    # not, so a profile is for the line it was recorded on.
+    spark_versions: tuple[str, ...] = ()
     # Runs whose tracer dropped events: "WORKLOAD run N" -> events lost.
     lost_events: Mapping[str, int] = field(default_factory=dict)
 
@@ -126,6 +133,7 @@ class Summary:
                 if self.oci_runtime_only
                 else {}
             ),
+            **({"spark_versions": list(self.spark_versions)} if self.spark_versions else {}),
             **({"lost_events": dict(sorted(self.lost_events.items()))} if self.lost_events else {}),
             "syscalls": {
                 name: {
@@ -168,6 +176,7 @@ class Summary:
             arg_values={k: frozenset(v) for k, v in model.arg_values.items()},
             unknown_numbers=frozenset(model.unknown_numbers),
             oci_runtime_only={k: tuple(v) for k, v in (model.oci_runtime_only or {}).items()},
+            spark_versions=tuple(model.spark_versions),
             lost_events=dict(model.lost_events),
         )
 
@@ -186,13 +195,12 @@ def load_summary(path: Path) -> Summary:
     return Summary.from_dict(jsonfile.read_json(Path(path), source, SUMMARY_HINT), source)
 
 
-def parse_errno(name: str) -> int:
+def parse_errno(name: DeniedErrno | str) -> int:
+    """The errno number of ``--errno`` (a ``DeniedErrno``, or its name from a library caller)."""
     try:
-        return ERRNO_CHOICES[name.lower()]
-    except KeyError:
-        raise UsageError(
-            f"unknown errno {name!r}", f"choose {' or '.join(ERRNO_CHOICES)}"
-        ) from None
+        return ERRNO_NUMBERS[DeniedErrno(str(name).lower())]
+    except ValueError:
+        raise UsageError(f"unknown errno {name!r}", f"choose {DeniedErrno.names()}") from None
 
 
 def recording_profile() -> Profile:
@@ -239,6 +247,7 @@ def derive_profile(
     arches: Iterable[str] | None = None,
     allow: Iterable[str] = (),
     explicit_errno: bool = False,
+    spark_versions: Iterable[str] = (),
 ) -> tuple[Profile, Summary]:
     """The smallest OCI profile that allows what the recordings did, with its summary.
 
@@ -326,6 +335,7 @@ def derive_profile(
         added=translation.added,
         arg_values={k: frozenset(v) for k, v in sorted(arg_values.items())},
         unknown_numbers=frozenset(unknown_numbers),
+        spark_versions=tuple(sorted(set(spark_versions))),
         lost_events=lost_events_by_run(recordings),
     )
     return profile, summary

@@ -69,6 +69,15 @@ class RuntimeDefaultReference:
     engine_default: Mapping[str, Any] | None = None
     disagreements: tuple[str, ...] = ()
 
+    @property
+    def allowed_outright(self) -> frozenset[str]:
+        """The calls allowed whatever their arguments: ``allowed`` without the ones the
+        engine's filter allows only with argument checks (clone, personality), which an
+        enforcing copy must check the same way."""
+        if self.engine_default is None:
+            return self.allowed
+        return self.allowed - frozenset(self.engine_default.get("argument_filtered", ()))
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "name": self.name,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from profiler.cli import main
+from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.tracing.interface import ROLE_DRIVER_JVM, ROLE_PYTHON_DRIVER, ROLE_RUNTIME, Recording
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -69,6 +70,8 @@ def test_ebpf_record_writes_a_verified_minimal_profile(ebpf_recording):
     assert 40 < len(allowed) < 140
     summary = json.loads((ebpf_recording / "p.summary.json").read_text())
     assert summary["total_runs"] == 1
+    # The tool's image says which Spark it runs; `k8s sparkapp` compares it.
+    assert summary["spark_versions"] == [DEFAULT_SPARK_VERSION]
     recording = _recording(ebpf_recording)
     roles = {role for per_role in recording.counts.values() for role in per_role}
     assert {ROLE_DRIVER_JVM, ROLE_PYTHON_DRIVER} <= roles

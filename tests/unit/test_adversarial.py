@@ -209,7 +209,7 @@ PROFILES = [
 PROFILE_COMMANDS = [
     ("explain", ("profile", "explain", "{file}")),
     ("merge", ("profile", "merge", "{valid}", "{file}", "--out", "{tmp}/out.json")),
-    ("diff", ("profile", "diff", "{file}", "{valid}", "--json")),
+    ("diff", ("profile", "diff", "{file}", "{valid}", "--format", "json")),
     (
         "check",
         ("check", "rdd_python", "--modes", "localhost", "--profile", "{file}")
@@ -329,6 +329,10 @@ SUMMARIES = [
     ("errno_bogus", "errno: expected one of 'enosys' or 'eperm', got \"eacces\""),
     ("arch_bogus", "arches[0]: expected an architecture libseccomp knows"),
     ("syscall_key_not_a_name", 'syscalls["read; rm -rf /"]: the key is not valid'),
+    (
+        "spark_version_not_a_version",
+        'spark_versions[0]: expected a Spark version such as 3.5.9, got "latest"',
+    ),
     ("truncated", "is not valid JSON"),
 ]
 
@@ -511,14 +515,15 @@ def _runtime_default_cases() -> list[Case]:
 # -- bad options and arguments ---------------------------------------------------------------
 OPTIONS = [
     Case("check-mode-bogus", ("check", "--modes", "bogus"), "unknown mode 'bogus' (choose from"),
-    Case("check-modes-empty", ("check", "--modes", ","), "no modes given"),
+    Case("check-modes-empty", ("check", "--modes", ","), "no mode given (choose from"),
     Case("check-mode-twice", ("check", "--modes", "unconfined,unconfined"), "given twice"),
     Case("check-repeat-zero", ("check", "--repeat", "0"), "Invalid value for '--repeat'"),
     Case("check-timeout-negative", ("check", "--timeout", "-5"), "Invalid value for '--timeout'"),
     Case(
         "check-pod-security-bogus",
         ("check", "--pod-security", "privileged"),
-        "unknown pod security 'privileged'",
+        "Invalid value for '--pod-security': Value error, 'privileged' is not one of "
+        "'restricted', 'none'.",
     ),
     Case(
         "check-complain-and-no-diagnose",
@@ -527,7 +532,7 @@ OPTIONS = [
     ),
     Case(
         "check-profile-without-localhost",
-        ("check", "--profile", "{valid}"),
+        ("check", "--modes", "unconfined", "--profile", "{valid}"),
         "only used in localhost mode",
     ),
     Case(
@@ -545,12 +550,13 @@ OPTIONS = [
     Case(
         "check-unknown-option",
         ("check", "--bogus"),
-        "No such option: --bogus (see `spark-seccomp check --help`)",
+        "No such option: --bogus (Possible options: --out, --verbose) (see `spark-seccomp "
+        "check --help`)",
     ),
     Case(
         "record-errno-bogus",
         ("record", "-o", "{tmp}/p.json", "--errno", "eacces"),
-        "unknown errno 'eacces'",
+        "Invalid value for '--errno': Value error, 'eacces' is not one of 'enosys', 'eperm'.",
     ),
     Case(
         "record-arch-bogus",
@@ -560,7 +566,8 @@ OPTIONS = [
     Case(
         "record-tracer-bogus",
         ("record", "rdd_python", "-o", "{tmp}/p.json", "--tracer", "dtrace"),
-        "unknown tracer 'dtrace'",
+        "Invalid value for '--tracer': Value error, 'dtrace' is not one of 'auto', 'ebpf', "
+        "'strace'.",
     ),
     Case(
         "record-runs-zero",
@@ -966,7 +973,9 @@ OUTPUTS = [
         prepare=_directory,
     ),
     Case(
-        "check-json-stdout", ("check", "--json", "-"), "--json output cannot go to stdout (-) here"
+        "check-two-reports-on-stdout",
+        ("check", "--json", "-", "--junit", "-"),
+        "--json and --junit would both write to stdout (send one of them to a file)",
     ),
     Case("check-json-fifo", ("check", "--json", "{tmp}/fifo"), "it is a FIFO", prepare=_fifo),
     Case(
@@ -1122,7 +1131,7 @@ OUTPUTS = [
         )
         for option, value in (
             ("--workload", ("no_such_job",)),
-            ("--runtime", ("bogus",)),
+            ("--runtime", ("podman",)),
             ("--run-dir", ("{tmp}/run",)),
             ("--no-diagnose", ()),
         )
@@ -1232,6 +1241,7 @@ SUCCESSES = [
         ("profile", "diff", "{valid}", "runtime-default", *RUNTIME_DEFAULT_FILE)
         + ("--cap", "net_admin", "--cap", "CAP_SYS_NICE"),
         _capabilities_named,
+        code=1,  # the profile and runtime-default differ: diff says so with its exit code
     ),
     Success(
         "merge-keeps-the-mode-of-what-it-replaces", (*MERGE, "-o", "{tmp}/out.json"), _mode_kept
@@ -1258,7 +1268,8 @@ SUCCESSES = [
             "explain",
             str(FX / "valid" / "unknown_name.json"),
             "--allow-unknown",
-            "--json",
+            "--format",
+            "json",
         ),
         _unknown_kept_with_a_warning,
     ),

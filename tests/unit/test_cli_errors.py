@@ -22,7 +22,7 @@ def run(args, capsys):
         (["check", "--modes", "bogus"], "unknown mode 'bogus'"),
         (["check", "no_such_job"], "unknown workload"),
         (["check", "--modes", "localhost"], "needs a profile"),
-        (["check", "--profile", "x.json"], "only used in localhost mode"),
+        (["check", "--modes", "unconfined", "--profile", "x.json"], "only used in localhost mode"),
         (["check", "--modes", "localhost", "--profile", "/nonexistent.json"], "does not exist"),
         (
             [
@@ -68,10 +68,17 @@ def test_no_engine_exits_3_with_a_hint(capsys, monkeypatch):
 def test_workloads_list_json(capsys):
     import json
 
-    code, out, _ = run(["workloads", "list", "--json"], capsys)
-    assert code == 0
+    code, out, err = run(["workloads", "list", "--format", "json"], capsys)
+    assert (code, err) == (0, "")
     names = [w["name"] for w in json.loads(out)]
     assert "local_cluster" in names
+    # 0.1's --json flag still works for one release, and says what replaces it.
+    code, old_out, err = run(["workloads", "list", "--json"], capsys)
+    assert (code, old_out) == (0, out)
+    assert err == (
+        "warning: --json is deprecated and goes in the next release: use --format json "
+        "(-f json); --out FILE writes it to a file\n"
+    )
 
 
 def test_every_command_is_documented():

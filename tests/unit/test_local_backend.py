@@ -234,6 +234,29 @@ def test_runtime_default_files(tmp_path: Path) -> None:
     assert "profiles/" in committed.label
 
 
+def test_the_committed_reference_is_read_with_its_three_classes() -> None:
+    """profiles/runtime-default-docker-*.json: the probe's allowed / blocked / undecidable
+    classes and the engine's bundle. Refused for lack of a capability (acct) is
+    undecidable, never allowed; what the bundle allows only with argument checks (clone,
+    personality) is enforced with them, as Docker does."""
+    from profiler.seccomp.runtime_default import RuntimeDefaultReference, bundled_reference_file
+
+    path = bundled_reference_file("x86_64")
+    assert path is not None and path.name == "runtime-default-docker-20.10.24-amd64.json"
+    reference = RuntimeDefaultReference.from_dict(json.loads(path.read_text()), str(path))
+    assert "acct" in reference.undecidable and "acct" not in reference.allowed
+    assert "acct" not in reference.probe_allowed
+    assert reference.engine_default is not None
+    assert set(reference.engine_default["argument_filtered"]) == {"clone", "personality"}
+    assert reference.allowed_outright == reference.allowed - {"clone", "personality"}
+    assert not reference.disagreements
+    profile = load_runtime_default(None, ContainerSecurity.preset(PodSecurity.RESTRICTED)).profile
+    clone = [r for r in profile.rules if r.names == ("clone",)]
+    assert len(clone) == 1 and clone[0].args[0].op == "SCMP_CMP_MASKED_EQ"
+    assert "acct" not in profile.allowed()
+    build_filter(profile)  # loadable
+
+
 def test_unconfined_has_no_profile_and_runtime_default_says_which() -> None:
     from profiler.runtime.interface import RunSpec, SecurityMode
     from profiler.workloads import Workload

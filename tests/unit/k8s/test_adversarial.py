@@ -245,7 +245,7 @@ ERRORS: list[tuple[str, list[str], int, str]] = [
         "not a version",
     ),
     ("dry-run-executors", [*DRY_RUN, "{fx}/app-ok.yaml", "--executors", "0"], 2, "--executors"),
-    ("dry-run-no-manifest", ["k8s", "dry-run"], 2, "Missing argument"),
+    ("dry-run-no-manifest", ["k8s", "dry-run"], 2, "no manifest given"),
     # profile import
     ("import-configmap", [*IMPORT, "{fx}/sp-configmap.yaml"], 2, "expected a SeccompProfile"),
     ("import-bad-action", [*IMPORT, "{fx}/sp-bad-action.yaml"], 2, "spec.defaultAction"),

@@ -6,7 +6,8 @@ import pytest
 from profiler.errors import UsageError
 from profiler.k8s.formats import summary, to_json, to_text
 from profiler.k8s.lint import lint_files, lint_text
-from profiler.k8s.rules import RULES, RULES_BY_ID, Severity
+from profiler.k8s.operator import operator_for
+from profiler.k8s.rules import RULES, RULES_BY_ID, Severity, parse_rule_ids
 from profiler.k8s.sarif import to_sarif
 
 from .conftest import K8S_FIXTURES
@@ -45,6 +46,14 @@ EXPECTED = {
     "invalid-yaml.yaml": {"invalid-yaml"},
     "volume-type-not-allowed.yaml": {"volume-type-not-allowed"},
     "writable-root-filesystem.yaml": {"writable-root-filesystem"},
+    # Shaped like the operator's own spark-connect example: container-only fields at pod
+    # level in both templates, so the Spark containers lack them.
+    "spark-connect-pod-level-fields.yaml": {
+        "container-field-at-pod-level",
+        "allow-privilege-escalation",
+        "capabilities-not-dropped",
+        "writable-root-filesystem",
+    },
     "clean.yaml": set(),
 }
 
@@ -132,7 +141,7 @@ def test_profiles_dir_may_mirror_the_kubelet_seccomp_root(tmp_path: Path):
 
 def test_multi_document_and_list_files_count_every_resource():
     report = lint_files([K8S_FIXTURES / "clean.yaml"])
-    assert report.documents == 3
+    assert report.documents == 4
 
 
 def test_other_kinds_are_skipped_not_failed():
@@ -225,3 +234,142 @@ def test_at_or_above():
     report = lint_files([K8S_FIXTURES / "writable-root-filesystem.yaml"])
     assert report.at_or_above(Severity.ERROR) == []
     assert len(report.at_or_above(Severity.WARNING)) == 1
+
+
+def test_spark_connect_findings_name_the_server_and_executor_pods():
+    report = lint_files([K8S_FIXTURES / "spark-connect-pod-level-fields.yaml"])
+    moved = [f for f in report.findings if f.rule.id == "container-field-at-pod-level"]
+    assert [(f.path, f.line) for f in moved] == [
+        ("spec.server.template.spec.securityContext.allowPrivilegeEscalation", 31),
+        ("spec.server.template.spec.securityContext.capabilities", 32),
+        ("spec.executor.template.spec.securityContext.allowPrivilegeEscalation", 49),
+        ("spec.executor.template.spec.securityContext.capabilities", 50),
+    ]
+    assert moved[0].fix == (
+        "move allowPrivilegeEscalation to "
+        "spec.server.template.spec.containers[0].securityContext.allowPrivilegeEscalation"
+    )
+    escalation = [f for f in report.findings if f.rule.id == "allow-privilege-escalation"]
+    assert [f.message for f in escalation] == [
+        "Spark Connect server container 'spark-kubernetes-driver' of the Spark Connect "
+        "server pod does not set allowPrivilegeEscalation: false",
+        "Spark Connect executor container 'spark-kubernetes-executor' of the Spark Connect "
+        "executor pod does not set allowPrivilegeEscalation: false",
+    ]
+    assert report.skipped == ()
+
+
+def test_spark_connect_without_templates_gets_the_operators_bare_container():
+    text = """
+apiVersion: sparkoperator.k8s.io/v1alpha1
+kind: SparkConnect
+metadata: {name: bare}
+spec:
+  sparkVersion: 4.0.1
+  image: spark:4.0.1
+  server: {}
+  executor: {instances: 1}
+"""
+    report = lint_text(text, "bare.yaml")
+    by_rule = {}
+    for f in report.findings:
+        by_rule.setdefault(f.rule.id, []).append(f.path)
+    assert by_rule["seccomp-missing"] == [
+        "spec.server.template.spec.securityContext.seccompProfile",
+        "spec.executor.template.spec.securityContext.seccompProfile",
+    ]
+    assert by_rule["allow-privilege-escalation"] == [
+        "spec.server.template.spec.containers[0].securityContext.allowPrivilegeEscalation",
+        "spec.executor.template.spec.containers[0].securityContext.allowPrivilegeEscalation",
+    ]
+    assert "container-without-security-context" not in by_rule
+
+
+def test_spark_connect_takes_the_container_named_for_its_role():
+    text = """
+apiVersion: sparkoperator.k8s.io/v1alpha1
+kind: SparkConnect
+metadata: {name: sidecar-first}
+spec:
+  sparkVersion: 4.0.1
+  server:
+    template:
+      spec:
+        securityContext:
+          runAsNonRoot: true
+          runAsUser: 185
+          seccompProfile: {type: RuntimeDefault}
+        containers:
+        - name: log-shipper
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities: {drop: [ALL]}
+            readOnlyRootFilesystem: true
+        - name: spark-kubernetes-driver
+  executor: {}
+"""
+    report = lint_text(text, "sidecar.yaml")
+    server = [f for f in report.findings if ".server." in f.path]
+    assert {f.path for f in server} == {
+        "spec.server.template.spec.containers[1].securityContext.allowPrivilegeEscalation",
+        "spec.server.template.spec.containers[1].securityContext.capabilities.drop",
+        "spec.server.template.spec.containers[1].securityContext.readOnlyRootFilesystem",
+    }
+
+
+def test_spark_connect_before_operator_2_3_has_no_crd():
+    fixture = K8S_FIXTURES / "clean.yaml"
+    report = lint_files([fixture], operator=operator_for("2.2.0"))
+    assert [(f.rule.id, f.resource, f.path) for f in report.findings] == [
+        ("ignored-by-operator", "SparkConnect/good-connect", "kind")
+    ]
+    assert lint_files([fixture], operator=operator_for("2.3.0")).findings == ()
+
+
+def test_spark_connect_fields_of_the_wrong_type_are_findings():
+    text = """
+apiVersion: sparkoperator.k8s.io/v1alpha1
+kind: SparkConnect
+metadata: {name: typed}
+spec:
+  sparkVersion: four
+  server: {cores: 0}
+  executor: {instances: -1}
+"""
+    invalid = [f for f in lint_text(text).findings if f.rule.id == "invalid-field"]
+    assert {f.path for f in invalid} == {
+        "spec.sparkVersion",
+        "spec.server.cores",
+        "spec.executor.instances",
+    }
+
+
+def test_disabled_rules_are_left_out_and_named_in_the_summary():
+    fixture = K8S_FIXTURES / "spark-connect-pod-level-fields.yaml"
+    report = lint_files(
+        [fixture], disabled=frozenset({"writable-root-filesystem", "capabilities-not-dropped"})
+    )
+    assert {f.rule.id for f in report.findings} == {
+        "container-field-at-pod-level",
+        "allow-privilege-escalation",
+    }
+    assert summary(report) == (
+        "6 finding(s) (6 error) in 1 document(s); rules off for this run: "
+        "capabilities-not-dropped, writable-root-filesystem"
+    )
+    assert json.loads(to_json(report))["summary"]["disabled"] == [
+        "capabilities-not-dropped",
+        "writable-root-filesystem",
+    ]
+
+
+def test_parse_rule_ids_takes_commas_and_repeats_and_rejects_unknown_ids():
+    assert parse_rule_ids(["privileged, host-ports", "run-as-root"]) == {
+        "privileged",
+        "host-ports",
+        "run-as-root",
+    }
+    with pytest.raises(UsageError) as info:
+        parse_rule_ids(["privileged,no-such-rule"])
+    assert info.value.message == "unknown lint rule 'no-such-rule'"
+    assert "invalid-yaml, duplicate-key" in info.value.diagnostics()

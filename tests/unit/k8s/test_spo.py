@@ -229,7 +229,7 @@ def test_cli_import_writes_profile_and_summary(tmp_path, capsys):
     assert code == 0, err
     assert json.loads(out.read_text())["defaultAction"] == "SCMP_ACT_ERRNO"
     assert load_summary(tmp_path / "cluster.summary.json").total_runs == 2
-    code, explained, _ = run(["profile", "explain", str(out), "--json"], capsys)
+    code, explained, _ = run(["profile", "explain", str(out), "--format", "json"], capsys)
     assert code == 0
     rows = {r["name"]: r for r in json.loads(explained)}
     assert list(rows["sendmmsg"]["workloads"]) == ["spo:etl-rec/spark-kubernetes-driver"]

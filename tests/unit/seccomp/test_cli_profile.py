@@ -67,7 +67,7 @@ def test_merge_needs_two(tmp_path, two_profiles, capsys):
 def test_diff_two_files(two_profiles, capsys):
     a, b = map(str, two_profiles)
     code, stdout, _ = run(["profile", "diff", a, b], capsys)
-    assert code == 0
+    assert code == 1  # they differ, as diff and kubectl diff say
     assert stdout.splitlines() == [
         f"only in {a} (1):",
         "  poll  [w]",
@@ -80,13 +80,36 @@ def test_diff_two_files(two_profiles, capsys):
 def test_diff_against_runtime_default_file(two_profiles, capsys):
     args = ["profile", "diff", str(two_profiles[0]), "runtime-default"]
     code, stdout, _ = run(
-        [*args, "--runtime-default", str(DOCKER), "--arch", "amd64", "--json"], capsys
+        [*args, "--runtime-default", str(DOCKER), "--arch", "amd64", "-f", "json"], capsys
     )
-    assert code == 0
+    assert code == 1
     data = json.loads(stdout)
     assert "poll" in data["only_left"]
     assert "mmap" in data["only_right"]
     assert data["right"].startswith("RuntimeDefault from docker_default_small.json")
+
+
+def test_diff_of_profiles_allowing_the_same_calls_exits_0(two_profiles, tmp_path, capsys):
+    a = str(two_profiles[0])
+    copy = tmp_path / "copy.json"
+    copy.write_text(two_profiles[0].read_text())
+    code, stdout, _ = run(["profile", "diff", a, str(copy)], capsys)
+    assert code == 0
+    assert stdout.splitlines()[:2] == [f"only in {a} (0):", f"only in {copy} (0):"]
+    code, stdout, _ = run(["profile", "diff", a, str(copy), "--format", "json"], capsys)
+    assert code == 0
+    assert json.loads(stdout)["only_left"] == []
+
+
+def test_diff_exits_1_when_only_one_side_allows_more(two_profiles, tmp_path, capsys):
+    a = two_profiles[0]
+    data = json.loads(a.read_text())
+    data["syscalls"][0]["names"].remove("poll")
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps(data))
+    code, stdout, _ = run(["profile", "diff", str(a), str(fewer), "--format", "json"], capsys)
+    assert code == 1
+    assert json.loads(stdout)["only_left"] == ["poll"]
 
 
 def test_diff_runtime_default_without_file_or_engine_is_a_usage_error(
@@ -101,7 +124,7 @@ def test_diff_runtime_default_without_file_or_engine_is_a_usage_error(
 
 
 def test_explain_table_and_json(two_profiles, capsys):
-    code, stdout, _ = run(["profile", "explain", str(two_profiles[0]), "--json"], capsys)
+    code, stdout, _ = run(["profile", "explain", str(two_profiles[0]), "--format", "json"], capsys)
     assert code == 0
     rows = {r["name"]: r for r in json.loads(stdout)}
     assert rows["read"]["runs"] == 1 and rows["read"]["roles"] == {"shell": 1}
@@ -112,3 +135,43 @@ def test_explain_table_and_json(two_profiles, capsys):
 def test_explain_missing_profile(tmp_path, capsys):
     code, _, stderr = run(["profile", "explain", str(tmp_path / "nope.json")], capsys)
     assert code == 2 and "does not exist" in stderr
+
+
+def test_diff_against_the_committed_reference_never_counts_an_undecidable_call(capsys):
+    from pathlib import Path
+
+    profiles = Path(__file__).parents[3] / "profiles"
+    reference = profiles / "runtime-default-docker-20.10.24-amd64.json"
+    args = ["profile", "diff", str(profiles / "spark-3.5.9-amd64.json"), "runtime-default"]
+    code, stdout, _ = run([*args, "--runtime-default", str(reference), "-f", "json"], capsys)
+    assert code == 1
+    data = json.loads(stdout)
+    # acct, reboot, syslog... are refused for lack of a capability either way: undecidable,
+    # and not allowed unless the engine's own filter lists them (futex, setgroups...).
+    saved = json.loads(reference.read_text())
+    undecidable, bundle = set(saved["undecidable"]), set(saved["engine_default"]["allowed"])
+    assert {"acct", "reboot", "syslog"} <= undecidable
+    assert not {"acct", "reboot", "syslog"} & set(data["only_right"])
+    assert undecidable & set(data["only_right"]) <= bundle
+    assert data["right"] == "docker-20.10.24+dfsg1-runc-1.1.5+ds1 runtime-default"
+
+
+def test_explain_and_diff_write_to_out_in_either_format(two_profiles, tmp_path, capsys):
+    a, b = map(str, two_profiles)
+    table = tmp_path / "explain.txt"
+    code, stdout, stderr = run(["profile", "explain", a, "-o", str(table)], capsys)
+    assert (code, stdout) == (0, "")
+    assert table.read_text().split()[:3] == ["syscall", "allowed", "runs"]
+    diff = tmp_path / "diff.json"
+    code, stdout, stderr = run(["profile", "diff", a, b, "-f", "json", "-o", str(diff)], capsys)
+    assert (code, stdout) == (1, "")  # written, and still exit 1: they differ
+    assert json.loads(diff.read_text())["only_right"] == ["write"]
+    assert stderr == f"wrote {diff}\n"
+
+
+def test_the_deprecated_json_flag_still_means_format_json(two_profiles, capsys):
+    a = str(two_profiles[0])
+    code, new, _ = run(["profile", "explain", a, "-f", "json"], capsys)
+    code, old, stderr = run(["profile", "explain", a, "--json"], capsys)
+    assert (code, old) == (0, new)
+    assert stderr.startswith("warning: --json is deprecated")

@@ -173,3 +173,25 @@ def test_unknown_numbers_are_reported():
     rec = recording("w", 0, {"read": {"shell": 1}}, unknown_numbers=frozenset({999}))
     _, summary = derive_profile([rec])
     assert summary.unknown_numbers == {999}
+
+
+def test_the_spark_versions_recorded_are_kept_in_the_summary_and_read_back(recordings):
+    _, summary = derive_profile(recordings, spark_versions=["4.3.0", "3.5.9", "4.3.0"])
+    assert summary.spark_versions == ("3.5.9", "4.3.0")
+    data = json.loads(summary.to_json())
+    assert data["spark_versions"] == ["3.5.9", "4.3.0"]
+    assert Summary.from_dict(data).spark_versions == ("3.5.9", "4.3.0")
+
+
+def test_a_summary_that_does_not_know_the_spark_version_says_nothing(recordings):
+    _, summary = derive_profile(recordings)
+    assert "spark_versions" not in json.loads(summary.to_json())
+
+
+def test_merged_summaries_hold_every_spark_version(recordings):
+    from profiler.seccomp.compare import merge_summaries
+
+    _, a = derive_profile(recordings, spark_versions=["3.5.9"])
+    _, b = derive_profile(recordings, spark_versions=["4.3.0"])
+    _, unknown = derive_profile(recordings)
+    assert merge_summaries([a, b, unknown]).spark_versions == ("3.5.9", "4.3.0")
