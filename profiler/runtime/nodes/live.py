@@ -1,0 +1,388 @@
+"""A running node: a built rootfs brought up in namespaces of its own, and its engines.
+
+How a node runs (and why not as a privileged "node container", as kind does):
+``unshare`` gives the node private mount, network, PID, UTS and IPC namespaces; a shell
+with the host's tools mounts a fresh /proc and /sys, the host's cgroup hierarchy, /dev,
+tmpfs on /run and /tmp, and the node's state directories (image store, sockets) from the
+cache, makes the rootfs read-only, ``pivot_root``s into it with the host's tree kept at
+``/.host`` (a slave copy: host mounts reach the node, nothing of the node reaches the
+host), and execs the node's ``catatonit`` as PID 1. The node's daemons (Podman's API
+service per OCI runtime, later containerd) are started inside with ``nsenter``.
+
+- The host's eBPF recorder still keys containers by mount namespace: the node's
+  containers get mount namespaces of their own, and bpftrace reports host pids.
+  Engines in the node report pids of the node's PID namespace; ``host_pid`` translates
+  (NSpid in /proc/PID/status), so tracers are given host pids.
+- The tool reaches the node's engines by Unix socket: the node's /run/spark-seccomp is a
+  directory of the node's state on the host, and path sockets work across network
+  namespaces. Host paths a container must mount (the job, the run's conf) are found in
+  the node under /.host.
+- cgroup v1: the node sees the host's hierarchy itself (rbind), so crun finds the hugetlb
+  v1 mount bootstrap makes, and the tool's CPU accounting reads the same cgroups as for
+  host engines. No cgroup namespace: paths match on both sides.
+- Lifetime: the node outlives the command that started it, as dockerd and the host's
+  Podman service do (image stores stay loaded, the next command starts at once), and
+  several processes share it. The tool's containers in it are removed as on the host
+  (session labels, also on Ctrl-C). ``stop_node`` kills the node's PID 1, and the kernel
+  then kills every process of the node's PID namespace (daemons, conmon, containers)
+  and drops its mounts and network: nothing of a node can outlive it.
+- Nothing leaks onto the host: mounts are private to the node, its bridges, veths and
+  firewall rules live in its own network namespace (so its networks cannot clash with
+  Docker's), and the rootfs in the cache is mounted read-only.
+A privileged node container would give the same isolation but needs Docker to run it, an
+image import per build, a volume for the nested image store (overlay on overlay), and
+pid translation all the same; here the node is plain files plus namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from profiler import proc
+from profiler.errors import EnvironmentProblem
+from profiler.runtime.nodes.catalogue import node_spec
+from profiler.runtime.nodes.rootfs import NodeBuild, build_node, find_build, node_lock
+
+# Where the host's tree is in the node (pivot_root's old root, kept).
+HOST_IN_NODE = "/.host"
+# The node's directory for sockets and config written by the host.
+NODE_RUN = "/run/spark-seccomp"
+NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+STATE_FILE = "node.json"
+START_TIMEOUT = 30.0
+# Podman 5 warns on every command that cgroup v1 is deprecated; it still works.
+NODE_ENV = (
+    f"PATH={NODE_PATH}",
+    "HOME=/root",
+    "PODMAN_IGNORE_CGROUPSV1_WARNING=1",
+    f"CONTAINERS_CONF_OVERRIDE={NODE_RUN}/containers.conf",
+)
+# What the node's Podman is told on top of its distribution's own containers.conf (which
+# stays in force: its seccomp profile and defaults are what RuntimeDefault means there).
+# Networks get the subnets reserved for nodes (they live in the node's own network
+# namespace, but the range keeps them apart from Docker's and the CRI's in reports).
+CONTAINERS_CONF = """\
+[network]
+default_subnet = "10.196.0.0/24"
+default_subnet_pools = [{ base = "10.196.0.0/15", size = 24 }]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
+
+# Runs as the node's PID 1 before it execs catatonit, with the host's tools, in the new
+# namespaces. The self bind mount makes the rootfs a mount point (pivot_root needs one,
+# and runc/crun set the root's propagation); mounts are slaves of the host's because
+# unshare ran with --propagation slave.
+SETUP = r"""
+set -eu
+rootfs=$1 state=$2 hostname=$3
+read -r host_pid _ </proc/self/stat
+mount --bind "$rootfs" "$rootfs"
+mount -t proc proc "$rootfs/proc"
+mount -t sysfs sysfs "$rootfs/sys"
+mount --rbind /sys/fs/cgroup "$rootfs/sys/fs/cgroup"
+mount --rbind /dev "$rootfs/dev"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$rootfs/dev/shm"
+mount -t tmpfs -o mode=755 tmpfs "$rootfs/run"
+mount -t tmpfs -o mode=1777 tmpfs "$rootfs/tmp"
+mkdir -p "$rootfs/run/spark-seccomp"
+mount --bind "$state/run" "$rootfs/run/spark-seccomp"
+mount --bind "$state/containers" "$rootfs/var/lib/containers"
+mount --bind "$state/containerd" "$rootfs/var/lib/containerd"
+mount --bind "$state/networks" "$rootfs/etc/containers/networks"
+mount --bind "$state/tmp" "$rootfs/var/tmp"
+mount -o remount,bind,ro "$rootfs"
+hostname "$hostname"
+ip link set lo up
+echo "$host_pid" >"$state/init.pid"
+cd "$rootfs"
+pivot_root . .host
+exec /usr/bin/catatonit -P
+"""
+_STATE_DIRS = ("run", "containers", "containerd", "networks", "tmp", "logs")
+
+
+@dataclass(frozen=True)
+class Node:
+    """A running node: its build and the host pid of its PID 1."""
+
+    build: NodeBuild
+    init_pid: int
+
+    @property
+    def name(self) -> str:
+        return self.build.spec.name
+
+    def enter(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` as a command that runs inside the node (its namespaces and root), with
+        the node's own environment."""
+        return [
+            "nsenter",
+            f"--target={self.init_pid}",
+            "--mount",
+            "--net",
+            "--pid",
+            "--uts",
+            "--ipc",
+            "--root",
+            # Bare --wd: the target's working directory. "--wd=/" would open the host's
+            # "/" before entering, and conmon then fails "Failed to get working directory".
+            "--wd",
+            "/usr/bin/env",
+            "-i",
+            *NODE_ENV,
+            *argv,
+        ]
+
+    def socket(self, name: str) -> Path:
+        """The host path of a socket the node's daemons listen on (``name.sock``)."""
+        return self.build.state / "run" / f"{name}.sock"
+
+    def node_path(self, host_path: str | Path) -> str:
+        """Where a host file or directory is seen inside the node."""
+        return HOST_IN_NODE + str(Path(host_path).resolve())
+
+    def host_path(self, node_path: str) -> Path:
+        """Where a file of the node's state directories is on the host (image store)."""
+        for inside, state in (
+            ("/var/lib/containers", "containers"),
+            ("/var/lib/containerd", "containerd"),
+            (NODE_RUN, "run"),
+        ):
+            if node_path == inside or node_path.startswith(inside + "/"):
+                return self.build.state / state / node_path[len(inside) :].lstrip("/")
+        raise ValueError(f"{node_path} is not in a state directory of the node")
+
+    def host_pid(self, node_pid: int) -> int | None:
+        """The host pid of a process the node's engines call ``node_pid``, or None."""
+        return host_pid_of(self.init_pid, node_pid)
+
+    def log(self, name: str) -> Path:
+        return self.build.state / "logs" / f"{name}.log"
+
+
+def running_node(name: str) -> Node | None:
+    """The node if it is running now (started by any process), else None."""
+    spec = node_spec(name)
+    build = find_build(spec)
+    if build is None:
+        return None
+    pid = _alive_init(build)
+    return Node(build, pid) if pid is not None else None
+
+
+def start_node(name: str, note: Callable[[str], None] = lambda _: None) -> Node:
+    """The running node, built and started first when needed (as root)."""
+    spec = node_spec(name)
+    build = build_node(spec, note)
+    if (pid := _alive_init(build)) is not None:
+        return Node(build, pid)
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(f"starting the {name} node needs root", "run as root")
+    with node_lock(name):
+        if (pid := _alive_init(build)) is not None:
+            return Node(build, pid)
+        return _start(build, note)
+
+
+def stop_node(name: str) -> bool:
+    """Stop the node and everything in it; False when it was not running."""
+    spec = node_spec(name)
+    build = find_build(spec)
+    if build is None:
+        return False
+    with node_lock(name):
+        pid = _alive_init(build)
+        if pid is None:
+            return False
+        _kill_init(pid)
+        _forget(build)
+        return True
+
+
+def build_in_use(directory: Path) -> bool:
+    """Whether a node runs from the build in ``directory`` (it must not be removed)."""
+    return _alive_state(directory / "state") is not None
+
+
+def _start(build: NodeBuild, note: Callable[[str], None]) -> Node:
+    for name in _STATE_DIRS:
+        (build.state / name).mkdir(parents=True, exist_ok=True)
+    _forget(build)
+    (build.state / "run" / "containers.conf").write_text(CONTAINERS_CONF)
+    started = time.monotonic()
+    with open(build.state / "logs" / "node.log", "ab") as log:
+        # setsid -f: the node's unshare is not this process's child, so it is not left a
+        # zombie here when another process stops the node.
+        launcher = proc.start(
+            [
+                "setsid",
+                "--fork",
+                "unshare",
+                "--mount",
+                "--net",
+                "--pid",
+                "--uts",
+                "--ipc",
+                "--fork",
+                "--propagation=slave",
+                "/bin/sh",
+                "-c",
+                SETUP,
+                "spark-seccomp-node",
+                str(build.rootfs),
+                str(build.state),
+                f"ssnode-{build.spec.name}",
+            ],
+            stdout=log.fileno(),
+            stderr=log.fileno(),
+        )
+        launcher.wait()
+    pid_file = build.state / "init.pid"
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pid_file.read_text())
+            if _is_node_init(pid):
+                _remember(build, pid)
+                node = Node(build, pid)
+                note(f"started the {build.spec.name} node in {time.monotonic() - started:.1f} s")
+                return node
+        time.sleep(0.05)
+    said = (build.state / "logs" / "node.log").read_text(errors="replace").strip().splitlines()
+    raise EnvironmentProblem(
+        f"the {build.spec.name} node did not start: {said[-1] if said else 'no output'}",
+        f"see {build.state / 'logs' / 'node.log'}",
+    )
+
+
+def _is_node_init(pid: int) -> bool:
+    """Whether ``pid`` is a node's PID 1 that has finished its set-up (execed catatonit)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        own = os.readlink("/proc/self/ns/pid")
+        return cmdline[0].endswith(b"catatonit") and os.readlink(f"/proc/{pid}/ns/pid") != own
+    except OSError:
+        return False
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time (field 22 of /proc/PID/stat): tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _remember(build: NodeBuild, pid: int) -> None:
+    record = {"init_pid": pid, "start_ticks": _start_ticks(pid), "build": build.directory.name}
+    path = build.state / STATE_FILE
+    path.with_suffix(".tmp").write_text(json.dumps(record) + "\n")
+    path.with_suffix(".tmp").replace(path)
+
+
+def _forget(build: NodeBuild) -> None:
+    for path in (build.state / STATE_FILE, build.state / "init.pid"):
+        path.unlink(missing_ok=True)
+    for socket in (build.state / "run").glob("*.sock"):
+        socket.unlink(missing_ok=True)
+
+
+def _alive_init(build: NodeBuild) -> int | None:
+    return _alive_state(build.state)
+
+
+def _alive_state(state: Path) -> int | None:
+    try:
+        record: dict[str, Any] = json.loads((state / STATE_FILE).read_text())
+        pid = int(record["init_pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if _start_ticks(pid) != record.get("start_ticks") or not _is_node_init(pid):
+        return None
+    return pid
+
+
+def _kill_init(pid: int) -> None:
+    """SIGKILL the node's PID 1: the kernel kills the rest of its PID namespace."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _nspids(pid: str) -> list[int]:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return [int(part) for part in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def host_pid_of(init_pid: int, node_pid: int) -> int | None:
+    """The host pid of the process a node (PID 1 ``init_pid`` on the host) knows as
+    ``node_pid``: a task whose NSpid has ``node_pid`` in the node's level and whose
+    ancestors lead to the node's PID 1 (two nodes may both have a pid ``node_pid``)."""
+    level = len(_nspids(str(init_pid))) or 2
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        nspids = _nspids(entry.name)
+        if len(nspids) < level or nspids[level - 1] != node_pid:
+            continue
+        pid, hops = int(entry.name), 0
+        while pid > 1 and hops < 64:
+            if pid == init_pid:
+                return int(entry.name)
+            pid, hops = _parent(pid), hops + 1
+    return None
+
+
+def start_daemon(
+    node: Node, name: str, argv: Sequence[str], ready: Callable[[], bool], timeout: float = 60
+) -> None:
+    """Start a daemon inside the node (its own session, logging to ``logs/NAME.log``)
+    unless ``ready()`` says it answers already; wait until it does."""
+    if ready():
+        return
+    with node_lock(f"{node.name}-{name}"):
+        if ready():
+            return
+        with open(node.log(name), "ab") as log:
+            proc.start(
+                ["setsid", "--fork", *node.enter(argv)], stdout=log.fileno(), stderr=log.fileno()
+            ).wait()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if _alive_init(node.build) is None:
+                break
+            time.sleep(0.2)
+    said = node.log(name).read_text(errors="replace").strip().splitlines()
+    raise EnvironmentProblem(
+        f"{name} did not start in the {node.name} node: {said[-1] if said else 'no output'}",
+        f"see {node.log(name)}",
+    )
