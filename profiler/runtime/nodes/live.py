@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -49,7 +50,14 @@ from typing import Any
 from profiler import proc
 from profiler.errors import EnvironmentProblem
 from profiler.runtime.nodes.catalogue import node_spec
-from profiler.runtime.nodes.rootfs import NodeBuild, build_node, find_build, node_lock
+from profiler.runtime.nodes.rootfs import (
+    NodeBuild,
+    build_node,
+    file_lock,
+    find_build,
+    node_lock,
+    other_builds,
+)
 
 # Where the host's tree is in the node (pivot_root's old root, kept).
 HOST_IN_NODE = "/.host"
@@ -98,7 +106,7 @@ mount -t tmpfs -o mode=1777 tmpfs "$rootfs/tmp"
 mkdir -p "$rootfs/run/spark-seccomp"
 mount --bind "$state/run" "$rootfs/run/spark-seccomp"
 mount --bind "$state/containers" "$rootfs/var/lib/containers"
-mount --bind "$state/containerd" "$rootfs/var/lib/containerd"
+mount --bind "$state/lib" "$rootfs/var/lib/spark-seccomp"
 mount --bind "$state/networks" "$rootfs/etc/containers/networks"
 mount --bind "$state/tmp" "$rootfs/var/tmp"
 mount -o remount,bind,ro "$rootfs"
@@ -109,7 +117,7 @@ cd "$rootfs"
 pivot_root . .host
 exec /usr/bin/catatonit -P
 """
-_STATE_DIRS = ("run", "containers", "containerd", "networks", "tmp", "logs")
+_STATE_DIRS = ("run", "containers", "lib", "networks", "tmp", "logs")
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class Node:
         """Where a file of the node's state directories is on the host (image store)."""
         for inside, state in (
             ("/var/lib/containers", "containers"),
-            ("/var/lib/containerd", "containerd"),
+            ("/var/lib/spark-seccomp", "lib"),
             (NODE_RUN, "run"),
         ):
             if node_path == inside or node_path.startswith(inside + "/"):
@@ -182,7 +190,8 @@ def running_node(name: str) -> Node | None:
 
 
 def start_node(name: str, note: Callable[[str], None] = lambda _: None) -> Node:
-    """The running node, built and started first when needed (as root)."""
+    """The running node, built and started first when needed (as root). A node still
+    running from an earlier recipe's build is stopped first."""
     spec = node_spec(name)
     build = build_node(spec, note)
     if (pid := _alive_init(build)) is not None:
@@ -192,22 +201,29 @@ def start_node(name: str, note: Callable[[str], None] = lambda _: None) -> Node:
     with node_lock(name):
         if (pid := _alive_init(build)) is not None:
             return Node(build, pid)
+        for directory in other_builds(spec):
+            if (stale := _alive_state(directory / "state")) is not None:
+                note(f"stopping the {name} node of an earlier build ({directory.name})")
+                _kill_init(stale)
+            shutil.rmtree(directory, ignore_errors=True)
         return _start(build, note)
 
 
 def stop_node(name: str) -> bool:
-    """Stop the node and everything in it; False when it was not running."""
+    """Stop the node and everything in it, whichever build it runs; False when it was not
+    running."""
     spec = node_spec(name)
-    build = find_build(spec)
-    if build is None:
-        return False
     with node_lock(name):
-        pid = _alive_init(build)
-        if pid is None:
-            return False
-        _kill_init(pid)
-        _forget(build)
-        return True
+        stopped = False
+        current = find_build(spec)
+        states = [current.state] if current is not None else []
+        states += [directory / "state" for directory in other_builds(spec)]
+        for state in states:
+            if (pid := _alive_state(state)) is not None:
+                _kill_init(pid)
+                stopped = True
+            _forget_state(state)
+        return stopped
 
 
 def build_in_use(directory: Path) -> bool:
@@ -293,9 +309,13 @@ def _remember(build: NodeBuild, pid: int) -> None:
 
 
 def _forget(build: NodeBuild) -> None:
-    for path in (build.state / STATE_FILE, build.state / "init.pid"):
+    _forget_state(build.state)
+
+
+def _forget_state(state: Path) -> None:
+    for path in (state / STATE_FILE, state / "init.pid"):
         path.unlink(missing_ok=True)
-    for socket in (build.state / "run").glob("*.sock"):
+    for socket in (state / "run").glob("*.sock"):
         socket.unlink(missing_ok=True)
 
 
@@ -367,7 +387,7 @@ def start_daemon(
     unless ``ready()`` says it answers already; wait until it does."""
     if ready():
         return
-    with node_lock(f"{node.name}-{name}"):
+    with file_lock(node.build.state / f"{name}.lock"):
         if ready():
             return
         with open(node.log(name), "ab") as log:

@@ -32,7 +32,7 @@ from profiler.runtime.nodes.catalogue import NodeSpec
 MOUNT_POINTS = (
     ".host",
     "var/lib/containers",
-    "var/lib/containerd",
+    "var/lib/spark-seccomp",
     "etc/containers/networks",
     "var/tmp",
     "run",
@@ -117,11 +117,15 @@ def find_build(spec: NodeSpec) -> NodeBuild | None:
     return build if build.versions_file.is_file() and build.rootfs.is_dir() else None
 
 
-@contextlib.contextmanager
-def node_lock(name: str) -> Iterator[None]:
+def node_lock(name: str) -> contextlib.AbstractContextManager[None]:
     """One process at a time builds, starts or stops a node (others wait)."""
-    nodes_dir().mkdir(parents=True, exist_ok=True)
-    with open(nodes_dir() / f"{name}.lock", "w") as handle:
+    return file_lock(nodes_dir() / f"{name}.lock")
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -202,18 +206,28 @@ def installed_packages(rootfs: Path) -> dict[str, str]:
     return dict(sorted(packages.items()))
 
 
+def other_builds(spec: NodeSpec) -> list[Path]:
+    """Directories of the node's builds from other recipes (and unfinished builds whose
+    process is gone)."""
+    pattern = re.compile(rf"{re.escape(spec.name)}-([0-9a-f]{{12}})(\.partial-(\d+))?")
+    found = []
+    for directory in sorted(nodes_dir().iterdir()) if nodes_dir().is_dir() else []:
+        match = pattern.fullmatch(directory.name)
+        if match is None or not directory.is_dir():
+            continue
+        if match[3] is None and match[1] == spec.build_key:
+            continue
+        if match[3] and Path(f"/proc/{match[3]}").exists():
+            continue  # another process is building it right now
+        found.append(directory)
+    return found
+
+
 def _remove_older_builds(spec: NodeSpec, keep: Path) -> None:
     """Builds of the node's earlier recipes (and their image stores) are not used again;
     a running node's build stays until that node is stopped."""
     from profiler.runtime.nodes.live import build_in_use
 
-    pattern = re.compile(rf"{re.escape(spec.name)}-[0-9a-f]{{12}}(\.partial-(\d+))?")
-    for directory in nodes_dir().iterdir():
-        match = pattern.fullmatch(directory.name)
-        if match is None or directory == keep or not directory.is_dir():
-            continue
-        if match[2] and Path(f"/proc/{match[2]}").exists():
-            continue  # another process is building it right now
-        if build_in_use(directory):
-            continue
-        shutil.rmtree(directory, ignore_errors=True)
+    for directory in other_builds(spec):
+        if directory != keep and not build_in_use(directory):
+            shutil.rmtree(directory, ignore_errors=True)
