@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CLI := $(BIN)/spark-seccomp
 
-.PHONY: setup engine image demo test unit lint profiles clean
+.PHONY: setup engine image nodes demo test unit lint profiles clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -19,12 +19,19 @@ image: setup
 	  $(CLI) image build --spark-version $(SPARK4_VERSION); \
 	else echo "image: no Docker engine can be reached: not building the Spark images"; fi
 
+# Nodes of newer Debian releases (their own Podman, runc, crun, containerd), built once
+# with mmdebstrap and cached; the tests need sid's. Needs root.
+NODES ?= sid
+nodes: setup
+	@if [ "$$(id -u)" -eq 0 ]; then $(CLI) node build $(NODES); \
+	else echo "nodes: not root: not building the nodes ($(NODES))"; fi
+
 # Without a reachable Docker engine the demo runs on the local backend (host Java and
 # pyspark under the same seccomp profiles); `--backend auto` says which it picked.
 demo: image
 	$(CLI) demo --backend auto
 
-test: image
+test: image nodes
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 unit: setup

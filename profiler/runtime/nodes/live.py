@@ -49,7 +49,7 @@ from typing import Any
 
 from profiler import proc
 from profiler.errors import EnvironmentProblem
-from profiler.runtime.nodes.catalogue import node_spec
+from profiler.runtime.nodes.catalogue import NodeSpec, catalogue, node_spec
 from profiler.runtime.nodes.rootfs import (
     NodeBuild,
     build_node,
@@ -406,3 +406,38 @@ def start_daemon(
         f"{name} did not start in the {node.name} node: {said[-1] if said else 'no output'}",
         f"see {node.log(name)}",
     )
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What ``node list`` says of a catalogued node."""
+
+    spec: NodeSpec
+    build: NodeBuild | None  # the build of its current recipe, if made
+    running: bool
+
+
+def node_statuses() -> list[NodeStatus]:
+    statuses = []
+    for spec in catalogue():
+        build = find_build(spec)
+        statuses.append(
+            NodeStatus(spec, build, build is not None and _alive_init(build) is not None)
+        )
+    return statuses
+
+
+def build_nodes(
+    names: Sequence[str], *, refresh: bool = False, note: Callable[[str], None] = lambda _: None
+) -> list[NodeBuild]:
+    """Build each node's rootfs unless its recipe has one already; ``refresh`` builds it
+    again from today's packages (sid moves), stopping the node if it runs."""
+    builds = []
+    for name in names:
+        spec = node_spec(name)
+        if refresh and (old := find_build(spec)) is not None:
+            stop_node(name)
+            with node_lock(name):
+                shutil.rmtree(old.directory, ignore_errors=True)
+        builds.append(build_node(spec, note))
+    return builds
