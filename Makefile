@@ -41,6 +41,8 @@ lint: setup
 	$(BIN)/ruff check profiler tests workloads
 	$(BIN)/ruff format --check profiler tests workloads
 	$(BIN)/mypy profiler
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 # Reference profiles: the whole catalogue recorded twice in pod shape under restricted pod
 # security, verified on this machine, then the same recordings targeted at arm64.

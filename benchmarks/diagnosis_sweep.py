@@ -21,7 +21,8 @@ from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.image import default_tag
 from profiler.runtime.docker import DockerBackend
 from profiler.runtime.interface import LabelledProfile, ProfileSet, SecurityMode
-from profiler.seccomp.profile import load_profile_set, profile_from_dict
+from profiler.runtime.profiles import load_profile_set
+from profiler.seccomp.profile import profile_from_dict
 
 REMOVALS = ("getdents64", "clone3", "socket")
 DENIED = re.compile(r"^(?:(\w+) pod: )?denied: (\S+) ")

@@ -60,7 +60,6 @@ _ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
 MAX_LISTED = 3  # denials named one per line; the rest are summed up in one line
 PRINTK_RATELIMIT = Path("/proc/sys/kernel/printk_ratelimit")
 KMSG = Path("/dev/kmsg")
-AUDIT_SECCOMP = 1326
 
 # What a user can change instead of allowing a call, where there is a well-known knob.
 WORKAROUNDS: Mapping[str, str] = {

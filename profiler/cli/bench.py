@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -13,17 +11,17 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from profiler import workloads as workloads_lib
-from profiler.bench.environment import CommandRunner
 from profiler.bench.microbench import MicrobenchReport
-from profiler.bench.microbench_run import (
-    DEFAULT_ITERATIONS,
-    MicrobenchRun,
-    run_microbench,
-    syscall_loop_binary,
-)
-from profiler.bench.runner import run_bench
+from profiler.bench.microbench_run import DEFAULT_ITERATIONS, MicrobenchRun
+from profiler.bench.runner import BenchPlan
 from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
-from profiler.check import image_slug
+from profiler.benchmark import (
+    BenchOptions,
+    BenchOutcome,
+    MicrobenchOptions,
+    check_bench_outputs,
+    run_benchmarks,
+)
 from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
@@ -32,47 +30,24 @@ from profiler.cli.common import (
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
+    load_image_profiles,
     note,
     parse_images,
     parse_modes,
     parse_pod_security,
     parse_profile_paths,
-    profiles_per_image,
     progress_reporter,
     stdout,
-    write_runtime_default,
 )
 from profiler.errors import UsageError
-from profiler.formats import jsonfile
-from profiler.formats.summary import SUMMARY_HINT
-from profiler.output import OutputFile, check_output_dir, check_output_files, write_files
-from profiler.paths import runs_dir
-from profiler.report.build import REPORT_FILES, build_report
-from profiler.report.inputs import (
-    BENCH_FILE,
-    MICROBENCH_FILE,
-    PROFILE_FILE,
-    RUNTIME_DEFAULT_FILE,
-    SUMMARY_FILE,
-    summary_from_dict,
-)
-from profiler.report.plots import require_plotting
-from profiler.runtime.interface import Backend, PodSecurity, ProfileSet, SecurityMode, Topology
+from profiler.matrix import Target, matrix_cells, matrix_targets
+from profiler.paths import run_folder
+from profiler.runtime.interface import SecurityMode, Topology
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
-from profiler.seccomp.arch import native_arch
-from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
-)
-# Everything bench writes into its run directory.
-BENCH_OUTPUTS = (
-    BENCH_FILE,
-    MICROBENCH_FILE,
-    PROFILE_FILE,
-    SUMMARY_FILE,
-    RUNTIME_DEFAULT_FILE,
-    *REPORT_FILES,
 )
 # The environment facts worth a line in the terminal; bench.json and the report have all.
 SUMMARY_KEYS = (
@@ -167,165 +142,67 @@ def bench(
     """
     from profiler.runtime.select import make_backend
 
-    # What the last step needs is checked before the first round: the run directory and
-    # the files it will hold, and matplotlib for the report's plots.
-    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("bench", run_dir)
     images = parse_images(image, spark_version)
-    folders = [root] if len(images) == 1 else [root / image_slug(i) for i in images]
-    for folder in folders:
-        check_output_dir(folder)
-        check_output_files(folder, BENCH_OUTPUTS)
-    require_plotting()
+    profile_paths = parse_profile_paths(profile, images)
+    engines = parse_engine_choices(runtime, oci_runtime)
+    cells = matrix_cells(engines, images, root)
+    # What the last step needs is checked before the first round.
+    check_bench_outputs([c.folder for c in cells], runtime_default)
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
-    profile_paths = parse_profile_paths(profile, images)
     default_modes = "unconfined,runtime-default" + (",localhost" if profile_paths else "")
     mode_list = parse_modes(modes or default_modes)
-    security = parse_pod_security(pod_security)
-    per_image = profiles_per_image(
+    per_image = load_image_profiles(
         profile_paths,
-        images,
         driver=driver_profile,
         executor=executor_profile,
         allow_unknown=allow_unknown,
     )
     if SecurityMode.LOCALHOST in mode_list and not profile_paths:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-    if runtime_default is not None:
-        load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
-    selected = workloads_lib.resolve_all(workloads or [])
-    engines = parse_engine_choices(runtime, oci_runtime)
-    reports: list[BenchReport] = []
-    micros: list[MicrobenchRun | None] = []
-    labels = []
-    for engine in engines:
-        backend = make_backend(backend_choice, note, runtime_default=runtime_default, engine=engine)
-        if microbench and isinstance(backend, CommandRunner):
-            syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
-        request = _BenchRequest(
-            workloads=tuple(selected),
-            modes=tuple(mode_list),
-            pod_security=security,
-            topology=backend.topology_for(topology, note),
-            executors=executors,
-            repeat=repeat,
-            warmup=warmup,
-            timeout_seconds=timeout,
-            precision=precision,
-            microbench=microbench,
-            micro_repeat=micro_repeat,
-            micro_iterations=micro_iterations,
-            runtime_default=runtime_default,
-        )
-        for tag, folder, (path, profiles) in zip(images, folders, per_image, strict=True):
-            if len(engines) > 1:
-                folder = root / image_slug(backend.label) / folder.relative_to(root)
-                check_output_dir(folder)
-            if len(images) > 1 or len(engines) > 1:
-                console.print(
-                    f"bench of {tag} on {backend.label} "
-                    f"({len(reports) + 1}/{len(images) * len(engines)})",
-                    highlight=False,
-                )
-            report, micro = _bench_image(backend, request, tag, path, profiles, folder)
-            reports.append(report)
-            micros.append(micro)
-            labels.append(
-                " ".join(
-                    ([backend.label] if len(engines) > 1 else [])
-                    + ([tag.rsplit(":", 1)[-1]] if len(images) > 1 else [])
-                )
-            )
-    if len(reports) > 1:
-        _print_wide(render_image_comparison(labels, reports))
-    if len(engines) > 1 and microbench:
-        _print_wide(render_runtime_comparison(labels, micros))
-
-
-@dataclass(frozen=True)
-class _BenchRequest:
-    """What every image of a bench is measured with."""
-
-    workloads: tuple[workloads_lib.Workload, ...]
-    modes: tuple[SecurityMode, ...]
-    pod_security: PodSecurity
-    topology: Topology
-    executors: int
-    repeat: int
-    warmup: int
-    timeout_seconds: float
-    precision: float
-    microbench: bool
-    micro_repeat: int
-    micro_iterations: int
-    runtime_default: Path | None
-
-
-def _bench_image(
-    backend: Backend,
-    request: _BenchRequest,
-    tag: str,
-    profile: Path | None,
-    profiles: ProfileSet | None,
-    root: Path,
-) -> tuple[BenchReport, MicrobenchRun | None]:
-    """One image's rounds, micro-benchmark, files and tables, in ``root``."""
-    profile_json = profiles.union.text if profiles is not None else None
-    root.mkdir(parents=True, exist_ok=True)
+    cells = matrix_cells(engines, images, root, per_image)
+    plan = BenchPlan(
+        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        modes=tuple(mode_list),
+        shape=RunShape(images[0], parse_pod_security(pod_security), topology, executors),
+        repeat=repeat,
+        warmup=warmup,
+        timeout_seconds=timeout,
+        precision=precision,
+    )
+    options = BenchOptions(
+        run_root=root,
+        microbench=MicrobenchOptions(micro_repeat, micro_iterations) if microbench else None,
+        runtime_default=runtime_default,
+    )
+    targets = matrix_targets(
+        plan.shape,
+        cells,
+        lambda engine: make_backend(
+            backend_choice, note, runtime_default=runtime_default, engine=engine
+        ),
+        note=note,
+    )
     with progress_reporter("bench") as on_progress:
-        report = run_bench(
-            backend,
-            request.workloads,
-            request.modes,
-            tag,
-            profiles=profiles,
-            repeat=request.repeat,
-            pod_security=request.pod_security,
-            topology=request.topology,
-            executors=request.executors,
-            run_root=root,
+        outcomes = run_benchmarks(
+            targets,
+            plan,
+            options,
             progress=on_progress,
-            warmup=request.warmup,
-            timeout_seconds=request.timeout_seconds,
-            precision=request.precision,
+            note=lambda line: console.print(line, highlight=False, markup=False),
+            on_outcome=_render_outcome,
         )
-        micro = None
-        runner = backend if isinstance(backend, CommandRunner) else None
-        if request.microbench and runner is None:
-            console.print(
-                f"note: no micro-benchmark on the {backend.name} backend", highlight=False
-            )
-        elif request.microbench and runner is not None:
-            micro = run_microbench(
-                runner,
-                tag,
-                profile_json=profile_json,
-                repeat=request.micro_repeat,
-                iterations=request.micro_iterations,
-                pod_security=request.pod_security,
-                environment=report.environment,
-                run_root=root,
-                progress=on_progress,
-            )
-    if profile is not None and profiles is not None and profile_json is not None:
-        # The copy and its summary as a pair: a summary left from another profile in a
-        # reused run directory would put that profile's syscalls in the report. The role
-        # profiles go beside it (or a stale one from an earlier bench goes).
-        summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
-        write_files(
-            [
-                OutputFile(root / PROFILE_FILE, profile_json),
-                OutputFile(root / SUMMARY_FILE, _readable_summary(summary)),
-                *(
-                    OutputFile(root / f"profile.{role}.json", labelled.text if labelled else None)
-                    for role, labelled in (
-                        ("driver", profiles.driver),
-                        ("executor", profiles.executor),
-                    )
-                ),
-            ]
-        )
-    write_runtime_default(root, request.runtime_default, backend, tag)
+    labels = [t.label for t in targets]
+    if len(outcomes) > 1:
+        _print_wide(render_image_comparison(labels, [o.report for o in outcomes]))
+    if len(engines) > 1 and microbench:
+        _print_wide(render_runtime_comparison(labels, [o.micro for o in outcomes]))
+
+
+def _render_outcome(target: Target, outcome: BenchOutcome) -> None:
+    """One image's tables, as its bench ends."""
+    report, micro = outcome.report, outcome.micro
     _print_wide(render_table(report))
     if report.role_overheads:
         _print_wide(render_role_table(report))
@@ -338,10 +215,8 @@ def _bench_image(
         for skipped in micro.skipped:
             stdout.print(f"note: micro-benchmark skipped {skipped}", highlight=False, markup=False)
     _print_wide(render_environment(report))
-    files = build_report(root)
-    console.print(f"bench.json, run logs and the report in {root}", highlight=False)
-    stdout.print(f"report: {files.html}", highlight=False, markup=False)
-    return report, micro
+    console.print(f"bench.json, run logs and the report in {outcome.run_root}", highlight=False)
+    stdout.print(f"report: {outcome.files.html}", highlight=False, markup=False)
 
 
 def render_runtime_comparison(
@@ -411,19 +286,6 @@ def render_image_comparison(labels: Sequence[str], reports: Sequence[BenchReport
                 row.append(f"{_percent(overhead.ratio)} ({interval})")
             table.add_row(*row)
     return table
-
-
-def _readable_summary(summary: Path) -> str | None:
-    """The profile's summary text when the report can read it; say so when it cannot."""
-    if not summary.is_file():
-        return None
-    try:
-        text = jsonfile.read_text(summary, str(summary), SUMMARY_HINT)
-        summary_from_dict(jsonfile.parse_json(text, str(summary), SUMMARY_HINT), str(summary))
-    except UsageError as exc:
-        note(f"note: {summary} left out of the report: {exc.message}")
-        return None
-    return text
 
 
 def render_table(report: BenchReport) -> Table:

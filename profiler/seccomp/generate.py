@@ -30,8 +30,8 @@ from profiler.seccomp.arch import (
     translate_names,
 )
 from profiler.seccomp.profile import Profile, SyscallRule, allow_all_profile
+from profiler.seccomp.recording import Recording
 from profiler.seccomp.risky import HeldBack, split_risky
-from profiler.tracing.interface import Recording
 
 ERRNO_CHOICES: Mapping[str, int] = {"enosys": errno_codes.ENOSYS, "eperm": errno_codes.EPERM}
 
@@ -90,9 +90,6 @@ class Summary:
     unknown_numbers: frozenset[int] = frozenset()
     # Recorded under several OCI runtimes: runtime -> calls only its runs made.
     oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def runs_total_for(self, workload: str) -> int:
-        return self.workloads.get(workload, 0)
 
     @property
     def flaky(self) -> tuple[str, ...]:
@@ -178,15 +175,6 @@ def summary_path_for(profile_path: Path) -> Path:
         profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
     )
     return profile_path.with_name(f"{stem}.summary.json")
-
-
-def role_profile_path(profile_path: Path, role: str) -> Path:
-    """Where a union profile's per-role profile lives: ``NAME.json`` -> ``NAME.ROLE.json``."""
-    profile_path = Path(profile_path)
-    stem = (
-        profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
-    )
-    return profile_path.with_name(f"{stem}.{role}.json")
 
 
 def load_summary(path: Path) -> Summary:

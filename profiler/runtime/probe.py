@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
-from profiler.errors import EnvironmentProblem
+from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import read_cached, write_cached
-from profiler.runtime.docker import TOOLS_DIR
-from profiler.runtime.interface import ContainerEngine, SecurityMode
-from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
+from profiler.runtime.command import TOOLS_DIR
+from profiler.runtime.interface import Backend, ContainerEngine, SecurityMode
+from profiler.seccomp.arch import canonical_arch, known_syscalls, native_arch, syscall_number
 from profiler.seccomp.engine_default import (
     EngineDefault,
     classify_probe,
     cross_check,
     engine_default_from_oci,
 )
-from profiler.seccomp.runtime_default import RuntimeDefaultReference
+from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
 
 PER_CALL_TIMEOUT = 1.0
 
@@ -89,6 +90,45 @@ def probe_runtime_default(
     )
     write_cached(cache, reference.to_json())
     return reference
+
+
+def resolve_runtime_default(
+    file: Path | None,
+    *,
+    image: str,
+    arch: str | None = None,
+    capabilities: frozenset[str] = frozenset(),
+) -> RuntimeDefaultReference:
+    """The one place that decides where "runtime-default" comes from: the profile file
+    given (``--runtime-default FILE``), else the Docker engine here, read and probed in
+    ``image`` (only for this machine's architecture)."""
+    target = canonical_arch(arch) if arch else native_arch()
+    if file is not None:
+        return load_runtime_default(file, arch=target, capabilities=capabilities)
+    if target == native_arch():
+        try:
+            return probe_runtime_default(image)
+        except EnvironmentProblem as exc:
+            raise UsageError(
+                "comparing with runtime-default needs the engine's default profile, and "
+                f"probing it failed: {exc.message}",
+                "start Docker and build the image, or pass --runtime-default FILE",
+            ) from exc
+    raise UsageError(
+        f"runtime-default for {target} cannot be probed on this {native_arch()} machine",
+        "pass --runtime-default FILE, e.g. moby's profiles/seccomp/default.json",
+    )
+
+
+def reference_beside_results(
+    file: Path | None, backend: Backend | None, image: str
+) -> RuntimeDefaultReference:
+    """The RuntimeDefault allow list kept beside bench results for the report's size
+    section: ``file``'s, else that of the engine the runs used (read and probed), else
+    Docker's."""
+    if file is None and isinstance(backend, ContainerEngine):
+        return probe_runtime_default(image, engine=backend)
+    return resolve_runtime_default(file, image=image)
 
 
 def _engine_default(engine: ContainerEngine, image: str, arch: str) -> EngineDefault | None:
