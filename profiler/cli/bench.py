@@ -26,6 +26,7 @@ from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
@@ -114,6 +115,7 @@ def bench(
     ),
     runtime: str = RUNTIMES_OPTION,
     oci_runtime: str = OCI_RUNTIMES_OPTION,
+    node: str = NODES_OPTION,
     runtime_default: Path = typer.Option(
         None,
         "--runtime-default",
@@ -145,7 +147,7 @@ def bench(
     root = run_folder("bench", run_dir)
     images = parse_images(image, spark_version)
     profile_paths = parse_profile_paths(profile, images)
-    engines = parse_engine_choices(runtime, oci_runtime)
+    engines = parse_engine_choices(runtime, oci_runtime, node)
     cells = matrix_cells(engines, images, root)
     # What the last step needs is checked before the first round.
     check_bench_outputs([c.folder for c in cells], runtime_default)

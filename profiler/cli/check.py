@@ -14,6 +14,7 @@ from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
@@ -104,6 +105,7 @@ def check(
     ),
     runtime: str = RUNTIMES_OPTION,
     oci_runtime: str = OCI_RUNTIMES_OPTION,
+    node: str = NODES_OPTION,
     runtime_default: Path = typer.Option(
         None,
         "--runtime-default",
@@ -174,7 +176,7 @@ def check(
         shape=RunShape(images[0], security, topology, executors),
         repeat=repeat,
     )
-    cells = matrix_cells(parse_engine_choices(runtime, oci_runtime), images, root, per_image)
+    cells = matrix_cells(parse_engine_choices(runtime, oci_runtime, node), images, root, per_image)
     targets = matrix_targets(
         plan.shape,
         cells,

@@ -63,10 +63,10 @@ EXECUTOR_PROFILE_OPTION = typer.Option(
 )
 
 RUNTIMES_OPTION = typer.Option(
-    "docker",
+    None,
     "--runtime",
     help="The container engine: docker, podman or containerd; several comma-separated "
-    "for a side-by-side matrix.",
+    "for a side-by-side matrix [default: docker on the host, podman on a node].",
 )
 OCI_RUNTIMES_OPTION = typer.Option(
     None,
@@ -75,7 +75,10 @@ OCI_RUNTIMES_OPTION = typer.Option(
     "docker and containerd, crun for podman].",
 )
 RUNTIME_OPTION = typer.Option(
-    "docker", "--runtime", help="The container engine: docker, podman or containerd."
+    None,
+    "--runtime",
+    help="The container engine: docker, podman or containerd [default: docker on the "
+    "host, podman on a node].",
 )
 OCI_RUNTIME_OPTION = typer.Option(
     None,
@@ -84,15 +87,33 @@ OCI_RUNTIME_OPTION = typer.Option(
 )
 
 
-def one_engine(runtime: str, oci_runtime: str | None) -> EngineChoice:
+NODES_OPTION = typer.Option(
+    None,
+    "--node",
+    help="Where the engines run: host (this machine's own), or a node of a newer Debian "
+    "release with its own Podman, runc and crun (`spark-seccomp node list`); several "
+    "comma-separated for a column per node x engine x OCI runtime [default: host].",
+)
+NODE_OPTION = typer.Option(
+    None,
+    "--node",
+    help="Where the engine runs: host (this machine's own), or a node of a newer Debian "
+    "release (`spark-seccomp node list`) [default: host].",
+)
+
+
+def one_engine(
+    runtime: str | None, oci_runtime: str | None, node: str | None = None
+) -> EngineChoice:
     """The one engine a command that runs on one engine is given."""
     from profiler.runtime.select import parse_engine_choices
 
-    choices = parse_engine_choices(runtime, oci_runtime)
+    choices = parse_engine_choices(runtime, oci_runtime, node)
     if len(choices) != 1:
         raise UsageError(
             "this command runs on one engine and OCI runtime",
-            "pass one --runtime and at most one --oci-runtime (check and bench take several)",
+            "pass one --node, one --runtime and at most one --oci-runtime "
+            "(check and bench take several)",
         )
     return choices[0]
 

@@ -11,6 +11,7 @@ from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
     EXECUTORS_OPTION,
+    NODE_OPTION,
     OCI_RUNTIME_OPTION,
     RUNTIME_OPTION,
     TOPOLOGY_OPTION,
@@ -39,6 +40,7 @@ def demo(
     ),
     runtime: str = RUNTIME_OPTION,
     oci_runtime: str = OCI_RUNTIME_OPTION,
+    node: str = NODE_OPTION,
     tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
     bench_repeat: int = typer.Option(3, "--bench-repeat", min=1, help="Rounds of the short bench."),
     image: str = typer.Option(
@@ -72,7 +74,7 @@ def demo(
     check_output_files(root, (*KNOWN_FILES, *REPORT_FILES))
     require_plotting()
     shape = RunShape(image or default_tag(), topology=topology, executors=executors)
-    backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime))
+    backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime, node))
     make_tracer = record_lib.tracer_factory(tracer, note)
     plan = DemoPlan(
         workloads=tuple(selected),

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from profiler.cli.common import (
+    NODE_OPTION,
     OCI_RUNTIME_OPTION,
     RUNTIME_OPTION,
     console,
@@ -443,6 +444,7 @@ def dry_run_command(
     ),
     runtime: str = RUNTIME_OPTION,
     oci_runtime: str = OCI_RUNTIME_OPTION,
+    node: str = NODE_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -477,7 +479,7 @@ def dry_run_command(
     if not plan_only:
         from profiler.runtime.select import make_engine
 
-        engine = one_engine(runtime, oci_runtime)
+        engine = one_engine(runtime, oci_runtime, node)
         reports = dry_run.run_plans(
             apps,
             lambda: make_engine(engine),

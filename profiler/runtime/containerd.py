@@ -38,6 +38,7 @@ from profiler.runtime.engine import (
     connect,
     containerd_bundle_configs,
     containerd_socket,
+    docker_reference,
     move_image_from_docker,
     oci_runtime_binary,
     oci_runtime_version,
@@ -120,7 +121,7 @@ class ContainerdBackend(EngineAdapter):
         return containerd_bundle_configs(NAMESPACE, container_id, roots)
 
     def make_image_available(self, image: str) -> None:
-        reference = containerd_reference(image)
+        reference = docker_reference(image)
         listed = self._ctr("images", "ls", "-q").stdout.split()
         if reference not in listed:
             move_image_from_docker(image, [*self.ctr, "images", "import", "-"], "containerd")
@@ -216,7 +217,7 @@ class ContainerdBackend(EngineAdapter):
         pid = self._pid(container, wait=0.0)
         if pid is None:
             raise EnvironmentProblem(f"containerd task {container.container_id} has no pid")
-        return pid
+        return self.location.host_pid(pid)
 
     def container_id(self, container: Any) -> str:
         return str(container.container_id)
@@ -305,7 +306,7 @@ class ContainerdBackend(EngineAdapter):
         for key, value in shape.env:
             args += ["--env", f"{key}={value}"]
         entrypoint = self._image_config(shape.image).entrypoint
-        return [*args, containerd_reference(shape.image), container_id, *entrypoint, *shape.args]
+        return [*args, docker_reference(shape.image), container_id, *entrypoint, *shape.args]
 
     def _pid(self, container: CtrContainer, *, wait: float) -> int | None:
         """The task's pid once ``ctr run`` wrote it (waiting up to ``wait`` seconds), or
@@ -364,14 +365,6 @@ class ContainerdBackend(EngineAdapter):
             self._remove(container_id)
             removed += 1
         return removed
-
-
-def containerd_reference(image: str) -> str:
-    """The name ``ctr images import`` gives an image Docker saved (``docker.io/...``)."""
-    first = image.split("/", 1)[0]
-    if "/" in image and ("." in first or ":" in first or first == "localhost"):
-        return image
-    return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
 
 
 def _cap(name: str) -> str:

@@ -10,6 +10,7 @@ from profiler.errors import EnvironmentProblem, UsageError
 from profiler.runtime.engine import ENGINES, check_engine_choice
 from profiler.runtime.interface import Backend, ContainerEngine
 from profiler.runtime.run_shape import DOCKER_RUNC, EngineChoice
+from profiler.vocabulary import Note, no_note
 
 __all__ = [
     "BACKENDS",
@@ -23,18 +24,46 @@ __all__ = [
 BACKENDS = ("auto", "docker", "local")
 
 
-def parse_engine_choices(runtimes: str | None, oci_runtimes: str | None) -> list[EngineChoice]:
-    """Every pair of the comma-separated ``--runtime`` and ``--oci-runtime`` lists, in order
-    (no ``--oci-runtime``: each engine's own default)."""
-    engines = [e.strip() for e in (runtimes or "docker").split(",") if e.strip()]
+def parse_engine_choices(
+    runtimes: str | None, oci_runtimes: str | None, nodes: str | None = None
+) -> list[EngineChoice]:
+    """Every node x engine x OCI runtime of the comma-separated ``--node``, ``--runtime``
+    and ``--oci-runtime`` lists, in order (no ``--oci-runtime``: each engine's own
+    default; no ``--runtime``: docker on the host, podman on a node, which has no Docker)."""
+    from profiler.runtime.nodes.catalogue import HOST, parse_node_names
+
     oci: list[str | None] = [o.strip() for o in (oci_runtimes or "").split(",") if o.strip()]
-    if not engines:
-        raise UsageError("--runtime names no engine", f"choose from {', '.join(ENGINES)}")
-    choices = [EngineChoice(*check_engine_choice(e, o)) for e in engines for o in oci or [None]]
+    choices = []
+    for node in parse_node_names(nodes):
+        given = runtimes or ("docker" if node == HOST else "podman")
+        engines = [e.strip() for e in given.split(",") if e.strip()]
+        if not engines:
+            raise UsageError("--runtime names no engine", f"choose from {', '.join(ENGINES)}")
+        for engine in engines:
+            for runtime in oci or [None]:
+                choice = EngineChoice(*check_engine_choice(engine, runtime), node=node)
+                if node != HOST and choice.engine not in NODE_ENGINES:
+                    raise UsageError(
+                        f"the {node} node has no {choice.engine} engine",
+                        f"nodes run {', '.join(NODE_ENGINES)}: pass --runtime podman",
+                    )
+                choices.append(choice)
     return list(dict.fromkeys(choices))
 
 
-def make_engine(choice: EngineChoice) -> ContainerEngine:
+# The engines the tool runs on a node (its containerd waits for the CRI engine).
+NODE_ENGINES = ("podman",)
+
+
+def make_engine(choice: EngineChoice, note: Note = no_note) -> ContainerEngine:
+    """The engine of ``choice``; a node's is started (and built) first when needed, and
+    ``note`` hears about that."""
+    if choice.node != "host":
+        from profiler.runtime.nodes.live import start_node
+        from profiler.runtime.podman import PodmanBackend
+
+        location = start_node(choice.node, note).location(choice.engine, choice.oci_runtime)
+        return PodmanBackend(oci_runtime=choice.oci_runtime, location=location)
     if choice.engine == "podman":
         from profiler.runtime.podman import PodmanBackend
 
@@ -75,7 +104,7 @@ def make_backend(
             )
         return LocalBackend(runtime_default=runtime_default, note=note)
     if choice == "docker" or engine != DOCKER_RUNC:
-        return make_engine(engine)
+        return make_engine(engine, note)
     from profiler.runtime.docker import DockerBackend
     from profiler.runtime.engine import connect
 

@@ -22,9 +22,10 @@ import pytest
 from profiler import workloads
 from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.errors import EnvironmentProblem
-from profiler.runtime.docker import RUNTIME_REFUSED_EXIT
+from profiler.runtime.command import RUNTIME_REFUSED_EXIT
 from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
-from profiler.runtime.nodes.podman import NodePodmanBackend
+from profiler.runtime.podman import PodmanBackend
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import EngineChoice, make_engine
 from tests.conftest import missing
 
@@ -40,17 +41,19 @@ COMMITTED = sorted(
 )
 
 
-def _node_engine(oci_runtime: str) -> NodePodmanBackend:
+def _node_engine(oci_runtime: str) -> PodmanBackend:
     if os.geteuid() != 0:
         missing("nodes need root (mmdebstrap, namespaces, mounts)")
     for tool in ("mmdebstrap", "unshare", "nsenter", "pivot_root"):
         if shutil.which(tool) is None:
             missing(f"{tool} is not installed (`make setup` installs it)")
     try:
-        return NodePodmanBackend(NODE, oci_runtime=oci_runtime)
+        engine = make_engine(EngineChoice("podman", oci_runtime, node=NODE))
     except EnvironmentProblem as exc:
         missing(f"the {NODE} node: {exc.message}")
         raise
+    assert isinstance(engine, PodmanBackend)
+    return engine
 
 
 def _image_for(profile: Path) -> str:
@@ -93,9 +96,8 @@ def test_the_fastest_job_passes_every_mode_in_pod_shape_on_the_newest_runc(
     plan = CheckPlan(
         workloads=(workloads.resolve(FASTEST),),
         modes=MODES,
-        image=spark_image,
+        shape=RunShape(spark_image, topology=Topology.POD),
         profiles=_reference(spark_image),
-        topology=Topology.POD,
     )
     report = run_check(engine, plan, CheckOptions(timeout_seconds=300, run_root=tmp_path))
     for mode in MODES:
@@ -122,9 +124,8 @@ def test_a_call_only_the_newer_runc_needs(spark_image: str, tmp_path: Path) -> N
     plan = CheckPlan(
         workloads=(workloads.resolve(FASTEST),),
         modes=(SecurityMode.LOCALHOST,),
-        image=spark_image,
+        shape=RunShape(spark_image, topology=Topology.POD),
         profiles=ProfileSet.single(profile, "without openat2, readlinkat"),
-        topology=Topology.POD,
     )
     report = run_check(engine, plan, CheckOptions(timeout_seconds=300, run_root=tmp_path))
     cell = report.cell(FASTEST, SecurityMode.LOCALHOST)
@@ -153,7 +154,8 @@ def test_a_node_leaves_nothing_on_the_host_and_nothing_of_it_survives_its_stop(
     from profiler.runtime.nodes.live import running_node, start_node, stop_node
 
     engine = _node_engine("crun")
-    node = engine.node
+    node = running_node(NODE)
+    assert node is not None
     # A container of the node: its pid as the node's engine says it is translated to the
     # host's, and that process is in a mount namespace of its own (tracers key on it).
     engine.require_image(spark_image)
@@ -163,7 +165,7 @@ def test_a_node_leaves_nothing_on_the_host_and_nothing_of_it_survives_its_stop(
     try:
         container.reload()
         node_pid = int(container.attrs["State"]["Pid"])
-        host_pid = node.host_pid(node_pid)
+        host_pid = engine.location.host_pid(node_pid)
         assert host_pid is not None and host_pid != node_pid
         assert os.readlink(f"/proc/{host_pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
         assert os.readlink(f"/proc/{host_pid}/ns/mnt") != os.readlink(
@@ -194,5 +196,5 @@ def test_a_node_leaves_nothing_on_the_host_and_nothing_of_it_survives_its_stop(
     # It starts again with its image store as it was.
     again = start_node(NODE)
     assert again.init_pid != node.init_pid
-    restarted = NodePodmanBackend(again, oci_runtime="crun")
+    restarted = PodmanBackend(oci_runtime="crun", location=again.location("podman", "crun"))
     restarted.client.images.get(spark_image)

@@ -11,8 +11,8 @@ service per OCI runtime, later containerd) are started inside with ``nsenter``.
 
 - The host's eBPF recorder still keys containers by mount namespace: the node's
   containers get mount namespaces of their own, and bpftrace reports host pids.
-  Engines in the node report pids of the node's PID namespace; ``host_pid`` translates
-  (NSpid in /proc/PID/status), so tracers are given host pids.
+  Engines in the node report pids of the node's PID namespace; their ``EngineLocation``
+  translates (NSpid in /proc/PID/status), so tracers are given host pids.
 - The tool reaches the node's engines by Unix socket: the node's /run/spark-seccomp is a
   directory of the node's state on the host, and path sockets work across network
   namespaces. Host paths a container must mount (the job, the run's conf) are found in
@@ -48,12 +48,12 @@ from pathlib import Path
 from typing import Any
 
 from profiler import proc
-from profiler.errors import EnvironmentProblem
+from profiler.errors import EnvironmentProblem, UsageError
+from profiler.runtime.location import EngineLocation
 from profiler.runtime.nodes.catalogue import NodeSpec, catalogue, node_spec
 from profiler.runtime.nodes.rootfs import (
     NodeBuild,
     build_node,
-    file_lock,
     find_build,
     node_lock,
     other_builds,
@@ -156,24 +156,27 @@ class Node:
         """The host path of a socket the node's daemons listen on (``name.sock``)."""
         return self.build.state / "run" / f"{name}.sock"
 
-    def node_path(self, host_path: str | Path) -> str:
-        """Where a host file or directory is seen inside the node."""
-        return HOST_IN_NODE + str(Path(host_path).resolve())
-
-    def host_path(self, node_path: str) -> Path:
-        """Where a file of the node's state directories is on the host (image store)."""
-        for inside, state in (
-            ("/var/lib/containers", "containers"),
-            ("/var/lib/spark-seccomp", "lib"),
-            (NODE_RUN, "run"),
-        ):
-            if node_path == inside or node_path.startswith(inside + "/"):
-                return self.build.state / state / node_path[len(inside) :].lstrip("/")
-        raise ValueError(f"{node_path} is not in a state directory of the node")
-
-    def host_pid(self, node_pid: int) -> int | None:
-        """The host pid of a process the node's engines call ``node_pid``, or None."""
-        return host_pid_of(self.init_pid, node_pid)
+    def location(self, engine: str, oci_runtime: str) -> EngineLocation:
+        """Where the node's ``engine`` whose containers run ``oci_runtime`` lives, for the
+        host's adapters: its socket in the node's state, the node's binaries run through
+        ``enter``, its bundles, the host's tree at /.host, pids of the node's namespace."""
+        if engine != "podman":
+            raise UsageError(
+                f"the {self.name} node runs podman (its containerd waits for the CRI engine)",
+                f"use --runtime podman with --node {self.name}",
+            )
+        storage = self.build.state / "containers" / "storage" / "overlay-containers"
+        return EngineLocation(
+            name=self.name,
+            socket=self.socket(f"{engine}-{oci_runtime}"),
+            command_prefix=tuple(self.enter([])),
+            binaries=(("podman", "/usr/bin/podman"),),
+            bundle_roots=(storage,),
+            rootfs=self.build.rootfs,
+            description=self.build.summary(),
+            host_tree=HOST_IN_NODE,
+            pid_namespace_init=self.init_pid,
+        )
 
     def log(self, name: str) -> Path:
         return self.build.state / "logs" / f"{name}.log"
@@ -201,12 +204,19 @@ def start_node(name: str, note: Callable[[str], None] = lambda _: None) -> Node:
     with node_lock(name):
         if (pid := _alive_init(build)) is not None:
             return Node(build, pid)
-        for directory in other_builds(spec):
-            if (stale := _alive_state(directory / "state")) is not None:
-                note(f"stopping the {name} node of an earlier build ({directory.name})")
-                _kill_init(stale)
-            shutil.rmtree(directory, ignore_errors=True)
+        _remove_other_builds(spec, note)
         return _start(build, note)
+
+
+def _remove_other_builds(spec: NodeSpec, note: Callable[[str], None]) -> None:
+    """Builds of the node's earlier recipes (and their image stores) are not used again:
+    a node still running from one is stopped, and they are removed (hold the node's lock).
+    The node's mounts live only in its own mount namespace, so nothing is mounted there."""
+    for directory in other_builds(spec):
+        if (stale := _alive_state(directory / "state")) is not None:
+            note(f"stopping the {spec.name} node of an earlier build ({directory.name})")
+            _kill_init(stale)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def stop_node(name: str) -> bool:
@@ -224,11 +234,6 @@ def stop_node(name: str) -> bool:
                 stopped = True
             _forget_state(state)
         return stopped
-
-
-def build_in_use(directory: Path) -> bool:
-    """Whether a node runs from the build in ``directory`` (it must not be removed)."""
-    return _alive_state(directory / "state") is not None
 
 
 def _start(build: NodeBuild, note: Callable[[str], None]) -> Node:
@@ -343,71 +348,6 @@ def _kill_init(pid: int) -> None:
         time.sleep(0.05)
 
 
-def _nspids(pid: str) -> list[int]:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("NSpid:"):
-                return [int(part) for part in line.split()[1:]]
-    except (OSError, ValueError):
-        pass
-    return []
-
-
-def _parent(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def host_pid_of(init_pid: int, node_pid: int) -> int | None:
-    """The host pid of the process a node (PID 1 ``init_pid`` on the host) knows as
-    ``node_pid``: a task whose NSpid has ``node_pid`` in the node's level and whose
-    ancestors lead to the node's PID 1 (two nodes may both have a pid ``node_pid``)."""
-    level = len(_nspids(str(init_pid))) or 2
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        nspids = _nspids(entry.name)
-        if len(nspids) < level or nspids[level - 1] != node_pid:
-            continue
-        pid, hops = int(entry.name), 0
-        while pid > 1 and hops < 64:
-            if pid == init_pid:
-                return int(entry.name)
-            pid, hops = _parent(pid), hops + 1
-    return None
-
-
-def start_daemon(
-    node: Node, name: str, argv: Sequence[str], ready: Callable[[], bool], timeout: float = 60
-) -> None:
-    """Start a daemon inside the node (its own session, logging to ``logs/NAME.log``)
-    unless ``ready()`` says it answers already; wait until it does."""
-    if ready():
-        return
-    with file_lock(node.build.state / f"{name}.lock"):
-        if ready():
-            return
-        with open(node.log(name), "ab") as log:
-            proc.start(
-                ["setsid", "--fork", *node.enter(argv)], stdout=log.fileno(), stderr=log.fileno()
-            ).wait()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            if _alive_init(node.build) is None:
-                break
-            time.sleep(0.2)
-    said = node.log(name).read_text(errors="replace").strip().splitlines()
-    raise EnvironmentProblem(
-        f"{name} did not start in the {node.name} node: {said[-1] if said else 'no output'}",
-        f"see {node.log(name)}",
-    )
-
-
 @dataclass(frozen=True)
 class NodeStatus:
     """What ``node list`` says of a catalogued node."""
@@ -440,4 +380,6 @@ def build_nodes(
             with node_lock(name):
                 shutil.rmtree(old.directory, ignore_errors=True)
         builds.append(build_node(spec, note))
+        with node_lock(name):
+            _remove_other_builds(spec, note)
     return builds

@@ -183,7 +183,6 @@ def _build(spec: NodeSpec, note: Callable[[str], None]) -> NodeBuild:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     note(f"built the {spec.name} node in {time.monotonic() - started:.0f} s: {final.summary()}")
-    _remove_older_builds(spec, keep=final.directory)
     return final
 
 
@@ -221,13 +220,3 @@ def other_builds(spec: NodeSpec) -> list[Path]:
             continue  # another process is building it right now
         found.append(directory)
     return found
-
-
-def _remove_older_builds(spec: NodeSpec, keep: Path) -> None:
-    """Builds of the node's earlier recipes (and their image stores) are not used again;
-    a running node's build stays until that node is stopped."""
-    from profiler.runtime.nodes.live import build_in_use
-
-    for directory in other_builds(spec):
-        if directory != keep and not build_in_use(directory):
-            shutil.rmtree(directory, ignore_errors=True)

@@ -3,9 +3,12 @@ names images get in a node's Podman."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from profiler.errors import UsageError
+from profiler.runtime.engine import docker_reference
 from profiler.runtime.nodes.catalogue import (
     HOST,
     NodeSpec,
@@ -14,8 +17,8 @@ from profiler.runtime.nodes.catalogue import (
     parse_catalogue,
     parse_node_names,
 )
-from profiler.runtime.nodes.podman import docker_normalized_name, podman_loaded_name
 from profiler.runtime.nodes.rootfs import upstream_version
+from profiler.runtime.podman import podman_loaded_name
 
 GOOD = """
 common: &engines [podman, runc, crun]
@@ -121,4 +124,15 @@ def test_versions_are_printed_as_the_projects_call_them(debian: str, upstream: s
 )
 def test_image_names_in_a_nodes_podman(image: str, loaded: str, normalized: str) -> None:
     assert podman_loaded_name(image) == loaded
-    assert docker_normalized_name(image) == normalized
+    assert docker_reference(image) == normalized
+
+
+def test_a_node_engine_is_given_host_paths_through_the_hosts_tree(tmp_path: Path) -> None:
+    from profiler.runtime.location import EngineLocation
+
+    location = EngineLocation(name="sid", rootfs=tmp_path / "rootfs", host_tree="/.host")
+    assert location.engine_path(tmp_path / "job") == f"/.host{tmp_path}/job"
+    assert location.suffix == "@sid"
+    # The host's own engine sees host paths as they are, and its pids are the host's.
+    assert EngineLocation().engine_path("/tmp/x") == "/tmp/x"
+    assert EngineLocation().host_pid(1234) == 1234
