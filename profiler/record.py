@@ -19,6 +19,7 @@ from profiler.errors import UsageError, VerificationFailed
 from profiler.paths import slug
 from profiler.runtime.interface import (
     Backend,
+    ContainerEngine,
     LabelledProfile,
     ProfileSet,
     SecurityMode,
@@ -26,7 +27,7 @@ from profiler.runtime.interface import (
 from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
-from profiler.tracing.interface import Recording, Tracer, merge_roles
+from profiler.tracing.interface import Recording, Tracer, merge_roles, with_runtime_version
 from profiler.vocabulary import ROLES, Progress, no_progress
 from profiler.workloads import Workload
 
@@ -105,6 +106,7 @@ def record_workloads(
     """Trace every workload ``runs`` times under the recording filter: one recording per
     run and container role, saved as ``recording[.ROLE].json`` in the run's folder."""
     recording_profile = generate.recording_profile().to_json()
+    oci_runtime = oci_runtime_of(backend)
     recordings = []
     total = len(plan.workloads) * plan.runs
     done = 0
@@ -138,6 +140,8 @@ def record_workloads(
                 )
             pod_security = plan.shape.pod_security.value
             for traced in tracer.recordings(workload.name, index, pod_security):
+                if oci_runtime is not None:
+                    traced = with_runtime_version(traced, oci_runtime)
                 traced = replace(
                     traced,
                     exit_code=result.exit_code,
@@ -150,6 +154,19 @@ def record_workloads(
             done += 1
     progress("recorded", done, total)
     return recordings
+
+
+def oci_runtime_of(backend: Backend) -> str | None:
+    """ "runc 1.3.6": the OCI runtime and version an engine backend runs (None for the
+    local backend, whose processes no runtime starts)."""
+    if not isinstance(backend, ContainerEngine):
+        return None
+    said = backend.versions().get("oci_runtime", "")
+    name, _, version = said.partition(" ")
+    if not version or version == "unknown":
+        return name or None
+    # Debian's "1.3.6+ds1": the project's own version is what people look up.
+    return f"{name} {version.split('+', 1)[0].split('~', 1)[0]}"
 
 
 def by_run(recordings: Sequence[Recording]) -> list[Recording]:

@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_checks
+from profiler.check import (
+    CheckOptions,
+    CheckPlan,
+    CheckReport,
+    Verdict,
+    run_checks,
+    versions_line,
+)
 from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
@@ -197,6 +204,8 @@ def check(
             diagnoser_for=lambda b: ComplainDiagnoser(b, runtime_default=runtime_default),
         )
     stdout.print(render_table(reports[0]) if len(reports) == 1 else render_matrix(reports))
+    for line in dict.fromkeys(versions_line(r.runtime, dict(r.versions)) for r in reports):
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
     for line in dict.fromkeys(n for r in reports for n in r.notes):
         note(f"note: {line}")
     for target, report in zip(targets, reports, strict=True):
