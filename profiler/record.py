@@ -220,9 +220,11 @@ def record_profile(
     verify: bool = True,
     progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
+    verify_on: Sequence[Backend] | None = None,
 ) -> RecordOutcome:
     """record under each backend (or take ``recordings``) -> derive one set of profiles ->
-    verify them under each backend. ``RecordOutcome.verification`` says whether the
+    verify them under each backend (or each of ``verify_on``: the recording engines and
+    a node of the newest release, whose OCI runtimes need calls older ones do not). ``RecordOutcome.verification`` says whether the
     profiles broke a workload; ``on_derived`` sees the profiles before they are verified
     (the CLI prints the review and keeps the candidates).
 
@@ -230,7 +232,8 @@ def record_profile(
     on nodes with either: each runtime's runs and logs go in ``run_root/<engine-runtime>``,
     numbered after the previous runtime's (every run counts once), and the summaries name
     the calls only one runtime's runs made."""
-    several = len(backends) > 1
+    verifiers = list(verify_on) if verify_on is not None else list(backends)
+    several = len({b.label for b in (*backends, *verifiers)}) > 1
 
     def root_of(backend: Backend) -> Path:
         return run_root / slug(backend.label) if several else run_root
@@ -263,13 +266,15 @@ def record_profile(
         }
     on_derived(profiles)
     outcome = RecordOutcome(profiles, tuple(recordings))
-    if not verify or not backends:
+    if not verify or not verifiers:
         return outcome
     reports = tuple(
         verify_profiles(backend, plan, outcome, run_root=root_of(backend), progress=progress)
-        for backend in backends
+        for backend in verifiers
     )
-    return replace(outcome, verification=reports[0], verifications=reports if several else ())
+    return replace(
+        outcome, verification=reports[0], verifications=reports if len(reports) > 1 else ()
+    )
 
 
 def runtime_only_calls(unions: dict[str, DerivedProfile]) -> dict[str, tuple[str, ...]]:

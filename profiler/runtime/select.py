@@ -3,7 +3,7 @@ the local backend when no engine is reachable."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem, UsageError
@@ -53,6 +53,32 @@ def parse_engine_choices(
 
 # The engines the tool runs on a node (its containerd waits for the CRI engine).
 NODE_ENGINES = ("podman",)
+# What a node's engine runs when a profile is verified there: both OCI runtimes clusters
+# run, since each needs calls of its own after the filter.
+NODE_VERIFY_RUNTIMES = ("runc", "crun")
+
+
+def verification_choices(
+    recorded: Sequence[EngineChoice], verify_nodes: str | None = None
+) -> list[EngineChoice]:
+    """Where ``record`` verifies: the engines it recorded on, and on every verification
+    node (``--verify-node``; by default the recording nodes and the catalogue's newest)
+    the node's Podman with runc and with crun; a host not recorded on verifies on Docker."""
+    from profiler.runtime.nodes.catalogue import HOST, newest_node, parse_node_names
+
+    if verify_nodes is None:
+        nodes = [*dict.fromkeys([*(c.node for c in recorded), newest_node().name])]
+    else:
+        nodes = list(parse_node_names(verify_nodes))
+    choices = [c for c in recorded if c.node in nodes]
+    for node in nodes:
+        if node == HOST:
+            if not any(c.node == HOST for c in choices):
+                choices.append(DOCKER_RUNC)
+            continue
+        engine = next((c.engine for c in recorded if c.node == node), NODE_ENGINES[0])
+        choices += [EngineChoice(engine, runtime, node) for runtime in NODE_VERIFY_RUNTIMES]
+    return list(dict.fromkeys(choices))
 
 
 def make_engine(choice: EngineChoice, note: Note = no_note) -> ContainerEngine:

@@ -74,3 +74,26 @@ def test_nodes_times_engines_times_oci_runtimes() -> None:
 def test_what_a_node_cannot_run_is_a_usage_error(runtime: str | None, node: str, said: str) -> None:
     with pytest.raises(UsageError, match=said):
         parse_engine_choices(runtime, None, node)
+
+
+def test_record_verifies_on_the_newest_node_with_runc_and_crun_by_default() -> None:
+    from profiler.runtime.select import verification_choices
+
+    recorded = parse_engine_choices(None, None, None)  # docker/runc on the host
+    assert [c.label for c in verification_choices(recorded)] == [
+        "docker/runc",
+        "podman/runc@sid",
+        "podman/crun@sid",
+    ]
+    # Told otherwise: the host alone, or a node recorded on keeps its own choices first.
+    assert verification_choices(recorded, "host") == recorded
+    on_sid = parse_engine_choices(None, "crun", "sid")
+    assert [c.label for c in verification_choices(on_sid)] == [
+        "podman/crun@sid",
+        "podman/runc@sid",
+    ]
+    assert [c.label for c in verification_choices(on_sid, "host,trixie")] == [
+        "docker/runc",
+        "podman/runc@trixie",
+        "podman/crun@trixie",
+    ]
