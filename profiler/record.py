@@ -223,20 +223,23 @@ def record_profile(
     verify_on: Sequence[Backend] | None = None,
 ) -> RecordOutcome:
     """record under each backend (or take ``recordings``) -> derive one set of profiles ->
-    verify them under each backend (or each of ``verify_on``: the recording engines and
-    a node of the newest release, whose OCI runtimes need calls older ones do not). ``RecordOutcome.verification`` says whether the
-    profiles broke a workload; ``on_derived`` sees the profiles before they are verified
-    (the CLI prints the review and keeps the candidates).
+    verify them under each backend, or under each of ``verify_on`` (the recording engines
+    and a node of the newest release, whose OCI runtimes need calls older ones do not).
+    ``RecordOutcome.verification`` says whether the profiles broke a workload;
+    ``on_derived`` sees the profiles before they are verified (the CLI prints the review
+    and keeps the candidates).
 
-    Several backends are one engine under several OCI runtimes, so that the profiles work
-    on nodes with either: each runtime's runs and logs go in ``run_root/<engine-runtime>``,
-    numbered after the previous runtime's (every run counts once), and the summaries name
-    the calls only one runtime's runs made."""
+    Several backends are engines and OCI runtimes (on the host and on nodes), so that the
+    profiles work on nodes with any of them: each one's runs and logs go in
+    ``run_root/<engine-runtime[-node]>``, numbered after the previous one's (every run
+    counts once), and the summaries name the calls only one's runs made. Verifications on
+    several backends go in the same way, each under its own folder."""
     verifiers = list(verify_on) if verify_on is not None else list(backends)
-    several = len({b.label for b in (*backends, *verifiers)}) > 1
+    several = len({b.label for b in backends}) > 1
+    several_verifiers = len({b.label for b in verifiers}) > 1
 
-    def root_of(backend: Backend) -> Path:
-        return run_root / slug(backend.label) if several else run_root
+    def root_of(backend: Backend, apart: bool) -> Path:
+        return run_root / slug(backend.label) if apart else run_root
 
     only: dict[str, tuple[str, ...]] = {}
     if recordings is None:
@@ -245,7 +248,7 @@ def record_profile(
         per_runtime: dict[str, list[Recording]] = {}
         for offset, backend in enumerate(backends):
             recorded = record_workloads(
-                backend, plan, make_tracer, run_root=root_of(backend), progress=progress
+                backend, plan, make_tracer, run_root=root_of(backend, several), progress=progress
             )
             per_runtime[backend.label] = [
                 replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
@@ -269,7 +272,9 @@ def record_profile(
     if not verify or not verifiers:
         return outcome
     reports = tuple(
-        verify_profiles(backend, plan, outcome, run_root=root_of(backend), progress=progress)
+        verify_profiles(
+            backend, plan, outcome, run_root=root_of(backend, several_verifiers), progress=progress
+        )
         for backend in verifiers
     )
     return replace(

@@ -28,6 +28,7 @@ from profiler.runtime.podman import PodmanBackend
 from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import EngineChoice, make_engine
 from tests.conftest import missing
+from tests.integration.conftest import cli
 
 REPO = Path(__file__).resolve().parents[2]
 NODE = "sid"
@@ -198,3 +199,58 @@ def test_a_node_leaves_nothing_on_the_host_and_nothing_of_it_survives_its_stop(
     assert again.init_pid != node.init_pid
     restarted = PodmanBackend(oci_runtime="crun", location=again.location("podman", "crun"))
     restarted.client.images.get(spark_image)
+
+
+def _runtime_calls(recordings_root: Path) -> dict[str, set[str]]:
+    """Container-runtime role (named with its version) -> the calls recorded under it."""
+    found: dict[str, set[str]] = {}
+    for path in recordings_root.rglob("recording*.json"):
+        for name, roles in json.loads(path.read_text())["counts"].items():
+            for role in roles:
+                if role.startswith("container runtime"):
+                    found.setdefault(role, set()).add(name)
+    return found
+
+
+def test_a_recording_on_the_newest_node_names_what_its_runc_calls_after_the_filter(
+    spark_image: str, tmp_path: Path
+) -> None:
+    """Recorded on the host's runc and the newest node's, the container-runtime role is
+    named per runtime version, the newer runc's calls include some the older one's do not,
+    the summary names the calls only one engine's runs needed, and the profile is verified
+    by default on the newest node with runc and crun too."""
+    if os.geteuid() != 0 or shutil.which("bpftrace") is None:
+        missing("recording needs root and bpftrace")
+    _node_engine("runc")
+    out = tmp_path / "p.json"
+    code = cli(
+        "record",
+        str(REPO / "tests" / "fixtures" / "scripts" / "tiny_job.py"),
+        "--image",
+        spark_image,
+        "--topology",
+        "local",
+        "--node",
+        f"host,{NODE}",
+        "--oci-runtime",
+        "runc",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--timeout",
+        "300",
+    )
+    assert code == 0
+    host = _runtime_calls(tmp_path / "run" / "docker-runc" / "record")
+    node = _runtime_calls(tmp_path / "run" / f"podman-runc-{NODE}" / "record")
+    ((host_role, older),) = host.items()
+    ((node_role, newer),) = node.items()
+    assert host_role.startswith("container runtime (runc ") and node_role != host_role
+    assert {"execve", "close"} <= newer  # it execs the entrypoint after the filter
+    assert newer - older, (node_role, sorted(newer), host_role, sorted(older))
+    summary = json.loads(out.with_name("p.summary.json").read_text())
+    assert summary["oci_runtime_only"][f"podman/runc@{NODE}"]
+    # Verified where it was recorded and on the newest node with both OCI runtimes.
+    for label in ("docker-runc", f"podman-runc-{NODE}", f"podman-crun-{NODE}"):
+        assert (tmp_path / "run" / label / "verify").is_dir(), label
