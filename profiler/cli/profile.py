@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
+from profiler.cli.common import (
+    NODES_OPTION,
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
+    console,
+    note,
+    stdout,
+)
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
@@ -36,6 +43,7 @@ def runtime_default_(
     ),
     runtime: str = RUNTIMES_OPTION,
     oci_runtime: str = OCI_RUNTIMES_OPTION,
+    node: str = NODES_OPTION,
 ) -> None:
     """Read and probe what each engine's RuntimeDefault really allows (cached per engine
     and OCI runtime version).
@@ -54,8 +62,8 @@ def runtime_default_(
     if out is not None:
         check_output_path(out, stdout_ok=True)
     references = {}
-    for choice in parse_engine_choices(runtime, oci_runtime):
-        engine = make_engine(choice)
+    for choice in parse_engine_choices(runtime, oci_runtime, node):
+        engine = make_engine(choice, note)
         references[choice.label] = probe_runtime_default(image or default_tag(), engine=engine)
     if len(references) == 1:
         (reference,) = references.values()
@@ -297,19 +305,27 @@ def _side(
 
 
 def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaultReference:
-    """``runtime-default:podman`` (or ``:containerd/runc``): that engine's, read and probed."""
+    """``runtime-default:podman`` (or ``:containerd/runc``, or ``:podman@sid`` for a
+    node's): that engine's, read and probed."""
     from profiler.image import default_tag
     from profiler.runtime.probe import probe_runtime_default
     from profiler.runtime.select import make_engine, parse_engine_choices
 
-    engine_name, _, oci = engine_text.partition("/")
-    (choice,) = parse_engine_choices(engine_name, oci or None)
+    engines, _, node = engine_text.partition("@")
+    engine_name, _, oci = engines.partition("/")
+    choices = parse_engine_choices(engine_name, oci or None, node or None)
+    if len(choices) != 1:
+        raise UsageError(
+            f"{RUNTIME_DEFAULT}:{engine_text} names more than one engine",
+            "name one: runtime-default:ENGINE[/OCI-RUNTIME][@NODE]",
+        )
+    (choice,) = choices
     if arch and canonical_arch(arch) != native_arch():
         raise UsageError(
             f"{RUNTIME_DEFAULT}:{engine_text} can only be probed for {native_arch()} here",
             "drop --arch, or pass --runtime-default FILE",
         )
-    engine = make_engine(choice)
+    engine = make_engine(choice, note)
     return probe_runtime_default(default_tag(), engine=engine)
 
 
@@ -317,8 +333,8 @@ def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaul
 def diff(
     a: str = typer.Argument(
         ...,
-        help="A profile file, runtime-default, or runtime-default:ENGINE[/OCI-RUNTIME] "
-        "(e.g. runtime-default:podman).",
+        help="A profile file, runtime-default, or runtime-default:ENGINE[/OCI-RUNTIME][@NODE] "
+        "(e.g. runtime-default:podman, runtime-default:podman@sid).",
     ),
     b: str = typer.Argument(..., help="The same, for the other side."),
     runtime_default: Path = typer.Option(

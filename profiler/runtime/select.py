@@ -159,10 +159,28 @@ def cleanup_everywhere() -> dict[str, int | str]:
         choices.append(EngineChoice("podman", runtime))
     if any(socket.exists() for socket in CONTAINERD_SOCKETS):
         choices.append(EngineChoice("containerd", "runc"))
+    choices += _running_node_engines()
     removed: dict[str, int | str] = {}
     for choice in choices:
+        name = choice.engine if choice.node == "host" else f"{choice.engine}@{choice.node}"
         try:
-            removed[choice.engine] = make_engine(choice).cleanup()
+            removed[name] = make_engine(choice).cleanup()
         except EnvironmentProblem as exc:
-            removed[choice.engine] = exc.message
+            removed[name] = exc.message
     return removed
+
+
+def _running_node_engines() -> list[EngineChoice]:
+    """A Podman of each running node whose API service is up (nodes are not started for
+    a cleanup: a node that is not running has nothing running in it)."""
+    from profiler.runtime.nodes.live import node_statuses
+
+    choices = []
+    for status in node_statuses():
+        if not status.running or status.build is None:
+            continue
+        services = sorted((status.build.state / "run").glob("podman-*.sock"))
+        if services:
+            runtime = services[0].name.removeprefix("podman-").removesuffix(".sock")
+            choices.append(EngineChoice("podman", runtime, status.spec.name))
+    return choices
