@@ -70,6 +70,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(
         "profiler.runtime.engine.CONTAINERD_SOCKETS", (tmp_path / "no-containerd.sock",)
     )
+    # ...and no node is built or running, as their builds live in the tool's cache.
+    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path / "cache"))
 
     def no_backend(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("an adversarial case reached make_backend")
