@@ -38,9 +38,9 @@ unit: setup
 	$(BIN)/python -m pytest -ra tests/unit
 
 lint: setup
-	$(BIN)/ruff check profiler tests workloads
-	$(BIN)/ruff format --check profiler tests workloads
-	$(BIN)/mypy profiler
+	$(BIN)/ruff check profiler tests workloads benchmarks
+	$(BIN)/ruff format --check profiler tests workloads benchmarks
+	$(BIN)/mypy profiler benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/vulture
 

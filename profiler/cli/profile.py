@@ -56,15 +56,14 @@ def runtime_default_(
     and --out gets ``{"engines": {label: reference}}``.
     """
     from profiler.image import default_tag
-    from profiler.runtime.probe import probe_runtime_default
-    from profiler.runtime.select import make_engine, parse_engine_choices
+    from profiler.runtime.probe import probe_engines
+    from profiler.runtime.select import parse_engine_choices
 
     if out is not None:
         check_output_path(out, stdout_ok=True)
-    references = {}
-    for choice in parse_engine_choices(runtime, oci_runtime, node):
-        engine = make_engine(choice, note)
-        references[choice.label] = probe_runtime_default(image or default_tag(), engine=engine)
+    references = probe_engines(
+        parse_engine_choices(runtime, oci_runtime, node), image or default_tag(), note
+    )
     if len(references) == 1:
         (reference,) = references.values()
         text = reference.to_json()

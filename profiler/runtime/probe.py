@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import read_cached, write_cached
 from profiler.runtime.command import TOOLS_DIR
 from profiler.runtime.interface import Backend, ContainerEngine, SecurityMode
+from profiler.runtime.run_shape import DOCKER_RUNC, EngineChoice
 from profiler.seccomp.arch import canonical_arch, known_syscalls, native_arch, syscall_number
 from profiler.seccomp.engine_default import (
     EngineDefault,
@@ -32,6 +34,7 @@ from profiler.seccomp.engine_default import (
     engine_default_from_oci,
 )
 from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
+from profiler.vocabulary import Note, no_note
 
 PER_CALL_TIMEOUT = 1.0
 
@@ -42,9 +45,9 @@ def probe_runtime_default(
     """Probe (or read the cached probe of) an engine's RuntimeDefault on this machine
     (``engine``: Docker with runc unless given)."""
     if engine is None:
-        from profiler.runtime.select import EngineChoice, make_engine
+        from profiler.runtime.select import make_engine
 
-        engine = make_engine(EngineChoice("docker", "runc"))
+        engine = make_engine(DOCKER_RUNC)
     versions = engine.versions()
     arch = native_arch()
     # "docker-20.10.24-runc-1.1.5": the filter is the engine's, the calls the OCI runtime
@@ -90,6 +93,16 @@ def probe_runtime_default(
     )
     write_cached(cache, reference.to_json())
     return reference
+
+
+def probe_engines(
+    choices: Sequence[EngineChoice], image: str, note: Note = no_note
+) -> dict[str, RuntimeDefaultReference]:
+    """Each engine's RuntimeDefault, read and probed, by its label ("podman/crun",
+    "podman/crun@sid"); ``note`` hears a node being built or started."""
+    from profiler.runtime.select import make_engine
+
+    return {c.label: probe_runtime_default(image, engine=make_engine(c, note)) for c in choices}
 
 
 def resolve_runtime_default(

@@ -77,6 +77,7 @@ def test_timeout_kills_and_removes_every_container_of_the_pod(
     spec = RunSpec(
         workload=workloads.resolve(TINY_JOB),
         mode=SecurityMode.RUNTIME_DEFAULT,
+        image=spark_image,
         timeout_seconds=3,
     )
     result = docker_backend.run(spec)
