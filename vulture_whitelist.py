@@ -62,3 +62,8 @@ _ = SimpleNamespace()
 (
     _.exitstatus,
 )
+
+# profiler/runtime/cri/pause.py: the fields of a tar member that tarfile writes.
+(
+    _.mtime,
+)

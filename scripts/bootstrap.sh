@@ -9,9 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
+# dnsmasq-base is the cluster DNS of containerd's CRI pods: the binary alone (the dnsmasq
+# package would also start a system-wide DNS server on every interface).
 PACKAGES=(docker.io containerd mmdebstrap bpftrace strace libseccomp2 python3-venv gcc libc6-dev
   podman crun containernetworking-plugins golang-github-containernetworking-plugin-dnsname
-  util-linux iproute2)
+  dnsmasq-base iptables iproute2 util-linux)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

@@ -81,7 +81,15 @@ def need_strace() -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """No container the tool started in this test session may outlive it."""
+    """No container (nor CRI pod sandbox) the tool started in this test session may
+    outlive it."""
+    left = [*_left_on_docker(), *_left_on_the_cri()]
+    if left:
+        print(f"\nFAILED: containers left behind by the tool: {', '.join(left)}")
+        session.exitstatus = 1
+
+
+def _left_on_docker() -> list[str]:
     try:
         import docker
 
@@ -90,10 +98,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         client = docker.from_env(timeout=30)
         left = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})
     except Exception:  # noqa: BLE001 - no engine, nothing can be left
-        return
-    if left:
-        names = ", ".join(c.name for c in left)
-        for container in left:
-            container.remove(force=True)
-        print(f"\nFAILED: containers left behind by the tool: {names}")
-        session.exitstatus = 1
+        return []
+    for container in left:
+        container.remove(force=True)
+    return [c.name for c in left]
+
+
+def _left_on_the_cri() -> list[str]:
+    from profiler.runtime.cri.node import default_socket
+
+    if not default_socket().exists():
+        return []
+    try:
+        from profiler.runtime.cri.client import CriClient
+        from profiler.runtime.ownership import SESSION, SESSION_LABEL
+
+        client = CriClient(str(default_socket()))
+        left = client.list_pod_sandboxes({SESSION_LABEL: SESSION})
+        for sandbox, _ in left:
+            client.stop_pod_sandbox(sandbox)
+            client.remove_pod_sandbox(sandbox)
+    except Exception:  # noqa: BLE001 - no engine answers, nothing can be left
+        return []
+    return [
+        f"pod sandbox {labels.get('io.kubernetes.pod.name', sandbox)}" for sandbox, labels in left
+    ]

@@ -1,112 +1,113 @@
-"""The containerd engine through ``ctr``, on Docker's own containerd (or a system one).
+"""The containerd engine through its CRI, the way a kubelet drives it.
 
-containerd's default seccomp profile (``ctr run --seccomp``) is the one its CRI plugin
-applies as RuntimeDefault on EKS, GKE and AKS nodes. Without CNI, ``ctr`` gives a
-container a network namespace with loopback only, so this engine runs the local topology
-(one container, a local master) and says so when asked for pods.
+Each pod of a run is a pod sandbox (RunPodSandbox: the tool's own pause image, a network
+namespace on the node's CNI bridge with an address from host-local IPAM, the cluster DNS
+in its resolv.conf, the pod-level seccomp profile and run-as user) holding one container
+(CreateContainer with the image's entrypoint, the container's security context, a
+Localhost profile passed as a path under ``<kubelet-root>/seccomp``; StartContainer). The
+pod's host name and Service names are answered by the node's cluster DNS once the sandbox
+has its address. Everything is removed through the CRI as the kubelet removes a pod.
 
-What ``ctr`` cannot do, and how this adapter stands in: it has no ``--user`` (the image's
-USER, 185 in Spark's images, is the pod's user; another user is refused), no ``--cap-drop
-ALL`` (each capability of containerd's default set, read from ``ctr oci spec``, is
-dropped), and no hostname (the host's name is mapped to 127.0.0.1 in the container's
-/etc/hosts, as Docker's ``localhost`` container resolves its own name). A container is one
-attached ``ctr run --rm``, its output going to files: it is created when that command line
-is made and started when the command runs and its task's pid file appears. Containers live
-in the tool's own namespace; their ids carry this process's pid and session, so
-``cleanup`` and the next adapter's sweep find what a crash left.
+containerd's default profile, applied when a pod asks for RuntimeDefault, is what EKS,
+GKE and AKS nodes apply. The node (``profiler.runtime.cri``) is the host's Debian
+containerd started on a socket of its own with a config the tool writes, beside Docker's
+containerd (whose CRI is disabled); another containerd (a newer release's, in a node of
+its own) is the same adapter given another ``CriNode``.
+
+``ctr`` is still used for one thing the CRI cannot do: importing images (the Spark image
+saved from Docker, the pause image) into the CRI's ``k8s.io`` namespace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import socket as socketlib
-import subprocess
-import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from profiler.errors import EnvironmentProblem, UsageError
+from profiler.errors import EnvironmentProblem
 from profiler.runtime.adapter import EngineAdapter
-from profiler.runtime.engine import (
-    CONTAINERD_SOCKETS,
-    CONTAINERD_TASK_ROOTS,
-    connect,
-    containerd_bundle_configs,
-    containerd_socket,
-    docker_reference,
-    move_image_from_docker,
-    oci_runtime_binary,
-    oci_runtime_version,
-)
-from profiler.runtime.interface import SecurityMode
+from profiler.runtime.cluster_dns import parse_query_log
+from profiler.runtime.cri.client import CriCallFailed, CriUnavailable
+from profiler.runtime.cri.kubelet import CriContainer, CriMount, Seccomp, SeccompChoice
+from profiler.runtime.cri.node import CriNode
+from profiler.runtime.cri.pods import CriPods, OpenPod, PodContainer, RunRoom
+from profiler.runtime.engine import oci_runtime_version
+from profiler.runtime.interface import Role, SecurityMode
 from profiler.runtime.location import EngineLocation
-from profiler.runtime.ownership import SESSION
-from profiler.runtime.primitives import ContainerState, PodSite, StartRefused
-from profiler.runtime.shape import ContainerShape
+from profiler.runtime.ownership import (
+    OWNER,
+    OWNER_LABEL,
+    RUN_LABEL,
+    SESSION,
+    SESSION_LABEL,
+    left_behind,
+)
+from profiler.runtime.primitives import (
+    ContainerState,
+    EngineLost,
+    PodRecord,
+    PodSite,
+    StartRefused,
+)
+from profiler.runtime.shape import ContainerShape, PodShape
 
-NAMESPACE = "spark-seccomp"
-ID_PREFIX = "spark-seccomp"
-# How long ``ctr run`` may take before its task's pid file appears.
-START_SECONDS = 60.0
+# The container names Spark's Kubernetes backend gives the driver's and executors' pods.
+CONTAINER_NAMES = {
+    Role.DRIVER: "spark-kubernetes-driver",
+    Role.EXECUTOR: "spark-kubernetes-executor",
+    Role.ALL: "spark",
+}
+MASTER_CONTAINER = "spark-master"
+# Sandboxes get a cgroup parent of their own, so a pod's cgroup parent holds only its
+# container: its CPU time is the container's, and the strace hold's frozen parent finds
+# the container's init process first, not the pause process.
+SANDBOX_CGROUP_PARENT = "/spark-seccomp/cri-sandboxes"
+_PAUSE_DENIED_NOTE = (
+    "the pod's seccomp profile (which confines the sandbox too) denies pause(2): the "
+    "Kubernetes pause container calls it in a loop and would spin on a CPU in a cluster "
+    "(this one sleeps instead); allow pause, or set the profile per container"
+)
 
 
 @dataclass(frozen=True)
-class _ImageConfig:
-    image_id: str
-    labels: tuple[tuple[str, str], ...]
-    entrypoint: tuple[str, ...]
-    user: str
+class _Pod:
+    """A PodSite's handle: the open sandbox, and the room it was opened in (a one-off
+    command's pod has a room of its own, closed with it)."""
 
-
-@dataclass
-class CtrContainer:
-    """One ``ctr run``: its command line, files and, once started, its process."""
-
-    container_id: str
-    argv: list[str]
-    scratch: Path
-    process: subprocess.Popen[bytes] | None = None
-    outputs: tuple[IO[bytes], IO[bytes]] | None = None
-
-    @property
-    def pid_file(self) -> Path:
-        return self.scratch / "pid"
+    pod: OpenPod
+    room: RunRoom
+    owns_room: bool
 
 
 class ContainerdBackend(EngineAdapter):
     name = "containerd"
     engine_title = "containerd"
-    runs_pods = False
-    no_pods_reason = "ctr has no pod network without CNI"
-    holds_for_tracer = False
+    runs_pods = True
 
-    def __init__(
-        self, *, oci_runtime: str = "runc", location: EngineLocation | None = None
-    ) -> None:
-        location = location or EngineLocation()
-        ctr = location.command("ctr")
-        if ctr is None:
-            raise EnvironmentProblem("ctr is not installed", "`apt-get install containerd`")
-        socket = location.socket or containerd_socket(CONTAINERD_SOCKETS)
-        self.ctr = [*ctr, "--address", str(socket), "--namespace", NAMESPACE]
-        self.runtime_binary = oci_runtime_binary(oci_runtime, location)
-        self._image_configs: dict[str, _ImageConfig] = {}
-        self._default_caps: tuple[str, ...] | None = None
-        super().__init__(oci_runtime=oci_runtime, location=location)
+    def __init__(self, *, oci_runtime: str = "runc", node: CriNode | None = None) -> None:
+        node = node or CriNode()
+        handlers = dict(node.runtimes)
+        if oci_runtime not in handlers:
+            raise EnvironmentProblem(
+                f"{node.label} has no {oci_runtime} runtime handler",
+                "choose one of " + ", ".join(sorted(handlers)),
+            )
+        if not Path(node.host_path(handlers[oci_runtime])).exists():
+            raise EnvironmentProblem(
+                f"the OCI runtime {oci_runtime} is not installed ({handlers[oci_runtime]})",
+                f"`apt-get install {oci_runtime}` (or `make setup`)",
+            )
+        self.pods = CriPods(node, oci_runtime)
+        self.node = self.pods.node
+        super().__init__(oci_runtime=oci_runtime, location=location_of(self.node))
         self.sweep_orphans()
 
     # -- what the engine is ----------------------------------------------------------
     def versions(self) -> dict[str, str]:
-        output = self._ctr("version").stdout
-        server = output.split("Server:", 1)[-1]
-        version = next(
-            (line.split()[-1] for line in server.splitlines() if "Version:" in line), "unknown"
-        )
+        _, version, _ = self._cri(self.pods.client.version)
+        version = version.split("~", 1)[0]  # Debian's "1.6.20~ds1"
         return {
             "engine": f"containerd {version}",
             "containerd": version,
@@ -114,259 +115,269 @@ class ContainerdBackend(EngineAdapter):
         }
 
     def cgroup_driver(self) -> str:
-        return "cgroupfs"  # ctr places containers at the raw cgroup path it is given
+        return "cgroupfs"  # the node's CRI runs with SystemdCgroup = false
 
     def bundle_configs(self, container_id: str) -> list[Path]:
-        roots = self.location.bundle_roots or CONTAINERD_TASK_ROOTS
-        return containerd_bundle_configs(NAMESPACE, container_id, roots)
+        return [self.pods.bundle_config(container_id)]
 
     def make_image_available(self, image: str) -> None:
-        reference = docker_reference(image)
-        listed = self._ctr("images", "ls", "-q").stdout.split()
-        if reference not in listed:
-            move_image_from_docker(image, [*self.ctr, "images", "import", "-"], "containerd")
+        self.pods.require_image(image, _docker_image_id(image))
 
     def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
-        config = self._image_config(image)
-        return config.image_id, dict(config.labels)
+        self.require_image(image)
+        facts = self._cri(self.pods.client.image, image)
+        if facts is None:
+            raise EnvironmentProblem(f"{self.node.label} has no image {image}")
+        return facts.image_id, dict(facts.labels)
 
-    def _image_config(self, image: str) -> _ImageConfig:
-        """The image's id, labels, entrypoint and user, asked of Docker once per image: the
-        images come from Docker (save and import), so its config is the same blob."""
-        if image not in self._image_configs:
-            found = connect().images.get(image)
-            config = found.attrs.get("Config") or {}
-            self._image_configs[image] = _ImageConfig(
-                image_id=str(found.id),
-                labels=tuple(sorted((found.labels or {}).items())),
-                entrypoint=tuple(config.get("Entrypoint") or ()),
-                user=str(config.get("User") or "0"),
-            )
-        return self._image_configs[image]
+    def run_files_dir(self) -> Path | None:
+        """The engine sees the host's files where its views say; a run's own files go
+        where both see them."""
+        if self.node.engine_path("/tmp") == Path("/tmp"):
+            return None
+        directory = Path(self.node.host_path(self.node.pods_dir)) / "files"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
-    def _caps(self) -> tuple[str, ...]:
-        if self._default_caps is None:
-            spec = json.loads(self._ctr("oci", "spec").stdout)
-            self._default_caps = tuple(spec["process"]["capabilities"]["bounding"])
-        return self._default_caps
+    def answering(self) -> bool:
+        try:
+            self.pods.client.version()
+        except (CriUnavailable, CriCallFailed):
+            return False
+        return True
 
-    # -- primitives ------------------------------------------------------------------
-    def create_network(self, run_id: str) -> Any:
-        raise EnvironmentProblem(f"containerd (ctr) has no pod network: {self.no_pods_reason}")
+    # -- primitives: the run's network is the node's pod network ----------------------
+    def create_network(self, run_id: str) -> RunRoom:
+        return self.pods.open_run(run_id)
 
     def remove_network(self, network: Any) -> None:
-        return None
+        self.pods.close_run(network)
 
-    def open_pod(self, network: Any | None, pod: Any) -> PodSite:
-        return PodSite()
+    def network_record(self, network: Any) -> tuple[tuple[str, str], ...]:
+        """The cluster DNS's log of the run's pods' queries (``dns-queries.log``)."""
+        assert isinstance(network, RunRoom)
+        log = self.pods.daemons.dns.queries_since(network.dns_log_start)
+        clients = set(network.addresses)
+        lines = [
+            line
+            for line in log.splitlines()
+            if any(q.client in clients for q in parse_query_log(line))
+        ]
+        return (("dns-queries.log", "".join(f"{line}\n" for line in lines)),)
 
-    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> CtrContainer:
-        scratch.mkdir(parents=True, exist_ok=True)
-        container_id = f"{ID_PREFIX}-{os.getpid()}-{SESSION}-{uuid.uuid4().hex[:12]}"
-        argv = self.ctr_run_args(shape, container_id, scratch)
-        return CtrContainer(container_id, argv, scratch)
+    def open_pod(self, network: Any | None, pod: PodShape) -> PodSite:
+        owns_room = network is None
+        room = network if isinstance(network, RunRoom) else self.pods.open_run(_run_of(pod))
+        try:
+            seccomp = self._seccomp(room, pod.name, pod.seccomp_mode, pod.seccomp_profile)
+            opened = self._cri(
+                self.pods.open_pod,
+                room,
+                name=pod.name,
+                hostname=pod.hostname,
+                namespace=pod.namespace,
+                # A pod without a network (the local topology, a one-off command) still
+                # gets the node's pod network, as every CRI pod does, but no names.
+                service_names=pod.dns_names if pod.networked else (),
+                register=pod.networked,
+                seccomp=seccomp,
+                run_as_user=pod.run_as_user,
+                run_as_group=pod.run_as_group,
+                cgroup_parent=SANDBOX_CGROUP_PARENT,
+                labels=pod.labels,
+            )
+        except BaseException:
+            if owns_room:
+                self.pods.close_run(room)
+            raise
+        address = opened.ip if pod.networked else None
+        return PodSite(address=address, handle=_Pod(opened, room, owns_room))
+
+    def close_pod(self, site: PodSite) -> None:
+        handle = site.handle
+        if not isinstance(handle, _Pod):
+            return
+        self._cri(self.pods.close_pod, handle.pod)
+        if handle.owns_room:
+            self.pods.close_run(handle.room)
+
+    def pod_record(self, site: PodSite, container: Any) -> PodRecord:
+        """The pod's resolv.conf as the runtime wrote it and its /etc/hosts as the kubelet
+        writes it (its address and name), and whether its pause process had pause(2)
+        denied by the pod's profile."""
+        handle = site.handle
+        if not isinstance(handle, _Pod):
+            return PodRecord()
+        pod = handle.pod
+        hosts = ""
+        with contextlib.suppress(OSError):
+            hosts = (pod.directory / "hosts").read_text()
+        notes = (_PAUSE_DENIED_NOTE,) if self.pods.pause_denied(pod) else ()
+        return PodRecord(files=(("resolv.conf", pod.resolv_conf), ("hosts", hosts)), notes=notes)
+
+    # -- primitives: containers -------------------------------------------------------
+    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> PodContainer:
+        handle = site.handle
+        assert isinstance(handle, _Pod)
+        pod = handle.pod
+        name = CONTAINER_NAMES[shape.role] if shape.role is not None else MASTER_CONTAINER
+        if shape.seccomp_mode == shape.pod.seccomp_mode and (
+            shape.seccomp_profile == shape.pod.seccomp_profile
+        ):
+            seccomp = pod.pod.seccomp  # the pod's own, at the same path
+        else:
+            seccomp = self._seccomp(
+                handle.room, f"{pod.pod.name}.{name}", shape.seccomp_mode, shape.seccomp_profile
+            )
+        mounts = [CriMount(self.pods.hosts_file(pod), "/etc/hosts")]
+        mounts += [
+            CriMount(str(self.node.engine_path(bind.source)), bind.target, bind.read_only)
+            for bind in shape.binds
+        ]
+        # emptyDirs: directories the kubelet makes on the node's disk (the CRI mounts no
+        # tmpfs; a sizeLimit is enforced by the kubelet's eviction, not by the mount).
+        mounts += [CriMount(self.pods.empty_dir(pod, t.path), t.path) for t in shape.tmpfs]
+        container = CriContainer(
+            name=name,
+            image=shape.image,
+            args=shape.args,
+            env=shape.env,
+            seccomp=seccomp,
+            log_path=f"{name}/0.log",
+            mounts=tuple(mounts),
+            run_as_user=shape.user,
+            run_as_group=shape.group,
+            drop_capabilities=shape.cap_drop,
+            add_capabilities=shape.cap_add,
+            no_new_privs=shape.no_new_privileges,
+            readonly_rootfs=shape.read_only_root,
+            privileged=shape.privileged,
+            memory_limit_bytes=shape.memory_bytes,
+            cpu_limit=shape.cpu_limit,
+            labels=shape.labels,
+        )
+        created: PodContainer = self._cri(
+            self.pods.create, pod, container, shape.pod.cgroup_parent or ""
+        )
+        return created
 
     def start(self, container: Any) -> None:
-        assert isinstance(container, CtrContainer)
-        out = open(container.scratch / "stdout", "wb")  # noqa: SIM115 - closed on remove
-        err = open(container.scratch / "stderr", "wb")  # noqa: SIM115
-        container.outputs = (out, err)
-        # Its own session: Ctrl-C reaches this process, which stops the task itself.
-        container.process = subprocess.Popen(
-            container.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        if self._pid(container, wait=START_SECONDS) is not None:
-            return
-        if container.process.poll() is None:
-            self.kill(container)
-            raise EnvironmentProblem(
-                f"ctr run did not start its task within {START_SECONDS:.0f} s",
-                "check that containerd answers (`ctr version`)",
-            )
-        stderr = (container.scratch / "stderr").read_text(errors="replace")
-        if "OCI runtime" in stderr:
-            said = (stderr.strip().splitlines() or ["the OCI runtime failed"])[-1][:300]
-            raise StartRefused(said)
-        # Anything else that ends ``ctr run`` before its task runs is the container's exit.
+        try:
+            self.pods.start(container)
+        except CriCallFailed as failed:
+            if _runtime_could_not_start(failed.details):
+                raise StartRefused(failed.details[-400:]) from failed
+            raise
+        except CriUnavailable as lost:
+            raise EngineLost(lost.message) from lost
 
     def state(self, container: Any) -> ContainerState:
-        process = container.process
-        if process is None:
-            return ContainerState(exited=False)
-        code = process.poll()
-        return ContainerState(exited=code is not None, exit_code=code)
+        status = self._cri(self.pods.status, container)
+        if status is None:
+            return ContainerState(exited=True)
+        return ContainerState(
+            exited=status.exited, exit_code=status.exit_code, oom_killed=status.oom_killed
+        )
 
     def wait(self, container: Any, timeout: float) -> int | None:
-        process = container.process
-        if process is None:
-            return None
-        try:
-            return process.wait(timeout=max(0.0, timeout))
-        except subprocess.TimeoutExpired:
-            return None
+        code: int | None = self._cri(self.pods.wait, container, timeout)
+        return code
 
     def logs(self, container: Any) -> tuple[str, str]:
-        def read(name: str) -> str:
-            with contextlib.suppress(OSError):
-                return (container.scratch / name).read_text(errors="replace")
-            return ""
-
-        return read("stdout"), read("stderr")
+        return self.pods.logs(container)
 
     def host_pid(self, container: Any) -> int:
-        pid = self._pid(container, wait=0.0)
-        if pid is None:
-            raise EnvironmentProblem(f"containerd task {container.container_id} has no pid")
-        return self.location.host_pid(pid)
+        status = self._cri(self.pods.status, container)
+        if status is None or status.pid is None:
+            raise EnvironmentProblem(f"the CRI container {container.container_id} has no pid")
+        return status.pid
 
     def container_id(self, container: Any) -> str:
         return str(container.container_id)
 
     def kill(self, container: Any) -> None:
-        self._ctr("task", "kill", "--signal", "SIGKILL", container.container_id, check=False)
+        self._cri(self.pods.stop, container, 0)
 
     def stop(self, container: Any, grace_seconds: float) -> None:
-        self._ctr("task", "kill", "--signal", "SIGTERM", container.container_id, check=False)
-        if self.wait(container, grace_seconds) is None:
-            self.kill(container)
+        self._cri(self.pods.stop, container, grace_seconds)
 
     def remove(self, container: Any) -> None:
-        process = container.process
-        if process is not None and process.poll() is None:
-            self.kill(container)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=30)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        self._remove(container.container_id)
-        for output in container.outputs or ():
-            output.close()
-        container.outputs = None
+        self._cri(self.pods.remove, container)
 
-    # -- the ctr command line ----------------------------------------------------------
-    def ctr_run_args(self, shape: ContainerShape, container_id: str, scratch: Path) -> list[str]:
-        """The ``ctr run`` command line for one container (files it needs go to ``scratch``)."""
-        if shape.user is not None:
-            wanted = shape.user_spec
-            image_user = self._image_config(shape.image).user
-            if (
-                wanted not in (image_user, image_user.split(":")[0])
-                and str(shape.user) != image_user.split(":")[0]
-            ):
-                raise UsageError(
-                    f"containerd (ctr) runs {shape.image} as its own user {image_user}, "
-                    f"not {wanted}",
-                    "use an image whose USER is the pod's user, or another --runtime",
-                )
-        hosts = scratch / "hosts"
-        hosts.write_text(f"127.0.0.1\tlocalhost {socketlib.gethostname()}\n::1\tlocalhost\n")
-        # Paths as containerd sees them (under its rootfs when it runs in one).
-        where = self.location.engine_path
-        args = [*self.ctr, "run", "--rm", "--pid-file", where(scratch / "pid")]
-        if shape.pod.cgroup_parent:
-            args += ["--cgroup", f"{shape.pod.cgroup_parent}/{container_id}"]
-        if self.oci_runtime != "runc":
-            args += ["--runc-binary", self.runtime_binary]
-        if shape.seccomp_mode is not SecurityMode.UNCONFINED:
-            args.append("--seccomp")
-        if shape.seccomp_mode is SecurityMode.LOCALHOST:
-            assert shape.seccomp_profile is not None  # container_shape checked it
-            profile = scratch / "seccomp.json"
-            profile.write_text(shape.seccomp_profile)
-            args += ["--seccomp-profile", where(profile)]
-        dropped: Sequence[str] = (
-            self._caps() if "ALL" in shape.cap_drop else [_cap(c) for c in shape.cap_drop]
-        )
-        for cap in dropped:
-            args += ["--cap-drop", cap]
-        for cap in shape.cap_add:
-            args += ["--cap-add", _cap(cap)]
-        if not shape.no_new_privileges:
-            args.append("--allow-new-privs")
-        if shape.read_only_root:
-            args.append("--read-only")
-        if shape.privileged:
-            args.append("--privileged")
-        if shape.memory_bytes is not None:
-            args += ["--memory-limit", str(shape.memory_bytes)]
-        binds = [(b.source, b.target, b.read_only) for b in shape.binds]
-        binds.append((str(hosts), "/etc/hosts", True))
-        for host, inside, read_only in sorted(binds, key=lambda b: b[1]):
-            args += [
-                "--mount",
-                f"type=bind,src={where(host)},dst={inside},"
-                f"options=rbind:{'ro' if read_only else 'rw'}",
-            ]
-        # runc gives a tmpfs the mode of the directory it creates for it (0755, root's),
-        # so the pod's user owns it as on Docker (an emptyDir is the pod user's to write).
-        for tmpfs in shape.tmpfs:
-            options = ":".join(tmpfs.options())
-            args += ["--mount", f"type=tmpfs,src=tmpfs,dst={tmpfs.path},options={options}"]
-        for key, value in shape.env:
-            args += ["--env", f"{key}={value}"]
-        entrypoint = self._image_config(shape.image).entrypoint
-        return [*args, docker_reference(shape.image), container_id, *entrypoint, *shape.args]
-
-    def _pid(self, container: CtrContainer, *, wait: float) -> int | None:
-        """The task's pid once ``ctr run`` wrote it (waiting up to ``wait`` seconds), or
-        None when the command ended first."""
-        deadline = time.monotonic() + wait
-        while True:
-            with contextlib.suppress(OSError, ValueError):
-                text = container.pid_file.read_text().strip()
-                if text:
-                    return int(text)
-            if container.process is None or container.process.poll() is not None:
-                return None
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.01)
-
-    # -- removal ---------------------------------------------------------------------
-    def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([*self.ctr, *args], capture_output=True, text=True, timeout=120)
-        if check and done.returncode != 0:
-            said = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise EnvironmentProblem(
-                f"ctr {' '.join(args[:2])} failed: {said}",
-                "check that the Docker engine (and its containerd) runs: `make engine`",
-            )
-        return done
-
-    def _remove(self, container_id: str) -> None:
-        for _ in range(20):
-            listed = self._ctr("containers", "ls", "-q", check=False).stdout.split()
-            if container_id not in listed:
-                return
-            self._ctr("task", "kill", "--signal", "SIGKILL", container_id, check=False)
-            self._ctr("task", "rm", "-f", container_id, check=False)
-            self._ctr("containers", "rm", container_id, check=False)
-            time.sleep(0.25)
-
-    def _ours(self) -> list[str]:
-        listed = self._ctr("containers", "ls", "-q", check=False).stdout.split()
-        return [c for c in listed if c.startswith(f"{ID_PREFIX}-")]
-
+    # -- what a crash left --------------------------------------------------------------
     def sweep_orphans(self) -> int:
+        """Remove the sandboxes (with their containers) of tool processes that are gone."""
         removed = 0
-        for container_id in self._ours():
-            pid = container_id.split("-")[2] if container_id.count("-") >= 3 else ""
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                self._remove(container_id)
-                removed += 1
+        with contextlib.suppress(EnvironmentProblem):
+            for sandbox_id, labels in self.pods.sandboxes({OWNER_LABEL: OWNER}):
+                if left_behind(labels):
+                    self._forget(sandbox_id, labels)
+                    removed += 1
         return removed
 
     def cleanup(self, session_only: bool = False) -> int:
+        """Remove the tool's sandboxes and their containers: this process's, or every one."""
+        selector = {SESSION_LABEL: SESSION} if session_only else {OWNER_LABEL: OWNER}
         removed = 0
-        for container_id in self._ours():
-            if session_only and f"-{SESSION}-" not in container_id:
-                continue
-            self._remove(container_id)
+        for sandbox_id, labels in self._cri(self.pods.sandboxes, selector):
+            self._forget(sandbox_id, labels)
             removed += 1
         return removed
 
+    def _forget(self, sandbox_id: str, labels: dict[str, str]) -> None:
+        self.pods.remove_sandbox(sandbox_id)
+        run_id = labels.get(RUN_LABEL)
+        if run_id and not self.pods.sandboxes({RUN_LABEL: run_id}):
+            self.pods.close_run_id(run_id)
 
-def _cap(name: str) -> str:
-    name = name.upper()
-    return name if name.startswith("CAP_") else f"CAP_{name}"
+    # -- helpers ----------------------------------------------------------------------
+    def _seccomp(
+        self, room: RunRoom, name: str, mode: SecurityMode, profile: str | None
+    ) -> SeccompChoice:
+        if mode is SecurityMode.UNCONFINED:
+            return SeccompChoice(Seccomp.UNCONFINED)
+        if mode is SecurityMode.RUNTIME_DEFAULT:
+            return SeccompChoice(Seccomp.RUNTIME_DEFAULT)
+        if profile is None:
+            raise ValueError("localhost mode needs a profile")
+        return self.pods.localhost_profile(room, name, profile)
+
+    def _cri(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """A CRI call whose unanswered socket is an ``EngineLost`` for the orchestration."""
+        try:
+            return call(*args, **kwargs)
+        except CriUnavailable as lost:
+            raise EngineLost(lost.message) from lost
+
+
+def location_of(node: CriNode) -> EngineLocation:
+    """The ``EngineLocation`` of a CRI node: its name, socket, binaries and bundles."""
+    return EngineLocation(
+        name=node.name,
+        socket=Path(node.host_path(node.socket)),
+        command_prefix=node.command_prefix,
+        binaries=(("containerd", node.containerd_binary), ("ctr", node.ctr_binary), *node.runtimes),
+        bundle_roots=(Path(node.host_path(node.task_root)).parent,),
+    )
+
+
+def _run_of(pod: PodShape) -> str:
+    """A one-off pod's room: named after its run label, unique to it."""
+    run = dict(pod.labels).get(RUN_LABEL, "command")
+    return f"{run}-{uuid.uuid4().hex[:6]}"
+
+
+def _runtime_could_not_start(details: str) -> bool:
+    """Whether StartContainer failed because the OCI runtime could not start the process
+    (its init died under the filter), not because the engine failed."""
+    return "OCI runtime" in details or "runc create failed" in details
+
+
+def _docker_image_id(image: str) -> str | None:
+    """Docker's id of ``image`` when a Docker engine answers here (the images are built
+    there), so a node holding an older build of it gets the new one; None otherwise."""
+    with contextlib.suppress(Exception):
+        from profiler.runtime.engine import connect
+
+        return str(connect().images.get(image).id)
+    return None

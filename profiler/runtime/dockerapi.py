@@ -8,16 +8,25 @@ started, waited for, read and removed, so neither is the other's base class, and
 only what is its own.
 
 A run's network is a bridge with a /24 of its own (``internal`` unless the engine turns its
-DNS off there); each pod gets the next address of it, and its host name and DNS names are
-network aliases, which the engine's DNS answers for.
+DNS off there); each pod gets the next address of it. Its host name and DNS names are
+answered by a cluster DNS of the run's own (``cluster_dns``: dnsmasq on the network's
+gateway, which Docker's embedded DNS forwards to), and each pod gets the resolv.conf a
+kubelet writes (the search domains, ``ndots:5``), so a pod's lookups walk the search
+domains as in a cluster. Where that cannot run (not root, no dnsmasq, or an engine that
+keeps its own DNS on the gateway: Podman's ``dnsname``) the names are network aliases the
+engine's DNS answers for, without search domains.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import random
 import re
+import shutil
+import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,11 +35,23 @@ from typing import Any
 
 from profiler.errors import EnvironmentProblem
 from profiler.runtime.adapter import EngineAdapter
+from profiler.runtime.cluster_dns import (
+    ClusterDns,
+    cluster_dns_config,
+    cluster_names,
+    parse_query_log,
+)
 from profiler.runtime.engine import require_image
 from profiler.runtime.location import EngineLocation
 from profiler.runtime.ownership import OWNER, OWNER_LABEL, SESSION, SESSION_LABEL, left_behind
 from profiler.runtime.ownership import owner_labels as make_owner_labels
-from profiler.runtime.primitives import ContainerState, EngineLost, PodSite, StartRefused
+from profiler.runtime.primitives import (
+    ContainerState,
+    EngineLost,
+    PodRecord,
+    PodSite,
+    StartRefused,
+)
 from profiler.runtime.shape import ContainerShape, PodShape, Tmpfs
 
 # Where run networks take their /24 from.
@@ -38,19 +59,29 @@ _SUBNET_SECOND_OCTETS = (200, 250)
 _SUBNET_TRIES = 32
 # The network's gateway takes .1.
 _FIRST_HOST = 2
+# A run's cluster DNS keeps its files in a directory named after the tool's process, so a
+# dnsmasq left by a crashed process is known (``sweep_orphans``).
+_DNS_PREFIX = "spark-seccomp-dns-"
 
 
 @dataclass
 class RunNetwork:
-    """A run's network and the addresses handed out on it so far."""
+    """A run's network, the addresses handed out on it so far, and its cluster DNS."""
 
     network: Any  # the SDK's Network
     subnet: str
     given: int = field(default=0)
+    dns: ClusterDns | None = None  # None: the engine's own DNS answers, by aliases
+    names: dict[str, str] = field(default_factory=dict)  # FQDN -> address
+    run_id: str = ""
 
     @property
     def name(self) -> str:
         return str(self.network.name)
+
+    @property
+    def gateway(self) -> str:
+        return str(ipaddress.ip_network(self.subnet)[1])
 
     def next_address(self) -> str:
         hosts = ipaddress.ip_network(self.subnet)
@@ -64,6 +95,8 @@ class DockerApiAdapter(EngineAdapter):
 
     # The run's network reaches nothing outside it.
     internal_networks = True
+    # Whether the run's pods get a cluster DNS of the run's own (see the module's doc).
+    runs_cluster_dns = True
 
     def __init__(
         self, client: Any, *, oci_runtime: str, location: EngineLocation | None = None
@@ -137,11 +170,19 @@ class DockerApiAdapter(EngineAdapter):
         else:
             network: RunNetwork = site.handle
             options["network"] = network.name
+            aliases = self.network_aliases(shape) if network.dns is None else []
             options["networking_config"] = {
                 network.name: self.client.api.create_endpoint_config(
-                    ipv4_address=site.address, aliases=self.network_aliases(shape) or None
+                    ipv4_address=site.address, aliases=aliases or None
                 )
             }
+            if network.dns is not None:
+                # The kubelet's ClusterFirst resolv.conf; Docker keeps its embedded DNS as
+                # the nameserver and forwards what it does not know to the cluster DNS.
+                dns = cluster_dns_config(network.gateway, shape.pod.namespace)
+                options["dns"] = list(dns.servers)
+                options["dns_search"] = list(dns.searches)
+                options["dns_opt"] = list(dns.options)
         return self.engine_options(options)
 
     def seccomp_option(self, shape: ContainerShape, scratch: Path) -> list[str]:
@@ -184,15 +225,64 @@ class DockerApiAdapter(EngineAdapter):
                     if "overlap" in str(exc).lower():
                         continue
                     raise
-            return RunNetwork(network, subnet)
+            run = RunNetwork(network, subnet, run_id=run_id)
+            try:
+                run.dns = self._cluster_dns(run)
+            except BaseException:
+                self.remove_network(run)
+                raise
+            return run
         raise EnvironmentProblem(
             f"no free /24 for the run's network in 10.{low}.0.0-10.{high}.255.0"
         )
+
+    def _cluster_dns(self, run: RunNetwork) -> ClusterDns | None:
+        """dnsmasq on the run network's gateway, or None where it cannot run here (not
+        root, no dnsmasq) or the engine keeps its own DNS there."""
+        binary = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
+        if not self.runs_cluster_dns or os.geteuid() != 0 or binary is None:
+            return None
+        directory = Path(
+            tempfile.mkdtemp(prefix=f"{_DNS_PREFIX}{os.getpid()}-", dir=self.run_files_dir())
+        )
+        directory.chmod(0o755)  # dnsmasq reads its hosts directory as nobody
+        dns = ClusterDns(directory, run.gateway, dnsmasq_binary=binary)
+        try:
+            dns.ensure()
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return dns
+
+    def network_record(self, network: Any) -> tuple[tuple[str, str], ...]:
+        """The cluster DNS's log of the run's queries (``dns-queries.log``)."""
+        if not isinstance(network, RunNetwork) or network.dns is None:
+            return ()
+        log = network.dns.queries_since(0)
+        lines = [line for line in log.splitlines() if parse_query_log(line)]
+        return (("dns-queries.log", "".join(f"{line}\n" for line in lines)),)
+
+    def pod_record(self, site: PodSite, container: Any) -> PodRecord:
+        """The container's resolv.conf and /etc/hosts as the engine wrote them."""
+        files = []
+        with contextlib.suppress(Exception):
+            container.reload()
+            for name, key in (("resolv.conf", "ResolvConfPath"), ("hosts", "HostsPath")):
+                path = container.attrs.get(key)
+                if path:
+                    with contextlib.suppress(OSError):
+                        files.append((name, Path(path).read_text()))
+        return PodRecord(files=tuple(files))
 
     def remove_network(self, network: Any) -> None:
         import requests
         from docker.errors import APIError, NotFound
 
+        if network.dns is not None:
+            # Before its address goes with the bridge.
+            network.dns.stop()
+            shutil.rmtree(network.dns.directory, ignore_errors=True)
+            network.dns = None
         try:
             with contextlib.suppress(NotFound):
                 try:
@@ -208,7 +298,12 @@ class DockerApiAdapter(EngineAdapter):
     def open_pod(self, network: Any | None, pod: PodShape) -> PodSite:
         if network is None:
             return PodSite()
-        return PodSite(network.next_address(), network)
+        address = network.next_address()
+        if network.dns is not None:
+            for name in cluster_names(pod.hostname, pod.dns_names, pod.namespace):
+                network.names[name] = address
+            network.dns.register(network.run_id, network.names)
+        return PodSite(address, network)
 
     def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> Any:
         options = self.create_options(shape, site, scratch)
@@ -332,6 +427,7 @@ class DockerApiAdapter(EngineAdapter):
                 if left_behind(network.attrs.get("Labels") or {}):
                     with contextlib.suppress(Exception):
                         network.remove()
+        _stop_orphaned_cluster_dns()
         return removed
 
     def cleanup(self, session_only: bool = False) -> int:
@@ -344,7 +440,26 @@ class DockerApiAdapter(EngineAdapter):
         for network in self.client.networks.list(filters={"label": label}):
             with contextlib.suppress(Exception):
                 network.remove()
+        _stop_orphaned_cluster_dns()
         return removed
+
+
+def _stop_orphaned_cluster_dns() -> None:
+    """Stop the run cluster DNS servers of tool processes that are gone (a crash, a
+    SIGKILL), found by their hosts directory's name."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if not argv or not argv[0].endswith(b"dnsmasq"):
+                continue
+            for arg in argv:
+                text = arg.decode(errors="replace")
+                if text.startswith("--hostsdir=") and _DNS_PREFIX in text:
+                    owner = text.split(_DNS_PREFIX, 1)[1].split("-", 1)[0]
+                    if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                        os.kill(int(proc.name), signal.SIGTERM)
 
 
 def seccomp_option(shape: ContainerShape) -> list[str]:

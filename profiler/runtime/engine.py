@@ -2,8 +2,9 @@
 
 Docker through its socket; Podman through its Docker-compatible API service, one service
 per OCI runtime (the compat API ignores a container's ``Runtime``, so the service's
-default runtime is what runs); containerd through ``ctr`` on Docker's own containerd (or a
-system one). Images are built on Docker and moved to the others by save and load. Each
+default runtime is what runs); containerd through its CRI (``profiler.runtime.cri``, on a
+containerd of the tool's own). Images are built on Docker and moved to the others by save
+and load. Each
 function takes where the engine lives (a socket, an ``EngineLocation``) with the host's
 engine as the default.
 """
@@ -29,12 +30,6 @@ START_HINT = (
     "start a Docker engine (as root: `make engine`, or `apt-get install docker.io && dockerd &`)"
 )
 PODMAN_SOCKET_DIR = Path("/run/podman")
-# Docker's own containerd first (Debian's docker.io starts one when no system containerd
-# runs), then a system containerd.
-CONTAINERD_SOCKETS = (
-    Path("/run/docker/containerd/containerd.sock"),
-    Path("/run/containerd/containerd.sock"),
-)
 
 
 def docker_reference(image: str) -> str:
@@ -151,28 +146,6 @@ def containerd_bundle_configs(
 ) -> list[Path]:
     """Where containerd may keep the ``config.json`` of a running container."""
     return [root / namespace / container_id / "config.json" for root in roots]
-
-
-def containerd_socket(candidates: tuple[Path, ...] = CONTAINERD_SOCKETS) -> Path:
-    """The first of ``candidates`` that exists."""
-    for socket in candidates:
-        if socket.exists():
-            return socket
-    raise EnvironmentProblem(
-        "no containerd socket (" + ", ".join(str(s) for s in candidates) + ")",
-        "start the Docker engine (its containerd comes with it): `make engine`",
-    )
-
-
-def oci_runtime_binary(name: str, location: EngineLocation | None = None) -> str:
-    """The OCI runtime's path as the engine sees it."""
-    path = (location or EngineLocation()).binary(name)
-    if path is None:
-        raise EnvironmentProblem(
-            f"the OCI runtime {name} is not installed",
-            f"`apt-get install {name}` (or `make setup`)",
-        )
-    return path
 
 
 def oci_runtime_version(name: str, location: EngineLocation | None = None) -> str:

@@ -446,6 +446,7 @@ class PodRun:
     # -- results ---------------------------------------------------------------------
     def _result(self, plan: PodPlan) -> RunResult:
         assert self.driver is not None
+        self._keep_records()
         for live in [self.driver, *self.executors]:
             live.stdout, live.stderr = self.engine.logs(live.container)
             self.engine.remove(live.container)
@@ -478,6 +479,23 @@ class PodRun:
         if self.run_dir is not None:
             write_run_dir(result, self.run_dir)
         return result
+
+    def _keep_records(self) -> None:
+        """What the engine knows of each pod and of the network, into the run folder and
+        the containers' notes (before any container is removed)."""
+        lives = [live for live in (self.master, self.driver, *self.executors) if live]
+        files: list[tuple[str, str]] = []
+        for live in lives:
+            record = self.engine.pod_record(live.site, live.container)
+            files += [(f"{live.plan.name}.{name}", text) for name, text in record.files]
+            if live.plan.role is not None:
+                live.notes.extend(record.notes)
+        if self.network is not None:
+            files += list(self.engine.network_record(self.network))
+        if self.run_dir is not None and files:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            for name, text in files:
+                (self.run_dir / name).write_text(text)
 
     # -- teardown --------------------------------------------------------------------
     def _teardown(self) -> None:

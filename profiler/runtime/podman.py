@@ -40,6 +40,10 @@ class PodmanBackend(DockerApiAdapter):
     # Podman turns its dnsname plugin off on internal networks, and then no pod name
     # resolves; the run's network is a plain bridge (a pod network has egress too).
     internal_networks = False
+    # dnsname runs Podman's own dnsmasq on the network's gateway, the one address of the
+    # host its pods reach (an internal network has none): no room for a cluster DNS
+    # there, so pods resolve through dnsname, without search domains.
+    runs_cluster_dns = False
 
     def __init__(
         self,

@@ -52,6 +52,15 @@ class PodSite:
 
 
 @dataclass(frozen=True)
+class PodRecord:
+    """What an engine knows of a pod that the run folder keeps: files (name -> text, kept
+    as ``<pod name>.<name>``: the resolv.conf the pod was given) and notes about it."""
+
+    files: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ContainerState:
     """What a container is doing. ``exit_code`` is None while it runs, or when it is gone."""
 
@@ -125,6 +134,16 @@ class ContainerPrimitives(ABC):
     def remove(self, container: Any) -> None:
         """Remove it whatever its state; gone already is fine. ``EngineLost`` when the
         engine does not answer."""
+
+    def pod_record(self, site: PodSite, container: Any) -> PodRecord:
+        """What the run folder keeps of a pod and its container, asked before the
+        container is removed; nothing unless the engine says."""
+        return PodRecord()
+
+    def network_record(self, network: Any) -> tuple[tuple[str, str], ...]:
+        """Files the run folder keeps of the run's network (name -> text: the cluster
+        DNS's queries), asked once the pods ended; nothing unless the engine says."""
+        return ()
 
     def run_files_dir(self) -> Path | None:
         """Where a run's host files (spark.properties, the shared volume, scratch files)

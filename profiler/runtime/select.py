@@ -150,14 +150,16 @@ def cleanup_everywhere() -> dict[str, int | str]:
     """Remove what the tool left on every engine that answers here: engine -> how many
     were removed, or why the engine was skipped. Podman's API service is not started for
     this (its containers share one store, so any running service sees them all)."""
-    from profiler.runtime.engine import CONTAINERD_SOCKETS, PODMAN_SOCKET_DIR
+    from profiler.runtime.cri.node import default_socket
+    from profiler.runtime.engine import PODMAN_SOCKET_DIR
 
     choices = [DOCKER_RUNC]
     services = sorted(PODMAN_SOCKET_DIR.glob("spark-seccomp-*.sock"))
     if services:
         runtime = services[0].name.removeprefix("spark-seccomp-").removesuffix(".sock")
         choices.append(EngineChoice("podman", runtime))
-    if any(socket.exists() for socket in CONTAINERD_SOCKETS):
+    if default_socket().exists():
+        # The tool's containerd runs (so the backend does not start it just to clean up).
         choices.append(EngineChoice("containerd", "runc"))
     choices += _running_node_engines()
     removed: dict[str, int | str] = {}

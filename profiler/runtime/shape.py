@@ -83,6 +83,14 @@ class PodShape:
     cgroup_parent: str | None = None  # where the engine puts the container's cgroup
     sysctls: tuple[tuple[str, str], ...] = POD_SYSCTLS
     labels: tuple[tuple[str, str], ...] = ()
+    # The pod-level security context, for engines that run a pod sandbox (the CRI): the
+    # pod's seccomp profile, which confines the sandbox's pause process too, and its
+    # run-as user and group. The tool's manifests put a role's profile at pod level, so
+    # these are the role's own; the master's pod is unconfined.
+    seccomp_mode: SecurityMode = SecurityMode.UNCONFINED
+    seccomp_profile: str | None = None  # the OCI profile (JSON text) for LOCALHOST
+    run_as_user: int | None = None
+    run_as_group: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,10 @@ def pod_shape(
         WORKLOAD_LABEL: spec.workload.name,
         ROLE_LABEL: plan.role.value if plan.role else "master",
     }
+    settings = plan.settings
+    security = settings.security if settings is not None else None
+    user = security.user if security is not None else None
+    group = security.group if security is not None and security.group is not None else user
     return PodShape(
         name=plan.name,
         hostname=plan.name if networked else LOOPBACK_HOSTNAME,
@@ -139,6 +151,10 @@ def pod_shape(
         dns_names=plan.dns_names,
         cgroup_parent=cgroup_parent,
         labels=tuple(sorted(labels.items())),
+        seccomp_mode=settings.mode if settings is not None else SecurityMode.UNCONFINED,
+        seccomp_profile=settings.profile_json if settings is not None else None,
+        run_as_user=user,
+        run_as_group=group,
     )
 
 

@@ -68,7 +68,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # No engine answers: Podman's services and containerd's sockets point nowhere too.
     monkeypatch.setattr("profiler.runtime.engine.PODMAN_SOCKET_DIR", tmp_path / "no-podman")
     monkeypatch.setattr(
-        "profiler.runtime.engine.CONTAINERD_SOCKETS", (tmp_path / "no-containerd.sock",)
+        "profiler.runtime.cri.node.default_socket", lambda: tmp_path / "no-containerd.sock"
     )
     # ...and no node is built or running, as their builds live in the tool's cache.
     monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path / "cache"))
