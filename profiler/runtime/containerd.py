@@ -72,6 +72,23 @@ _PAUSE_DENIED_NOTE = (
 
 
 @dataclass(frozen=True)
+class _RefusedPod:
+    """A PodSite's handle when the OCI runtime could not start the pod's sandbox: the
+    pod-level profile confines the pause container too, and a profile that kills the
+    runtime's init refuses the whole pod. Its container "fails to start" with the reason,
+    so the refusal is a verdict like any container's, not an engine failure."""
+
+    reason: str
+    room: RunRoom
+    owns_room: bool
+
+
+@dataclass(frozen=True)
+class _RefusedContainer:
+    reason: str
+
+
+@dataclass(frozen=True)
 class _Pod:
     """A PodSite's handle: the open sandbox, and the room it was opened in (a one-off
     command's pod has a room of its own, closed with it)."""
@@ -107,12 +124,15 @@ class ContainerdBackend(EngineAdapter):
     # -- what the engine is ----------------------------------------------------------
     def versions(self) -> dict[str, str]:
         _, version, _ = self._cri(self.pods.client.version)
-        version = version.split("~", 1)[0]  # Debian's "1.6.20~ds1"
-        return {
+        version = version.split("~", 1)[0].split("+", 1)[0]  # Debian's "1.6.20~ds1"
+        versions = {
             "engine": f"containerd {version}",
             "containerd": version,
             "oci_runtime": oci_runtime_version(self.oci_runtime, self.location),
         }
+        if self.location.name:
+            versions["node"] = self.location.description
+        return versions
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"  # the node's CRI runs with SystemdCgroup = false
@@ -170,7 +190,7 @@ class ContainerdBackend(EngineAdapter):
         room = network if isinstance(network, RunRoom) else self.pods.open_run(_run_of(pod))
         try:
             seccomp = self._seccomp(room, pod.name, pod.seccomp_mode, pod.seccomp_profile)
-            opened = self._cri(
+            opened = self._open_sandbox(
                 self.pods.open_pod,
                 room,
                 name=pod.name,
@@ -186,6 +206,8 @@ class ContainerdBackend(EngineAdapter):
                 cgroup_parent=SANDBOX_CGROUP_PARENT,
                 labels=pod.labels,
             )
+        except _SandboxRefused as refused:
+            return PodSite(handle=_RefusedPod(refused.reason, room, owns_room))
         except BaseException:
             if owns_room:
                 self.pods.close_run(room)
@@ -193,8 +215,24 @@ class ContainerdBackend(EngineAdapter):
         address = opened.ip if pod.networked else None
         return PodSite(address=address, handle=_Pod(opened, room, owns_room))
 
+    def _open_sandbox(self, call: Any, room: RunRoom, **kwargs: Any) -> OpenPod:
+        try:
+            opened: OpenPod = self._cri(call, room, **kwargs)
+        except CriCallFailed as failed:
+            if _runtime_could_not_start(failed.details):
+                raise _SandboxRefused(
+                    "the OCI runtime could not start the pod's sandbox under the pod's "
+                    f"seccomp profile: {failed.details[-300:]}"
+                ) from failed
+            raise
+        return opened
+
     def close_pod(self, site: PodSite) -> None:
         handle = site.handle
+        if isinstance(handle, _RefusedPod):
+            if handle.owns_room:
+                self.pods.close_run(handle.room)
+            return
         if not isinstance(handle, _Pod):
             return
         self._cri(self.pods.close_pod, handle.pod)
@@ -216,8 +254,12 @@ class ContainerdBackend(EngineAdapter):
         return PodRecord(files=(("resolv.conf", pod.resolv_conf), ("hosts", hosts)), notes=notes)
 
     # -- primitives: containers -------------------------------------------------------
-    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> PodContainer:
+    def create(
+        self, shape: ContainerShape, site: PodSite, scratch: Path
+    ) -> PodContainer | _RefusedContainer:
         handle = site.handle
+        if isinstance(handle, _RefusedPod):
+            return _RefusedContainer(handle.reason)
         assert isinstance(handle, _Pod)
         pod = handle.pod
         name = CONTAINER_NAMES[shape.role] if shape.role is not None else MASTER_CONTAINER
@@ -262,6 +304,8 @@ class ContainerdBackend(EngineAdapter):
         return created
 
     def start(self, container: Any) -> None:
+        if isinstance(container, _RefusedContainer):
+            raise StartRefused(container.reason)
         try:
             self.pods.start(container)
         except CriCallFailed as failed:
@@ -272,6 +316,8 @@ class ContainerdBackend(EngineAdapter):
             raise EngineLost(lost.message) from lost
 
     def state(self, container: Any) -> ContainerState:
+        if isinstance(container, _RefusedContainer):
+            return ContainerState(exited=True)
         status = self._cri(self.pods.status, container)
         if status is None:
             return ContainerState(exited=True)
@@ -280,29 +326,41 @@ class ContainerdBackend(EngineAdapter):
         )
 
     def wait(self, container: Any, timeout: float) -> int | None:
+        if isinstance(container, _RefusedContainer):
+            return None
         code: int | None = self._cri(self.pods.wait, container, timeout)
         return code
 
     def logs(self, container: Any) -> tuple[str, str]:
+        if isinstance(container, _RefusedContainer):
+            return "", container.reason
         return self.pods.logs(container)
 
     def host_pid(self, container: Any) -> int:
+        if isinstance(container, _RefusedContainer):
+            raise EnvironmentProblem(container.reason)
         status = self._cri(self.pods.status, container)
         if status is None or status.pid is None:
             raise EnvironmentProblem(f"the CRI container {container.container_id} has no pid")
-        return status.pid
+        # The CRI's pid is of containerd's PID namespace (a node's): tracers need the host's.
+        return self.location.host_pid(status.pid)
 
     def container_id(self, container: Any) -> str:
+        if isinstance(container, _RefusedContainer):
+            return "refused-sandbox"
         return str(container.container_id)
 
     def kill(self, container: Any) -> None:
-        self._cri(self.pods.stop, container, 0)
+        if not isinstance(container, _RefusedContainer):
+            self._cri(self.pods.stop, container, 0)
 
     def stop(self, container: Any, grace_seconds: float) -> None:
-        self._cri(self.pods.stop, container, grace_seconds)
+        if not isinstance(container, _RefusedContainer):
+            self._cri(self.pods.stop, container, grace_seconds)
 
     def remove(self, container: Any) -> None:
-        self._cri(self.pods.remove, container)
+        if not isinstance(container, _RefusedContainer):
+            self._cri(self.pods.remove, container)
 
     # -- what a crash left --------------------------------------------------------------
     def sweep_orphans(self) -> int:
@@ -358,7 +416,15 @@ def location_of(node: CriNode) -> EngineLocation:
         command_prefix=node.command_prefix,
         binaries=(("containerd", node.containerd_binary), ("ctr", node.ctr_binary), *node.runtimes),
         bundle_roots=(Path(node.host_path(node.task_root)).parent,),
+        description=node.description,
+        pid_namespace_init=node.pid_namespace_init,
     )
+
+
+class _SandboxRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _run_of(pod: PodShape) -> str:
@@ -370,7 +436,17 @@ def _run_of(pod: PodShape) -> str:
 def _runtime_could_not_start(details: str) -> bool:
     """Whether StartContainer failed because the OCI runtime could not start the process
     (its init died under the filter), not because the engine failed."""
-    return "OCI runtime" in details or "runc create failed" in details
+    # runc whose init died under the filter before it was told to start: "cannot start a
+    # stopped process" (or "...a container that has stopped"), without "OCI runtime".
+    return any(
+        said in details
+        for said in (
+            "OCI runtime",
+            "runc create failed",
+            "cannot start a stopped process",
+            "cannot start a container that has stopped",
+        )
+    )
 
 
 def _docker_image_id(image: str) -> str | None:

@@ -51,8 +51,8 @@ def parse_engine_choices(
     return list(dict.fromkeys(choices))
 
 
-# The engines the tool runs on a node (its containerd waits for the CRI engine).
-NODE_ENGINES = ("podman",)
+# The engines the tool runs on a node: its Podman, and its containerd through the CRI.
+NODE_ENGINES = ("podman", "containerd")
 # What a node's engine runs when a profile is verified there: both OCI runtimes clusters
 # run, since each needs calls of its own after the filter.
 NODE_VERIFY_RUNTIMES = ("runc", "crun")
@@ -86,9 +86,15 @@ def make_engine(choice: EngineChoice, note: Note = no_note) -> ContainerEngine:
     ``note`` hears about that."""
     if choice.node != "host":
         from profiler.runtime.nodes.live import start_node
+
+        node = start_node(choice.node, note)
+        if choice.engine == "containerd":
+            from profiler.runtime.containerd import ContainerdBackend
+
+            return ContainerdBackend(oci_runtime=choice.oci_runtime, node=node.cri_node())
         from profiler.runtime.podman import PodmanBackend
 
-        location = start_node(choice.node, note).location(choice.engine, choice.oci_runtime)
+        location = node.location(choice.engine, choice.oci_runtime)
         return PodmanBackend(oci_runtime=choice.oci_runtime, location=location)
     if choice.engine == "podman":
         from profiler.runtime.podman import PodmanBackend

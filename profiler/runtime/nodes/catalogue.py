@@ -24,7 +24,7 @@ HOST = "host"
 CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 # Bumped when what a build puts in the rootfs besides mmdebstrap's output changes, so
 # caches built by an older tool are rebuilt.
-BUILD_FORMAT = 2
+BUILD_FORMAT = 3
 
 _NodeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
 _PackageName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9+.-]+$")]

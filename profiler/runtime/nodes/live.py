@@ -44,11 +44,12 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
+from profiler.runtime.cri.node import CriNode
 from profiler.runtime.location import EngineLocation
 from profiler.runtime.nodes.catalogue import NodeSpec, catalogue, node_spec
 from profiler.runtime.nodes.rootfs import (
@@ -61,8 +62,10 @@ from profiler.runtime.nodes.rootfs import (
 
 # Where the host's tree is in the node (pivot_root's old root, kept).
 HOST_IN_NODE = "/.host"
-# The node's directory for sockets and config written by the host.
+# The node's directories for sockets and config written by the host, and for state that
+# outlives a restart of the node (the CRI's containerd root, the kubelet's profiles).
 NODE_RUN = "/run/spark-seccomp"
+NODE_LIB = "/var/lib/spark-seccomp"
 NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STATE_FILE = "node.json"
 START_TIMEOUT = 30.0
@@ -107,6 +110,7 @@ mkdir -p "$rootfs/run/spark-seccomp"
 mount --bind "$state/run" "$rootfs/run/spark-seccomp"
 mount --bind "$state/containers" "$rootfs/var/lib/containers"
 mount --bind "$state/lib" "$rootfs/var/lib/spark-seccomp"
+mount --bind "$state/cni" "$rootfs/var/lib/cni"
 mount --bind "$state/networks" "$rootfs/etc/containers/networks"
 mount --bind "$state/tmp" "$rootfs/var/tmp"
 mount -o remount,bind,ro "$rootfs"
@@ -117,7 +121,7 @@ cd "$rootfs"
 pivot_root . .host
 exec /usr/bin/catatonit -P
 """
-_STATE_DIRS = ("run", "containers", "lib", "networks", "tmp", "logs")
+_STATE_DIRS = ("run", "containers", "lib", "cni", "networks", "tmp", "logs")
 
 
 @dataclass(frozen=True)
@@ -156,14 +160,39 @@ class Node:
         """The host path of a socket the node's daemons listen on (``name.sock``)."""
         return self.build.state / "run" / f"{name}.sock"
 
+    def cri_node(self) -> CriNode:
+        """Where the node's containerd with its CRI lives, for the CRI engine: its files in
+        the node's state (/run/spark-seccomp, /var/lib/spark-seccomp), its binaries run
+        through ``enter``, its pod bridge, iptables chain and cluster DNS in the node's
+        network namespace (the host's ip, iptables and dnsmasq, entered there), its CNI
+        plugins the node's own."""
+        state = self.build.state
+        return CriNode(
+            name=self.name,
+            views=(
+                (PurePosixPath("/"), PurePosixPath(self.build.rootfs)),
+                (PurePosixPath(NODE_RUN), PurePosixPath(state / "run")),
+                (PurePosixPath(NODE_LIB), PurePosixPath(state / "lib")),
+                (PurePosixPath(HOST_IN_NODE), PurePosixPath("/")),
+            ),
+            command_prefix=tuple(self.enter([])),
+            containerd_binary="/usr/bin/containerd",
+            ctr_binary="/usr/bin/ctr",
+            runtimes=(("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun")),
+            cni_bin_dir=PurePosixPath("/usr/lib/cni"),
+            netns_prefix=("nsenter", f"--target={self.init_pid}", "--net"),
+            pid_namespace_init=self.init_pid,
+            description=self.build.summary(),
+        )
+
     def location(self, engine: str, oci_runtime: str) -> EngineLocation:
         """Where the node's ``engine`` whose containers run ``oci_runtime`` lives, for the
         host's adapters: its socket in the node's state, the node's binaries run through
         ``enter``, its bundles, the host's tree at /.host, pids of the node's namespace."""
         if engine != "podman":
             raise UsageError(
-                f"the {self.name} node runs podman (its containerd waits for the CRI engine)",
-                f"use --runtime podman with --node {self.name}",
+                f"the {self.name} node's {engine} is not reached through a location",
+                "a node's containerd is a CRI engine: use cri_node()",
             )
         storage = self.build.state / "containers" / "storage" / "overlay-containers"
         return EngineLocation(
@@ -340,12 +369,43 @@ def _alive_state(state: Path) -> int | None:
 
 
 def _kill_init(pid: int) -> None:
-    """SIGKILL the node's PID 1: the kernel kills the rest of its PID namespace."""
+    """SIGKILL the node's PID 1: the kernel kills the rest of its PID namespace. Host
+    programs the tool runs in the node's network namespace only (the CRI's cluster DNS,
+    dnsmasq) are outside it and are ended too, or they would keep that namespace alive."""
+    try:
+        network = os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        network = None
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    if network is not None:
+        _end_processes_in(network)
+
+
+def _end_processes_in(network: str) -> None:
+    """SIGTERM, then SIGKILL, every process still in the network namespace ``network``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        found = [p for p in _processes() if _namespace(p, "net") == network]
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 5
+        while any(Path(f"/proc/{p}").exists() for p in found) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _processes() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _namespace(pid: int, kind: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ MOUNT_POINTS = (
     ".host",
     "var/lib/containers",
     "var/lib/spark-seccomp",
+    "var/lib/cni",  # the CNI plugins' cache of attachments (the CRI's pods)
     "etc/containers/networks",
     "var/tmp",
     "run",
