@@ -264,7 +264,7 @@ def engine_versions(backend: Backend) -> tuple[tuple[str, str], ...]:
 def versions_line(runtime: str, versions: Mapping[str, str]) -> str:
     """ "podman/runc@sid: podman 5.8.6, runc 1.3.6; node sid (Debian sid, built ...): ..." """
     said = [versions[k] for k in ("engine", "oci_runtime") if k in versions]
-    if "containerd" in versions:
+    if "containerd" in versions and not versions.get("engine", "").startswith("containerd"):
         said.append(f"containerd {versions['containerd']}")
     line = f"{runtime}: {', '.join(said)}" if said else runtime
     if "node" in versions:

@@ -23,7 +23,7 @@ from profiler import workloads
 from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.errors import EnvironmentProblem
 from profiler.runtime.command import RUNTIME_REFUSED_EXIT
-from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
+from profiler.runtime.interface import ContainerEngine, ProfileSet, SecurityMode, Topology
 from profiler.runtime.podman import PodmanBackend
 from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import EngineChoice, make_engine
@@ -42,17 +42,21 @@ COMMITTED = sorted(
 )
 
 
-def _node_engine(oci_runtime: str) -> PodmanBackend:
+def _engine_on_node(engine_name: str, oci_runtime: str) -> ContainerEngine:
     if os.geteuid() != 0:
         missing("nodes need root (mmdebstrap, namespaces, mounts)")
     for tool in ("mmdebstrap", "unshare", "nsenter", "pivot_root"):
         if shutil.which(tool) is None:
             missing(f"{tool} is not installed (`make setup` installs it)")
     try:
-        engine = make_engine(EngineChoice("podman", oci_runtime, node=NODE))
+        return make_engine(EngineChoice(engine_name, oci_runtime, node=NODE))
     except EnvironmentProblem as exc:
-        missing(f"the {NODE} node: {exc.message}")
+        missing(f"the {NODE} node's {engine_name}: {exc.message}")
         raise
+
+
+def _node_engine(oci_runtime: str) -> PodmanBackend:
+    engine = _engine_on_node("podman", oci_runtime)
     assert isinstance(engine, PodmanBackend)
     return engine
 
@@ -61,12 +65,15 @@ def _image_for(profile: Path) -> str:
     return f"spark-seccomp/spark:{profile.name.split('-')[1]}"
 
 
+@pytest.mark.parametrize("engine_name", ["podman", "containerd"])
 @pytest.mark.parametrize("oci_runtime", ["runc", "crun"])
 @pytest.mark.parametrize("profile", COMMITTED, ids=[p.name for p in COMMITTED])
 def test_every_committed_profile_starts_on_the_newest_node(
-    profile: Path, oci_runtime: str, docker_client: object
+    profile: Path, oci_runtime: str, engine_name: str, docker_client: object
 ) -> None:
-    engine = _node_engine(oci_runtime)
+    """Through the node's Podman (CRI-O's way) and its containerd's CRI (the kubelet's
+    way, where the pod's profile confines the sandbox's pause too)."""
+    engine = _engine_on_node(engine_name, oci_runtime)
     image = _image_for(profile)
     code, _, errors = engine.run_command(
         image, ["true"], SecurityMode.LOCALHOST, profile.read_text()
@@ -90,10 +97,11 @@ def _reference(spark_image: str) -> ProfileSet:
     return ProfileSet.single(path.read_text(), path.name)
 
 
+@pytest.mark.parametrize("engine_name", ["podman", "containerd"])
 def test_the_fastest_job_passes_every_mode_in_pod_shape_on_the_newest_runc(
-    spark_image: str, tmp_path: Path
+    engine_name: str, spark_image: str, tmp_path: Path
 ) -> None:
-    engine = _node_engine("runc")
+    engine = _engine_on_node(engine_name, "runc")
     plan = CheckPlan(
         workloads=(workloads.resolve(FASTEST),),
         modes=MODES,
@@ -104,7 +112,7 @@ def test_the_fastest_job_passes_every_mode_in_pod_shape_on_the_newest_runc(
     for mode in MODES:
         cell = report.cell(FASTEST, mode)
         assert cell.verdict is Verdict.PASS, (engine.label, mode, cell.runs[0].error_line)
-    assert engine.cleanup(session_only=True) == 0
+    assert engine.cleanup(session_only=True) == 0  # type: ignore[call-arg]
 
 
 def test_a_call_only_the_newer_runc_needs(spark_image: str, tmp_path: Path) -> None:

@@ -66,6 +66,10 @@ HOST_IN_NODE = "/.host"
 # outlives a restart of the node (the CRI's containerd root, the kubelet's profiles).
 NODE_RUN = "/run/spark-seccomp"
 NODE_LIB = "/var/lib/spark-seccomp"
+# Where the host keeps the files of a node's cluster DNS: dnsmasq is a host program (in the
+# node's network namespace) that drops root, and reads its hosts directory as nobody, which
+# cannot enter the tool's cache under /root.
+HOST_DNS_ROOT = Path("/run/spark-seccomp/nodes")
 NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STATE_FILE = "node.json"
 START_TIMEOUT = 30.0
@@ -174,6 +178,7 @@ class Node:
                 (PurePosixPath(NODE_RUN), PurePosixPath(state / "run")),
                 (PurePosixPath(NODE_LIB), PurePosixPath(state / "lib")),
                 (PurePosixPath(HOST_IN_NODE), PurePosixPath("/")),
+                (CriNode().dns_dir, PurePosixPath(self.dns_dir)),
             ),
             command_prefix=tuple(self.enter([])),
             containerd_binary="/usr/bin/containerd",
@@ -206,6 +211,11 @@ class Node:
             host_tree=HOST_IN_NODE,
             pid_namespace_init=self.init_pid,
         )
+
+    @property
+    def dns_dir(self) -> Path:
+        """The host directory of the node's cluster DNS (pid file, hosts, query log)."""
+        return HOST_DNS_ROOT / self.name / "dns"
 
     def log(self, name: str) -> Path:
         return self.build.state / "logs" / f"{name}.log"
@@ -262,6 +272,7 @@ def stop_node(name: str) -> bool:
                 _kill_init(pid)
                 stopped = True
             _forget_state(state)
+        shutil.rmtree(HOST_DNS_ROOT / name, ignore_errors=True)
         return stopped
 
 
