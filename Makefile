@@ -45,13 +45,17 @@ lint: setup
 	$(BIN)/vulture
 
 # Reference profiles: the whole catalogue recorded twice in pod shape under restricted pod
-# security, verified on this machine, then the same recordings targeted at arm64.
+# security, verified, then the same recordings targeted at arm64.
 # `make profiles SPARK_VERSION=4.3.0` for the 4.x line.
 SPARK_VERSION ?= 3.5.9
 PROFILE_RUNS ?= runs/reference-profiles-$(SPARK_VERSION)
-profiles: image
-	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
-	$(CLI) record --from-recordings $(PROFILE_RUNS)/record --arch arm64 --no-verify --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
+# Recorded on the host's engine and on the newest node, under runc and crun each, so the
+# profiles hold what every runtime version's init calls after the filter; verified on each.
+PROFILE_NODES ?= host,sid
+PROFILE_OCI_RUNTIMES ?= runc,crun
+profiles: image nodes
+	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --node $(PROFILE_NODES) --oci-runtime $(PROFILE_OCI_RUNTIMES) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
+	$(CLI) record --from-recordings $(PROFILE_RUNS) --arch arm64 --no-verify --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
 
 clean:
 	-$(CLI) cleanup
