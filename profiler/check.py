@@ -34,7 +34,7 @@ from profiler.vocabulary import Progress, no_progress
 from profiler.workloads import Workload
 
 if TYPE_CHECKING:
-    from profiler.diagnose import Diagnoser
+    from profiler.diagnosis.diagnoser import Diagnoser
 
 
 class Verdict(str, enum.Enum):
@@ -172,7 +172,7 @@ def run_check(
     def get_diagnoser() -> Diagnoser:
         nonlocal diagnoser
         if diagnoser is None:
-            from profiler.diagnose import ComplainDiagnoser
+            from profiler.diagnosis.diagnoser import ComplainDiagnoser
 
             diagnoser = ComplainDiagnoser(backend)
         return diagnoser
@@ -314,7 +314,7 @@ def run_checks(
 def _diagnoser_for(backend: Backend, make: Callable[[Backend], Diagnoser] | None) -> Diagnoser:
     if make is not None:
         return make(backend)
-    from profiler.diagnose import ComplainDiagnoser
+    from profiler.diagnosis.diagnoser import ComplainDiagnoser
 
     return ComplainDiagnoser(backend)
 

@@ -27,6 +27,7 @@ from profiler.runtime.interface import (
 from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
+from profiler.tracing.ebpf import LARGER_BUFFER, lost_events_warning
 from profiler.tracing.interface import Recording, Tracer, merge_roles, with_runtime_version
 from profiler.vocabulary import ROLES, Progress, no_progress
 from profiler.workloads import Workload
@@ -72,6 +73,8 @@ class RecordOutcome:
     # Recorded under several OCI runtimes: the verification on each (the first is
     # ``verification`` too).
     verifications: tuple[CheckReport, ...] = ()
+    # What the user must know about the recordings (a tracer that lost events), one line each.
+    warnings: tuple[str, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -270,16 +273,37 @@ def record_profile(
     on_derived(profiles)
     outcome = RecordOutcome(profiles, tuple(recordings))
     if not verify or not verifiers:
-        return outcome
+        return _with_lost_event_warnings(outcome)
     reports = tuple(
         verify_profiles(
             backend, plan, outcome, run_root=root_of(backend, several_verifiers), progress=progress
         )
         for backend in verifiers
     )
-    return replace(
-        outcome, verification=reports[0], verifications=reports if len(reports) > 1 else ()
+    return _with_lost_event_warnings(
+        replace(outcome, verification=reports[0], verifications=reports if len(reports) > 1 else ())
     )
+
+
+def _with_lost_event_warnings(outcome: RecordOutcome) -> RecordOutcome:
+    """One note per run whose tracer lost events, saying whether the verification still
+    vouches for the profiles: it ran every workload under them, so a pass means the jobs
+    have every call they need, whatever the trace missed."""
+    lost = generate.lost_events_by_run(outcome.recordings)
+    if not lost:
+        return outcome
+    if outcome.verification is None:
+        verdict = "the profile was not verified, so a job may need a call it denies"
+    elif outcome.verified:
+        verdict = "verification passed under the profile, so the recorded jobs have what they need"
+    else:
+        verdict = "verification failed, and the lost events may be why"
+    notes = tuple(
+        f"{lost_events_warning(run, count)}; {verdict}; record again with {LARGER_BUFFER} "
+        "set for a larger bpftrace buffer"
+        for run, count in lost.items()
+    )
+    return replace(outcome, warnings=(*outcome.warnings, *notes))
 
 
 def runtime_only_calls(unions: dict[str, DerivedProfile]) -> dict[str, tuple[str, ...]]:

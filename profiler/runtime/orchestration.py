@@ -211,13 +211,15 @@ class PodRun:
 
     def _run(self, plan: PodPlan) -> RunResult:
         spec = self.spec
-        deadline = time.monotonic() + spec.timeout_seconds
         if plan.master is not None:
             self.master = self._start(plan.master, observe=False)
         self.observer.before_start()
         self.observer_started = True
         if self.master is not None:
-            self._wait_for_master(deadline)
+            self._wait_for_master()
+        # The run's timeout is the application's: it counts from the moment the master
+        # leads, as the API server it stands in for is up before any pod is made.
+        deadline = time.monotonic() + spec.timeout_seconds
         try:
             self.driver = self._start(plan.driver, observe=True)
         except _StartFailed as failed:
@@ -369,9 +371,9 @@ class PodRun:
         return self.engine.state(live.container).exited
 
     # -- waiting ---------------------------------------------------------------------
-    def _wait_for_master(self, deadline: float) -> None:
+    def _wait_for_master(self) -> None:
         assert self.master is not None
-        give_up = min(deadline, time.monotonic() + MASTER_START_SECONDS)
+        give_up = time.monotonic() + MASTER_START_SECONDS
         while time.monotonic() < give_up:
             stdout, stderr = self.engine.logs(self.master.container)
             if MASTER_READY.search(stderr) or MASTER_READY.search(stdout):
@@ -383,7 +385,10 @@ class PodRun:
                     "check that the image runs `spark-class org.apache.spark.deploy.master.Master`",
                 )
             time.sleep(POLL_SECONDS)
-        raise EnvironmentProblem("the standalone master did not start within the run's timeout")
+        raise EnvironmentProblem(
+            f"the standalone master did not lead within {MASTER_START_SECONDS:.0f} s",
+            "the machine may be overloaded: try again when it is quieter",
+        )
 
     def _wait_for_application(self, deadline: float) -> str | None:
         """The application id the master gave the driver, or None once the driver ended

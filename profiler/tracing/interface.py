@@ -115,4 +115,6 @@ def merge_roles(recordings: tuple[Recording, ...]) -> Recording:
         unknown_numbers=frozenset().union(*(r.unknown_numbers for r in recordings)),
         script=first.script,
         role="all",
+        # Each role's recording of a run carries the run's count: it is not added up.
+        lost_events=max(r.lost_events for r in recordings),
     )
