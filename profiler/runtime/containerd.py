@@ -72,11 +72,20 @@ _PAUSE_DENIED_NOTE = (
 
 
 @dataclass(frozen=True)
+class _Pod:
+    """A PodSite's handle: the open sandbox, and the room it was opened in (a one-off
+    command's pod has a room of its own, closed with it)."""
+
+    pod: OpenPod
+    room: RunRoom
+    owns_room: bool
+
+
+@dataclass(frozen=True)
 class _RefusedPod:
-    """A PodSite's handle when the OCI runtime could not start the pod's sandbox: the
-    pod-level profile confines the pause container too, and a profile that kills the
-    runtime's init refuses the whole pod. Its container "fails to start" with the reason,
-    so the refusal is a verdict like any container's, not an engine failure."""
+    """A PodSite's handle when the OCI runtime could not start the pod's sandbox: its init
+    died under the pod-level filter (the kubelet's FailedCreatePodSandBox). The pod's
+    container is then refused at start, which makes it a verdict, not an engine error."""
 
     reason: str
     room: RunRoom
@@ -86,16 +95,7 @@ class _RefusedPod:
 @dataclass(frozen=True)
 class _RefusedContainer:
     reason: str
-
-
-@dataclass(frozen=True)
-class _Pod:
-    """A PodSite's handle: the open sandbox, and the room it was opened in (a one-off
-    command's pod has a room of its own, closed with it)."""
-
-    pod: OpenPod
-    room: RunRoom
-    owns_room: bool
+    container_id: str = "(no sandbox)"
 
 
 class ContainerdBackend(EngineAdapter):
@@ -190,7 +190,7 @@ class ContainerdBackend(EngineAdapter):
         room = network if isinstance(network, RunRoom) else self.pods.open_run(_run_of(pod))
         try:
             seccomp = self._seccomp(room, pod.name, pod.seccomp_mode, pod.seccomp_profile)
-            opened = self._open_sandbox(
+            opened = self._cri(
                 self.pods.open_pod,
                 room,
                 name=pod.name,
@@ -206,8 +206,13 @@ class ContainerdBackend(EngineAdapter):
                 cgroup_parent=SANDBOX_CGROUP_PARENT,
                 labels=pod.labels,
             )
-        except _SandboxRefused as refused:
-            return PodSite(handle=_RefusedPod(refused.reason, room, owns_room))
+        except CriCallFailed as failed:
+            if not _runtime_could_not_start(failed.details):
+                if owns_room:
+                    self.pods.close_run(room)
+                raise
+            reason = f"the pod sandbox: {failed.details[-300:]}"
+            return PodSite(address=None, handle=_RefusedPod(reason, room, owns_room))
         except BaseException:
             if owns_room:
                 self.pods.close_run(room)
@@ -215,28 +220,11 @@ class ContainerdBackend(EngineAdapter):
         address = opened.ip if pod.networked else None
         return PodSite(address=address, handle=_Pod(opened, room, owns_room))
 
-    def _open_sandbox(self, call: Any, room: RunRoom, **kwargs: Any) -> OpenPod:
-        try:
-            opened: OpenPod = self._cri(call, room, **kwargs)
-        except CriCallFailed as failed:
-            if _runtime_could_not_start(failed.details):
-                raise _SandboxRefused(
-                    "the OCI runtime could not start the pod's sandbox under the pod's "
-                    f"seccomp profile: {failed.details[-300:]}"
-                ) from failed
-            raise
-        return opened
-
     def close_pod(self, site: PodSite) -> None:
         handle = site.handle
-        if isinstance(handle, _RefusedPod):
-            if handle.owns_room:
-                self.pods.close_run(handle.room)
-            return
-        if not isinstance(handle, _Pod):
-            return
-        self._cri(self.pods.close_pod, handle.pod)
-        if handle.owns_room:
+        if isinstance(handle, _Pod):
+            self._cri(self.pods.close_pod, handle.pod)
+        if isinstance(handle, (_Pod, _RefusedPod)) and handle.owns_room:
             self.pods.close_run(handle.room)
 
     def pod_record(self, site: PodSite, container: Any) -> PodRecord:
@@ -254,9 +242,7 @@ class ContainerdBackend(EngineAdapter):
         return PodRecord(files=(("resolv.conf", pod.resolv_conf), ("hosts", hosts)), notes=notes)
 
     # -- primitives: containers -------------------------------------------------------
-    def create(
-        self, shape: ContainerShape, site: PodSite, scratch: Path
-    ) -> PodContainer | _RefusedContainer:
+    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> Any:
         handle = site.handle
         if isinstance(handle, _RefusedPod):
             return _RefusedContainer(handle.reason)
@@ -298,9 +284,15 @@ class ContainerdBackend(EngineAdapter):
             cpu_limit=shape.cpu_limit,
             labels=shape.labels,
         )
-        created: PodContainer = self._cri(
-            self.pods.create, pod, container, shape.pod.cgroup_parent or ""
-        )
+        try:
+            created: PodContainer = self._cri(
+                self.pods.create, pod, container, shape.pod.cgroup_parent or ""
+            )
+        except CriCallFailed as failed:
+            if self.pods.sandbox_alive(pod.pause_pid, pod.sandbox_id):
+                raise
+            # The pause process died under the pod's filter once the sandbox had started.
+            return _RefusedContainer(_sandbox_stopped(failed.details))
         return created
 
     def start(self, container: Any) -> None:
@@ -311,6 +303,10 @@ class ContainerdBackend(EngineAdapter):
         except CriCallFailed as failed:
             if _runtime_could_not_start(failed.details):
                 raise StartRefused(failed.details[-400:]) from failed
+            if not self.pods.sandbox_alive(container.pause_pid, container.sandbox_id):
+                # The pause process died under the pod's filter after the sandbox started,
+                # and took the pod's shim with it ("ttrpc: closed").
+                raise StartRefused(_sandbox_stopped(failed.details)) from failed
             raise
         except CriUnavailable as lost:
             raise EngineLost(lost.message) from lost
@@ -333,12 +329,12 @@ class ContainerdBackend(EngineAdapter):
 
     def logs(self, container: Any) -> tuple[str, str]:
         if isinstance(container, _RefusedContainer):
-            return "", container.reason
+            return "", ""
         return self.pods.logs(container)
 
     def host_pid(self, container: Any) -> int:
         if isinstance(container, _RefusedContainer):
-            raise EnvironmentProblem(container.reason)
+            raise EnvironmentProblem(f"the container never started: {container.reason}")
         status = self._cri(self.pods.status, container)
         if status is None or status.pid is None:
             raise EnvironmentProblem(f"the CRI container {container.container_id} has no pid")
@@ -346,8 +342,6 @@ class ContainerdBackend(EngineAdapter):
         return self.location.host_pid(status.pid)
 
     def container_id(self, container: Any) -> str:
-        if isinstance(container, _RefusedContainer):
-            return "refused-sandbox"
         return str(container.container_id)
 
     def kill(self, container: Any) -> None:
@@ -421,31 +415,27 @@ def location_of(node: CriNode) -> EngineLocation:
     )
 
 
-class _SandboxRefused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _run_of(pod: PodShape) -> str:
     """A one-off pod's room: named after its run label, unique to it."""
     run = dict(pod.labels).get(RUN_LABEL, "command")
     return f"{run}-{uuid.uuid4().hex[:6]}"
 
 
+def _sandbox_stopped(details: str) -> str:
+    return f"the pod sandbox stopped before the container started ({details[-300:]})"
+
+
 def _runtime_could_not_start(details: str) -> bool:
-    """Whether StartContainer failed because the OCI runtime could not start the process
-    (its init died under the filter), not because the engine failed."""
-    # runc whose init died under the filter before it was told to start: "cannot start a
-    # stopped process" (or "...a container that has stopped"), without "OCI runtime".
-    return any(
-        said in details
-        for said in (
-            "OCI runtime",
-            "runc create failed",
-            "cannot start a stopped process",
-            "cannot start a container that has stopped",
-        )
+    """Whether a sandbox or container did not start because the OCI runtime could not
+    start its process (its init died under the filter), not because the engine failed:
+    runc "OCI runtime create/start failed", or an init that died before it was told to
+    start ("cannot start a stopped process")."""
+    return (
+        "OCI runtime" in details
+        or "runc create failed" in details
+        or "cannot start a stopped process" in details
+        # runc 1.3 says it so when the sandbox's init died under the pod's filter.
+        or "cannot start a container that has stopped" in details
     )
 
 

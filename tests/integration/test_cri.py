@@ -6,7 +6,8 @@ with one container); every pod got the resolv.conf a kubelet has the runtime wri
 each executor found the driver's Service by the search-domain walk a pod does, as the
 cluster DNS's own query log shows. An executor profile without sendmmsg fails on an
 executor pod, and the diagnosis names the call and the role. Ctrl-C or SIGTERM in the
-middle of a run leaves no sandbox behind.
+middle of a run leaves no sandbox behind, and a pod-level profile the OCI runtime cannot
+start the sandbox under is a verdict.
 """
 
 from __future__ import annotations
@@ -168,6 +169,40 @@ def test_an_executor_profile_without_sendmmsg_fails_on_containerd_and_is_named(
         diagnosis
     )
     assert not any(line.startswith("driver pod: denied:") for line in cell["diagnosis"]), diagnosis
+
+
+def test_a_profile_the_sandbox_cannot_start_under_is_a_fail_verdict(
+    need_cri_node: None, spark_image: str, tmp_path: Path
+) -> None:
+    """futex, clone and clone3 denied at pod level: runc's init dies under the filter while
+    it starts the pod's sandbox (a kubelet's FailedCreatePodSandBox) or its container. That
+    is a verdict on the profile (exit 1), not an engine failure (exit 3)."""
+    out = tmp_path / "check.json"
+    code = cli(
+        "check",
+        str(REPO / "tests" / "fixtures" / "scripts" / "tiny_job.py"),
+        "--runtime",
+        "containerd",
+        "--image",
+        spark_image,
+        "--modes",
+        "localhost",
+        "--profile",
+        str(REPO / "tests" / "fixtures" / "profiles" / "denies_futex_clone.json"),
+        "--topology",
+        "local",
+        "--json",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
+    assert code == 1
+    (cell,) = json.loads(out.read_text())["cells"]
+    assert cell["verdict"] == "fail"
+    error = cell["runs"][0]["error_line"]
+    # The sandbox's runc init or the container's dies first: runc's Go runtime wakes its
+    # threads with futex only some of the time, so which one it is depends on timing.
+    assert "could not start the container under its seccomp profile" in error, error
 
 
 def _sandboxes_of(pid: int) -> list[str]:

@@ -10,8 +10,8 @@ its network are ready. Like ``dockerd`` and Podman's service, the daemons outliv
 process that started them; ``stop()`` ends them. A lock file keeps two tool processes from
 starting them at once.
 
-``ctr`` is used for what the CRI cannot do: loading an image without a registry
-(``ctr images import`` into ``k8s.io``) and listing what is there.
+``ctr`` is used for the one thing the CRI cannot do: loading an image without a registry
+(``ctr images import`` into ``k8s.io``).
 """
 
 from __future__ import annotations
@@ -111,23 +111,7 @@ class NodeDaemons:
                 os.kill(pid, signal.SIGTERM)
             _wait_gone(pid, 20.0)
 
-    # -- ctr, for what the CRI cannot do ---------------------------------------------
-    def ctr(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
-        node = self.node
-        argv = [
-            *node.command_prefix,
-            node.ctr_binary,
-            "--address",
-            str(node.socket),
-            "--namespace",
-            CRI_NAMESPACE,
-            *args,
-        ]
-        return proc.run(argv, timeout=timeout, hint="see " + str(self.run_dir / LOG_FILE))
-
-    def has_image(self, reference: str) -> bool:
-        return reference in self.ctr("images", "ls", "-q").stdout.split()
-
+    # -- ctr, for the one thing the CRI cannot do -------------------------------------
     def import_image(self, archive: bytes) -> None:
         done = subprocess.run(self.import_argv(), input=archive, capture_output=True, timeout=300)
         if done.returncode != 0:
@@ -257,8 +241,12 @@ class NodeDaemons:
         )
 
     def _ensure_sandbox_image(self, archive: bytes) -> None:
-        if not self.has_image(self.node.sandbox_image):
-            self.import_image(archive)
+        client = CriClient(str(self.node.host_path(self.node.socket)))
+        try:
+            if client.image(self.node.sandbox_image) is None:
+                self.import_image(archive)
+        finally:
+            client.close()
 
     def _require_ready(self) -> None:
         client = CriClient(str(self.node.host_path(self.node.socket)))

@@ -75,6 +75,7 @@ class PodContainer:
     sandbox_id: str
     name: str
     log_file: Path  # host view
+    pause_pid: int | None = None  # the sandbox's first process, on this host
 
 
 # How long the CRI may take to see an image ``ctr images import`` just imported.
@@ -214,6 +215,19 @@ class CriPods:
     def hosts_file(self, pod: OpenPod) -> str:
         return str(self.node.engine_path(pod.directory / "hosts"))
 
+    def sandbox_alive(self, pause_pid: int | None, sandbox_id: str) -> bool:
+        """Whether the sandbox's pause process still runs: asked of the kernel (the CRI
+        learns of its exit only a moment later), else of the CRI."""
+        if pause_pid is not None:
+            with contextlib.suppress(OSError, IndexError):
+                stat = Path(f"/proc/{pause_pid}/stat").read_text()
+                return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+            return False
+        try:
+            return self.client.sandbox_status(sandbox_id).ready
+        except CriCallFailed:
+            return False
+
     def pause_denied(self, pod: OpenPod) -> bool:
         """Whether the sandbox's pause process sleeps in clock_nanosleep, as ours does
         once the pod's seccomp profile denied it pause(2) (it waits in pause otherwise)."""
@@ -244,6 +258,7 @@ class CriPods:
             sandbox_id=pod.sandbox_id,
             name=container.name,
             log_file=pod.directory / "logs" / container.log_path,
+            pause_pid=pod.pause_pid,
         )
 
     def start(self, container: PodContainer) -> None:
