@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CLI := $(BIN)/spark-seccomp
 
-.PHONY: setup engine image demo test unit lint profiles clean
+.PHONY: setup engine image nodes demo test unit lint profiles clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -19,12 +19,19 @@ image: setup
 	  $(CLI) image build --spark-version $(SPARK4_VERSION); \
 	else echo "image: no Docker engine can be reached: not building the Spark images"; fi
 
+# Nodes of newer Debian releases (their own Podman, runc, crun, containerd), built once
+# with mmdebstrap and cached; the tests need sid's. Needs root.
+NODES ?= sid
+nodes: setup
+	@if [ "$$(id -u)" -eq 0 ]; then $(CLI) node build $(NODES); \
+	else echo "nodes: not root: not building the nodes ($(NODES))"; fi
+
 # Without a reachable Docker engine the demo runs on the local backend (host Java and
 # pyspark under the same seccomp profiles); `--backend auto` says which it picked.
 demo: image
 	$(CLI) demo --backend auto
 
-test: image
+test: image nodes
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 unit: setup
@@ -38,13 +45,17 @@ lint: setup
 	$(BIN)/vulture
 
 # Reference profiles: the whole catalogue recorded twice in pod shape under restricted pod
-# security, verified on this machine, then the same recordings targeted at arm64.
+# security, verified, then the same recordings targeted at arm64.
 # `make profiles SPARK_VERSION=4.3.0` for the 4.x line.
 SPARK_VERSION ?= 3.5.9
 PROFILE_RUNS ?= runs/reference-profiles-$(SPARK_VERSION)
-profiles: image
-	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
-	$(CLI) record --from-recordings $(PROFILE_RUNS)/record --arch arm64 --no-verify --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
+# Recorded on the host's engine and on the newest node, under runc and crun each, so the
+# profiles hold what every runtime version's init calls after the filter; verified on each.
+PROFILE_NODES ?= host,sid
+PROFILE_OCI_RUNTIMES ?= runc,crun
+profiles: image nodes
+	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --node $(PROFILE_NODES) --oci-runtime $(PROFILE_OCI_RUNTIMES) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
+	$(CLI) record --from-recordings $(PROFILE_RUNS) --arch arm64 --no-verify --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
 
 clean:
 	-$(CLI) cleanup

@@ -19,6 +19,7 @@ from profiler.matrix import Target
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
     Backend,
+    ContainerEngine,
     ContainerResult,
     PodSecurity,
     ProfileSet,
@@ -132,6 +133,9 @@ class CheckReport:
     executors: int = DEFAULT_EXECUTORS
     notes: tuple[str, ...] = ()
     runtime: str = ""  # the engine and OCI runtime that ran it ("podman/crun")
+    # What the engine said it is: engine, oci_runtime and, on a node, the node's build
+    # and the versions it holds (sid moves: results say what they ran on).
+    versions: tuple[tuple[str, str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -246,7 +250,26 @@ def run_check(
         executors=shape.executors,
         notes=tuple(run_notes),
         runtime=backend.label,
+        versions=engine_versions(backend),
     )
+
+
+def engine_versions(backend: Backend) -> tuple[tuple[str, str], ...]:
+    """What an engine backend says it is (nothing for the local backend)."""
+    if not isinstance(backend, ContainerEngine):
+        return ()
+    return tuple(sorted(backend.versions().items()))
+
+
+def versions_line(runtime: str, versions: Mapping[str, str]) -> str:
+    """ "podman/runc@sid: podman 5.8.6, runc 1.3.6; node sid (Debian sid, built ...): ..." """
+    said = [versions[k] for k in ("engine", "oci_runtime") if k in versions]
+    if "containerd" in versions and not versions.get("engine", "").startswith("containerd"):
+        said.append(f"containerd {versions['containerd']}")
+    line = f"{runtime}: {', '.join(said)}" if said else runtime
+    if "node" in versions:
+        line += f"; node {versions['node']}"
+    return line
 
 
 def run_checks(

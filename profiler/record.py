@@ -19,6 +19,7 @@ from profiler.errors import UsageError, VerificationFailed
 from profiler.paths import slug
 from profiler.runtime.interface import (
     Backend,
+    ContainerEngine,
     LabelledProfile,
     ProfileSet,
     SecurityMode,
@@ -27,7 +28,7 @@ from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.tracing.ebpf import LARGER_BUFFER, lost_events_warning
-from profiler.tracing.interface import Recording, Tracer, merge_roles
+from profiler.tracing.interface import Recording, Tracer, merge_roles, with_runtime_version
 from profiler.vocabulary import ROLES, Progress, TracerName, no_progress
 from profiler.workloads import Workload
 
@@ -109,6 +110,7 @@ def record_workloads(
     """Trace every workload ``runs`` times under the recording filter: one recording per
     run and container role, saved as ``recording[.ROLE].json`` in the run's folder."""
     recording_profile = generate.recording_profile().to_json()
+    oci_runtime = oci_runtime_of(backend)
     recordings = []
     total = len(plan.workloads) * plan.runs
     done = 0
@@ -142,6 +144,8 @@ def record_workloads(
                 )
             pod_security = plan.shape.pod_security.value
             for traced in tracer.recordings(workload.name, index, pod_security):
+                if oci_runtime is not None:
+                    traced = with_runtime_version(traced, oci_runtime)
                 traced = replace(
                     traced,
                     exit_code=result.exit_code,
@@ -154,6 +158,19 @@ def record_workloads(
             done += 1
     progress("recorded", done, total)
     return recordings
+
+
+def oci_runtime_of(backend: Backend) -> str | None:
+    """ "runc 1.3.6": the OCI runtime and version an engine backend runs (None for the
+    local backend, whose processes no runtime starts)."""
+    if not isinstance(backend, ContainerEngine):
+        return None
+    said = backend.versions().get("oci_runtime", "")
+    name, _, version = said.partition(" ")
+    if not version or version == "unknown":
+        return name or None
+    # Debian's "1.3.6+ds1": the project's own version is what people look up.
+    return f"{name} {version.split('+', 1)[0].split('~', 1)[0]}"
 
 
 def by_run(recordings: Sequence[Recording]) -> list[Recording]:
@@ -225,20 +242,26 @@ def record_profile(
     verify: bool = True,
     progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
+    verify_on: Sequence[Backend] | None = None,
 ) -> RecordOutcome:
     """record under each backend (or take ``recordings``) -> derive one set of profiles ->
-    verify them under each backend. ``RecordOutcome.verification`` says whether the
-    profiles broke a workload; ``on_derived`` sees the profiles before they are verified
-    (the CLI prints the review and keeps the candidates).
+    verify them under each backend, or under each of ``verify_on`` (the recording engines
+    and a node of the newest release, whose OCI runtimes need calls older ones do not).
+    ``RecordOutcome.verification`` says whether the profiles broke a workload;
+    ``on_derived`` sees the profiles before they are verified (the CLI prints the review
+    and keeps the candidates).
 
-    Several backends are one engine under several OCI runtimes, so that the profiles work
-    on nodes with either: each runtime's runs and logs go in ``run_root/<engine-runtime>``,
-    numbered after the previous runtime's (every run counts once), and the summaries name
-    the calls only one runtime's runs made."""
-    several = len(backends) > 1
+    Several backends are engines and OCI runtimes (on the host and on nodes), so that the
+    profiles work on nodes with any of them: each one's runs and logs go in
+    ``run_root/<engine-runtime[-node]>``, numbered after the previous one's (every run
+    counts once), and the summaries name the calls only one's runs made. Verifications on
+    several backends go in the same way, each under its own folder."""
+    verifiers = list(verify_on) if verify_on is not None else list(backends)
+    several = len({b.label for b in backends}) > 1
+    several_verifiers = len({b.label for b in verifiers}) > 1
 
-    def root_of(backend: Backend) -> Path:
-        return run_root / slug(backend.label) if several else run_root
+    def root_of(backend: Backend, apart: bool) -> Path:
+        return run_root / slug(backend.label) if apart else run_root
 
     only: dict[str, tuple[str, ...]] = {}
     if recordings is None:
@@ -247,7 +270,7 @@ def record_profile(
         per_runtime: dict[str, list[Recording]] = {}
         for offset, backend in enumerate(backends):
             recorded = record_workloads(
-                backend, plan, make_tracer, run_root=root_of(backend), progress=progress
+                backend, plan, make_tracer, run_root=root_of(backend, several), progress=progress
             )
             per_runtime[backend.label] = [
                 replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
@@ -268,14 +291,16 @@ def record_profile(
         }
     on_derived(profiles)
     outcome = RecordOutcome(profiles, tuple(recordings))
-    if not verify or not backends:
+    if not verify or not verifiers:
         return _with_lost_event_warnings(outcome)
     reports = tuple(
-        verify_profiles(backend, plan, outcome, run_root=root_of(backend), progress=progress)
-        for backend in backends
+        verify_profiles(
+            backend, plan, outcome, run_root=root_of(backend, several_verifiers), progress=progress
+        )
+        for backend in verifiers
     )
     return _with_lost_event_warnings(
-        replace(outcome, verification=reports[0], verifications=reports if several else ())
+        replace(outcome, verification=reports[0], verifications=reports if len(reports) > 1 else ())
     )
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything spark-seccomp needs on a Debian machine, idempotently:
 #   system packages (Docker engine and its containerd, Podman, crun, mmdebstrap, bpftrace,
-#   strace, libseccomp), Docker's crun runtime, a running Docker engine, and a virtualenv
-#   with the tool installed. Podman's API services are started by the tool when needed.
+#   strace, libseccomp; util-linux and iproute2 run the nodes), Docker's crun runtime, a
+#   running Docker engine, and a virtualenv with the tool installed. Podman's API services
+#   are started by the tool when needed.
 # Steps that need root are skipped with a message when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ VENV=${VENV:-.venv}
 # package would also start a system-wide DNS server on every interface).
 PACKAGES=(docker.io containerd mmdebstrap bpftrace strace libseccomp2 python3-venv gcc libc6-dev
   podman crun containernetworking-plugins golang-github-containernetworking-plugin-dnsname
-  dnsmasq-base iptables iproute2)
+  dnsmasq-base iptables iproute2 util-linux)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

@@ -275,11 +275,14 @@ class FakeTracer(Tracer):
         *,
         driver_only: Sequence[str] = ("sendmmsg",),
         pod: bool = True,
+        runtime_calls: Sequence[str] = (),
     ) -> None:
         self.run_dir = run_dir
         self.calls = tuple(calls)
         self.driver_only = tuple(driver_only)
         self.pod = pod
+        # What the OCI runtime's init was seen to call after the filter.
+        self.runtime_calls = tuple(runtime_calls)
 
     def check_available(self) -> None:
         return None
@@ -292,7 +295,13 @@ class FakeTracer(Tracer):
                 tracer=self.name,
                 arch="x86_64",
                 pod_security=pod_security,
-                counts={name: {"driver JVM": 1} for name in names},
+                counts={
+                    name: {
+                        "driver JVM": 1,
+                        **({"container runtime": 1} if name in self.runtime_calls else {}),
+                    }
+                    for name in (*names, *self.runtime_calls)
+                },
                 role=role,
             )
 

@@ -121,6 +121,8 @@ def collect_environment(
     environment["engine"] = versions.get("engine", UNKNOWN)
     environment["oci_runtime"] = versions.get("oci_runtime", UNKNOWN)
     environment["containerd"] = versions.get("containerd", UNKNOWN)
+    # Where the engine ran: the host, or a node's build and the versions it holds.
+    environment["node"] = versions.get("node", "host")
     environment["cgroup_driver"] = backend.cgroup_driver()
     try:
         image_id, labels = backend.image_facts(image)

@@ -16,6 +16,7 @@ from profiler.cli import check as check_cmd
 from profiler.cli import demo as demo_cmd
 from profiler.cli import image as image_cmd
 from profiler.cli import k8s as k8s_cmd
+from profiler.cli import node as node_cmd
 from profiler.cli import profile as profile_cmd
 from profiler.cli import record as record_cmd
 from profiler.cli import report as report_cmd
@@ -65,6 +66,7 @@ app.command(name="bench")(bench_cmd.bench)
 app.command(name="report")(report_cmd.report)
 app.command(name="demo")(demo_cmd.demo)
 app.add_typer(k8s_cmd.app, name="k8s")
+app.add_typer(node_cmd.app, name="node")
 app.command(name="cleanup")(check_cmd.cleanup)
 
 

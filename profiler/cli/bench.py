@@ -38,6 +38,7 @@ from profiler.cli.common import (
     EXECUTORS_OPTION,
     IMAGES_OPTION,
     MODES_OPTION,
+    NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     POD_SECURITY_OPTION,
     PROFILES_OPTION,
@@ -90,6 +91,7 @@ def bench(
     backend_choice: BackendName = BACKEND_OPTION,
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = NODES_OPTION,
     runtime_default: Path = RUNTIME_DEFAULT_OPTION,
     run_dir: Path = run_dir_option("bench", "bench.json, run logs and the report"),
     topology: Topology = TOPOLOGY_OPTION,
@@ -110,7 +112,7 @@ def bench(
     root = run_folder("bench", run_dir)
     images = parse_images(image, spark_version)
     profile_paths = parse_profile_paths(profile, images)
-    engines = parse_engine_choices(runtime, oci_runtime)
+    engines = parse_engine_choices(runtime, oci_runtime, node)
     cells = matrix_cells(engines, images, root)
     # What the last step needs is checked before the first round.
     check_bench_outputs([c.folder for c in cells], runtime_default)

@@ -21,6 +21,7 @@ SUMMARY_KEYS = (
     "cpu_count",
     "engine",
     "oci_runtime",
+    "node",
     "speculation_store_bypass",
     "seccomp_filters_confined",
     "bpf_jit_enable",

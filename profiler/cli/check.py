@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_checks
+from profiler.check import (
+    CheckOptions,
+    CheckPlan,
+    CheckReport,
+    Verdict,
+    run_checks,
+    versions_line,
+)
 from profiler.cli.choices import Engines, Modes, OciRuntimes
 from profiler.cli.common import (
     ALLOW_UNKNOWN_OPTION,
@@ -19,6 +26,7 @@ from profiler.cli.common import (
     EXECUTORS_OPTION,
     IMAGES_OPTION,
     MODES_OPTION,
+    NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     POD_SECURITY_OPTION,
     PROFILES_OPTION,
@@ -111,6 +119,7 @@ def check(
     backend_choice: BackendName = BACKEND_OPTION,
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = NODES_OPTION,
     runtime_default: Path = RUNTIME_DEFAULT_OPTION,
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
@@ -171,7 +180,7 @@ def check(
         shape=RunShape(images[0], pod_security, topology, executors),
         repeat=repeat,
     )
-    cells = matrix_cells(parse_engine_choices(runtime, oci_runtime), images, root, per_image)
+    cells = matrix_cells(parse_engine_choices(runtime, oci_runtime, node), images, root, per_image)
     targets = matrix_targets(
         plan.shape,
         cells,
@@ -192,6 +201,11 @@ def check(
             diagnoser_for=lambda b: ComplainDiagnoser(b, runtime_default=runtime_default),
         )
     table = render_table(reports[0]) if len(reports) == 1 else render_matrix(reports)
+    # What each engine was, under the table: its versions (a node's build too).
+    blocks: list[Table | str] = [
+        table,
+        *dict.fromkeys(versions_line(r.runtime, dict(r.versions)) for r in reports),
+    ]
     for line in dict.fromkeys(n for r in reports for n in r.notes):
         note(f"note: {line}")
     for target, report in zip(targets, reports, strict=True):
@@ -200,9 +214,9 @@ def check(
     as_json = check_to_json(reports[0]) if len(reports) == 1 else check_matrix_to_json(reports)
     as_junit = check_to_junit(reports[0]) if len(reports) == 1 else check_matrix_to_junit(reports)
     if output_format is RunReportFormat.TEXT:
-        emit_blocks([table], out, human)
+        emit_blocks(blocks, out, human)
     else:
-        emit_blocks([table], None, human)
+        emit_blocks(blocks, None, human)
         emit(as_json if output_format is RunReportFormat.JSON else as_junit, out)
     write_reports([(json_out, as_json), (junit_out, as_junit)])
     console.print(f"run logs and check.json in {root}", highlight=False)

@@ -135,7 +135,8 @@ RUNTIMES_OPTION = typer.Option(
     None,
     "--runtime",
     help="The container engine; check, bench and profile runtime-default take several, "
-    "comma-separated, and show them side by side [default: docker].",
+    "comma-separated, and show them side by side [default: docker on the host, podman on "
+    "a node].",
     show_default=False,
     **several(Engine, Engines, "runtime"),
 )
@@ -167,15 +168,33 @@ def default_modes(modes: Sequence[SecurityMode] | None, profiles: bool) -> tuple
     return (*chosen, SecurityMode.LOCALHOST) if profiles else chosen
 
 
-def one_engine(runtime: Engines | None, oci_runtime: OciRuntimes | None) -> EngineChoice:
+NODES_OPTION = typer.Option(
+    None,
+    "--node",
+    help="Where the engines run: host (this machine's own), or a node of a newer Debian "
+    "release with its own Podman, containerd, runc and crun (`spark-seccomp node list`); "
+    "several comma-separated for a column per node x engine x OCI runtime [default: host].",
+)
+NODE_OPTION = typer.Option(
+    None,
+    "--node",
+    help="Where the engine runs: host (this machine's own), or a node of a newer Debian "
+    "release (`spark-seccomp node list`) [default: host].",
+)
+
+
+def one_engine(
+    runtime: Engines | None, oci_runtime: OciRuntimes | None, node: str | None = None
+) -> EngineChoice:
     """The one engine a command that runs on one engine is given."""
     from profiler.runtime.select import parse_engine_choices
 
-    choices = parse_engine_choices(runtime, oci_runtime)
+    choices = parse_engine_choices(runtime, oci_runtime, node)
     if len(choices) != 1:
         raise UsageError(
             "this command runs on one engine and OCI runtime",
-            "pass one --runtime and at most one --oci-runtime (check and bench take several)",
+            "pass one --node, one --runtime and at most one --oci-runtime "
+            "(check and bench take several)",
         )
     return choices[0]
 

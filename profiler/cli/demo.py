@@ -14,6 +14,7 @@ from profiler.cli.common import (
     BACKEND_OPTION,
     EXECUTORS_OPTION,
     IMAGE_OPTION,
+    NODE_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
@@ -43,6 +44,7 @@ def demo(
     backend_choice: BackendName = BACKEND_OPTION,
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = NODE_OPTION,
     tracer: TracerName = TRACER_OPTION,
     bench_repeat: int = typer.Option(3, "--bench-repeat", min=1, help="Rounds of the short bench."),
     image: str = IMAGE_OPTION,
@@ -76,7 +78,7 @@ def demo(
     check_output_files(root, (*KNOWN_FILES, *REPORT_FILES))
     require_plotting()
     shape = RunShape(image or default_tag(), topology=topology, executors=executors)
-    backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime))
+    backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime, node))
     make_tracer = record_lib.tracer_factory(tracer, note)
     plan = DemoPlan(
         workloads=tuple(selected),

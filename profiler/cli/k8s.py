@@ -12,6 +12,7 @@ from rich.table import Table
 from profiler.cli.base import App
 from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    NODE_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
     console,
@@ -558,6 +559,7 @@ def dry_run_command(
     ),
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = NODE_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -600,7 +602,7 @@ def dry_run_command(
     if not plan_only:
         from profiler.runtime.select import make_engine
 
-        engine = one_engine(runtime, oci_runtime)
+        engine = one_engine(runtime, oci_runtime, node)
         reports = dry_run.run_plans(
             apps,
             lambda: make_engine(engine),

@@ -13,6 +13,7 @@ from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
     ALLOW_UNKNOWN_OPTION,
     ERRNO_OPTION,
+    NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
     console,
@@ -64,6 +65,7 @@ def runtime_default_(
     ),
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = NODES_OPTION,
 ) -> None:
     """Read and probe what each engine's RuntimeDefault really allows (cached per engine
     and OCI runtime version).
@@ -79,7 +81,9 @@ def runtime_default_(
     from profiler.runtime.select import parse_engine_choices
 
     check_out(out)
-    references = probe_engines(parse_engine_choices(runtime, oci_runtime), image or default_tag())
+    references = probe_engines(
+        parse_engine_choices(runtime, oci_runtime, node), image or default_tag(), note
+    )
     if len(references) == 1:
         (reference,) = references.values()
         text = reference.to_json()
@@ -321,24 +325,27 @@ def _side(
 
 
 def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaultReference:
-    """``runtime-default:podman`` (or ``:containerd/runc``): that engine's, read and probed."""
+    """``runtime-default:podman`` (or ``:containerd/runc``, or ``:podman@sid`` for a
+    node's): that engine's, read and probed."""
     from profiler.image import default_tag
     from profiler.runtime.probe import probe_runtime_default
     from profiler.runtime.select import make_engine, parse_engine_choices
 
-    engine_name, slash, oci = engine_text.partition("/")
-    if not engine_name or "," in engine_text or (slash and not oci):
+    engines, _, node = engine_text.partition("@")
+    engine_name, slash, oci = engines.partition("/")
+    if not engine_name or "," in engine_text or (slash and not oci) or "@" in node:
         raise UsageError(
             f"{RUNTIME_DEFAULT}:{engine_text} does not name one engine and OCI runtime",
-            f"write e.g. {RUNTIME_DEFAULT}:podman or {RUNTIME_DEFAULT}:containerd/crun",
+            f"write e.g. {RUNTIME_DEFAULT}:podman, {RUNTIME_DEFAULT}:containerd/crun or "
+            f"{RUNTIME_DEFAULT}:podman@sid",
         )
-    (choice,) = parse_engine_choices(engine_name, oci or None)
+    (choice,) = parse_engine_choices(engine_name, oci or None, node or None)
     if arch and canonical_arch(arch) != native_arch():
         raise UsageError(
             f"{RUNTIME_DEFAULT}:{engine_text} can only be probed for {native_arch()} here",
             "drop --arch, or pass --runtime-default FILE",
         )
-    engine = make_engine(choice)
+    engine = make_engine(choice, note)
     return probe_runtime_default(default_tag(), engine=engine)
 
 
@@ -365,8 +372,8 @@ def _refuse_unused_options(
 def diff(
     a: str = typer.Argument(
         ...,
-        help="A profile file, runtime-default, or runtime-default:ENGINE[/OCI-RUNTIME] "
-        "(e.g. runtime-default:podman).",
+        help="A profile file, runtime-default, or runtime-default:ENGINE[/OCI-RUNTIME][@NODE] "
+        "(e.g. runtime-default:podman, runtime-default:podman@sid).",
     ),
     b: str = typer.Argument(..., help="The same, for the other side."),
     runtime_default: Path = typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -29,7 +30,7 @@ from profiler.cli.common import (
     run_dir_option,
     timeout_option,
 )
-from profiler.errors import UsageError, VerificationFailed
+from profiler.errors import EnvironmentProblem, UsageError, VerificationFailed
 from profiler.image import default_tag
 from profiler.output import (
     OutputFile,
@@ -40,8 +41,9 @@ from profiler.output import (
 )
 from profiler.paths import run_folder
 from profiler.runtime.interface import Backend, Topology
-from profiler.runtime.run_shape import RunShape
-from profiler.runtime.select import parse_engine_choices
+from profiler.runtime.nodes.catalogue import newest_node
+from profiler.runtime.run_shape import EngineChoice, RunShape
+from profiler.runtime.select import parse_engine_choices, verification_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
 from profiler.seccomp.profile import role_profile_path
@@ -90,6 +92,19 @@ def record(
     backend_choice: BackendName = BACKEND_OPTION,
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = typer.Option(
+        None,
+        "--node",
+        help="Where to record: host, or nodes of newer releases (`spark-seccomp node "
+        "list`), comma-separated: one profile from the runs on each [default: host].",
+    ),
+    verify_node: str = typer.Option(
+        None,
+        "--verify-node",
+        help="Where to verify: the recording engines, and each of these nodes' Podman with "
+        "runc and with crun [default: the recording nodes and the newest node, "
+        f"{newest_node().name}]; `--verify-node host` verifies on the host alone.",
+    ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
 ) -> None:
@@ -127,6 +142,7 @@ def record(
     image_given = image is not None
     image = image or default_tag()
     backends: list[Backend] = []
+    verifiers: list[Backend] = []
     recordings = None
     make_tracer = None
     if from_recordings:
@@ -141,18 +157,32 @@ def record(
         make_tracer = record_lib.tracer_factory(tracer, note)
     shape = RunShape(image, pod_security, topology, executors)
     if make_tracer is not None or verify:
-        engines = parse_engine_choices(runtime, oci_runtime)
-        if len({e.engine for e in engines}) > 1:
-            raise UsageError("record runs on one engine", "pass one --runtime")
-        backends = [make_backend(backend_choice, note, engine=e) for e in engines]
-        shape = shape.with_engine(engines[0]).on(backends[0], note)
+        engines = parse_engine_choices(runtime, oci_runtime, node)
+        if len({(e.node, e.engine) for e in engines}) > len({e.node for e in engines}):
+            raise UsageError("record runs on one engine per node", "pass one --runtime")
+        made: dict[EngineChoice, Backend] = {}
+
+        def backend_for(choice: EngineChoice) -> Backend:
+            if choice not in made:
+                made[choice] = make_backend(backend_choice, note, engine=choice)
+            return made[choice]
+
+        backends = [backend_for(e) for e in engines] if make_tracer is not None else []
+        if verify:
+            verifiers = _verifiers(engines, verify_node, backend_choice, backend_for)
+        first = (backends or verifiers)[0]
+        shape = shape.with_engine(engines[0]).on(first, note)
     plan = record_lib.RecordPlan(
         workloads=tuple(selected), shape=shape, runs=runs, timeout_seconds=timeout
     )
-    explicit = record_lib.needs_explicit_errno(backends[0], image) if backends else False
+    explicit = (
+        any(record_lib.needs_explicit_errno(b, image) for b in {*backends, *verifiers})
+        if backends or verifiers
+        else False
+    )
     # Recordings read back ran on an image this run cannot know, unless --image says so.
     spark_versions = (
-        record_lib.recorded_spark_versions(backends[0] if backends else None, image)
+        record_lib.recorded_spark_versions(next(iter([*backends, *verifiers]), None), image)
         if make_tracer is not None or image_given
         else ()
     )
@@ -181,6 +211,7 @@ def record(
             verify=verify,
             progress=on_progress,
             on_derived=review,
+            verify_on=verifiers,
         )
     for line in outcome.warnings:
         note(f"warning: {line}")
@@ -232,6 +263,31 @@ def _write_profiles(
         written.append((key, path))
     write_files(files)
     return written
+
+
+def _verifiers(
+    engines: list[EngineChoice],
+    verify_node: str | None,
+    backend_choice: str,
+    backend_for: Callable[[EngineChoice], Backend],
+) -> list[Backend]:
+    """The backends ``record`` verifies on: the recording engines and, by default, the
+    newest node's runc and crun. A default node that cannot be started here (not root,
+    no mmdebstrap) is said and left out; one named with --verify-node is required."""
+    if backend_choice.lower() == "local":
+        return [backend_for(e) for e in engines]
+    verifiers = []
+    for choice in verification_choices(engines, verify_node):
+        try:
+            verifiers.append(backend_for(choice))
+        except EnvironmentProblem as exc:
+            if verify_node is not None or choice in engines:
+                raise
+            note(
+                f"not verifying on {choice.label}: {exc.diagnostics()} "
+                "(`--verify-node host` verifies on the host alone)"
+            )
+    return verifiers
 
 
 def _print_review(summary: generate.Summary, explicit: bool) -> None:

@@ -15,6 +15,7 @@ def check_to_dict(report: CheckReport) -> dict[str, Any]:
     return {
         "image": report.image,
         "runtime": report.runtime,
+        "versions": dict(report.versions),
         "pod_security": report.pod_security.value,
         "topology": report.topology.value,
         "executors": report.executors if report.topology.value == "pod" else 0,

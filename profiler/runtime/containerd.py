@@ -124,12 +124,15 @@ class ContainerdBackend(EngineAdapter):
     # -- what the engine is ----------------------------------------------------------
     def versions(self) -> dict[str, str]:
         _, version, _ = self._cri(self.pods.client.version)
-        version = version.split("~", 1)[0]  # Debian's "1.6.20~ds1"
-        return {
+        version = version.split("~", 1)[0].split("+", 1)[0]  # Debian's "1.6.20~ds1"
+        versions = {
             "engine": f"containerd {version}",
             "containerd": version,
             "oci_runtime": oci_runtime_version(self.oci_runtime, self.location),
         }
+        if self.location.name:
+            versions["node"] = self.location.description
+        return versions
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"  # the node's CRI runs with SystemdCgroup = false
@@ -335,7 +338,8 @@ class ContainerdBackend(EngineAdapter):
         status = self._cri(self.pods.status, container)
         if status is None or status.pid is None:
             raise EnvironmentProblem(f"the CRI container {container.container_id} has no pid")
-        return status.pid
+        # The CRI's pid is of containerd's PID namespace (a node's): tracers need the host's.
+        return self.location.host_pid(status.pid)
 
     def container_id(self, container: Any) -> str:
         return str(container.container_id)
@@ -406,6 +410,8 @@ def location_of(node: CriNode) -> EngineLocation:
         command_prefix=node.command_prefix,
         binaries=(("containerd", node.containerd_binary), ("ctr", node.ctr_binary), *node.runtimes),
         bundle_roots=(Path(node.host_path(node.task_root)).parent,),
+        description=node.description,
+        pid_namespace_init=node.pid_namespace_init,
     )
 
 
@@ -428,6 +434,8 @@ def _runtime_could_not_start(details: str) -> bool:
         "OCI runtime" in details
         or "runc create failed" in details
         or "cannot start a stopped process" in details
+        # runc 1.3 says it so when the sandbox's init died under the pod's filter.
+        or "cannot start a container that has stopped" in details
     )
 
 

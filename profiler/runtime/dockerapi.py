@@ -361,7 +361,8 @@ class DockerApiAdapter(EngineAdapter):
     def host_pid(self, container: Any) -> int:
         with self._api():
             container.reload()
-        return int(container.attrs["State"]["Pid"])
+        # The engine's pid is its own PID namespace's (a node's): tracers need the host's.
+        return self.location.host_pid(int(container.attrs["State"]["Pid"]))
 
     def container_id(self, container: Any) -> str:
         return str(container.id)

@@ -35,6 +35,16 @@ START_HINT = (
 PODMAN_SOCKET_DIR = Path("/run/podman")
 
 
+def docker_reference(image: str) -> str:
+    """Docker's full name of an image reference, as ``ctr images import`` and Podman 5's
+    compat API name what Docker saved: docker.io/NAME, docker.io/library/NAME for a
+    one-part name; a name with a registry (or localhost/) stays as it is."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
+
+
 def check_engine_choice(
     engine: str | Engine, oci_runtime: str | OciRuntime | None
 ) -> tuple[str, str]:
@@ -100,23 +110,36 @@ def connect_podman(oci_runtime: str, location: EngineLocation | None = None) -> 
             "install podman (`make setup` as root does) and run as root",
         )
     socket.parent.mkdir(parents=True, exist_ok=True)
-    log = open(f"/var/log/spark-seccomp-podman-{oci_runtime}.log", "ab")  # noqa: SIM115
-    # Its own session: the service outlives this process, as dockerd does.
+    log_path = Path(f"/var/log/spark-seccomp-podman-{oci_runtime}{location.suffix}.log")
+    log = open(log_path, "ab")  # noqa: SIM115
+    # Its own session: the service outlives this process, as dockerd does. It listens
+    # where the host finds the socket, as the engine sees that path (in a node: through
+    # the host's tree).
     subprocess.Popen(
-        [*podman, "--runtime", oci_runtime, "system", "service", "--time=0", f"unix://{socket}"],
+        [
+            *podman,
+            "--runtime",
+            oci_runtime,
+            "system",
+            "service",
+            "--time=0",
+            f"unix://{location.engine_path(socket)}",
+        ],
         stdout=log,
         stderr=log,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    sys.stderr.write(f"started Podman's API service for {oci_runtime} at {socket}\n")
+    sys.stderr.write(
+        f"started Podman's API service for {oci_runtime}{location.suffix} at {socket}\n"
+    )
     for _ in range(60):
         if (client := answering()) is not None:
             return client
         time.sleep(0.5)
     raise EnvironmentProblem(
         f"Podman's API service did not answer at {socket}",
-        f"see /var/log/spark-seccomp-podman-{oci_runtime}.log",
+        f"see {log_path}",
     )
 
 

@@ -42,6 +42,12 @@ class EngineLocation:
     rootfs: Path | None = None
     # Note for reports: what this engine is, e.g. "podman 5.8.6/crun 1.28 @sid".
     description: str = ""
+    # Where the host's own tree is seen in the engine's root ("/.host" in a node): host
+    # paths given to the engine are found there. None: the engine sees only its rootfs.
+    host_tree: str | None = None
+    # The host pid of PID 1 of the PID namespace the engine runs in (a node's): pids the
+    # engine reports are in that namespace. None: the host's own.
+    pid_namespace_init: int | None = None
 
     @property
     def suffix(self) -> str:
@@ -52,8 +58,11 @@ class EngineLocation:
         return not self.command_prefix
 
     def engine_path(self, host_path: Path | str) -> str:
-        """A host path as the engine sees it: itself on the host, relative to the rootfs
-        for an engine that runs in one (which sees nothing outside it)."""
+        """A host path as the engine sees it: itself on the host, under the host's tree in
+        a node, relative to the rootfs for an engine that runs in one (which sees nothing
+        outside it)."""
+        if self.host_tree is not None:
+            return self.host_tree + str(Path(host_path).resolve())
         if self.rootfs is None:
             return str(host_path)
         try:
@@ -78,3 +87,54 @@ class EngineLocation:
         """The argv prefix that runs ``tool`` from this host, or None when it has none."""
         path = self.binary(tool)
         return None if path is None else [*self.command_prefix, path]
+
+    def host_pid(self, engine_pid: int) -> int:
+        """The host pid of a process the engine calls ``engine_pid`` (tracers key on host
+        pids); itself for an engine in the host's PID namespace."""
+        if self.pid_namespace_init is None:
+            return engine_pid
+        found = host_pid_of(self.pid_namespace_init, engine_pid)
+        if found is None:
+            raise EnvironmentProblem(
+                f"no process of the {self.name or 'engine'}'s PID namespace has pid {engine_pid}",
+                "the container exited before it could be traced; run it again",
+            )
+        return found
+
+
+def _nspids(pid: str) -> list[int]:
+    """The pid of a process in each PID namespace it is in, the host's first (NSpid)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return [int(part) for part in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def host_pid_of(init_pid: int, engine_pid: int) -> int | None:
+    """The host pid of the process that PID namespace (whose PID 1 is ``init_pid`` on the
+    host) calls ``engine_pid``: a task whose NSpid has ``engine_pid`` at that namespace's
+    level and whose ancestors lead to its PID 1 (two nodes may both have that pid)."""
+    level = len(_nspids(str(init_pid))) or 2
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        nspids = _nspids(entry.name)
+        if len(nspids) < level or nspids[level - 1] != engine_pid:
+            continue
+        pid, hops = int(entry.name), 0
+        while pid > 1 and hops < 64:
+            if pid == init_pid:
+                return int(entry.name)
+            pid, hops = _parent(pid), hops + 1
+    return None

@@ -16,8 +16,14 @@ import resource
 from pathlib import Path
 from typing import Any
 
+from profiler import proc
 from profiler.runtime.dockerapi import DockerApiAdapter, seccomp_option
-from profiler.runtime.engine import connect_podman, move_image_from_docker, parse_version_line
+from profiler.runtime.engine import (
+    connect_podman,
+    docker_reference,
+    move_image_from_docker,
+    parse_version_line,
+)
 from profiler.runtime.interface import SecurityMode
 from profiler.runtime.location import EngineLocation
 from profiler.runtime.shape import ContainerShape, Tmpfs
@@ -113,6 +119,8 @@ class PodmanBackend(DockerApiAdapter):
                     or f"{self.oci_runtime} {' '.join(said.split()[:1]) or 'unknown'}"
                 )
         versions.setdefault("oci_runtime", f"{self.oci_runtime} unknown")
+        if self.location.name:
+            versions["node"] = self.location.description
         return versions
 
     def make_image_available(self, image: str) -> None:
@@ -120,6 +128,19 @@ class PodmanBackend(DockerApiAdapter):
 
         try:
             self.client.images.get(image)
+            return
         except ImageNotFound:
             podman = self.location.command("podman") or ["podman"]
-            move_image_from_docker(image, [*podman, "load", "-q"], "podman")
+            move_image_from_docker(image, [*podman, "load", "-q"], f"podman{self.location.suffix}")
+        # `podman load` names a short name localhost/NAME; Podman 5's compat API looks
+        # short names up as Docker does (docker.io/NAME), and then finds nothing.
+        try:
+            self.client.images.get(image)
+        except ImageNotFound:
+            proc.run([*podman, "tag", podman_loaded_name(image), docker_reference(image)])
+
+
+def podman_loaded_name(image: str) -> str:
+    """What `podman load` calls an image Docker saved as ``image``: a short name goes
+    under localhost/."""
+    return image if docker_reference(image) == image else f"localhost/{image}"

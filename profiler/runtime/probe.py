@@ -34,6 +34,7 @@ from profiler.seccomp.engine_default import (
     engine_default_from_oci,
 )
 from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
+from profiler.vocabulary import Note, no_note
 
 PER_CALL_TIMEOUT = 1.0
 
@@ -95,12 +96,13 @@ def probe_runtime_default(
 
 
 def probe_engines(
-    choices: Sequence[EngineChoice], image: str
+    choices: Sequence[EngineChoice], image: str, note: Note = no_note
 ) -> dict[str, RuntimeDefaultReference]:
-    """Each engine's RuntimeDefault, read and probed, by its label ("podman/crun")."""
+    """Each engine's RuntimeDefault, read and probed, by its label ("podman/crun",
+    "podman/crun@sid"); ``note`` hears a node being built or started."""
     from profiler.runtime.select import make_engine
 
-    return {c.label: probe_runtime_default(image, engine=make_engine(c)) for c in choices}
+    return {c.label: probe_runtime_default(image, engine=make_engine(c, note)) for c in choices}
 
 
 def resolve_runtime_default(

@@ -23,14 +23,18 @@ from profiler.workloads import Workload
 
 @dataclass(frozen=True)
 class EngineChoice:
-    """One ``--runtime`` / ``--oci-runtime`` pair ("podman", "crun")."""
+    """One ``--runtime`` / ``--oci-runtime`` pair ("podman", "crun"), on the host or on a
+    node of a newer release (``--node``)."""
 
     engine: str
     oci_runtime: str
+    node: str = "host"
 
     @property
     def label(self) -> str:
-        return f"{self.engine}/{self.oci_runtime}"
+        """ "podman/crun", "podman/runc@sid": what backends call themselves."""
+        suffix = "" if self.node == "host" else f"@{self.node}"
+        return f"{self.engine}/{self.oci_runtime}{suffix}"
 
 
 DOCKER_RUNC = EngineChoice("docker", "runc")

@@ -17,6 +17,7 @@ __all__ = [
     "ROLE_DRIVER_JVM",
     "ROLE_EXECUTOR_JVM",
     "ROLE_OTHER",
+    "ROLE_POD_INIT",
     "ROLE_PYTHON_DRIVER",
     "ROLE_PYTHON_WORKER",
     "ROLE_RUNTIME",
@@ -25,6 +26,8 @@ __all__ = [
     "Recording",
     "Tracer",
     "merge_roles",
+    "runtime_role",
+    "with_runtime_version",
 ]
 
 # Process roles, named as a Spark user knows the processes.
@@ -35,7 +38,30 @@ ROLE_PYTHON_DRIVER = "python driver"
 ROLE_PYTHON_WORKER = "python worker"
 ROLE_SHELL = "shell"
 ROLE_RUNTIME = "container runtime"  # runc's own calls after the filter is installed
+ROLE_POD_INIT = "pod init"  # the image's init as PID 1 (tini in Spark's images)
 ROLE_OTHER = "other"
+
+
+def runtime_role(oci_runtime: str) -> str:
+    """The container runtime's role named with its version: "container runtime (runc
+    1.3.6)". What a runtime's init does after the filter changes between its versions,
+    so recordings from several say which version needed a call."""
+    return f"{ROLE_RUNTIME} ({oci_runtime})"
+
+
+def with_runtime_version(recording: Recording, oci_runtime: str) -> Recording:
+    """``recording`` with its container-runtime role named after ``oci_runtime``."""
+    from dataclasses import replace
+
+    named = runtime_role(oci_runtime)
+    counts: dict[str, dict[str, int]] = {}
+    for syscall, roles in recording.counts.items():
+        renamed: dict[str, int] = {}
+        for role, count in roles.items():
+            key = named if role == ROLE_RUNTIME else role
+            renamed[key] = renamed.get(key, 0) + count
+        counts[syscall] = renamed
+    return replace(recording, counts=counts)
 
 
 class Tracer(RunObserver, ABC):

@@ -42,6 +42,7 @@ from profiler.tracing.interface import (
     ROLE_DRIVER_JVM,
     ROLE_EXECUTOR_JVM,
     ROLE_OTHER,
+    ROLE_POD_INIT,
     ROLE_PYTHON_DRIVER,
     ROLE_PYTHON_WORKER,
     ROLE_SHELL,
@@ -54,6 +55,8 @@ STRACE_ARGS = ("-f", "-q", "-X", "verbose", "-e", "signal=none", "-s", "128")
 # --- process roles -----------------------------------------------------------------------
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"})
+# What images run as PID 1 to reap and forward signals (Spark's images: `tini -s --`).
+_POD_INITS = frozenset({"tini", "tini-static", "dumb-init", "catatonit"})
 _PYTHON = re.compile(r"python[0-9.]*$")
 _DRIVER_CLASSES = ("org.apache.spark.deploy.SparkSubmit",)
 _WORKER_CLASSES = (
@@ -113,6 +116,8 @@ def classify_process(argv: list[str]) -> str:
         return ROLE_PYTHON_DRIVER
     if program in _SHELLS or program.endswith(".sh"):  # scripts run through a shebang
         return ROLE_SHELL
+    if program in _POD_INITS:
+        return ROLE_POD_INIT
     return ROLE_OTHER
 
 

@@ -52,6 +52,9 @@ def pod_profiles(tmp_path_factory: pytest.TempPathFactory, spark_image: str) -> 
         str(root / "run"),
         "--timeout",
         "300",
+        # The host's engine alone: verification on the newest node is tested with nodes.
+        "--verify-node",
+        "host",
     )
     assert code == 0
     return root

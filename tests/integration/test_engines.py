@@ -191,6 +191,8 @@ def test_record_under_both_oci_runtimes(spark_image: str, tmp_path: Path) -> Non
         str(tmp_path / "run"),
         "--timeout",
         "300",
+        "--verify-node",
+        "host",
     )
     assert code == 0
     summary = json.loads(out.with_name("both.summary.json").read_text())

@@ -100,7 +100,14 @@ def test_an_interrupt_removes_every_container_and_says_so(
         missing("recording needs root and bpftrace")
     args = {
         "check": ["check", CLUSTER_JOB, "--modes", "unconfined"],
-        "record": ["record", CLUSTER_JOB, "--out", str(tmp_path / "p.json")],
+        "record": [
+            "record",
+            CLUSTER_JOB,
+            "--out",
+            str(tmp_path / "p.json"),
+            "--verify-node",
+            "host",
+        ],
         "bench": ["bench", CLUSTER_JOB, "--modes", "unconfined", "--repeat", "2", "--warmup", "0"],
     }[command]
     process = spawn([*args, "--image", spark_image, "--run-dir", str(tmp_path / "run")])

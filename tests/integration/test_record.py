@@ -44,6 +44,9 @@ def ebpf_recording(tmp_path_factory, spark_image) -> Path:
         str(root / "run"),
         "--timeout",
         "300",
+        # The host's engine alone: verification on the newest node is tested with nodes.
+        "--verify-node",
+        "host",
     )
     assert code == 0
     return root
@@ -119,6 +122,8 @@ def test_a_profile_missing_a_needed_syscall_is_caught_by_verification(ebpf_recor
         str(tmp_path / "run"),
         "--timeout",
         "300",
+        "--verify-node",
+        "host",
     )
     assert code == 1
     assert not out.exists(), "a profile that breaks its workload must not be written"

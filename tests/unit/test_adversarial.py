@@ -74,6 +74,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(
         "profiler.runtime.cri.node.default_socket", lambda: tmp_path / "no-containerd.sock"
     )
+    # ...and no node is built or running, as their builds live in the tool's cache.
+    monkeypatch.setenv("SPARK_SECCOMP_CACHE", str(tmp_path / "cache"))
 
     def no_backend(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("an adversarial case reached make_backend")
@@ -701,7 +703,8 @@ OPTIONS = [
             f"diff-engine-runtime-default-{name}",
             ("profile", "diff", "{valid}", f"runtime-default:{engine}"),
             f"runtime-default:{engine} does not name one engine and OCI runtime (write e.g. "
-            "runtime-default:podman or runtime-default:containerd/crun)",
+            "runtime-default:podman, runtime-default:containerd/crun or "
+            "runtime-default:podman@sid)",
             exact=True,
         )
         for name, engine in (
@@ -709,6 +712,8 @@ OPTIONS = [
             ("none", ""),
             ("oci-only", "/runc"),
             ("empty-oci", "docker/"),
+            ("two-nodes", "podman@sid,trixie"),
+            ("node-only", "@sid"),
         )
     ),
     Case(

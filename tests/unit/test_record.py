@@ -15,7 +15,7 @@ from profiler.record import UNION, DeriveOptions, RecordPlan
 from profiler.runtime.interface import RunSpec, SecurityMode, Topology
 from profiler.runtime.run_shape import RunShape
 from profiler.workloads import Workload
-from tests.fakes import FakeBackend, FakeTracer
+from tests.fakes import FakeBackend, FakeEngine, FakeTracer
 
 
 def _workload(name: str) -> Workload:
@@ -115,3 +115,38 @@ def test_recording_under_two_oci_runtimes_names_the_calls_only_one_made(tmp_path
     assert len(outcome.verifications) == 2 and outcome.verified
     # Each runtime's runs are numbered on, so every run counts once.
     assert sorted({r.run_index for r in outcome.recordings}) == [1, 2, 3, 4]
+
+
+def test_the_runtime_role_is_named_with_the_oci_runtime_and_its_version(tmp_path) -> None:
+    """What a runtime's init calls after the filter changes with its version: recordings
+    on an engine name the role after the runtime it ran (FakeEngine says runc 1.1.5)."""
+    engine = FakeEngine(_passes)
+
+    def tracer(run_dir: Path) -> FakeTracer:
+        return FakeTracer(run_dir, ("read",), runtime_calls=("openat2",))
+
+    outcome = record.record_profile(
+        [engine], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=tracer, verify=False
+    )
+    roles = outcome.union.summary.usage["openat2"].roles
+    assert set(roles) == {"driver JVM", "container runtime (runc 1.1.5)"}
+    assert "container runtime" not in outcome.union.summary.usage["read"].roles
+    # A backend without an OCI runtime (the local one) keeps the plain role.
+    local = record.record_profile(
+        [FakeBackend(_passes)],
+        _plan(),
+        DeriveOptions(),
+        run_root=tmp_path / "l",
+        make_tracer=tracer,
+        verify=False,
+    )
+    assert "container runtime" in local.union.summary.usage["openat2"].roles
+
+
+def test_a_debian_runtime_version_is_named_as_upstream_names_it() -> None:
+    class Sid(FakeEngine):
+        def versions(self) -> dict[str, str]:
+            return {"engine": "podman 5.8.6", "oci_runtime": "runc 1.3.6+ds1"}
+
+    assert record.oci_runtime_of(Sid(_passes)) == "runc 1.3.6"
+    assert record.oci_runtime_of(FakeBackend(_passes)) is None

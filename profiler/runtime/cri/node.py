@@ -65,6 +65,11 @@ class CriNode:
     # pods' bridge lives in: () for the host's own (a chrooted engine shares it).
     netns_prefix: tuple[str, ...] = ()
     dnsmasq_binary: str = "/usr/sbin/dnsmasq"
+    # The host pid of PID 1 of the PID namespace containerd runs in (a node's): the pids
+    # the CRI reports are of that namespace. None: the host's own.
+    pid_namespace_init: int | None = None
+    # What reports say the node is ("sid (Debian sid, built ...): ..."); "" on the host.
+    description: str = ""
 
     # -- where things are (engine view) -------------------------------------------------
     @property

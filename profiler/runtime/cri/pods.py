@@ -78,6 +78,10 @@ class PodContainer:
     pause_pid: int | None = None  # the sandbox's first process, on this host
 
 
+# How long the CRI may take to see an image ``ctr images import`` just imported.
+IMPORT_SEEN_SECONDS = 15.0
+
+
 class CriPods:
     """The pods of one node, through its CRI, with one OCI runtime handler."""
 
@@ -99,7 +103,12 @@ class CriPods:
         facts = self.client.image(image)
         if facts is None or (docker_image_id is not None and facts.image_id != docker_image_id):
             move_image_from_docker(image, self.daemons.import_argv(), self.node.label)
+            # containerd 2.x's CRI learns of an import from an event, a moment later.
+            deadline = time.monotonic() + IMPORT_SEEN_SECONDS
             facts = self.client.image(image)
+            while facts is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                facts = self.client.image(image)
             if facts is None:
                 raise EnvironmentProblem(
                     f"{image} was imported into {self.node.label} but its CRI does not see it",

@@ -8,6 +8,7 @@ from profiler.tracing.interface import (
     ROLE_DRIVER_JVM,
     ROLE_EXECUTOR_JVM,
     ROLE_OTHER,
+    ROLE_POD_INIT,
     ROLE_PYTHON_DRIVER,
     ROLE_PYTHON_WORKER,
     ROLE_SHELL,
@@ -55,7 +56,7 @@ def parse(text: str):
         (["-sh"], ROLE_SHELL),
         (["dash"], ROLE_SHELL),
         (["/opt/entrypoint.sh", "driver"], ROLE_SHELL),
-        (["/usr/bin/tini", "-s", "--"], ROLE_OTHER),
+        (["/usr/bin/tini", "-s", "--"], ROLE_POD_INIT),
         ([], ROLE_OTHER),
     ],
 )
