@@ -1,27 +1,58 @@
 """The workload catalogue and user scripts: resolving names, and reading a job's result line.
 
-A workload is a PySpark script. Catalogue workloads live in ``workloads/`` and check their
-own result; any user script works too. A job reports through one JSON line on stdout,
-``{"workload": ..., "checksum": ..., "job_seconds": ...}``; its exit code says whether it ran.
+A workload is a PySpark script or a JVM job. Catalogue workloads live in ``workloads/`` and
+check their own result: PySpark scripts at its top, Java jobs under ``workloads/jvm/``, which
+the image build compiles against the image's own Spark jars into a jar inside the image
+(``profiler.jvm_build``). Any user script works too. A job reports through one JSON line on
+stdout, ``{"workload": ..., "checksum": ..., "job_seconds": ...}``; its exit code says
+whether it ran.
 """
 
 from __future__ import annotations
 
 import ast
+import enum
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.errors import UsageError
 from profiler.paths import data_dir
 
+# The JVM catalogue: sources under workloads/jvm, one job per public class of this package
+# named Java*, compiled into this jar of the image.
+JVM_SOURCES = "jvm"
+JVM_JOBS_PACKAGE = "sparkseccomp.workloads"
+JVM_JOBS_JAR = "/opt/spark-seccomp/jars/spark-seccomp-workloads.jar"
+# The Spark Operator's first example (examples/spark-pi.yaml) runs this class from this jar.
+EXAMPLES_JAR = "/opt/spark/examples/jars/spark-examples.jar"
+EXAMPLES_PACKAGE = "org.apache.spark.examples"
+
+
+class WorkloadKind(str, enum.Enum):
+    """What the driver runs: a Python file through PythonRunner, or a JVM main class."""
+
+    PYTHON = "python"
+    JAVA = "java"
+
 
 @dataclass(frozen=True)
 class Workload:
     name: str
-    path: Path  # the script on the host
+    path: Path  # the script (or, for a JVM job, its source or jar) on the host
     description: str
     in_catalogue: bool
+    kind: WorkloadKind = WorkloadKind.PYTHON
+    # A JVM job's class, given to spark-submit as --class (None for Python).
+    main_class: str | None = None
+    # Where the driver finds the application when the image holds it ("local:///...");
+    # None: the file at ``path``, mounted into the containers.
+    application: str | None = None
+
+    @property
+    def is_jvm(self) -> bool:
+        return self.kind is not WorkloadKind.PYTHON
 
 
 @dataclass(frozen=True)
@@ -38,13 +69,37 @@ def catalogue_dir() -> Path:
 
 
 def catalogue() -> list[Workload]:
-    """Every catalogue workload, sorted by name."""
+    """Every catalogue workload, PySpark and JVM, sorted by name."""
     found = []
     for path in sorted(catalogue_dir().glob("*.py")):
         if path.name.startswith("_"):
             continue
         found.append(Workload(path.stem, path, _describe(path), True))
-    return found
+    found.extend(jvm_catalogue())
+    return sorted(found, key=lambda w: w.name)
+
+
+def jvm_sources_dir() -> Path:
+    return catalogue_dir() / JVM_SOURCES
+
+
+def jvm_catalogue() -> list[Workload]:
+    """The Java jobs: ``JavaDatasetJoin`` is ``java_dataset_join``, run from the image's jar."""
+    package_dir = jvm_sources_dir().joinpath(*JVM_JOBS_PACKAGE.split("."))
+    jobs = []
+    for path in sorted(package_dir.glob("Java*.java")):
+        jobs.append(
+            Workload(
+                name=_snake_case(path.stem),
+                path=path,
+                description=_describe_java(path),
+                in_catalogue=True,
+                kind=WorkloadKind.JAVA,
+                main_class=f"{JVM_JOBS_PACKAGE}.{path.stem}",
+                application=f"local://{JVM_JOBS_JAR}",
+            )
+        )
+    return jobs
 
 
 def resolve(name_or_path: str) -> Workload:
@@ -102,6 +157,24 @@ def parse_result_line(stdout: str) -> WorkloadResult | None:
                 job_seconds=float(seconds) if isinstance(seconds, int | float) else None,
             )
     return None
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _describe_java(path: Path) -> str:
+    """The first sentence of the Javadoc comment before the class."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    match = re.search(r"/\*\*(.*?)\*/\s*public\s+(?:final\s+)?class", text, re.DOTALL)
+    if match is None:
+        return ""
+    lines = [line.strip().lstrip("*").strip() for line in match[1].splitlines()]
+    first_paragraph = " ".join(lines).strip().split("<p>")[0]
+    return " ".join(first_paragraph.split())
 
 
 def _describe(path: Path) -> str:

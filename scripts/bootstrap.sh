@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Sets up everything spark-seccomp needs on a Debian machine, idempotently:
 #   system packages (Docker engine and its containerd, Podman, crun, mmdebstrap, bpftrace,
-#   strace, libseccomp), Docker's crun runtime, a running Docker engine, and a virtualenv
+#   strace, libseccomp, a JDK), Docker's crun runtime, a running Docker engine, and a virtualenv
 #   with the tool installed. Podman's API services are started by the tool when needed.
 # Steps that need root are skipped with a message when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
+# openjdk-17-jdk-headless: `image build` compiles the JVM catalogue with the host's javac
+# (the image holds a JRE only).
 PACKAGES=(docker.io containerd mmdebstrap bpftrace strace libseccomp2 python3-venv gcc libc6-dev
-  podman crun containernetworking-plugins golang-github-containernetworking-plugin-dnsname)
+  podman crun containernetworking-plugins golang-github-containernetworking-plugin-dnsname
+  openjdk-17-jdk-headless)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
