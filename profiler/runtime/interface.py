@@ -54,8 +54,10 @@ class Role(str, enum.Enum):
 
 
 # Where a hardened Spark container may write, each an emptyDir in a pod: scratch space, the
-# home directory, and $SPARK_HOME/work (local-cluster workers write there).
-WRITABLE_PATHS = ("/tmp", "/home/spark", "/opt/spark/work")
+# home directory, $SPARK_HOME/work (local-cluster workers write there) and the working
+# directory, where an executor copies the application's jars and files before it loads
+# them (Executor.updateDependencies fetches spark.jars, local:// ones too, into ".").
+WRITABLE_PATHS = ("/tmp", "/home/spark", "/opt/spark/work", "/opt/spark/work-dir")
 # The emptyDir Spark itself mounts on driver and executor pods for SPARK_LOCAL_DIRS.
 SPARK_LOCAL_DIR = "/var/data/spark-local-dir-1"
 SPARK_UID = 185
@@ -173,9 +175,13 @@ class RunSpec:
     spark_conf: tuple[tuple[str, str], ...] = ()
     app_args: tuple[str, ...] = ()
     # The application as the driver is given it, when it lies in the image already
-    # ("local:///opt/spark/examples/src/main/python/pi.py"); None: the workload's script,
-    # mounted read-only at /job in every container as if the image held it.
+    # ("local:///opt/spark/examples/src/main/python/pi.py"); None: the workload's own
+    # (``Workload.application``), else its script, mounted read-only at /job in every
+    # container as if the image held it.
     application: str | None = None
+    # A JVM application's main class (a manifest's mainClass); None: the workload's own,
+    # else PythonRunner for a Python file.
+    main_class: str | None = None
 
     @property
     def container_security(self) -> ContainerSecurity:

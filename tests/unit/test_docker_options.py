@@ -57,6 +57,7 @@ def test_restricted_mirrors_pss_restricted():
         "/tmp",
         "/home/spark",
         "/opt/spark/work",
+        "/opt/spark/work-dir",
         "/var/data/spark-local-dir-1",
     }
     # emptyDirs: executable, and the pod's user owns them whatever the image has there

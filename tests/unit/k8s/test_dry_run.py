@@ -147,6 +147,7 @@ def test_security_context_becomes_the_container_security(style, seccomp_root):
             "/tmp",
             "/home/spark",
             "/opt/spark/work",
+            "/opt/spark/work-dir",
             "/var/data/spark-local-dir-1",
         }
         assert security.network
