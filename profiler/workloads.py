@@ -102,28 +102,65 @@ def jvm_catalogue() -> list[Workload]:
     return jobs
 
 
-def resolve(name_or_path: str) -> Workload:
-    """A catalogue name, or a path to the user's own PySpark script."""
+def resolve(name_or_path: str, main_class: str | None = None) -> Workload:
+    """A catalogue name, or a path to the user's own PySpark script or application jar.
+
+    A jar runs ``main_class``, else the Main-Class its manifest names (as spark-submit
+    reads it from a local jar)."""
     by_name = {w.name: w for w in catalogue()}
     if name_or_path in by_name:
         return by_name[name_or_path]
     candidate = Path(name_or_path)
-    if candidate.suffix == ".py" or "/" in name_or_path:
+    if candidate.suffix in (".py", ".jar") or "/" in name_or_path:
         if not candidate.is_file():
             raise UsageError(
                 f"script {name_or_path} does not exist",
-                "give a path to a PySpark .py file or a catalogue name",
+                "give a path to a PySpark .py file, an application .jar or a catalogue name",
             )
         try:
             candidate.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read script {name_or_path}: {exc.strerror}") from exc
         resolved = candidate.resolve()
+        if resolved.suffix == ".jar":
+            return jar_workload(resolved, main_class)
         return Workload(resolved.stem, resolved, _describe(resolved), False)
     raise UsageError(
         f"unknown workload {name_or_path!r}",
         "run `spark-seccomp workloads list` for the catalogue, or give a path to a .py script",
     )
+
+
+def jar_workload(jar: Path, main_class: str | None) -> Workload:
+    """A JVM application in a jar on this machine, mounted into the pods when run."""
+    chosen = main_class or jar_main_class(jar)
+    if not chosen:
+        # spark-submit's own words for a jar without --class or Main-Class.
+        raise UsageError(
+            f"No main class set in JAR {jar}; please specify one with --class",
+            "name the class to run (a manifest's mainClass)",
+        )
+    return Workload(
+        jar.stem, jar, f"{chosen} from {jar.name}", False, WorkloadKind.JAVA, main_class=chosen
+    )
+
+
+def jar_main_class(jar: Path) -> str | None:
+    """The Main-Class a jar's manifest names, or None."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            manifest = archive.read("META-INF/MANIFEST.MF").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, KeyError):
+            return None
+        raise UsageError(f"{jar} is not a readable jar: {exc}") from exc
+    for line in manifest.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "main-class" and value.strip():
+            return value.strip()
+    return None
 
 
 def resolve_all(names: list[str]) -> list[Workload]:

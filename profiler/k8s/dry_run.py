@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from profiler.runtime.interface import (
     SecurityMode,
     Topology,
 )
-from profiler.workloads import Workload
+from profiler.workloads import Workload, WorkloadKind
 
 if TYPE_CHECKING:
     from profiler.diagnose import Diagnoser
@@ -72,6 +72,8 @@ _DEPS_CONF = {
     "pyFiles": "spark.submit.pyFiles",
     "archives": "spark.archives",
 }
+# Application types whose mainApplicationFile is a jar run by its mainClass.
+JVM_TYPES = ("Scala", "Java")
 # What the run sets itself in the pod's properties: the plan's values are not used.
 _RUN_OWNS = ("spark.master", "spark.driver.host", "spark.driver.port", "spark.driver.bindAddress")
 
@@ -146,11 +148,6 @@ def pod_plan(
     """The run of ``app``'s pods, or (``run`` None) the roles that cannot start."""
     notes: list[str] = []
     job, application = _application(app, workload, notes)
-    if app.app_type != "Python":
-        notes.append(
-            f"the application type is {app.app_type}; the dry-run submits it as PySpark "
-            "(PythonRunner), as this tool's images and catalogue are PySpark"
-        )
     roles = tuple(_role(role) for role in app.roles)
     blocked = [r for r in app.roles if r.cannot_start is not None]
     run = None
@@ -167,16 +164,38 @@ def pod_plan(
 def _application(
     app: AppPlan, requested: str | None, notes: list[str]
 ) -> tuple[Workload, str | None]:
-    """The job to run and, for a file in the image, the URI the driver is given."""
+    """The job to run and, for a file in the image, the URI the driver is given.
+
+    A Scala or Java application runs its ``mainClass`` from its jar, as the operator submits
+    it (``--class``); R applications are not supported."""
     main = app.main
     if requested is not None:
         notes.append(f"--workload {requested} runs instead of mainApplicationFile")
         return workloads_lib.resolve(requested), None
+    if app.app_type == "R":
+        raise UsageError(
+            f"{app.source}: {app.label}: R applications are not supported: the tool's images "
+            "have no R, and SparkR is deprecated since Spark 4.0",
+            "pass --workload with a catalogue name or a .py file to check the pods' settings",
+        )
+    jvm = app.app_type in JVM_TYPES
+    if jvm and not app.main_class and not isinstance(main, HostFile):
+        uri = main.url if isinstance(main, Remote) else f"local://{main.path}"
+        scheme = uri.split("://", 1)[0]
+        raise UsageError(
+            f"{app.source}: {app.label}: spark-submit fails: Cannot load main class from JAR "
+            f"{uri} with URI {scheme}. Please specify a class through --class.",
+            "set spec.mainClass",
+        )
     if isinstance(main, InImage):
         path = PurePosixPath(main.path)
         job = Workload(path.stem, Path(str(path)), f"{main.path} in the image", False)
+        if jvm:
+            job = replace(job, kind=WorkloadKind.JAVA, main_class=app.main_class, application=None)
         return job, f"local://{main.path}"
     if isinstance(main, HostFile) and main.path.is_file():
+        if jvm:
+            return workloads_lib.jar_workload(main.path.resolve(), app.main_class), None
         return workloads_lib.resolve(str(main.path.resolve())), None
     if isinstance(main, Remote):
         why = f"mainApplicationFile {main.url} is remote and cannot be fetched here"
