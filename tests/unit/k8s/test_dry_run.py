@@ -464,3 +464,52 @@ def test_cli_runs_through_one_swappable_function(tmp_path, capsys, monkeypatch):
     assert code == 1 and len(calls) == 1
     [apps] = [c[0] for c in calls]
     assert apps[0].name == "spark-pi-python"
+
+
+def _pi(tmp_path, **changes):
+    import yaml
+
+    manifest = yaml.safe_load((EXAMPLES / "spark-pi.yaml").read_text())
+    manifest["spec"].update(changes)
+    return dry_run.plan_dry_run(manifest, None, image="spark-seccomp/spark:3.5.9")
+
+
+def test_a_jvm_application_runs_its_main_class_from_its_jar_with_its_arguments(tmp_path):
+    from profiler.runtime.pod import plan_run
+    from profiler.workloads import WorkloadKind
+
+    planned = _pi(tmp_path)
+    assert planned.run is not None
+    job = planned.workload
+    assert job.kind is WorkloadKind.JAVA and job.main_class == "org.apache.spark.examples.SparkPi"
+    assert planned.run.application == "local:///opt/spark/examples/jars/spark-examples.jar"
+    args = plan_run(planned.run, "abcdef123456", network_cidr="10.1.2.0/24").driver.args
+    assert args[3:] == (
+        "--class",
+        "org.apache.spark.examples.SparkPi",
+        "local:///opt/spark/examples/jars/spark-examples.jar",
+        "5000",
+    )
+    assert not any("PySpark" in n for n in planned.notes)
+
+
+def test_a_jar_on_this_machine_is_mounted_and_its_manifest_names_the_class(tmp_path):
+    import zipfile
+
+    jar = tmp_path / "etl.jar"
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nMain-Class: a.Etl\r\n")
+    planned = _pi(tmp_path, mainApplicationFile=str(jar), mainClass=None)
+    assert planned.workload.main_class == "a.Etl" and planned.workload.path == jar
+    assert planned.run is not None and planned.run.application is None  # mounted at /job
+
+
+def test_a_jvm_application_without_a_class_fails_as_spark_submit_does(tmp_path):
+    with pytest.raises(UsageError, match="Please specify a class through --class"):
+        _pi(tmp_path, mainClass=None)
+
+
+def test_r_applications_are_refused_with_a_clear_error(tmp_path):
+    with pytest.raises(UsageError, match="R applications are not supported") as info:
+        _pi(tmp_path, type="R", mainClass=None, mainApplicationFile="local:///opt/app/job.R")
+    assert "--workload" in (info.value.hint or "")
