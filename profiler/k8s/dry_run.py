@@ -27,6 +27,7 @@ from profiler.k8s.operator import Operator
 from profiler.k8s.plan import AppPlan, HostFile, InImage, Remote, plan_app
 from profiler.k8s.plan import Mount as PlannedMount
 from profiler.k8s.plan import RolePlan as PlannedRole
+from profiler.k8s.preflight import MissingApplication, find_missing_application
 from profiler.runtime.interface import (
     Backend,
     ContainerResult,
@@ -385,6 +386,10 @@ def run_dry_run(
         raise ValueError("a runnable plan needs a backend")
     _require_images(backend, plan)
     label = plan.app.label if plan.app is not None else plan.workload.name
+    missing = _missing_application(backend, plan)
+    if missing is not None:
+        progress(f"{label}: {missing.path} is not in the image; the driver fails at once")
+        return _driver_failed_early(plan, missing)
     executors = plan.run.executors
     progress(f"{label}: a driver pod and {executors} executor pod(s) of {plan.workload.name}")
     result = backend.run(plan.run, run_root)
@@ -481,6 +486,32 @@ def _not_started(plan: DryRunPlan, role: RolePlan) -> RoleOutcome:
         return RoleOutcome(role, Verdict.FAIL, None, str(cannot), None, short)
     why = "not started: the other role's pods cannot start"
     return RoleOutcome(role, Verdict.FAIL, None, why, None, why)
+
+
+def _missing_application(backend: Backend, plan: DryRunPlan) -> MissingApplication | None:
+    from profiler.runtime.interface import ContainerEngine
+
+    if not isinstance(backend, ContainerEngine) or plan.run is None:
+        return None
+    return find_missing_application(backend, plan.run)
+
+
+def _driver_failed_early(plan: DryRunPlan, missing: MissingApplication) -> DryRunReport:
+    """The driver's own failure on an application the image lacks; no executor started."""
+    by_role = {r.role: r for r in plan.roles}
+    error = missing.describe()
+    why = "not started: the driver failed first"
+    return DryRunReport(
+        plan,
+        (
+            RoleOutcome(by_role["driver"], Verdict.FAIL, None, error, None, error),
+            RoleOutcome(by_role["executor"], Verdict.FAIL, None, why, None, why),
+        ),
+        notes=(
+            f"{missing.path} is not in the image {plan.run.image if plan.run else plan.image}: "
+            "the driver's own command was run alone to show its error, before any pod",
+        ),
+    )
 
 
 def _require_images(backend: Backend, plan: DryRunPlan) -> None:

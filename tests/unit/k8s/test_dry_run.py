@@ -20,6 +20,7 @@ from profiler.runtime.interface import (
     Topology,
 )
 from profiler.workloads import WorkloadResult
+from tests.fakes import FakeEngine
 
 from .conftest import PROFILE
 
@@ -513,3 +514,53 @@ def test_r_applications_are_refused_with_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="R applications are not supported") as info:
         _pi(tmp_path, type="R", mainClass=None, mainApplicationFile="local:///opt/app/job.R")
     assert "--workload" in (info.value.hint or "")
+
+
+class _ScriptedEngine(FakeEngine):
+    """Answers one-off commands in order; a pod run would be a test failure."""
+
+    def __init__(self, answers):
+        super().__init__(lambda spec: pytest.fail("no pod run was expected"))
+        self.answers = list(answers)
+
+    def run_command(self, image, argv, mode, profile_json=None, security=None, **kw):
+        self.commands.append((list(argv), mode, profile_json))
+        return self.answers.pop(0)
+
+
+def test_an_application_missing_from_the_image_fails_with_the_drivers_words_and_no_pods(tmp_path):
+    planned = _pi(tmp_path, mainApplicationFile="local:///opt/spark/examples/jars/gone.jar")
+    engine = _ScriptedEngine(
+        [
+            (0, "/opt/spark/examples/jars/gone.jar\n", ""),
+            (
+                101,
+                "",
+                "WARN DependencyUtils: Local jar ... does not exist, skipping.\n"
+                "Error: Failed to load class org.apache.spark.examples.SparkPi.\n",
+            ),
+        ]
+    )
+    report = dry_run.run_dry_run(engine, planned)
+    assert not report.passed and engine.specs == []
+    driver, executor = report.outcomes
+    assert "exit 101: Error: Failed to load class org.apache.spark.examples.SparkPi." in (
+        driver.error_line
+    )
+    assert "gone.jar is not in the image" in driver.error_line
+    assert executor.error_line == "not started: the driver failed first"
+    submit = engine.commands[1][0]
+    assert submit[-4:] == [
+        "--class",
+        "org.apache.spark.examples.SparkPi",
+        "local:///opt/spark/examples/jars/gone.jar",
+        "5000",
+    ]
+
+
+def test_an_application_in_the_image_goes_on_to_the_pod_run(tmp_path):
+    planned = _pi(tmp_path)
+    engine = _ScriptedEngine([(0, "", "")])
+    with pytest.raises(BaseException, match="no pod run was expected"):
+        dry_run.run_dry_run(engine, planned)
+    assert len(engine.commands) == 1  # looked, found, went on
