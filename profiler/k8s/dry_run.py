@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from profiler import workloads as workloads_lib
 from profiler.check import Verdict, out_of_memory
 from profiler.errors import EnvironmentProblem, UsageError
+from profiler.k8s import reach
 from profiler.k8s.kubelet import CannotStart
 from profiler.k8s.operator import Operator
 from profiler.k8s.plan import AppPlan, HostFile, InImage, Remote, plan_app
@@ -149,6 +150,9 @@ def pod_plan(
     """The run of ``app``'s pods, or (``run`` None) the roles that cannot start."""
     notes: list[str] = []
     job, application = _application(app, workload, notes)
+    env = tuple((e.name, e.value) for e in app.driver.env)
+    for outside in reach.outside_of(app.spark_conf, app.arguments, env):
+        notes.append(outside.sentence(egress=False))
     roles = tuple(_role(role) for role in app.roles)
     blocked = [r for r in app.roles if r.cannot_start is not None]
     run = None
