@@ -146,13 +146,15 @@ def pod_plan(
     workload: str | None = None,
     image_from_manifest: bool = True,
     timeout_seconds: float = 600.0,
+    egress: bool = False,
 ) -> DryRunPlan:
-    """The run of ``app``'s pods, or (``run`` None) the roles that cannot start."""
+    """The run of ``app``'s pods, or (``run`` None) the roles that cannot start. What the
+    application reaches outside its pods is noted, as reachable or not (``egress``)."""
     notes: list[str] = []
     job, application = _application(app, workload, notes)
     env = tuple((e.name, e.value) for e in app.driver.env)
     for outside in reach.outside_of(app.spark_conf, app.arguments, env):
-        notes.append(outside.sentence(egress=False))
+        notes.append(outside.sentence(egress))
     roles = tuple(_role(role) for role in app.roles)
     blocked = [r for r in app.roles if r.cannot_start is not None]
     run = None
