@@ -29,7 +29,7 @@ from profiler.runtime.interface import (
 from profiler.workloads import Workload
 
 if TYPE_CHECKING:
-    from profiler.diagnose import Diagnoser
+    from profiler.diagnosis.diagnoser import Diagnoser
 
 
 class Verdict(str, enum.Enum):
@@ -181,7 +181,7 @@ def run_check(
     def get_diagnoser() -> Diagnoser:
         nonlocal diagnoser
         if diagnoser is None:
-            from profiler.diagnose import ComplainDiagnoser
+            from profiler.diagnosis.diagnoser import ComplainDiagnoser
 
             diagnoser = ComplainDiagnoser(backend)
         return diagnoser

@@ -14,6 +14,10 @@
   profile made private with ``chmod 600`` stays private.
 
 ``-`` means stdout; only commands that write one file accept it (``STDOUT``).
+
+A path is checked as the user spelt it (``check_output_spelling``), before ``Path`` turns
+``""`` into ``.`` and drops the trailing ``/`` that says "a directory": ``--out dir/``
+would otherwise write a file named ``dir``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import os
 import stat
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +61,30 @@ def _kind_of(mode: int) -> str | None:
     return next((name for test, name in _KINDS if test(mode)), None)
 
 
+def check_output_spelling(raw: str) -> None:
+    """Refuse a file path as typed that ``Path`` would quietly turn into another one."""
+    if not raw:
+        raise UsageError("the output path is empty", "give a file path")
+    if raw.endswith("/") and raw.strip("/"):
+        folder = raw.rstrip("/")
+        if os.path.isdir(folder):
+            raise UsageError(
+                f"{raw} is a directory, not a file", f"give a file path inside it, e.g. {raw}NAME"
+            )
+        if os.path.lexists(folder):
+            raise UsageError(
+                f"{raw} ends in /, but {folder} is not a directory", "drop the trailing /"
+            )
+        raise UsageError(
+            f"{raw} ends in /, so it names a directory, and {folder} does not exist",
+            f"give a file path, e.g. {raw}NAME after mkdir -p {folder}",
+        )
+
+
 def check_output_path(path: Path | str, *, what: str = "output", stdout_ok: bool = False) -> None:
     """Refuse, before any work, an output path the tool cannot or must not replace."""
+    if isinstance(path, str):
+        check_output_spelling(path)
     if is_stdout(path):
         if stdout_ok:
             return
@@ -117,6 +143,21 @@ def check_output_path(path: Path | str, *, what: str = "output", stdout_ok: bool
             f"cannot write {what} {path}: directory {parent} is not writable",
             "choose a path in a writable directory",
         )
+
+
+def check_distinct_outputs(outputs: Mapping[str, Path | str | None]) -> None:
+    """Refuse two options naming the same file: the second write would replace the first."""
+    seen: dict[str, str] = {}
+    for option, path in outputs.items():
+        if path is None or is_stdout(path):
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageError(
+                f"{seen[key]} and {option} name the same file ({path})",
+                "give two different files",
+            )
+        seen[key] = option
 
 
 def check_output_dir(path: Path | str, *, what: str = "run directory") -> None:

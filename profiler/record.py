@@ -28,6 +28,7 @@ from profiler.runtime.interface import (
 )
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
+from profiler.tracing.ebpf import LARGER_BUFFER, lost_events_warning
 from profiler.tracing.interface import Recording, Tracer, merge_roles
 from profiler.workloads import Workload
 
@@ -76,6 +77,8 @@ class RecordOutcome:
     # Recorded under several OCI runtimes: the verification on each (the first is
     # ``verification`` too).
     verifications: tuple[CheckReport, ...] = ()
+    # What the user must know about the recordings (a tracer that lost events), one line each.
+    warnings: tuple[str, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -221,10 +224,10 @@ def record_profile(
     profiles = derive_profiles(recordings, options)
     on_derived(profiles)
     outcome = RecordOutcome(profiles, tuple(recordings))
-    if not verify or backend is None:
-        return outcome
-    report = verify_profiles(backend, plan, outcome, run_root=run_root, progress=progress)
-    return replace(outcome, verification=report)
+    if verify and backend is not None:
+        report = verify_profiles(backend, plan, outcome, run_root=run_root, progress=progress)
+        outcome = replace(outcome, verification=report)
+    return _with_lost_event_warnings(outcome)
 
 
 def record_across_runtimes(
@@ -269,15 +272,40 @@ def record_across_runtimes(
     }
     on_derived(profiles)
     outcome = RecordOutcome(profiles, tuple(recordings))
-    if not verify:
-        return outcome
-    reports = tuple(
-        verify_profiles(
-            backend, plan, outcome, run_root=run_root / image_slug(backend.label), progress=progress
+    if verify:
+        reports = tuple(
+            verify_profiles(
+                backend,
+                plan,
+                outcome,
+                run_root=run_root / image_slug(backend.label),
+                progress=progress,
+            )
+            for backend in backends
         )
-        for backend in backends
+        outcome = replace(outcome, verification=reports[0], verifications=reports)
+    return _with_lost_event_warnings(outcome)
+
+
+def _with_lost_event_warnings(outcome: RecordOutcome) -> RecordOutcome:
+    """One note per run whose tracer lost events, saying whether the verification still
+    vouches for the profiles: it ran every workload under them, so a pass means the jobs
+    have every call they need, whatever the trace missed."""
+    lost = generate.lost_events_by_run(outcome.recordings)
+    if not lost:
+        return outcome
+    if outcome.verification is None:
+        verdict = "the profile was not verified, so a job may need a call it denies"
+    elif outcome.verified:
+        verdict = "verification passed under the profile, so the recorded jobs have what they need"
+    else:
+        verdict = "verification failed, and the lost events may be why"
+    notes = tuple(
+        f"{lost_events_warning(run, count)}; {verdict}; record again with {LARGER_BUFFER} "
+        "set for a larger bpftrace buffer"
+        for run, count in lost.items()
     )
-    return replace(outcome, verification=reports[0], verifications=reports)
+    return replace(outcome, warnings=(*outcome.warnings, *notes))
 
 
 def runtime_only_calls(unions: dict[str, DerivedProfile]) -> dict[str, tuple[str, ...]]:

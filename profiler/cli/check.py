@@ -28,6 +28,7 @@ from profiler.cli.common import (
     TOPOLOGY_OPTION,
     console,
     note,
+    output_file,
     parse_images,
     parse_modes,
     parse_pod_security,
@@ -38,7 +39,12 @@ from profiler.cli.common import (
     write_atomically,
 )
 from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
-from profiler.output import check_output_dir, check_output_files, check_output_path
+from profiler.output import (
+    check_distinct_outputs,
+    check_output_dir,
+    check_output_files,
+    check_output_path,
+)
 from profiler.paths import runs_dir
 from profiler.report.check_formats import (
     check_matrix_to_json,
@@ -88,8 +94,16 @@ def check(
         "(e.g. 3.5.9,4.3.0; build them with `image build --spark-version V`).",
     ),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
-    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    json_out: Path = typer.Option(
+        None,
+        "--json",
+        help="Also write the results as JSON here.",
+        parser=output_file,
+        metavar="<path>",
+    ),
+    junit_out: Path = typer.Option(
+        None, "--junit", help="Also write JUnit XML here.", parser=output_file, metavar="<path>"
+    ),
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/check-<time>]."
     ),
@@ -136,13 +150,14 @@ def check(
     Exit 0 when every cell passes, 1 when any fails, 2 for usage errors, 3 when the
     environment lacks something (no Docker engine, no image, no bpftrace for --complain).
     """
-    from profiler.diagnose import ComplainDiagnoser
+    from profiler.diagnosis.diagnoser import ComplainDiagnoser
     from profiler.runtime.select import make_backend
 
     # Every output is checked before the first run, not found unwritable after the last.
     for path, what in ((json_out, "--json"), (junit_out, "--junit")):
         if path is not None:
             check_output_path(path, what=f"{what} output")
+    check_distinct_outputs({"--json": json_out, "--junit": junit_out})
     root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
     check_output_dir(root)
     check_output_files(root, ["check.json"])

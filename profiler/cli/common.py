@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from profiler.errors import UsageError
 from profiler.image import default_tag
-from profiler.output import is_stdout, write_file
+from profiler.output import check_output_spelling, is_stdout, write_file
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
     Backend,
@@ -197,6 +197,17 @@ def parse_pod_security(text: str) -> PodSecurity:
         return PodSecurity(text)
     except ValueError:
         raise UsageError(f"unknown pod security {text!r}", "choose restricted or none") from None
+
+
+def output_file(raw: str) -> Path:
+    """Typer's parser for options that name a file to write: the path as the user typed
+    it, checked by ``profiler.output`` before ``Path`` drops an empty string or a trailing
+    ``/``; the error names the option."""
+    try:
+        check_output_spelling(raw)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.diagnostics()) from None
+    return Path(raw)
 
 
 def write_atomically(path: Path, text: str) -> None:

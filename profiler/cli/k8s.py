@@ -7,8 +7,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from profiler.cli.common import (
     OCI_RUNTIME_OPTION,
@@ -16,10 +14,11 @@ from profiler.cli.common import (
     console,
     note,
     one_engine,
+    output_file,
     progress,
-    stdout,
     write_atomically,
 )
+from profiler.cli.dry_run_view import show_dry_run
 from profiler.errors import EXIT_FAILED, UsageError
 from profiler.image import DEFAULT_SPARK_VERSION
 from profiler.k8s import dry_run, formats, install, lint, paths, plan, recording, sarif, sparkapp
@@ -27,7 +26,12 @@ from profiler.k8s.manifests import load_documents, render
 from profiler.k8s.operator import DEFAULT_OPERATOR_VERSION, operator_for
 from profiler.k8s.rules import Severity
 from profiler.k8s.spo import SpoApi
-from profiler.output import check_output_dir, check_output_path, is_stdout
+from profiler.output import (
+    check_distinct_outputs,
+    check_output_dir,
+    check_output_path,
+    is_stdout,
+)
 from profiler.paths import runs_dir
 from profiler.seccomp.generate import role_profile_path
 from profiler.seccomp.profile import load_profile_text
@@ -36,7 +40,9 @@ app = typer.Typer(
     help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."
 )
 
-OUT_OPTION = typer.Option(None, "--out", "-o", help="Write here instead of stdout.")
+OUT_OPTION = typer.Option(
+    None, "--out", "-o", help="Write here instead of stdout.", parser=output_file, metavar="<path>"
+)
 PROFILE_DIR_OPTION = typer.Option(
     paths.DEFAULT_PROFILE_DIR,
     "--profile-dir",
@@ -195,8 +201,39 @@ def _profile_refs(
     return refs[0], refs[1]
 
 
+# install's options that only the DaemonSet installer uses (the operator places SPO's files).
+INSTALLER_ONLY = ("namespace", "kubelet_root", "profile_dir", "image", "pause_image")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _option(ctx: typer.Context, name: str) -> str:
+    return next(p.opts[0] for p in ctx.command.params if p.name == name)
+
+
+def _refuse_unused_install_options(ctx: typer.Context, spo: bool) -> None:
+    """Options the chosen installer would silently ignore are a usage error."""
+    if spo:
+        for name in INSTALLER_ONLY:
+            if _given(ctx, name):
+                option = _option(ctx, name)
+                raise UsageError(
+                    f"{option} is for the DaemonSet installer; with --spo the Security "
+                    "Profiles Operator places the profiles",
+                    f"drop {option}, or drop --spo",
+                )
+    elif _given(ctx, "spo_api_version"):
+        raise UsageError(
+            "--spo-api-version only applies with --spo", "add --spo, or drop --spo-api-version"
+        )
+
+
 @app.command("install")
 def install_command(
+    ctx: typer.Context,
     profiles: list[Path] = typer.Argument(..., help="OCI seccomp profiles (*.json)."),
     namespace: str = typer.Option(
         install.DEFAULT_NAMESPACE,
@@ -222,8 +259,12 @@ def install_command(
     with --spo, one SeccompProfile per profile for the Security Profiles Operator.
     """
     _check_out(out)
+    _refuse_unused_install_options(ctx, spo)
     node_profiles: list[install.NodeProfile] = []
     given = list(profiles)
+    for path in given:
+        # The names first: the role profiles beside a profile are found from its name.
+        paths.node_file_name(path, spo=spo)
     for path in list(given):
         # A union recorded in pod shape brings its role profiles: install those too.
         for role in ("driver", "executor"):
@@ -285,7 +326,11 @@ def record_command(
     operator_version: str = OPERATOR_VERSION_OPTION,
     out: Path = OUT_OPTION,
     app_out: Path = typer.Option(
-        None, "--app-out", help="Write the SparkApplication with the labels it needs here."
+        None,
+        "--app-out",
+        help="Write the SparkApplication with the labels it needs here.",
+        parser=output_file,
+        metavar="<path>",
     ),
 ) -> None:
     """Write an SPO ProfileRecording for a SparkApplication's driver and executor pods.
@@ -309,14 +354,12 @@ def record_command(
     if documents[0].duplicates:
         dup = documents[0].duplicates[0]
         raise UsageError(f"{manifest}:{dup.line}: a key is written twice", "remove one of the two")
-    if app_out is not None and out is not None and Path(app_out).resolve() == Path(out).resolve():
-        raise UsageError("--out and --app-out name the same file", "give two different files")
-    for target in (out, app_out):
-        if target is not None and not Path(target).parent.is_dir():
-            raise UsageError(
-                f"cannot write {target}: directory {Path(target).parent} does not exist",
-                "create it first",
-            )
+    check_distinct_outputs({"--out": out, "--app-out": app_out})
+    # Both outputs are checked before either is written: a bad --out must not leave a
+    # written --app-out behind.
+    _check_out(out)
+    if app_out is not None:
+        check_output_path(app_out, what="--app-out output")
     result = recording.build_recording(
         documents[0].data,
         name=name,
@@ -404,8 +447,23 @@ def lint_command(
         raise typer.Exit(EXIT_FAILED)
 
 
+# dry-run's options that only the run uses: with --plan nothing runs.
+RUN_ONLY = ("workload", "timeout", "run_dir", "no_diagnose", "runtime", "oci_runtime")
+
+
+def _refuse_run_options(ctx: typer.Context) -> None:
+    for name in RUN_ONLY:
+        if _given(ctx, name):
+            option = _option(ctx, name)
+            raise UsageError(
+                f"{option} only applies to the run, and --plan runs nothing",
+                f"drop {option}, or drop --plan",
+            )
+
+
 @app.command("dry-run")
 def dry_run_command(
+    ctx: typer.Context,
     files: list[Path] = typer.Argument(
         ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
     ),
@@ -438,8 +496,16 @@ def dry_run_command(
     run_dir: Path = typer.Option(
         None, "--run-dir", help="Where run logs go [default: runs/dry-run-<time>]."
     ),
-    json_out: Path = typer.Option(None, "--json", help="Also write plan and results as JSON here."),
-    junit_out: Path = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    json_out: Path = typer.Option(
+        None,
+        "--json",
+        help="Also write plan and results as JSON here.",
+        parser=output_file,
+        metavar="<path>",
+    ),
+    junit_out: Path = typer.Option(
+        None, "--junit", help="Also write JUnit XML here.", parser=output_file, metavar="<path>"
+    ),
     no_diagnose: bool = typer.Option(
         False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
     ),
@@ -465,9 +531,12 @@ def dry_run_command(
     Exit 0 when every role passes (or, with --plan, can start), 1 when one fails, 2 for
     usage errors, 3 when the engine or the image is missing.
     """
+    if plan_only:
+        _refuse_run_options(ctx)
     for out in (json_out, junit_out):
         if out is not None:
             check_output_path(out, what="output")
+    check_distinct_outputs({"--json": json_out, "--junit": junit_out})
     if run_dir is not None:
         check_output_dir(run_dir)
     model = operator_for(operator_version, webhook=webhook)
@@ -490,18 +559,7 @@ def dry_run_command(
             progress=progress,
             diagnose=not no_diagnose,
         )
-    for index, app_plan in enumerate(apps):
-        if reports is None:
-            stdout.print(render_plan(app_plan))
-            failures = [(r.role, str(r.cannot_start)) for r in app_plan.roles if r.cannot_start]
-        else:
-            stdout.print(render_dry_run(reports[index]))
-            failures = [
-                (o.plan.role, o.error_line) for o in reports[index].outcomes if not o.verdict.ok
-            ]
-        for role, error in failures:
-            stdout.print(f"{role}: {error}", markup=False, highlight=False, soft_wrap=True)
-        _print_notes(app_plan, reports[index] if reports is not None else None)
+    show_dry_run(apps, reports)
     if json_out:
         write_atomically(json_out, dry_run.reports_to_json(apps, reports))
     if junit_out:
@@ -513,81 +571,3 @@ def dry_run_command(
     )
     if not passed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _print_notes(app_plan: plan.AppPlan, report: dry_run.DryRunReport | None) -> None:
-    prefix = f"{app_plan.label}: "
-    lines = [*app_plan.notes, *(f"not emulated: {n}" for n in app_plan.not_emulated)]
-    if report is not None:
-        lines += [*report.plan.notes, *report.notes, *report.diagnosis]
-    for role in app_plan.roles:
-        notes = (
-            role.notes
-            if report is None
-            else tuple(n for n in role.notes if not n.startswith("memory:"))
-        )
-        lines += [f"{role.role}: {n}" for n in notes]
-        lines += [f"{role.role}: not emulated: {n}" for n in role.not_emulated]
-    for line in lines:
-        note(f"note: {prefix}{line}")
-
-
-def render_plan(app_plan: plan.AppPlan) -> Table:
-    main = app_plan.main
-    where = main.path if isinstance(main, plan.InImage | plan.HostFile) else main.url
-    table = Table(
-        title=f"{app_plan.kind} {app_plan.label} ({app_plan.source}): {app_plan.app_type} "
-        f"{where}, Spark {app_plan.spark_version}, operator {app_plan.operator_version}"
-    )
-    for column in ("role", "image", "seccomp", "user", "cpu", "memory", "mounts", "start"):
-        table.add_column(column, overflow="fold")
-    for role in app_plan.roles:
-        cpu = f"{role.cpu.cores}" + (f" (limit {role.cpu.limit})" if role.cpu.limit else "")
-        memory = f"{role.memory_limit_bytes // (1024 * 1024)} MiB"
-        mounts = ", ".join(f"{m.mount_path} ({m.kind})" for m in role.mounts)
-        if role.cannot_start:
-            start = f"[red]{escape(role.cannot_start.reason)}[/red]"
-        else:
-            start = "[green]yes[/green]" + (
-                f" x{role.instances}" if role.role == "executor" else ""
-            )
-        table.add_row(
-            role.role,
-            escape(role.image),
-            escape(role.seccomp.label),
-            role.user,
-            cpu,
-            memory,
-            escape(mounts),
-            start,
-        )
-    return table
-
-
-def render_dry_run(report: dry_run.DryRunReport) -> Table:
-    run_plan = report.plan
-    source = "manifest" if run_plan.image_from_manifest else "--image"
-    label = f"{run_plan.app.label}; " if run_plan.app is not None else ""
-    table = Table(
-        title=f"{label}image: {run_plan.image} ({source}); job: {run_plan.workload.name}; "
-        "pod topology"
-    )
-    for column in ("role", "pods", "seccomp", "user", "security", "verdict", "time", "denied"):
-        table.add_column(column, overflow="fold")
-    table.add_column("error", overflow="fold", ratio=1)
-    for o in report.outcomes:
-        verdict = escape(o.verdict.value)
-        verdict = f"[green]{verdict}[/green]" if o.verdict.ok else f"[red]{verdict}[/red]"
-        time = f"{o.wall_seconds:.1f}s" if o.wall_seconds is not None else "not started"
-        table.add_row(
-            o.plan.role,
-            str(o.plan.instances),
-            escape(o.plan.seccomp),
-            o.plan.user,
-            escape(o.plan.security),
-            verdict,
-            time,
-            escape(o.denied),
-            escape(o.short_error[:160]),
-        )
-    return table

@@ -8,10 +8,18 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler.cli.common import OCI_RUNTIMES_OPTION, RUNTIMES_OPTION, console, note, stdout
+from profiler.cli.common import (
+    OCI_RUNTIMES_OPTION,
+    RUNTIMES_OPTION,
+    console,
+    note,
+    output_file,
+    stdout,
+)
 from profiler.errors import UsageError
 from profiler.output import OutputFile, check_output_path, is_stdout, write_file, write_files
 from profiler.seccomp.arch import canonical_arch, native_arch
+from profiler.seccomp.capabilities import parse_capabilities
 from profiler.seccomp.compare import (
     Comparable,
     diff_profiles,
@@ -22,6 +30,7 @@ from profiler.seccomp.compare import (
 from profiler.seccomp.generate import Summary, load_summary, summary_path_for
 from profiler.seccomp.profile import Profile, read_profile
 from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
+from profiler.tracing.ebpf import lost_events_warning
 
 app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
 
@@ -62,7 +71,14 @@ def resolve_runtime_default(
 
 @app.command("runtime-default")
 def runtime_default_(
-    out: Path = typer.Option(None, "--out", "-o", help="Write the result here [default: stdout]."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Write the result here [default: stdout].",
+        parser=output_file,
+        metavar="<path>",
+    ),
     image: str = typer.Option(
         None, "--image", help="Image to probe in [default: the Spark image]."
     ),
@@ -214,11 +230,30 @@ def read_profiles(paths: list[Path], allow_unknown: bool) -> list[Profile]:
     return profiles
 
 
+def _refuse_repeated(paths: list[Path], counted: str) -> None:
+    """The same file twice would count its runs twice in the result's summary."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            also = "" if seen[key] == path else f" (also as {seen[key]})"
+            raise UsageError(
+                f"{path} is given twice{also}: {counted} would count twice",
+                "name each file once",
+            )
+        seen[key] = path
+
+
 @app.command()
 def merge(
     profiles: list[Path] = typer.Argument(..., help="Profiles to merge (two or more)."),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Write the merged profile here [default: stdout]."
+        None,
+        "--out",
+        "-o",
+        help="Write the merged profile here [default: stdout].",
+        parser=output_file,
+        metavar="<path>",
     ),
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
@@ -228,14 +263,15 @@ def merge(
     when some have none, an old summary beside the output is removed, since it would
     describe another profile.
     """
-    to_file = out is not None and not is_stdout(out)
-    summary_out = summary_path_for(out) if to_file else None
     if out is not None:
         check_output_path(out, what="profile", stdout_ok=True)
+    to_file = out is not None and not is_stdout(out)
+    summary_out = summary_path_for(out) if to_file else None
     if summary_out is not None:
         check_output_path(summary_out, what="summary")
     if len(profiles) < 2:
         raise UsageError("merge needs at least two profiles", "name two or more profile files")
+    _refuse_repeated(list(profiles), "its runs")
     merged = merge_profiles(read_profiles(profiles, allow_unknown))
     summaries = [_summary_beside(p) for p in profiles]
     found = [s for s in summaries if s is not None]
@@ -273,7 +309,12 @@ def import_(
     ),
     errno: str = typer.Option("enosys", "--errno", help="Errno for denied calls: enosys, eperm."),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Write the profile here, its summary beside [default: stdout]."
+        None,
+        "--out",
+        "-o",
+        help="Write the profile here, its summary beside [default: stdout].",
+        parser=output_file,
+        metavar="<path>",
     ),
 ) -> None:
     """Turn SPO-recorded SeccompProfiles into this tool's profile, merged with local ones.
@@ -286,6 +327,7 @@ def import_(
     if out is not None and not is_stdout(out):
         check_output_path(out, what="profile")
         check_output_path(summary_path_for(out), what="summary")
+    _refuse_repeated([*files, *with_], "its runs")
     result = import_profiles(list(files), list(with_), errno=errno)
     for message in result.notes:
         console.print(f"note: {message}", highlight=False, markup=False, soft_wrap=True)
@@ -329,7 +371,12 @@ def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaul
     from profiler.runtime.select import make_engine, parse_engine_choices
     from profiler.seccomp.probe import probe_runtime_default
 
-    engine_name, _, oci = engine_text.partition("/")
+    engine_name, slash, oci = engine_text.partition("/")
+    if not engine_name or "," in engine_text or (slash and not oci):
+        raise UsageError(
+            f"{RUNTIME_DEFAULT}:{engine_text} does not name one engine and OCI runtime",
+            f"write e.g. {RUNTIME_DEFAULT}:podman or {RUNTIME_DEFAULT}:containerd/crun",
+        )
     (choice,) = parse_engine_choices(engine_name, oci or None)
     if arch and canonical_arch(arch) != native_arch():
         raise UsageError(
@@ -338,6 +385,25 @@ def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaul
         )
     engine = make_engine(choice)
     return probe_runtime_default(default_tag(), engine=engine)
+
+
+def _refuse_unused_options(
+    sides: tuple[str, str], *, caps: bool, runtime_default: bool, arch: bool
+) -> None:
+    """--cap and --runtime-default shape the plain runtime-default side, --arch any
+    runtime-default side: given without one, they would be silently ignored."""
+    plain = RUNTIME_DEFAULT in sides
+    probed = any(s.startswith(f"{RUNTIME_DEFAULT}:") for s in sides)
+    for given, option, applies, where in (
+        (caps, "--cap", plain, "the runtime-default side"),
+        (runtime_default, "--runtime-default", plain, "the runtime-default side"),
+        (arch, "--arch", plain or probed, "a runtime-default side"),
+    ):
+        if given and not applies:
+            raise UsageError(
+                f"{option} only applies to {where}, and neither side is one",
+                f"compare with runtime-default, or drop {option}",
+            )
 
 
 @app.command()
@@ -365,7 +431,10 @@ def diff(
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
 ) -> None:
     """Show what each side allows that the other does not."""
-    caps = frozenset(cap)
+    caps = parse_capabilities(cap)
+    _refuse_unused_options(
+        (a, b), caps=bool(cap), runtime_default=runtime_default is not None, arch=arch is not None
+    )
     # Profile files first: a bad file must fail before runtime-default probes an engine.
     for side in (a, b):
         if side != RUNTIME_DEFAULT and not side.startswith(f"{RUNTIME_DEFAULT}:"):
@@ -404,6 +473,9 @@ def explain_(
         console.print(
             f"no summary beside {profile}: only the allowed names can be shown", highlight=False
         )
+    else:
+        for run, lost in found.lost_events.items():
+            note(f"warning: {lost_events_warning(run, lost)}")
     rows = explain(loaded, found)
     if as_json:
         stdout.print_json(json.dumps([r.to_dict() for r in rows]))

@@ -17,6 +17,7 @@ from profiler.cli.common import (
     TOPOLOGY_OPTION,
     console,
     note,
+    output_file,
     parse_pod_security,
     progress_reporter,
 )
@@ -38,7 +39,14 @@ from profiler.seccomp.arch import parse_arches
 
 def record(
     workloads: list[str] = WORKLOADS_ARG,
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the profile (OCI JSON)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Where to write the profile (OCI JSON).",
+        parser=output_file,
+        metavar="<path>",
+    ),
     tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
     pod_security: str = typer.Option(
         "restricted", "--pod-security", help="restricted or none: record as it will be enforced."
@@ -95,6 +103,8 @@ def record(
     out = Path(out)
     # The profile and its summary are written together at the end; both paths, and the
     # run directory, are checked now rather than after the recordings.
+    # --out first: the role and summary paths are made from its name, which "." lacks.
+    check_output_path(out, what="profile")
     for path in (out, *(generate.role_profile_path(out, role) for role in record_lib.ROLES)):
         check_output_path(path, what="profile")
         check_output_path(generate.summary_path_for(path), what="summary")
@@ -181,6 +191,8 @@ def record(
                 on_derived=review,
             )
         )
+    for line in outcome.warnings:
+        note(f"warning: {line}")
     for verification in outcome.verifications or (
         (outcome.verification,) if outcome.verification else ()
     ):

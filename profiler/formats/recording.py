@@ -44,6 +44,7 @@ class RecordingFile(Open):
     script: str | None = None
     # The container role the calls were made in (pod topology), "all" for one container.
     role: Literal["all", "driver", "executor"] = "all"
+    lost_events: NonNegativeInt = 0
 
     @model_validator(mode="after")
     def _names_exist_on_the_arch(self) -> RecordingFile:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
+from pydantic import AfterValidator
+
 from profiler.formats.fields import (
     Errno,
     LibseccompArch,
@@ -85,8 +87,20 @@ class OciArg(Strict):
     op: Operator
 
 
+def _some_names(names: list[str]) -> list[str]:
+    # An error, not a warning: the runtime spec says names MUST hold at least one entry,
+    # and a rule without names matches no call, so what it was meant to allow or deny
+    # (names removed by hand or by a filter) is lost without a sign in the running pod.
+    if not names:
+        raise ValueError(
+            "expected at least one syscall name, got an empty list (a rule without names "
+            "matches no call; the OCI runtime spec requires one)"
+        )
+    return names
+
+
 class OciSyscall(Strict):
-    names: list[SyscallName]
+    names: Annotated[list[SyscallName], AfterValidator(_some_names)]
     action: Action
     errnoRet: Errno | None = None
     args: list[OciArg] | None = None

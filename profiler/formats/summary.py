@@ -53,6 +53,7 @@ class SummaryFile(Open):
     arg_values: dict[Name, list[ArgValue]] = {}
     unknown_numbers: list[NonNegativeInt] = []
     oci_runtime_only: dict[str, list[str]] = {}
+    lost_events: dict[Name, NonNegativeInt] = {}
 
     @model_validator(mode="after")
     def _runs_add_up(self) -> SummaryFile:

@@ -23,12 +23,13 @@ from profiler import workloads as workloads_lib
 from profiler.check import Verdict, out_of_memory
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.k8s import reach
+from profiler.k8s.app_files import HostFile, InImage, Remote
 from profiler.k8s.kubelet import CannotStart
 from profiler.k8s.operator import Operator
-from profiler.k8s.plan import AppPlan, HostFile, InImage, Remote, plan_app
-from profiler.k8s.plan import Mount as PlannedMount
-from profiler.k8s.plan import RolePlan as PlannedRole
+from profiler.k8s.plan import AppPlan, plan_app
+from profiler.k8s.planned_role import PlannedRole
 from profiler.k8s.preflight import MissingApplication, find_missing_application
+from profiler.k8s.volumes import PlannedVolume
 from profiler.runtime.interface import (
     Backend,
     ContainerResult,
@@ -44,7 +45,7 @@ from profiler.runtime.interface import (
 from profiler.workloads import Workload, WorkloadKind
 
 if TYPE_CHECKING:
-    from profiler.diagnose import Diagnoser
+    from profiler.diagnosis.diagnoser import Diagnoser
 
 __all__ = [
     "CannotStart",
@@ -296,7 +297,7 @@ def _settings(role: PlannedRole, deps: tuple[Mount, ...]) -> RoleSettings:
     )
 
 
-def _mount(mount: PlannedMount) -> Mount:
+def _mount(mount: PlannedVolume) -> Mount:
     if mount.kind == "hostPath":
         return Mount(mount.mount_path, mount.host_path, read_only=mount.read_only)
     return Mount(mount.mount_path, size_bytes=mount.size_limit_bytes)
@@ -359,7 +360,7 @@ def run_plans(
     backend = backend_factory() if any(p.runnable for p in plans) else None
     diagnoser = None
     if backend is not None and diagnose:
-        from profiler.diagnose import ComplainDiagnoser
+        from profiler.diagnosis.diagnoser import ComplainDiagnoser
 
         diagnoser = ComplainDiagnoser(backend)
     reports = []

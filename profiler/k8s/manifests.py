@@ -188,10 +188,32 @@ def line_of(node: yaml.Node | None, path: YamlPath) -> int | None:
     return line
 
 
+@dataclass(frozen=True)
+class ManifestPlace:
+    """Names a place in the input for error messages: file:line: path."""
+
+    source: str
+    document: YamlDocument | None
+    prefix: YamlPath
+
+    def at(self, path: YamlPath) -> str:
+        full = self.prefix + tuple(path)
+        line = line_of(self.document.node, full) if self.document is not None else None
+        place = f"{self.source}:{line}" if line is not None else self.source
+        return f"{place}: {render_path(full)}" if full else place
+
+
 def read_text(path: Path) -> str:
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"{path} does not exist", "pass a path to a YAML manifest")
+        what = (
+            "does not exist"
+            if not path.exists()
+            else "is a directory, not a file"
+            if path.is_dir()
+            else "is not a regular file"
+        )
+        raise UsageError(f"{path} {what}", "pass a path to a YAML manifest")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

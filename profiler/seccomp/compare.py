@@ -192,6 +192,10 @@ def merge_summaries(summaries: Sequence[Summary]) -> Summary:
         added={n: tuple(sorted(a)) for n, a in sorted(added.items())},
         arg_values={k: frozenset(v) for k, v in sorted(arg_values.items())},
         unknown_numbers=frozenset(n for s in summaries for n in s.unknown_numbers),
+        lost_events={
+            run: max(s.lost_events.get(run, 0) for s in summaries)
+            for run in sorted({run for s in summaries for run in s.lost_events})
+        },
     )
 
 

@@ -90,6 +90,8 @@ class Summary:
     unknown_numbers: frozenset[int] = frozenset()
     # Recorded under several OCI runtimes: runtime -> calls only its runs made.
     oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Runs whose tracer dropped events: "WORKLOAD run N" -> events lost.
+    lost_events: Mapping[str, int] = field(default_factory=dict)
 
     def runs_total_for(self, workload: str) -> int:
         return self.workloads.get(workload, 0)
@@ -127,6 +129,7 @@ class Summary:
                 if self.oci_runtime_only
                 else {}
             ),
+            **({"lost_events": dict(sorted(self.lost_events.items()))} if self.lost_events else {}),
             "syscalls": {
                 name: {
                     **use.to_dict(),
@@ -168,6 +171,7 @@ class Summary:
             arg_values={k: frozenset(v) for k, v in model.arg_values.items()},
             unknown_numbers=frozenset(model.unknown_numbers),
             oci_runtime_only={k: tuple(v) for k, v in (model.oci_runtime_only or {}).items()},
+            lost_events=dict(model.lost_events),
         )
 
 
@@ -334,5 +338,22 @@ def derive_profile(
         added=translation.added,
         arg_values={k: frozenset(v) for k, v in sorted(arg_values.items())},
         unknown_numbers=frozenset(unknown_numbers),
+        lost_events=lost_events_by_run(recordings),
     )
     return profile, summary
+
+
+def run_label(recording: Recording) -> str:
+    """How a run is named to the user: ``WORKLOAD run N``."""
+    return f"{recording.workload} run {recording.run_index}"
+
+
+def lost_events_by_run(recordings: Iterable[Recording]) -> dict[str, int]:
+    """The runs whose tracer lost events, and how many (each role's recording of a run
+    carries the run's count)."""
+    lost: dict[str, int] = {}
+    for recording in recordings:
+        if recording.lost_events:
+            label = run_label(recording)
+            lost[label] = max(lost.get(label, 0), recording.lost_events)
+    return dict(sorted(lost.items()))

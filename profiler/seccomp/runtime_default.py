@@ -22,6 +22,7 @@ from profiler.errors import UsageError
 from profiler.formats import jsonfile
 from profiler.formats.seccomp import REFERENCE_HINT, DockerFilter, DockerProfile, ProbedReference
 from profiler.seccomp.arch import canonical_arch, known_syscalls, oci_architectures
+from profiler.seccomp.capabilities import normalize_capability
 
 # Docker's own default capability set (`docker run` without --cap-add/--cap-drop), for
 # comparing against a laptop run; a restricted pod has none of these.
@@ -119,11 +120,6 @@ def bundled_reference_file(arch: str | None = None) -> Path | None:
     go_arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(target, target)
     found = sorted(data_dir("profiles").glob(f"runtime-default-*-{go_arch}.json"))
     return found[-1] if found else None
-
-
-def normalize_capability(name: str) -> str:
-    cap = name.strip().upper()
-    return cap if cap.startswith("CAP_") else f"CAP_{cap}"
 
 
 def _arch_names(arch: str) -> frozenset[str]:

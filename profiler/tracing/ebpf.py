@@ -17,6 +17,10 @@ container role); ``process-tree`` (set by the local backend through
 ``follow_process_tree``) counts seccomp'd tasks in the host's mount namespace and keeps
 the tree rooted at the pid given to ``started``, followed through fork events. Either
 way only post-filter calls count.
+
+The counts cannot be lost, but the fork and exec events travel through bpftrace's perf
+buffer, which drops them when it is full and says ``Lost N events``: a recording keeps
+that number (``Recording.lost_events``), and ``lost_events_warning`` says what it means.
 """
 
 from __future__ import annotations
@@ -82,6 +86,11 @@ END { clear(@gen); clear(@ready); }
 _COUNT = re.compile(r"^@sys\[(\d+), (\d+), (\d+), (-?\d+)\]: (\d+)$")
 _EXEC = re.compile(r"^EXEC (\d+) (\d+) (\d+) (.*)$")
 _FORK = re.compile(r"^FORK (\d+) (\d+) (\d+) (\d+)$")
+_LOST = re.compile(r"Lost (\d+) events")
+# bpftrace's perf buffer per CPU in pages (its default is 64): a larger one holds more
+# fork/exec events between two reads. bpftrace reads it from the environment, which the
+# tracer passes on.
+LARGER_BUFFER = "BPFTRACE_PERF_RB_PAGES=1024"
 
 
 @dataclass
@@ -208,6 +217,7 @@ class EbpfTracer(Tracer):
                 counts={n: dict(r) for n, r in by_name.items()},
                 unknown_numbers=frozenset(unknown[role]),
                 role=role,
+                lost_events=self.lost_events(),
             )
             for role, by_name in sorted(counts.items())
         )
@@ -230,9 +240,8 @@ class EbpfTracer(Tracer):
         return frozenset(pids)
 
     def lost_events(self) -> int:
-        return sum(
-            int(m[1]) for line in self._lines if (m := re.search(r"Lost (\d+) events", line))
-        )
+        """Events bpftrace's buffer dropped during the run (it says so on its output)."""
+        return sum(int(m[1]) for line in self._lines if (m := _LOST.search(line)))
 
     # -- internals ---------------------------------------------------------------------
     def _tree(self) -> frozenset[int] | None:
@@ -278,6 +287,17 @@ class EbpfTracer(Tracer):
         if self._reader is not None:
             self._reader.join(timeout=30)
         self._process = None
+
+
+def lost_events_warning(run: str, lost: int) -> str:
+    """What lost events mean for a recording of ``run``: the counts are complete, but a
+    process whose start was lost is credited to the wrong process, and in the local
+    backend's process-tree scope, a child whose fork was lost is not followed at all."""
+    return (
+        f"the eBPF tracer lost {lost} events in {run}: processes it did not see start may "
+        "be credited to the wrong process in the summary or, on the local backend, left out "
+        "of the profile"
+    )
 
 
 def program_for(scope: str, host_mnt_ns: int) -> str:

@@ -50,6 +50,9 @@ class Recording:
     # The container role (pod) the calls were made in: "driver", "executor" (every
     # executor pod of the run together) or "all" (the one container of a local run).
     role: str = "all"
+    # Events the tracer's buffer dropped during the run (eBPF: process starts), so the
+    # recording may be incomplete; 0 for a tracer that drops nothing.
+    lost_events: int = 0
 
     @property
     def syscalls(self) -> frozenset[str]:
@@ -72,6 +75,7 @@ class Recording:
             "unknown_numbers": sorted(self.unknown_numbers),
             "script": self.script,
             "role": self.role,
+            "lost_events": self.lost_events,
         }
 
     @classmethod
@@ -91,6 +95,7 @@ class Recording:
             unknown_numbers=frozenset(model.unknown_numbers),
             script=model.script,
             role=model.role,
+            lost_events=model.lost_events,
         )
 
     def save(self, path: Path) -> None:
@@ -153,4 +158,6 @@ def merge_roles(recordings: tuple[Recording, ...]) -> Recording:
         unknown_numbers=frozenset().union(*(r.unknown_numbers for r in recordings)),
         script=first.script,
         role="all",
+        # Each role's recording of a run carries the run's count: it is not added up.
+        lost_events=max(r.lost_events for r in recordings),
     )

@@ -25,6 +25,9 @@ from profiler.cli import main
 from profiler.errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE
 
 FX = Path(__file__).parents[1] / "fixtures" / "adversarial"
+K8S = Path(__file__).parents[1] / "fixtures" / "k8s"
+SPO = K8S / "spo" / "recorded.yaml"
+RUNTIME_DEFAULT_FILE = ("--runtime-default", str(FX / "valid" / "docker_default.json"))
 VALID = FX / "valid" / "profile.json"
 OTHER = FX / "valid" / "other.json"
 
@@ -43,6 +46,7 @@ class Case:
     code: int = EXIT_USAGE
     prepare: Prepare = nothing
     file: str = ""  # the input file the error line must name
+    exact: bool = False  # ``message`` is the whole line after "error: "
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,11 @@ PROFILES = [
     ("nested_5000_deep", "nests arrays or objects more than 64 levels deep"),
     ("lone_surrogate", "unpaired \\u surrogate escape"),
     ("latin1_bytes", "is not UTF-8 text (byte 0xe9 at offset 62)"),
+    (
+        "names_empty",
+        "syscalls[3].names: expected at least one syscall name, got an empty list (a rule "
+        "without names matches no call; the OCI runtime spec requires one)",
+    ),
 ]
 
 # Each profile goes through one command; together they cover every command that reads one.
@@ -624,6 +633,119 @@ OPTIONS = [
         ("profile", "explain", "{valid}", "--summary", "{tmp}/none.json"),
         "summary {tmp}/none.json does not exist",
     ),
+    Case(
+        "explain-rule-without-names",
+        ("profile", "explain", str(FX / "profiles" / "names_empty.json")),
+        f"profile {FX}/profiles/names_empty.json: syscalls[3].names: expected at least one "
+        "syscall name, got an empty list (a rule without names matches no call; the OCI "
+        "runtime spec requires one) (fix the file, or record a new one with "
+        "`spark-seccomp record`)",
+        exact=True,
+    ),
+    *(
+        Case(
+            f"diff-cap-{name}",
+            ("profile", "diff", "{valid}", "runtime-default", *RUNTIME_DEFAULT_FILE, "--cap", cap),
+            message,
+            exact=True,
+        )
+        for name, cap, message in (
+            (
+                "unknown",
+                "NOT_A_CAPABILITY",
+                "'NOT_A_CAPABILITY' is not a Linux capability (see capabilities(7) for the names)",
+            ),
+            ("empty", "", "a capability name is empty (name one, e.g. NET_ADMIN or CAP_SYS_NICE)"),
+            (
+                "misspelt",
+                "sys_admn",
+                "'sys_admn' is not a Linux capability (did you mean CAP_SYS_ADMIN?)",
+            ),
+            ("number", "21", "'21' is not a Linux capability (see capabilities(7) for the names)"),
+        )
+    ),
+    *(
+        Case(
+            f"diff-{option[2:]}-without-runtime-default",
+            ("profile", "diff", "{valid}", "{other}", option, value),
+            f"{option} only applies to {where}, and neither side is one (compare with "
+            f"runtime-default, or drop {option})",
+            exact=True,
+        )
+        for option, value, where in (
+            ("--cap", "NET_ADMIN", "the runtime-default side"),
+            (
+                "--runtime-default",
+                str(FX / "valid" / "docker_default.json"),
+                "the runtime-default side",
+            ),
+            ("--arch", "arm64", "a runtime-default side"),
+        )
+    ),
+    Case(
+        "diff-cap-with-engine-runtime-default-only",
+        ("profile", "diff", "{valid}", "runtime-default:podman", "--cap", "NET_ADMIN"),
+        "--cap only applies to the runtime-default side, and neither side is one "
+        "(compare with runtime-default, or drop --cap)",
+        exact=True,
+    ),
+    *(
+        Case(
+            f"diff-engine-runtime-default-{name}",
+            ("profile", "diff", "{valid}", f"runtime-default:{engine}"),
+            f"runtime-default:{engine} does not name one engine and OCI runtime (write e.g. "
+            "runtime-default:podman or runtime-default:containerd/crun)",
+            exact=True,
+        )
+        for name, engine in (
+            ("two", "docker,podman"),
+            ("none", ""),
+            ("oci-only", "/runc"),
+            ("empty-oci", "docker/"),
+        )
+    ),
+    Case(
+        "merge-same-profile-twice",
+        ("profile", "merge", "{valid}", "{valid}"),
+        f"{VALID} is given twice: its runs would count twice (name each file once)",
+        exact=True,
+    ),
+    Case(
+        "import-same-file-twice",
+        ("profile", "import", str(SPO), "--with", "{valid}", "--with", "{valid}"),
+        f"{VALID} is given twice: its runs would count twice (name each file once)",
+        exact=True,
+    ),
+    Case(
+        "import-a-directory",
+        ("profile", "import", "{tmp}/dir"),
+        "{tmp}/dir is a directory, not a file (pass a path to a YAML manifest)",
+        prepare=lambda t: (t / "dir").mkdir(),
+        exact=True,
+    ),
+    Case(
+        "install-empty-path",
+        ("k8s", "install", ""),
+        "profile . must be named *.json (the node file keeps the profile's file name; "
+        "rename it, e.g. driver.json)",
+        exact=True,
+    ),
+    *(
+        Case(
+            f"install-spo-with-{option[2:]}",
+            ("k8s", "install", "{valid}", "--spo", option, value),
+            f"{option} is for the DaemonSet installer; with --spo the Security Profiles "
+            f"Operator places the profiles (drop {option}, or drop --spo)",
+            exact=True,
+        )
+        for option, value in (("--namespace", "jobs"), ("--kubelet-root", "/var/lib/k"))
+    ),
+    Case(
+        "install-spo-api-version-without-spo",
+        ("k8s", "install", "{valid}", "--spo-api-version", "v1beta1"),
+        "--spo-api-version only applies with --spo (add --spo, or drop --spo-api-version)",
+        exact=True,
+    ),
     Case("report-missing-dir", ("report", "{tmp}/gone"), "is not a directory"),
     Case(
         "report-empty-dir",
@@ -714,6 +836,40 @@ def _run_dir_with(name: str, kind: Prepare) -> Prepare:
 DEV = "{tmp}/null" if os.geteuid() == 0 else "/dev/null"
 MERGE = ("profile", "merge", "{valid}", "{other}")
 FROM_RECORDINGS = ("record", "--from-recordings", str(FX / "valid"), "--no-verify")
+EMPTY = "the output path is empty (give a file path)"
+MISSING_DIRECTORY = (
+    "missing-dir/ ends in /, so it names a directory, and missing-dir does not exist "
+    "(give a file path, e.g. missing-dir/NAME after mkdir -p missing-dir)"
+)
+# Every option that names one file to write, on each command that has one.
+SPELLING_COMMANDS = [
+    ("merge", MERGE, "--out"),
+    ("import", ("profile", "import", "{valid}"), "--out"),
+    ("runtime-default", ("profile", "runtime-default"), "--out"),
+    ("record", FROM_RECORDINGS, "--out"),
+    ("check-json", ("check", "rdd_python"), "--json"),
+    ("check-junit", ("check", "rdd_python"), "--junit"),
+    ("sparkapp", ("k8s", "sparkapp", "--main", "local:///opt/app/job.py"), "--out"),
+    ("install", ("k8s", "install", "{valid}"), "--out"),
+    ("lint", ("k8s", "lint", str(K8S / "clean.yaml")), "--out"),
+    ("k8s-record", ("k8s", "record", str(K8S / "clean.yaml")), "--out"),
+    ("k8s-record-app-out", ("k8s", "record", str(K8S / "clean.yaml")), "--app-out"),
+    ("dry-run-json", ("k8s", "dry-run", str(K8S / "clean.yaml"), "--plan"), "--json"),
+    ("dry-run-junit", ("k8s", "dry-run", str(K8S / "clean.yaml"), "--plan"), "--junit"),
+]
+COMMAND_PATHS = {
+    "profile": 2,
+    "k8s": 2,
+}
+
+
+def _bad_value(option: str, problem: str, args: tuple[str, ...]) -> str:
+    """Typer's words for a value the option's parser refused, as the CLI prints them."""
+    shown = f"'{option}' / '-o'" if option == "--out" else f"'{option}'"
+    command = " ".join(args[: COMMAND_PATHS.get(args[0], 1)])
+    return f"Invalid value for {shown}: {problem} (see `spark-seccomp {command} --help`)"
+
+
 OUTPUTS = [
     Case(
         "merge-out-device",
@@ -893,6 +1049,98 @@ OUTPUTS = [
         "it is a file, not a directory",
         prepare=_plain_file,
     ),
+    # Output paths as typed: Path() would turn "" into "." and drop a trailing slash.
+    *(
+        Case(f"{name}-out-empty", (*args, option, ""), _bad_value(option, EMPTY, args), exact=True)
+        for name, args, option in SPELLING_COMMANDS
+    ),
+    *(
+        Case(
+            f"{name}-out-missing-directory",
+            (*args, option, "missing-dir/"),
+            _bad_value(option, MISSING_DIRECTORY, args),
+            exact=True,
+        )
+        for name, args, option in SPELLING_COMMANDS
+    ),
+    Case(
+        "merge-out-existing-directory-with-slash",
+        (*MERGE, "--out", "dir/"),
+        _bad_value(
+            "--out",
+            "dir/ is a directory, not a file (give a file path inside it, e.g. dir/NAME)",
+            MERGE,
+        ),
+        prepare=_directory,
+        exact=True,
+    ),
+    Case(
+        "merge-out-file-with-slash",
+        (*MERGE, "--out", "out.json/"),
+        _bad_value(
+            "--out",
+            "out.json/ ends in /, but out.json is not a directory (drop the trailing /)",
+            MERGE,
+        ),
+        exact=True,
+    ),
+    Case(
+        "k8s-record-bad-out-writes-no-app-out",
+        ("k8s", "record", str(K8S / "adversarial" / "app-ok.yaml"), "--spo")
+        + ("--app-out", "{tmp}/app.yaml", "--out", "{tmp}/dir"),
+        "refusing to write output to {tmp}/dir: it is a directory, and only regular files are "
+        "replaced (give a file path inside it)",
+        prepare=_directory,
+        exact=True,
+    ),
+    Case(
+        "import-from-a-device",
+        ("profile", "import", DEV),
+        f"{DEV} is not a regular file (pass a path to a YAML manifest)",
+        prepare=_device,
+        exact=True,
+    ),
+    *(
+        Case(
+            f"{name}-json-and-junit-the-same-file",
+            (*args, "--json", "{tmp}/r.json", "--junit", "{tmp}/r.json"),
+            "--json and --junit name the same file ({tmp}/r.json) (give two different files)",
+            exact=True,
+        )
+        for name, args in (
+            ("check", ("check", "rdd_python")),
+            ("dry-run", ("k8s", "dry-run", str(K8S / "adversarial" / "app-ok.yaml"), "--plan")),
+        )
+    ),
+    *(
+        Case(
+            f"dry-run-plan-with-{option[2:]}",
+            ("k8s", "dry-run", str(K8S / "adversarial" / "app-ok.yaml"), "--plan", option, *value),
+            f"{option} only applies to the run, and --plan runs nothing "
+            f"(drop {option}, or drop --plan)",
+            exact=True,
+        )
+        for option, value in (
+            ("--workload", ("no_such_job",)),
+            ("--runtime", ("bogus",)),
+            ("--run-dir", ("{tmp}/run",)),
+            ("--no-diagnose", ()),
+        )
+    ),
+    Case(
+        "merge-out-dot",
+        (*MERGE, "--out", "."),
+        "refusing to write profile to .: it is a directory, and only regular files are replaced "
+        "(give a file path inside it)",
+        exact=True,
+    ),
+    Case(
+        "record-out-dot",
+        (*FROM_RECORDINGS, "--out", "."),
+        "refusing to write profile to .: it is a directory, and only regular files are replaced "
+        "(give a file path inside it)",
+        exact=True,
+    ),
 ]
 
 CASES = (
@@ -920,7 +1168,10 @@ def test_bad_input_gets_one_line_and_changes_nothing(
     code, out, err = run(expand(case.args, workdir), capsys)
     assert code == case.code, err
     assert "Traceback" not in out + err
-    assert_one_error_line(err, case.message.replace("{tmp}", str(workdir)))
+    message = case.message.replace("{tmp}", str(workdir))
+    assert_one_error_line(err, message)
+    if case.exact:
+        assert err.strip() == f"error: {message}"
     assert case.file.replace("{tmp}", str(workdir)) in err, "the error must name the input file"
     assert snapshot(workdir) == before
 
@@ -971,7 +1222,17 @@ def _valid_run_dir(tmp: Path) -> None:
         shutil.copy(FX / "valid" / name, tmp / "run" / name)
 
 
+def _capabilities_named(tmp: Path, out: str, err: str) -> None:
+    assert "(CAP_NET_ADMIN, CAP_SYS_NICE)" in out, out
+
+
 SUCCESSES = [
+    Success(
+        "diff-cap-in-any-spelling",
+        ("profile", "diff", "{valid}", "runtime-default", *RUNTIME_DEFAULT_FILE)
+        + ("--cap", "net_admin", "--cap", "CAP_SYS_NICE"),
+        _capabilities_named,
+    ),
     Success(
         "merge-keeps-the-mode-of-what-it-replaces", (*MERGE, "-o", "{tmp}/out.json"), _mode_kept
     ),

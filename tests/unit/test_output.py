@@ -59,6 +59,34 @@ def test_dash_is_stdout_only_where_allowed() -> None:
         check_output_path("-")
 
 
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "the output path is empty"),
+        ("{tmp}/missing-dir/", "{tmp}/missing-dir/ ends in /, so it names a directory, and "),
+        ("{tmp}/dir/", "{tmp}/dir/ is a directory, not a file"),
+        ("{tmp}/file/", "{tmp}/file/ ends in /, but {tmp}/file is not a directory"),
+        ("{tmp}/dir//", "{tmp}/dir// is a directory, not a file"),
+    ],
+)
+def test_a_path_is_checked_as_typed_before_path_changes_it(
+    tmp_path: Path, typed: str, message: str
+) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("")
+    raw = typed.replace("{tmp}", str(tmp_path))
+    for check in (output.check_output_spelling, check_output_path):
+        with pytest.raises(UsageError) as info:
+            check(raw)
+        assert info.value.message.startswith(message.replace("{tmp}", str(tmp_path)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"]
+
+
+def test_the_root_and_plain_paths_pass_the_spelling_check() -> None:
+    for raw in ("/", "out.json", "-", "dir/out.json"):
+        output.check_output_spelling(raw)
+
+
 def test_run_directories_may_be_created_but_not_under_a_file(tmp_path: Path) -> None:
     check_output_dir(tmp_path / "a" / "b" / "c")
     assert not (tmp_path / "a").exists()  # checking creates nothing

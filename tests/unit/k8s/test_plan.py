@@ -10,17 +10,11 @@ import pytest
 
 from profiler.errors import UsageError
 from profiler.k8s import dry_run
+from profiler.k8s.app_files import InImage, Remote
+from profiler.k8s.container_env import EnvVar
 from profiler.k8s.operator import operator_for
-from profiler.k8s.plan import (
-    AppPlan,
-    EnvVar,
-    HostFile,
-    InImage,
-    Mount,
-    Remote,
-    classify,
-    plan_files,
-)
+from profiler.k8s.plan import AppPlan, plan_files
+from profiler.k8s.volumes import PlannedVolume
 from tests.fakes import FakeBackend
 
 from .conftest import K8S_FIXTURES, PROFILE
@@ -106,7 +100,7 @@ def test_every_part_of_the_manifest_reaches_the_plan(seccomp_root):
     assert "TOKEN" not in env and any("TOKEN" in n for n in driver.not_emulated)
 
     mounts = {m.mount_path: m for m in driver.mounts}
-    assert mounts["/tmp"] == Mount(
+    assert mounts["/tmp"] == PlannedVolume(
         "tmp", "emptyDir", "/tmp", size_limit_bytes=512 * MIB, medium="Memory", origin="template"
     )
     assert mounts["/data"].kind == "hostPath" and mounts["/data"].host_path == "/srv/data"
@@ -277,14 +271,3 @@ def test_the_plan_is_deterministic(seccomp_root):
     assert dry_run.reports_to_json(first, None) == dry_run.reports_to_json(second, None)
     data = json.loads(dry_run.reports_to_json(first, None))
     assert data["applications"][0]["plan"]["main"] == {"kind": "InImage", "path": "/opt/app/etl.py"}
-
-
-def test_classify(tmp_path):
-    script = tmp_path / "job.py"
-    script.write_text("")
-    assert classify("local:///opt/a.py", tmp_path) == InImage("/opt/a.py")
-    assert classify("/opt/not/here.py", tmp_path) == InImage("/opt/not/here.py")
-    assert classify(str(script), tmp_path) == HostFile(script)
-    assert classify(f"file://{script}", tmp_path) == HostFile(script)
-    assert classify("job.py", tmp_path) == HostFile(script.resolve())
-    assert classify("https://x/y.py", tmp_path) == Remote("https://x/y.py")

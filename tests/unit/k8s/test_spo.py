@@ -69,7 +69,7 @@ def test_recording_selects_the_apps_driver_and_executor_pods():
 def test_a_selected_pod_really_matches_the_selector():
     """The labels Spark and the operator put on the driver pod satisfy the selector."""
     from profiler.k8s.operator import operator_for
-    from profiler.k8s.plan import spark_conf
+    from profiler.k8s.submission import spark_conf
 
     result = build_recording(app(), label="team=data")
     conf = spark_conf(result.app, result.app["spec"], operator_for())
