@@ -22,7 +22,7 @@ from typing import Any
 
 from profiler.errors import UsageError
 from profiler.k8s import dry_run
-from profiler.k8s.manifests import load_documents
+from profiler.k8s.manifests import parse_yaml, read_text
 from profiler.k8s.operator import Operator, operator_for
 from profiler.k8s.plan import AppPlan, plan_app
 from profiler.k8s.translate import SPARK_KINDS
@@ -57,12 +57,36 @@ def manifest_workloads(
     egress: bool = False,
 ) -> tuple[ManifestWorkload, ...]:
     """Every (Scheduled)SparkApplication of ``paths``, as workloads."""
+    sources = [(str(path), read_text(Path(path))) for path in paths]
+    return manifest_workloads_of(
+        sources,
+        image=image,
+        max_executors=max_executors,
+        operator=operator,
+        timeout_seconds=timeout_seconds,
+        egress=egress,
+    )
+
+
+def manifest_workloads_of(
+    sources: Sequence[tuple[str, str]],
+    *,
+    image: str | None = None,
+    max_executors: int | None = None,
+    operator: Operator | None = None,
+    timeout_seconds: float = 600.0,
+    egress: bool = False,
+) -> tuple[ManifestWorkload, ...]:
+    """``manifest_workloads`` of (source name, YAML text) pairs."""
     model = operator or operator_for()
     found: list[ManifestWorkload] = []
     seen: dict[str, str] = {}
-    for path in paths:
+    for path, text in sources:
         apps = 0
-        for document in load_documents(Path(path)):
+        stream = parse_yaml(text)
+        if stream.problem is not None:
+            raise UsageError(f"{path}: {stream.problem.describe()}", "fix the YAML and run again")
+        for document in stream.documents:
             data = document.data
             if not isinstance(data, dict) or data.get("kind") not in SPARK_KINDS:
                 continue
