@@ -17,12 +17,13 @@ import hashlib
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from profiler import proc
 from profiler.errors import EnvironmentProblem
+from profiler.vocabulary import Note, no_note
 from profiler.workloads import EXAMPLES_PACKAGE, JVM_JOBS_PACKAGE, jvm_sources_dir
 
 WORKLOADS_JAR_NAME = "spark-seccomp-workloads.jar"
@@ -35,8 +36,6 @@ _JDK_HINT = (
     "install a JDK on this machine: apt-get install openjdk-17-jdk-headless "
     "(scripts/bootstrap.sh does)"
 )
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,7 @@ def scala_binary_version(spark_jars: Path) -> str:
     raise EnvironmentProblem(f"no spark-core_<scala>-<version>.jar in {spark_jars}")
 
 
-def compile_jars(
-    wheel: Path, output: Path, progress: Progress = lambda _m: None
-) -> tuple[JvmJars, str]:
+def compile_jars(wheel: Path, output: Path, progress: Note = no_note) -> tuple[JvmJars, str]:
     """Compile every source against the wheel's Spark jars; returns the jars and the Scala
     binary version of that Spark (for the versioned name of the examples jar)."""
     javac = proc.require_program("javac", _JDK_HINT)
@@ -147,8 +144,3 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     archive.writestr(info, data)
-
-
-def jar_entries(jar: Path) -> Iterable[str]:
-    with zipfile.ZipFile(jar) as archive:
-        return archive.namelist()

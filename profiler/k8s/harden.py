@@ -28,7 +28,7 @@ from __future__ import annotations
 import difflib
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -560,8 +560,3 @@ def _dump(yaml_rt: YAML, doc: CommentedMap) -> str:
     out = io.StringIO()
     yaml_rt.dump(doc, out)
     return out.getvalue()
-
-
-def documents_text(apps: Sequence[HardenedApp]) -> str:
-    """Several hardened applications as one multi-document stream."""
-    return "---\n".join(app.text for app in apps)

@@ -8,11 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.integration.conftest import run_captured
-
-pytestmark = pytest.mark.slow
 
 APPS = Path(__file__).parents[1] / "fixtures" / "k8s" / "apps"
 

@@ -9,15 +9,11 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from profiler import jvm_build
 from profiler.image import ImageRecipe
 from profiler.paths import cache_dir
 from tests.conftest import missing
 from tests.integration.conftest import cli
-
-pytestmark = pytest.mark.slow
 
 JAVA_JOB = "java_dataset_join"
 

@@ -13,8 +13,6 @@ from profiler.runtime.interface import RunSpec, SecurityMode, Topology
 from profiler.runtime.local import LocalBackend
 from profiler.runtime.pod import PROPERTIES_FILE, PYTHON_RUNNER, plan_run
 
-CIDR = "10.213.7.0/24"
-
 
 def test_the_catalogue_lists_java_jobs_run_from_the_images_jar() -> None:
     jobs = {w.name: w for w in workloads.catalogue() if w.kind is workloads.WorkloadKind.JAVA}
@@ -51,7 +49,7 @@ def test_what_each_java_job_exercises_is_in_its_source() -> None:
 
 
 def _driver_args(spec: RunSpec) -> tuple[str, ...]:
-    return plan_run(spec, "abcdef123456", network_cidr=CIDR).driver.args
+    return plan_run(spec, "abcdef123456").driver.args
 
 
 def test_a_java_job_is_submitted_with_its_class_and_jar_as_the_operator_does() -> None:
@@ -120,3 +118,13 @@ def test_the_recipe_digest_follows_the_java_sources(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(jvm_build, "sources_digest", lambda: b"other sources")
     assert recipe_digest(recipe) != before
     assert ImageRecipe.of("3.5.9").scala == "2.12" and ImageRecipe.of("4.3.0").scala == "2.13"
+
+
+def test_the_examples_jar_is_where_the_operators_first_example_looks() -> None:
+    import yaml
+
+    example = Path(__file__).parents[1] / "fixtures" / "k8s" / "operator-examples" / "spark-pi.yaml"
+    spec = yaml.safe_load(example.read_text())["spec"]
+    assert spec["mainApplicationFile"] == f"local://{workloads.EXAMPLES_JAR}"
+    assert spec["mainClass"].startswith(workloads.EXAMPLES_PACKAGE + ".")
+    assert Path(workloads.EXAMPLES_JAR).name == jvm_build.EXAMPLES_JAR_NAME

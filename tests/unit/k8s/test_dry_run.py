@@ -69,10 +69,6 @@ def specs(p):
     }
 
 
-def passing(_spec):
-    return 0, False, "abc", ""
-
-
 class PodBackend(Backend):
     """A fake engine that answers a pod run with a driver and its executor containers."""
 
@@ -484,7 +480,7 @@ def test_a_jvm_application_runs_its_main_class_from_its_jar_with_its_arguments(t
     job = planned.workload
     assert job.kind is WorkloadKind.JAVA and job.main_class == "org.apache.spark.examples.SparkPi"
     assert planned.run.application == "local:///opt/spark/examples/jars/spark-examples.jar"
-    args = plan_run(planned.run, "abcdef123456", network_cidr="10.1.2.0/24").driver.args
+    args = plan_run(planned.run, "abcdef123456").driver.args
     assert args[3:] == (
         "--class",
         "org.apache.spark.examples.SparkPi",
