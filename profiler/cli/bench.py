@@ -9,7 +9,6 @@ from pathlib import Path
 
 import typer
 
-from profiler import workloads as workloads_lib
 from profiler.bench.microbench_run import DEFAULT_ITERATIONS
 from profiler.bench.runner import BenchPlan
 from profiler.bench.stats import DEFAULT_PRECISION
@@ -30,10 +29,18 @@ from profiler.cli.bench_tables import (
     render_table,
 )
 from profiler.cli.common import (
+    ARG_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
     DRIVER_PROFILE_OPTION,
+    EGRESS_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
     OCI_RUNTIMES_OPTION,
+    PY_FILES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
@@ -44,6 +51,7 @@ from profiler.cli.common import (
     parse_pod_security,
     parse_profile_paths,
     progress_reporter,
+    resolve_jobs,
     stdout,
 )
 from profiler.errors import UsageError
@@ -54,7 +62,9 @@ from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
 
 WORKLOADS_ARG = typer.Argument(
-    None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
+    None,
+    help="Catalogue workload names, paths to PySpark scripts or application jars, or "
+    "SparkApplication YAML files [default: the catalogue].",
 )
 
 
@@ -126,6 +136,14 @@ def bench(
         "--allow-unknown",
         help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
     ),
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
 
@@ -155,11 +173,31 @@ def bench(
     )
     if SecurityMode.LOCALHOST in mode_list and not profile_paths:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+    jobs = resolve_jobs(
+        workloads,
+        arguments=arguments,
+        main_class=main_class,
+        jars=jars,
+        py_files=py_files,
+        files=files,
+        conf=conf,
+        image=images[0] if image or spark_version else None,
+        executors=executors,
+        operator_version=operator_version,
+        egress=egress,
+    )
     cells = matrix_cells(engines, images, root, per_image)
     plan = BenchPlan(
-        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        workloads=jobs.workloads,
         modes=tuple(mode_list),
-        shape=RunShape(images[0], parse_pod_security(pod_security), topology, executors),
+        shape=RunShape(
+            images[0],
+            parse_pod_security(pod_security),
+            topology,
+            executors,
+            egress=egress,
+            submissions=jobs.submissions,
+        ),
         repeat=repeat,
         warmup=warmup,
         timeout_seconds=timeout,

@@ -8,13 +8,20 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler import workloads as workloads_lib
 from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_checks
 from profiler.cli.common import (
+    ARG_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
     DRIVER_PROFILE_OPTION,
+    EGRESS_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
     OCI_RUNTIMES_OPTION,
+    PY_FILES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
@@ -26,6 +33,7 @@ from profiler.cli.common import (
     parse_pod_security,
     parse_profile_paths,
     progress_reporter,
+    resolve_jobs,
     stdout,
     write_atomically,
 )
@@ -51,7 +59,10 @@ from profiler.seccomp.arch import native_arch
 from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
-    None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
+    None,
+    help="Catalogue workload names, paths to PySpark scripts or application jars, or "
+    "SparkApplication YAML files (each application runs as its pods would) "
+    "[default: the catalogue].",
 )
 
 
@@ -134,6 +145,14 @@ def check(
         "--allow-unknown",
         help="Keep syscall names of --profile that libseccomp does not know, with a warning.",
     ),
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 
@@ -183,10 +202,30 @@ def check(
         )
     elif profile_paths or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
+    jobs = resolve_jobs(
+        workloads,
+        arguments=arguments,
+        main_class=main_class,
+        jars=jars,
+        py_files=py_files,
+        files=files,
+        conf=conf,
+        image=images[0] if image or spark_version else None,
+        executors=executors,
+        operator_version=operator_version,
+        egress=egress,
+    )
     plan = CheckPlan(
-        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        workloads=jobs.workloads,
         modes=tuple(mode_list),
-        shape=RunShape(images[0], security, topology, executors),
+        shape=RunShape(
+            images[0],
+            security,
+            topology,
+            executors,
+            egress=egress,
+            submissions=jobs.submissions,
+        ),
         repeat=repeat,
     )
     cells = matrix_cells(parse_engine_choices(runtime, oci_runtime), images, root, per_image)

@@ -8,10 +8,17 @@ import typer
 from rich.table import Table
 
 from profiler import record as record_lib
-from profiler import workloads as workloads_lib
 from profiler.cli.check import WORKLOADS_ARG, render_table
 from profiler.cli.common import (
+    ARG_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
+    EGRESS_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
+    PY_FILES_OPTION,
     RUNTIME_OPTION,
     TOPOLOGY_OPTION,
     console,
@@ -19,6 +26,7 @@ from profiler.cli.common import (
     output_file,
     parse_pod_security,
     progress_reporter,
+    resolve_jobs,
 )
 from profiler.errors import UsageError, VerificationFailed
 from profiler.image import default_tag
@@ -31,7 +39,7 @@ from profiler.output import (
 )
 from profiler.paths import run_folder
 from profiler.runtime.interface import Backend, Topology
-from profiler.runtime.run_shape import RunShape
+from profiler.runtime.run_shape import RunShape, Submission
 from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
@@ -92,6 +100,14 @@ def record(
     ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Record syscalls of workloads and write minimal, verified Localhost profiles.
 
@@ -123,6 +139,7 @@ def record(
     security = parse_pod_security(pod_security)
     generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
+    own_image = image
     image = image or default_tag()
     backends: list[Backend] = []
     recordings = None
@@ -134,10 +151,24 @@ def record(
         selected = record_lib.workloads_of(recordings) if verify else []
         if recordings and all(r.role == "all" for r in recordings):
             topology = Topology.LOCAL  # verify in the shape they were recorded in
+        submissions: tuple[Submission, ...] = ()
     else:
-        selected = workloads_lib.resolve_all(workloads or [])
+        jobs = resolve_jobs(
+            workloads,
+            arguments=arguments,
+            main_class=main_class,
+            jars=jars,
+            py_files=py_files,
+            files=files,
+            conf=conf,
+            image=own_image,
+            executors=executors,
+            operator_version=operator_version,
+            egress=egress,
+        )
+        selected, submissions = list(jobs.workloads), jobs.submissions
         make_tracer = record_lib.tracer_factory(tracer, note)
-    shape = RunShape(image, security, topology, executors)
+    shape = RunShape(image, security, topology, executors, egress=egress, submissions=submissions)
     if make_tracer is not None or verify:
         engines = parse_engine_choices(runtime, oci_runtime)
         if len({e.engine for e in engines}) > 1:

@@ -1,5 +1,6 @@
-"""SparkApplication manifests as workloads: each application, named ``<namespace>/<name>``,
-with the run its manifest shapes.
+"""What record, check, bench and the demo run: catalogue names, scripts and jars given with
+their own submission (arguments, ``--conf``, dependencies), and SparkApplication manifests,
+each application a workload named ``<namespace>/<name>`` with the run its manifest shapes.
 
 record, check, bench and the demo take a manifest wherever they take a workload and run it
 as ``k8s dry-run`` does (``plan`` then ``dry_run.pod_plan``): the manifest's image unless
@@ -20,16 +21,141 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from profiler import workloads as workloads_lib
 from profiler.errors import UsageError
 from profiler.k8s import dry_run
 from profiler.k8s.manifests import parse_yaml, read_text
 from profiler.k8s.operator import Operator, operator_for
 from profiler.k8s.plan import AppPlan, plan_app
 from profiler.k8s.translate import SPARK_KINDS
-from profiler.runtime.interface import RoleSettings, RunSpec
+from profiler.runtime.interface import Mount, RoleSettings, RunSpec
+from profiler.runtime.run_shape import Submission
 from profiler.workloads import Workload
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+# spark-submit's dependency options, as the properties Spark reads (as the operator's deps).
+DEPENDENCY_CONF = {
+    "jars": "spark.jars",
+    "py_files": "spark.submit.pyFiles",
+    "files": "spark.files",
+}
+
+
+@dataclass(frozen=True)
+class ScriptSubmission:
+    """What spark-submit would get beside a script or jar given directly: its arguments,
+    ``--class``, ``--jars``, ``--py-files``, ``--files`` (files of this machine) and
+    ``--conf`` pairs."""
+
+    arguments: tuple[str, ...] = ()
+    main_class: str | None = None
+    jars: tuple[Path, ...] = ()
+    py_files: tuple[Path, ...] = ()
+    files: tuple[Path, ...] = ()
+    conf: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def given(self) -> bool:
+        return any(
+            (self.arguments, self.main_class, self.jars, self.py_files, self.files, self.conf)
+        )
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The workloads of a command, with what each one's own submission adds."""
+
+    workloads: tuple[Workload, ...]
+    submissions: tuple[Submission, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def resolve_jobs(
+    names: Sequence[str],
+    *,
+    script: ScriptSubmission = ScriptSubmission(),
+    image: str | None = None,
+    max_executors: int | None = None,
+    operator: Operator | None = None,
+    egress: bool = False,
+) -> Jobs:
+    """Catalogue names, scripts, jars and manifests (``*.yaml``) as workloads; none means
+    the catalogue. ``script`` belongs to the one script, jar or catalogue job given beside
+    any manifests; ``image`` (``--image``) replaces the manifests' own images."""
+    manifests = [Path(n) for n in names if is_manifest(n)]
+    jobs = [n for n in names if not is_manifest(n)]
+    if script.given and len(jobs) != 1:
+        raise UsageError(
+            "--arg, --class, --jars, --py-files, --files and --conf belong to one script or jar",
+            f"give exactly one besides any manifests (got {len(jobs)})",
+        )
+    if script.main_class is not None and len(jobs) == 1 and not jobs[0].endswith(".jar"):
+        raise UsageError(
+            f"--class names the class of a jar, and {jobs[0]} is not one",
+            "give a .jar, or drop --class",
+        )
+    workloads: list[Workload] = []
+    submissions: list[Submission] = []
+    notes: list[str] = []
+    if jobs or not manifests:
+        workloads = (
+            workloads_lib.resolve_all(jobs)
+            if len(jobs) != 1
+            else [workloads_lib.resolve(jobs[0], main_class=script.main_class)]
+        )
+    if script.given:
+        submissions.append(script_submission(workloads[0], script))
+    for found in manifest_workloads(
+        manifests, image=image, max_executors=max_executors, operator=operator, egress=egress
+    ):
+        workloads.append(found.workload)
+        submissions.append(
+            Submission(found.workload.name, run=found.template, follows_image=image is not None)
+        )
+        notes += [f"{found.workload.name}: {n}" for n in found.notes]
+    names_seen: set[str] = set()
+    for workload in workloads:
+        if workload.name in names_seen:
+            raise UsageError(f"workload {workload.name!r} given twice", "name each workload once")
+        names_seen.add(workload.name)
+    return Jobs(tuple(workloads), tuple(submissions), tuple(dict.fromkeys(notes)))
+
+
+def script_submission(workload: Workload, script: ScriptSubmission) -> Submission:
+    """The conf and mounts of a script's own submission: each dependency file of this
+    machine is mounted read-only where the pods find it, and handed over as ``local://``."""
+    conf = dict(script.conf)
+    mounts: list[Mount] = []
+    for kind, key in DEPENDENCY_CONF.items():
+        uris = []
+        for index, path in enumerate(getattr(script, kind)):
+            if not Path(path).is_file():
+                option = "--" + kind.replace("_", "-")
+                raise UsageError(f"{option} {path} does not exist", "give files of this machine")
+            target = f"{dry_run.DEPS_DIR}/{kind}-{index}-{Path(path).name}"
+            mounts.append(Mount(target, str(Path(path).resolve()), read_only=True))
+            uris.append(f"local://{target}")
+        if uris:
+            conf[key] = ",".join([*([conf[key]] if key in conf else []), *uris])
+    return Submission(
+        workload.name,
+        spark_conf=tuple(sorted(conf.items())),
+        app_args=script.arguments,
+        mounts=tuple(mounts),
+    )
+
+
+def parse_conf(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--conf key=value`` pairs, as spark-submit takes them."""
+    parsed = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--conf {pair!r} is not key=value", "e.g. --conf spark.sql.shuffle.partitions=8"
+            )
+        parsed.append((key.strip(), value))
+    return tuple(parsed)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class ContainerdBackend(EngineAdapter):
         return self._default_caps
 
     # -- primitives ------------------------------------------------------------------
-    def create_network(self, run_id: str) -> Any:
+    def create_network(self, run_id: str, *, egress: bool = False) -> Any:
         raise EnvironmentProblem(f"containerd (ctr) has no pod network: {self.no_pods_reason}")
 
     def remove_network(self, network: Any) -> None:

@@ -169,6 +169,9 @@ class RunSpec:
     # (``Workload.application``), else its script, mounted read-only at /job in every
     # container as if the image held it.
     application: str | None = None
+    # The pod network has a way out through the host (--egress), for jobs that read a
+    # service outside the pods; without it the pods reach only each other.
+    egress: bool = False
     # A JVM application's main class (a manifest's mainClass); None: the workload's own,
     # else PythonRunner for a Python file.
     main_class: str | None = None
