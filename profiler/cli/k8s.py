@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from profiler.cli.common import (
+    EGRESS_OPTION,
     OCI_RUNTIME_OPTION,
     RUNTIME_OPTION,
     console,
@@ -15,6 +16,8 @@ from profiler.cli.common import (
     one_engine,
     output_file,
     progress,
+    progress_reporter,
+    stdout,
     write_atomically,
 )
 from profiler.cli.dry_run_view import show_dry_run
@@ -509,6 +512,7 @@ def dry_run_command(
     ),
     runtime: str = RUNTIME_OPTION,
     oci_runtime: str = OCI_RUNTIME_OPTION,
+    egress: bool = EGRESS_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -556,6 +560,7 @@ def dry_run_command(
             run_root=root,
             progress=progress,
             diagnose=not no_diagnose,
+            egress=egress,
         )
     show_dry_run(apps, reports)
     if json_out:
@@ -568,4 +573,130 @@ def dry_run_command(
         all(r.passed for r in reports) if reports is not None else all(a.runnable for a in apps)
     )
     if not passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("harden")
+def harden_command(
+    files: list[Path] = typer.Argument(
+        ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
+    ),
+    out_dir: Path = typer.Option(
+        ...,
+        "--out-dir",
+        help="Where <name>.yaml, seccomp/ (the tree for <kubelet-root>/seccomp) and "
+        "install.yaml go.",
+    ),
+    seccomp: sparkapp.Seccomp = typer.Option(
+        sparkapp.Seccomp.LOCALHOST,
+        "--seccomp",
+        help="localhost (profiles recorded from each application, per role) or "
+        "runtime-default (no node profiles, nothing recorded).",
+    ),
+    style: sparkapp.Style = typer.Option(
+        None,
+        "--style",
+        help="template: the pod templates (operator 2.1.0+, Spark 3+); fields: the CRD's "
+        "security fields [default: template where the operator and Spark allow it].",
+    ),
+    runs: int = typer.Option(1, "--runs", min=1, help="Recordings per application."),
+    image: str = typer.Option(
+        None, "--image", help="Spark image to run [default: each role's image from the manifest]."
+    ),
+    executors: int = typer.Option(
+        2, "--executors", min=1, help="Run at most this many executor pods per application."
+    ),
+    tracer: str = typer.Option("auto", "--tracer", help="auto, ebpf or strace."),
+    errno: str = typer.Option("enosys", "--errno", help="enosys or eperm for denied calls."),
+    allow: list[str] = typer.Option(
+        [], "--allow", help="Allow a risky call the review held back (repeatable)."
+    ),
+    profile_dir: str = PROFILE_DIR_OPTION,
+    spo: bool = SPO_OPTION,
+    spo_api_version: SpoApi = SPO_API_OPTION,
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    webhook: bool = WEBHOOK_OPTION,
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds before a run is killed."),
+    run_dir: Path = typer.Option(
+        None, "--run-dir", help="Where traces and run logs go [default: runs/harden-<time>]."
+    ),
+    no_diagnose: bool = typer.Option(
+        False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
+    ),
+    runtime: str = RUNTIME_OPTION,
+    oci_runtime: str = OCI_RUNTIME_OPTION,
+    egress: bool = EGRESS_OPTION,
+) -> None:
+    """Harden SparkApplications with profiles recorded from them, and prove it with a dry-run.
+
+    Each application is recorded as its hardened pods will run (--runs times, in pod shape,
+    each role apart), its driver and executor profiles are derived, and DIR/<name>.yaml
+    (the same application with a seccompProfile per role, runAsNonRoot with a numeric
+    runAsUser, allowPrivilegeEscalation false, all capabilities dropped and a read-only
+    root with emptyDirs where Spark writes; every other field, comment and quote kept),
+    DIR/seccomp/ (to copy under <kubelet-root>/seccomp) and DIR/install.yaml (the
+    DaemonSet of `k8s install`, or SPO SeccompProfiles with --spo) are written together.
+    Then the written manifests are dry-run against DIR/seccomp. The diff is printed.
+
+    Exit 0 when every dry-run passes, 1 when one fails (the failure is shown), 2 for usage
+    errors, 3 when the engine, the image or the tracer is missing.
+    """
+    from profiler import record as record_lib
+    from profiler.k8s import harden, harden_run
+    from profiler.runtime.select import make_engine
+    from profiler.seccomp import generate
+
+    generate.parse_errno(errno)
+    engine = one_engine(runtime, oci_runtime)
+    options = harden.HardenOptions(
+        operator=operator_for(operator_version, webhook=webhook),
+        seccomp=seccomp,
+        style=style,
+        profile_dir=paths.check_profile_dir(profile_dir),
+        spo=spo,
+    )
+    request = harden_run.HardenRequest(
+        files=tuple(files),
+        out_dir=out_dir,
+        options=options,
+        image=image,
+        executors=executors,
+        runs=runs,
+        timeout_seconds=timeout,
+        derive=record_lib.DeriveOptions(errno=errno, allow=tuple(allow)),
+        egress=egress,
+        spo_api=spo_api_version,
+        diagnose=not no_diagnose,
+    )
+    root = run_folder("harden", run_dir)
+    check_output_dir(root)
+    make_tracer = (
+        record_lib.tracer_factory(tracer, note) if seccomp is sparkapp.Seccomp.LOCALHOST else None
+    )
+    with progress_reporter("harden") as on_progress:
+        report = harden_run.harden_apps(
+            request,
+            lambda: make_engine(engine),
+            make_tracer=make_tracer,
+            run_root=root,
+            progress=on_progress,
+            note=note,
+        )
+    for outcome in report.outcomes:
+        stdout.print(outcome.app.diff(str(outcome.manifest_path)), markup=False, highlight=False)
+        for message in outcome.app.notes:
+            note(f"note: {outcome.app.label}: {message}")
+        sizes = ", ".join(f"{role} {n} calls" for role, n in sorted(outcome.profile_sizes.items()))
+        if sizes:
+            note(f"{outcome.app.label}: profiles: {sizes}")
+    show_dry_run(
+        [o.dry_run.plan.app for o in report.outcomes if o.dry_run.plan.app],
+        [o.dry_run for o in report.outcomes if o.dry_run.plan.app],
+    )
+    for message in report.notes:
+        note(f"note: {message}")
+    for path in report.written:
+        console.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
+    note(f"run logs in {root}")
+    if not report.passed:
         raise typer.Exit(EXIT_FAILED)

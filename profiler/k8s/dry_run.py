@@ -161,7 +161,7 @@ def pod_plan(
     blocked = [r for r in app.roles if r.cannot_start is not None]
     run = None
     if not blocked:
-        run = _run_spec(app, job, application, timeout_seconds)
+        run = replace(_run_spec(app, job, application, timeout_seconds), egress=egress)
     elif app.driver.cannot_start is None:
         notes.append(
             "the executor pods cannot start, so the driver would wait for them forever: "
@@ -346,6 +346,7 @@ def run_plans(
     run_root: Path | None = None,
     progress: Note = no_note,
     diagnose: bool = True,
+    egress: bool = False,
 ) -> tuple[DryRunReport, ...]:
     """Run every application's pods; a backend is created only when one can start."""
     plans = [
@@ -354,6 +355,7 @@ def run_plans(
             workload=workload,
             image_from_manifest=image_from_manifest,
             timeout_seconds=timeout_seconds,
+            egress=egress,
         )
         for app in apps
     ]
