@@ -92,3 +92,59 @@ def test_files_without_applications_and_names_twice_are_usage_errors(tmp_path: P
         manifest_workloads([FIXTURES / "clean.yaml"])
     with pytest.raises(UsageError, match="also in"):
         manifest_workloads([APPS / "orders-java.yaml", APPS / "orders-java.yaml"])
+
+
+def test_a_script_takes_spark_submits_options_and_manifests_their_own(tmp_path: Path) -> None:
+    from profiler.k8s.apps import ScriptSubmission, parse_conf, resolve_jobs
+
+    lib = tmp_path / "lib.zip"
+    lib.write_bytes(b"PK")
+    script = FIXTURES.parent / "scripts" / "tiny_job.py"
+    jobs = resolve_jobs(
+        [str(script), str(APPS / "orders-java.yaml")],
+        script=ScriptSubmission(
+            arguments=("2024-01-01", "--full"),
+            py_files=(lib,),
+            conf=parse_conf(["spark.sql.shuffle.partitions=8"]),
+        ),
+        max_executors=2,
+    )
+    assert [w.name for w in jobs.workloads] == ["tiny_job", "analytics/orders"]
+    own, manifest = jobs.submissions
+    assert own.workload == "tiny_job" and own.app_args == ("2024-01-01", "--full")
+    conf = dict(own.spark_conf)
+    assert conf["spark.sql.shuffle.partitions"] == "8"
+    assert conf["spark.submit.pyFiles"] == "local:///opt/spark-seccomp/deps/py_files-0-lib.zip"
+    assert own.mounts[0].source == str(lib.resolve()) and own.mounts[0].read_only
+    assert manifest.run is not None and manifest.run.app_args == ("100000",)
+    assert not manifest.follows_image
+
+
+def test_script_options_need_exactly_one_script(tmp_path: Path) -> None:
+    from profiler.k8s.apps import ScriptSubmission, parse_conf, resolve_jobs
+
+    with pytest.raises(UsageError, match="belong to one script or jar"):
+        resolve_jobs(["rdd_python", "sql_aggregation"], script=ScriptSubmission(arguments=("1",)))
+    with pytest.raises(UsageError, match="not key=value"):
+        parse_conf(["nokey"])
+    with pytest.raises(UsageError, match="--jars .* does not exist"):
+        resolve_jobs(["rdd_python"], script=ScriptSubmission(jars=(tmp_path / "no.jar",)))
+
+
+def test_a_manifests_run_follows_the_shape_but_keeps_its_own_settings() -> None:
+    from profiler.k8s.apps import resolve_jobs
+    from profiler.runtime.interface import SecurityMode, Topology
+    from profiler.runtime.run_shape import RunShape
+
+    jobs = resolve_jobs([str(APPS / "orders-java.yaml")], max_executors=2)
+    shape = RunShape("other:1", executors=2, egress=True, submissions=jobs.submissions)
+    spec = shape.spec(jobs.workloads[0], SecurityMode.RUNTIME_DEFAULT, timeout_seconds=60)
+    assert spec.image == "spark-seccomp/spark:3.5.9" and spec.executors == 1
+    assert spec.mode is SecurityMode.RUNTIME_DEFAULT and spec.timeout_seconds == 60
+    assert spec.egress and spec.topology is Topology.POD
+    assert spec.app_args == ("100000",)
+    # --image given: the manifest's run follows the command's images
+    followed = resolve_jobs([str(APPS / "orders-java.yaml")], image="mine:2")
+    matrix = RunShape("mine:2", submissions=followed.submissions).with_image("mine:3")
+    moved = matrix.spec(followed.workloads[0], SecurityMode.UNCONFINED, timeout_seconds=1)
+    assert moved.image == "mine:3" and moved.executor.image == "mine:3"
