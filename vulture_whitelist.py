@@ -69,6 +69,3 @@ _ = SimpleNamespace()
 
 # profiler/k8s/harden.py: ruamel.yaml's round-trip switch, read by its loader and dumper.
 (_.preserve_quotes,)
-
-# tests/integration/test_apps.py: the HTTP handler's hook, called by http.server.
-(_.do_GET,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,47 +128,93 @@ def test_harden_a_python_application_twice_gives_the_same_manifest(
     assert trees[0] == trees[1]
 
 
-def _host_address() -> str:
-    """This machine's own address on its default route (not a container bridge's)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("10.255.255.255", 1))
-        return str(probe.getsockname()[0])
+OUTSIDE = "10.123.45"  # a network of this machine that is not the pods': stands for outside
 
 
-def test_egress_lets_the_pods_read_a_service_on_this_machine(
-    spark_image: str, tmp_path: Path, capsys: Any
-) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+@pytest.fixture()
+def outside_service(tmp_path: Path) -> Iterator[str]:
+    """An HTTP service in a network namespace of this machine, reached through a veth pair:
+    an address outside the pods and outside this machine's own, as a database or an object
+    store is (a Docker pod network, internal or not, reaches the host's own addresses)."""
+    import os
+    import shutil
+    import subprocess
 
-    class Body(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
-            body = b"rows from a service outside the pods\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    from tests.conftest import missing
 
-    server = ThreadingHTTPServer((_host_address(), 0), Body)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://{server.server_address[0]}:{server.server_address[1]}/data"
-    script = Path(__file__).parents[1] / "fixtures" / "scripts" / "read_service.py"
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        missing("a network namespace needs root and iproute2")
+    namespace, host_end, inner_end = "ssp-egress-test", "ssp-eg0", "ssp-eg1"
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "data").write_text("rows from a service outside the pods\n")
+    steps = [
+        ["ip", "netns", "add", namespace],
+        ["ip", "link", "add", host_end, "type", "veth", "peer", "name", inner_end],
+        ["ip", "link", "set", inner_end, "netns", namespace],
+        ["ip", "addr", "add", f"{OUTSIDE}.1/24", "dev", host_end],
+        ["ip", "link", "set", host_end, "up"],
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            "ip",
+            "addr",
+            "add",
+            f"{OUTSIDE}.2/24",
+            "dev",
+            inner_end,
+        ],
+        ["ip", "netns", "exec", namespace, "ip", "link", "set", inner_end, "up"],
+        ["ip", "netns", "exec", namespace, "ip", "route", "add", "default", "via", f"{OUTSIDE}.1"],
+    ]
+    server = None
     try:
-        results = {}
-        for egress in (False, True):
-            out = tmp_path / f"check-{egress}.json"
-            args = ["check", str(script), "--arg", url, "--modes", "unconfined"]
-            args += ["--image", spark_image, "--executors", "1", "--no-diagnose"]
-            args += ["--json", str(out), "--run-dir", str(tmp_path / f"runs-{egress}")]
-            code, _, _ = run_captured([*args, *(["--egress"] if egress else [])], capsys)
-            results[egress] = (code, json.loads(out.read_text())["cells"][0])
+        for step in steps:
+            subprocess.run(step, check=True, capture_output=True)
+        server = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                namespace,
+                "python3",
+                "-m",
+                "http.server",
+                "8099",
+                "--bind",
+                f"{OUTSIDE}.2",
+                "--directory",
+                str(tmp_path / "www"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert server.stdout is not None
+        server.stdout.readline()  # "Serving HTTP on ...": it listens
+        yield f"http://{OUTSIDE}.2:8099/data"
     finally:
-        server.shutdown()
-        server.server_close()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+
+
+def test_egress_lets_the_pods_read_a_service_outside_them(
+    spark_image: str, outside_service: str, tmp_path: Path, capsys: Any
+) -> None:
+    script = Path(__file__).parents[1] / "fixtures" / "scripts" / "read_service.py"
+    results = {}
+    for egress in (False, True):
+        out = tmp_path / f"check-{egress}.json"
+        args = ["check", str(script), "--arg", outside_service, "--modes", "unconfined"]
+        args += ["--image", spark_image, "--executors", "1", "--no-diagnose"]
+        args += ["--json", str(out), "--run-dir", str(tmp_path / f"runs-{egress}")]
+        code, _, _ = run_captured([*args, *(["--egress"] if egress else [])], capsys)
+        results[egress] = (code, json.loads(out.read_text())["cells"][0])
     code, cell = results[False]
-    assert code == 1 and cell["verdict"] == "fail"
+    assert code == 1 and cell["verdict"] == "fail", cell
     code, cell = results[True]
     assert code == 0 and cell["verdict"] == "pass", cell
