@@ -91,3 +91,10 @@ _ = SimpleNamespace()
 (
     _.pytestmark,
 )
+
+# profiler/jvm_build.py: a zip entry's compression and Unix mode, read by zipfile when it
+# writes the entry.
+(_.compress_type, _.external_attr)
+
+# profiler/k8s/harden.py: ruamel.yaml's round-trip switch, read by its loader and dumper.
+(_.preserve_quotes,)

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler import proc
+from profiler import jvm_build, proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
 from profiler.runtime.images import ImageStore
@@ -63,6 +63,8 @@ PYTHON_PACKAGES_BY_LINE = {
     3: ("py4j==0.10.9.7", "numpy==1.26.4", "pandas==2.2.3", "pyarrow==17.0.0"),
     4: ("py4j==0.10.9.9", "numpy==2.1.3", "pandas==2.2.3", "pyarrow==18.1.0"),
 }
+# The Scala each line's pyspark jars are built with (names the versioned examples jar).
+SCALA_BY_LINE = {3: "2.12", 4: "2.13"}
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.\d+$")
 
 
@@ -116,6 +118,10 @@ class ImageRecipe:
     def python_packages(self) -> tuple[str, ...]:
         return PYTHON_PACKAGES_BY_LINE[self.line]
 
+    @property
+    def scala(self) -> str:
+        return SCALA_BY_LINE[self.line]
+
 
 _TOOLS_SOURCE = Path(__file__).resolve().parent / "image_tools"
 
@@ -131,6 +137,8 @@ RUN python3 -m venv /opt/venv \\
 FROM {base}
 COPY --from=install /opt/venv /opt/venv
 COPY tools/ /opt/spark-seccomp/
+COPY jvm/ /opt/spark-seccomp/jars/
+COPY examples/ /opt/spark-seccomp/examples/
 # SPARK_HOME is laid out as Spark's Kubernetes images lay it out: bin, jars, python... are
 # links into the pyspark package; conf (where Spark mounts its ConfigMap), work (local-cluster
 # workers) and work-dir (the working directory) are real directories, so a read-only root
@@ -139,6 +147,9 @@ RUN set -e; pyspark_dir=$(/opt/venv/bin/python -c 'import os, pyspark; print(os.
     mkdir -p /opt/spark; for entry in "$pyspark_dir"/*; do ln -s "$entry" /opt/spark/; done; \\
     mkdir -p /opt/spark/conf /opt/spark/work /opt/spark/work-dir /var/data/spark-local-dir-1 /home/spark; \\
     install -m 0644 /opt/spark-seccomp/pi.py "$pyspark_dir/examples/src/main/python/pi.py"; \\
+    install -D -m 0644 /opt/spark-seccomp/examples/{examples_jar} "$pyspark_dir/examples/jars/{examples_jar}"; \\
+    ln -s {examples_jar} "$pyspark_dir/examples/jars/spark-examples_{scala}-{spark_version}.jar"; \\
+    rm -r /opt/spark-seccomp/examples; \\
     install -m 0755 /opt/spark-seccomp/entrypoint.sh /opt/entrypoint.sh; \\
     echo 'spark:x:{uid}:{uid}:Spark:/home/spark:/bin/bash' >> /etc/passwd; \\
     echo 'spark:x:{uid}:' >> /etc/group; \\
@@ -204,6 +215,7 @@ def build_image(
         wheels = _fetch_wheels(recipe, python_tag, progress)
         shutil.copytree(wheels, context / "wheels")
         _write_tools(context / "tools")
+        _write_jars(context, recipe, wheels, progress)
         (context / "Dockerfile").write_text(_dockerfile(base, recipe, digest))
         progress(f"building {tag} from {base} (pyspark {spark_version}, Java {recipe.java})")
         for line in store.build(context, tag):
@@ -222,11 +234,14 @@ def _dockerfile(base: str, recipe: ImageRecipe, digest: str) -> str:
         python_packages=" ".join(recipe.python_packages),
         uid=SPARK_UID,
         recipe=digest,
+        scala=recipe.scala,
+        examples_jar=jvm_build.EXAMPLES_JAR_NAME,
     )
 
 
 def recipe_digest(recipe: ImageRecipe) -> str:
-    """A digest of what goes into the image besides the base: the Dockerfile and the tools.
+    """A digest of what goes into the image besides the base: the Dockerfile, the tools and
+    the Java sources of the jars.
 
     An image built by an older version of the tool (another entrypoint, another layout)
     carries another digest and is rebuilt instead of silently reused.
@@ -235,6 +250,7 @@ def recipe_digest(recipe: ImageRecipe) -> str:
     for item in sorted(_TOOLS_SOURCE.iterdir()):
         if item.is_file():
             digest.update(item.name.encode() + b"\0" + item.read_bytes())
+    digest.update(jvm_build.sources_digest())
     return digest.hexdigest()[:16]
 
 
@@ -323,6 +339,27 @@ def _write_tools(directory: Path) -> None:
         for item in sorted(_TOOLS_SOURCE.iterdir()):
             if item.is_file():
                 shutil.copy2(item, directory / item.name)
+
+
+def _write_jars(context: Path, recipe: ImageRecipe, wheels: Path, progress: Note) -> None:
+    """The JVM catalogue's jar (context/jvm) and the examples jar (context/examples),
+    compiled against the wheel's own Spark jars."""
+    wheel = next(iter(sorted(wheels.glob(f"pyspark-{recipe.spark_version}-*.whl"))), None)
+    if wheel is None:
+        raise EnvironmentProblem(
+            f"no pyspark {recipe.spark_version} wheel in {wheels}",
+            f"remove {wheels} so the image build downloads it again",
+        )
+    jars, scala = jvm_build.compile_jars(wheel, context / "compiled", progress)
+    if scala != recipe.scala:
+        raise EnvironmentProblem(
+            f"pyspark {recipe.spark_version} is built with Scala {scala}, not {recipe.scala}",
+            "the tool's recipe for this Spark line needs updating (SCALA_BY_LINE)",
+        )
+    for folder, jar in (("jvm", jars.workloads), ("examples", jars.examples)):
+        (context / folder).mkdir()
+        jar.rename(context / folder / jar.name)
+    (context / "compiled").rmdir()
 
 
 def _host_python() -> str:

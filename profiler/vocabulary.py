@@ -109,8 +109,10 @@ ROLES = (Role.DRIVER.value, Role.EXECUTOR.value)
 # The numeric user of Spark's images (and of the tool's): PSS restricted needs a number.
 SPARK_UID = 185
 # Where a hardened Spark container may write, each an emptyDir in a pod: scratch space, the
-# home directory, and $SPARK_HOME/work (local-cluster workers write there).
-WRITABLE_PATHS = ("/tmp", "/home/spark", "/opt/spark/work")
+# home directory, $SPARK_HOME/work (local-cluster workers write there) and the working
+# directory, where an executor copies the application's jars and files before it loads
+# them (Executor.updateDependencies fetches spark.jars, local:// ones too, into ".").
+WRITABLE_PATHS = ("/tmp", "/home/spark", "/opt/spark/work", "/opt/spark/work-dir")
 # The emptyDir Spark itself mounts on driver and executor pods for SPARK_LOCAL_DIRS.
 SPARK_LOCAL_DIR = "/var/data/spark-local-dir-1"
 # Executor pods of a run in the pod topology, unless told otherwise.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything spark-seccomp needs on a Debian machine, idempotently:
 #   system packages (Docker engine and its containerd, Podman, crun, mmdebstrap, bpftrace,
-#   strace, libseccomp; util-linux and iproute2 run the nodes), Docker's crun runtime, a
-#   running Docker engine, and a virtualenv with the tool installed. Podman's API services
+#   strace, libseccomp; util-linux and iproute2 run the nodes; a JDK), Docker's crun runtime,
+#   a running Docker engine, and a virtualenv with the tool installed. Podman's API services
 #   are started by the tool when needed.
 # Steps that need root are skipped with a message when not root.
 set -euo pipefail
@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 # dnsmasq-base is the cluster DNS of containerd's CRI pods: the binary alone (the dnsmasq
 # package would also start a system-wide DNS server on every interface).
+# openjdk-17-jdk-headless: `image build` compiles the JVM catalogue with the host's javac
+# (the image holds a JRE only).
 PACKAGES=(docker.io containerd mmdebstrap bpftrace strace libseccomp2 python3-venv gcc libc6-dev
   podman crun containernetworking-plugins golang-github-containernetworking-plugin-dnsname
-  dnsmasq-base iptables iproute2 util-linux)
+  dnsmasq-base iptables iproute2 util-linux openjdk-17-jdk-headless)
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

@@ -183,8 +183,8 @@ class FakePrimitives(ContainerPrimitives):
     def _role(self, shape: ContainerShape) -> str:
         return shape.role.value if shape.role is not None else "master"
 
-    def create_network(self, run_id: str) -> Any:
-        name = f"net-{run_id}"
+    def create_network(self, run_id: str, *, egress: bool = False) -> Any:
+        name = f"net-{run_id}" + ("-egress" if egress else "")
         self.networks.append(name)
         return name
 

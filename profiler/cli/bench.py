@@ -9,7 +9,6 @@ from pathlib import Path
 
 import typer
 
-from profiler import workloads as workloads_lib
 from profiler.bench.microbench_run import DEFAULT_ITERATIONS
 from profiler.bench.runner import BenchPlan
 from profiler.bench.stats import DEFAULT_PRECISION
@@ -32,16 +31,24 @@ from profiler.cli.bench_tables import (
 from profiler.cli.choices import Engines, Modes, OciRuntimes
 from profiler.cli.common import (
     ALLOW_UNKNOWN_OPTION,
+    ARG_OPTION,
     BACKEND_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
     DRIVER_PROFILE_OPTION,
+    EGRESS_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
     IMAGES_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
     MODES_OPTION,
     NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     POD_SECURITY_OPTION,
     PROFILES_OPTION,
+    PY_FILES_OPTION,
     RUNTIME_DEFAULT_OPTION,
     RUNTIMES_OPTION,
     SPARK_VERSIONS_OPTION,
@@ -54,6 +61,7 @@ from profiler.cli.common import (
     parse_images,
     parse_profile_paths,
     progress_reporter,
+    resolve_jobs,
     run_dir_option,
     stdout,
     timeout_option,
@@ -99,6 +107,14 @@ def bench(
     driver_profile: Path = DRIVER_PROFILE_OPTION,
     executor_profile: Path = EXECUTOR_PROFILE_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Time workloads under each seccomp mode, interleaved; report overhead with intervals.
 
@@ -127,11 +143,31 @@ def bench(
     )
     if SecurityMode.LOCALHOST in mode_list and not profile_paths:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
+    jobs = resolve_jobs(
+        workloads,
+        arguments=arguments,
+        main_class=main_class,
+        jars=jars,
+        py_files=py_files,
+        files=files,
+        conf=conf,
+        image=images[0] if image or spark_version else None,
+        executors=executors,
+        operator_version=operator_version,
+        egress=egress,
+    )
     cells = matrix_cells(engines, images, root, per_image)
     plan = BenchPlan(
-        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        workloads=jobs.workloads,
         modes=tuple(mode_list),
-        shape=RunShape(images[0], pod_security, topology, executors),
+        shape=RunShape(
+            images[0],
+            pod_security,
+            topology,
+            executors,
+            egress=egress,
+            submissions=jobs.submissions,
+        ),
         repeat=repeat,
         warmup=warmup,
         timeout_seconds=timeout,

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from profiler import workloads as workloads_lib
 from profiler.check import (
     CheckOptions,
     CheckPlan,
@@ -20,16 +19,24 @@ from profiler.check import (
 from profiler.cli.choices import Engines, Modes, OciRuntimes
 from profiler.cli.common import (
     ALLOW_UNKNOWN_OPTION,
+    ARG_OPTION,
     BACKEND_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
     DRIVER_PROFILE_OPTION,
+    EGRESS_OPTION,
     EXECUTOR_PROFILE_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
     IMAGES_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
     MODES_OPTION,
     NODES_OPTION,
     OCI_RUNTIMES_OPTION,
     POD_SECURITY_OPTION,
     PROFILES_OPTION,
+    PY_FILES_OPTION,
     RUNTIME_DEFAULT_OPTION,
     RUNTIMES_OPTION,
     SPARK_VERSIONS_OPTION,
@@ -43,6 +50,7 @@ from profiler.cli.common import (
     parse_images,
     parse_profile_paths,
     progress_reporter,
+    resolve_jobs,
     run_dir_option,
     timeout_option,
     write_atomically,
@@ -126,6 +134,14 @@ def check(
     driver_profile: Path = DRIVER_PROFILE_OPTION,
     executor_profile: Path = EXECUTOR_PROFILE_OPTION,
     allow_unknown: bool = ALLOW_UNKNOWN_OPTION,
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Run workloads under each security mode; say which modes break which jobs.
 
@@ -174,10 +190,30 @@ def check(
         )
     elif profile_paths or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
+    jobs = resolve_jobs(
+        workloads,
+        arguments=arguments,
+        main_class=main_class,
+        jars=jars,
+        py_files=py_files,
+        files=files,
+        conf=conf,
+        image=images[0] if image or spark_version else None,
+        executors=executors,
+        operator_version=operator_version,
+        egress=egress,
+    )
     plan = CheckPlan(
-        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        workloads=jobs.workloads,
         modes=tuple(mode_list),
-        shape=RunShape(images[0], pod_security, topology, executors),
+        shape=RunShape(
+            images[0],
+            pod_security,
+            topology,
+            executors,
+            egress=egress,
+            submissions=jobs.submissions,
+        ),
         repeat=repeat,
     )
     cells = matrix_cells(parse_engine_choices(runtime, oci_runtime, node), images, root, per_image)

@@ -15,6 +15,7 @@ from profiler.cli.choices import Engines, Modes, OciRuntimes, several
 from profiler.cli.console import console, stdout
 from profiler.errors import UsageError
 from profiler.image import default_tag
+from profiler.k8s.apps import Jobs
 from profiler.matrix import ImageProfiles
 from profiler.output import check_output_spelling, is_stdout, write_file
 from profiler.runtime.pod import MAX_EXECUTORS
@@ -36,7 +37,9 @@ from profiler.vocabulary import (
 # comma-separated: cli/choices.py parses it).
 WORKLOADS_ARG = typer.Argument(
     None,
-    help="Catalogue workload names or paths to PySpark scripts [default: the catalogue].",
+    help="Catalogue workload names, paths to PySpark scripts or application jars, or "
+    "SparkApplication YAML files (each application runs as its pods would) "
+    "[default: the catalogue].",
     show_default=False,
 )
 MODES_OPTION = typer.Option(
@@ -131,6 +134,88 @@ ERRNO_OPTION = typer.Option(
     help="What a denied call returns: enosys (glibc and the JVM fall back to older calls) "
     "or eperm.",
 )
+
+# A workload's own submission, for the one script or jar given (k8s.apps.ScriptSubmission),
+# spelled as spark-submit spells it; and what every manifest given shares.
+ARG_OPTION = typer.Option(
+    None,
+    "--arg",
+    help="An argument of the script or jar given, as spark-submit passes it (repeat for more).",
+)
+CLASS_OPTION = typer.Option(
+    None, "--class", help="The class of the jar given to run [default: its Main-Class]."
+)
+JARS_OPTION = typer.Option(
+    None, "--jars", help="Jars of this machine the script or jar needs, comma-separated."
+)
+PY_FILES_OPTION = typer.Option(
+    None, "--py-files", help="Python files or archives of this machine it imports, comma-separated."
+)
+FILES_OPTION = typer.Option(
+    None, "--files", help="Files of this machine handed to it (SparkFiles), comma-separated."
+)
+CONF_OPTION = typer.Option(
+    None, "--conf", help="key=value Spark conf for the script or jar given (repeat for more)."
+)
+EGRESS_OPTION = typer.Option(
+    False,
+    "--egress",
+    help="Give the pod network a way out through this machine, for jobs that read a service "
+    "outside the pods (a database, an object store).",
+)
+MANIFEST_OPERATOR_OPTION = typer.Option(
+    None,
+    "--operator-version",
+    help="Spark Operator release whose pods a SparkApplication YAML given becomes "
+    "[default: the newest modelled].",
+)
+
+
+def resolve_jobs(
+    names: Sequence[str] | None,
+    *,
+    arguments: Sequence[str] | None,
+    main_class: str | None,
+    jars: str | None,
+    py_files: str | None,
+    files: str | None,
+    conf: Sequence[str] | None,
+    image: str | None,
+    executors: int | None,
+    operator_version: str | None,
+    egress: bool,
+) -> Jobs:
+    """The workloads named on the command line (catalogue names, scripts, jars and
+    SparkApplication YAML files) with their own submissions; their notes are printed."""
+    from profiler.k8s.apps import ScriptSubmission, parse_conf
+    from profiler.k8s.apps import resolve_jobs as resolve
+    from profiler.k8s.operator import operator_for
+
+    script = ScriptSubmission(
+        arguments=tuple(arguments or ()),
+        main_class=main_class,
+        jars=_paths(jars),
+        py_files=_paths(py_files),
+        files=_paths(files),
+        conf=parse_conf(conf or ()),
+    )
+    jobs = resolve(
+        list(names or ()),
+        script=script,
+        image=image,
+        max_executors=executors,
+        operator=operator_for(operator_version),
+        egress=egress,
+    )
+    for line in jobs.notes:
+        note(f"note: {line}")
+    return jobs
+
+
+def _paths(text: str | None) -> tuple[Path, ...]:
+    return tuple(Path(p.strip()) for p in (text or "").split(",") if p.strip())
+
+
 RUNTIMES_OPTION = typer.Option(
     None,
     "--runtime",

@@ -7,15 +7,22 @@ from pathlib import Path
 import typer
 
 from profiler import record as record_lib
-from profiler import workloads as workloads_lib
 from profiler.cli.check import render_table
 from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    ARG_OPTION,
     BACKEND_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
+    EGRESS_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
     IMAGE_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
     NODE_OPTION,
     OCI_RUNTIMES_OPTION,
+    PY_FILES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     TRACER_OPTION,
@@ -24,6 +31,7 @@ from profiler.cli.common import (
     note,
     one_engine,
     progress_reporter,
+    resolve_jobs,
     run_dir_option,
     stdout,
 )
@@ -56,6 +64,14 @@ def demo(
     all_workloads: bool = typer.Option(
         False, "--all", help="The whole catalogue instead of the three demo workloads."
     ),
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Record workloads in pod shape, derive their profiles, check all three modes, bench,
     report.
@@ -72,16 +88,34 @@ def demo(
     if workloads and all_workloads:
         raise UsageError("give workload names or --all, not both", "drop one of them")
     names = workloads or ([] if all_workloads else list(DEMO_WORKLOADS))
-    selected = workloads_lib.resolve_all(names)
+    jobs = resolve_jobs(
+        names,
+        arguments=arguments,
+        main_class=main_class,
+        jars=jars,
+        py_files=py_files,
+        files=files,
+        conf=conf,
+        image=image,
+        executors=executors,
+        operator_version=operator_version,
+        egress=egress,
+    )
     root = run_folder("demo", run_dir)
     check_output_dir(root)  # before 20 minutes of runs, not after
     check_output_files(root, (*KNOWN_FILES, *REPORT_FILES))
     require_plotting()
-    shape = RunShape(image or default_tag(), topology=topology, executors=executors)
+    shape = RunShape(
+        image or default_tag(),
+        topology=topology,
+        executors=executors,
+        egress=egress,
+        submissions=jobs.submissions,
+    )
     backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime, node))
     make_tracer = record_lib.tracer_factory(tracer, note)
     plan = DemoPlan(
-        workloads=tuple(selected),
+        workloads=jobs.workloads,
         shape=shape.on(backend, note),
         bench_repeat=bench_repeat,
         explicit_errno=record_lib.needs_explicit_errno(backend, shape.image),

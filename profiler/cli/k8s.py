@@ -12,15 +12,20 @@ from rich.table import Table
 from profiler.cli.base import App
 from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    EGRESS_OPTION,
+    ERRNO_OPTION,
     NODE_OPTION,
     OCI_RUNTIMES_OPTION,
     RUNTIMES_OPTION,
+    TRACER_OPTION,
     console,
     note,
     one_engine,
     output_file,
     progress,
+    progress_reporter,
     run_dir_option,
+    stdout,
     timeout_option,
     write_atomically,
 )
@@ -46,6 +51,7 @@ from profiler.k8s.spo import SpoApi
 from profiler.output import check_distinct_outputs, check_output_dir, check_output_path
 from profiler.paths import run_folder
 from profiler.seccomp.profile import load_profile_text, role_profile_path
+from profiler.vocabulary import DeniedErrno, TracerName
 
 app = App(help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs.")
 
@@ -72,6 +78,18 @@ OPERATOR_VERSION_OPTION = typer.Option(
     help=f"Spark Operator release to model [default: {DEFAULT_OPERATOR_VERSION}, the newest "
     "whose source was read].",
 )
+SECCOMP_OPTION = typer.Option(
+    sparkapp.Seccomp.LOCALHOST,
+    "--seccomp",
+    help="localhost: a Localhost profile per role on the nodes; runtime-default: the "
+    "runtime's own, no node profiles.",
+)
+STYLE_OPTION = typer.Option(
+    None,
+    "--style",
+    help="template: the driver/executor pod templates (operator 2.1.0+, Spark 3+); fields: "
+    "the CRD's security fields [default: template where the operator and Spark allow it].",
+)
 WEBHOOK_OPTION = typer.Option(
     True,
     "--operator-webhook/--no-operator-webhook",
@@ -96,17 +114,8 @@ def sparkapp_command(
     executor_profile: Path = typer.Option(
         None, "--executor-profile", help="The executors' profile."
     ),
-    seccomp: sparkapp.Seccomp = typer.Option(
-        sparkapp.Seccomp.LOCALHOST,
-        "--seccomp",
-        help="localhost (recorded profiles on the nodes) or runtime-default.",
-    ),
-    style: sparkapp.Style = typer.Option(
-        None,
-        "--style",
-        help="template: driver/executor pod templates (operator 2.1.0+, Spark 3+); fields: "
-        "the CRD's security fields [default: template where possible].",
-    ),
+    seccomp: sparkapp.Seccomp = SECCOMP_OPTION,
+    style: sparkapp.Style = STYLE_OPTION,
     name: str = typer.Option("pyspark-job", "--name", help="metadata.name."),
     namespace: str = typer.Option(None, "--namespace", "-n", help="metadata.namespace."),
     spark_version: str = typer.Option(
@@ -560,6 +569,7 @@ def dry_run_command(
     runtime: Engines = RUNTIMES_OPTION,
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
     node: str = NODE_OPTION,
+    egress: bool = EGRESS_OPTION,
 ) -> None:
     """Will a SparkApplication, as written, run under its own security settings?
 
@@ -612,6 +622,7 @@ def dry_run_command(
             run_root=root,
             progress=progress,
             diagnose=not no_diagnose,
+            egress=egress,
         )
     blocks = dry_run_blocks(apps, reports)
     as_json = dry_run.reports_to_json(apps, reports)
@@ -628,4 +639,121 @@ def dry_run_command(
         all(r.passed for r in reports) if reports is not None else all(a.runnable for a in apps)
     )
     if not passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("harden")
+def harden_command(
+    files: list[Path] = typer.Argument(
+        ..., help="YAML files with SparkApplications or ScheduledSparkApplications."
+    ),
+    out_dir: Path = typer.Option(
+        ...,
+        "--out-dir",
+        help="Where <name>.yaml, seccomp/ (the tree for <kubelet-root>/seccomp) and "
+        "install.yaml go.",
+    ),
+    seccomp: sparkapp.Seccomp = SECCOMP_OPTION,
+    style: sparkapp.Style = STYLE_OPTION,
+    runs: int = typer.Option(1, "--runs", min=1, help="Recordings per application."),
+    image: str = typer.Option(
+        None, "--image", help="Spark image to run [default: each role's image from the manifest]."
+    ),
+    executors: int = typer.Option(
+        2, "--executors", min=1, help="Run at most this many executor pods per application."
+    ),
+    tracer: TracerName = TRACER_OPTION,
+    errno: DeniedErrno = ERRNO_OPTION,
+    allow: list[str] = typer.Option(
+        [], "--allow", help="Allow a risky call the review held back (repeatable)."
+    ),
+    profile_dir: str = PROFILE_DIR_OPTION,
+    spo: bool = SPO_OPTION,
+    spo_api_version: SpoApi = SPO_API_OPTION,
+    operator_version: str = OPERATOR_VERSION_OPTION,
+    webhook: bool = WEBHOOK_OPTION,
+    timeout: float = timeout_option(600),
+    run_dir: Path = run_dir_option("harden", "Traces and run logs"),
+    no_diagnose: bool = typer.Option(
+        False, "--no-diagnose", help="Do not rerun a failing role in complain mode."
+    ),
+    runtime: Engines = RUNTIMES_OPTION,
+    oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
+    node: str = NODE_OPTION,
+    egress: bool = EGRESS_OPTION,
+) -> None:
+    """Harden SparkApplications with profiles recorded from them, and prove it with a dry-run.
+
+    Each application is recorded as its hardened pods will run (--runs times, in pod shape,
+    each role apart), its driver and executor profiles are derived, and DIR/<name>.yaml
+    (the same application with a seccompProfile per role, runAsNonRoot with a numeric
+    runAsUser, allowPrivilegeEscalation false, all capabilities dropped and a read-only
+    root with emptyDirs where Spark writes; every other field, comment and quote kept),
+    DIR/seccomp/ (to copy under <kubelet-root>/seccomp) and DIR/install.yaml (the
+    DaemonSet of `k8s install`, or SPO SeccompProfiles with --spo) are written together.
+    Then the written manifests are dry-run against DIR/seccomp. The diff is printed.
+
+    Exit 0 when every dry-run passes, 1 when one fails (the failure is shown), 2 for usage
+    errors, 3 when the engine, the image or the tracer is missing.
+    """
+    from profiler import record as record_lib
+    from profiler.k8s import harden, harden_run
+    from profiler.runtime.select import make_engine
+
+    engine = one_engine(runtime, oci_runtime, node)
+    options = harden.HardenOptions(
+        operator=operator_for(operator_version, webhook=webhook),
+        seccomp=seccomp,
+        style=style,
+        profile_dir=paths.check_profile_dir(profile_dir),
+        spo=spo,
+    )
+    request = harden_run.HardenRequest(
+        files=tuple(files),
+        out_dir=out_dir,
+        options=options,
+        image=image,
+        executors=executors,
+        runs=runs,
+        timeout_seconds=timeout,
+        derive=record_lib.DeriveOptions(errno=errno, allow=tuple(allow)),
+        egress=egress,
+        spo_api=spo_api_version,
+        diagnose=not no_diagnose,
+    )
+    root = run_folder("harden", run_dir)
+    check_output_dir(root)
+    make_tracer = (
+        record_lib.tracer_factory(tracer, note) if seccomp is sparkapp.Seccomp.LOCALHOST else None
+    )
+    with progress_reporter("harden") as on_progress:
+        report = harden_run.harden_apps(
+            request,
+            lambda: make_engine(engine),
+            make_tracer=make_tracer,
+            run_root=root,
+            progress=on_progress,
+            note=note,
+        )
+    for outcome in report.outcomes:
+        stdout.print(outcome.app.diff(str(outcome.manifest_path)), markup=False, highlight=False)
+        for message in outcome.app.notes:
+            note(f"note: {outcome.app.label}: {message}")
+        sizes = ", ".join(f"{role} {n} calls" for role, n in sorted(outcome.profile_sizes.items()))
+        if sizes:
+            note(f"{outcome.app.label}: profiles: {sizes}")
+    emit_blocks(
+        dry_run_blocks(
+            [o.dry_run.plan.app for o in report.outcomes if o.dry_run.plan.app],
+            [o.dry_run for o in report.outcomes if o.dry_run.plan.app],
+        ),
+        None,
+        stdout,
+    )
+    for message in report.notes:
+        note(f"note: {message}")
+    for path in report.written:
+        console.print(f"wrote {path}", highlight=False, markup=False, soft_wrap=True)
+    note(f"run logs in {root}")
+    if not report.passed:
         raise typer.Exit(EXIT_FAILED)

@@ -9,16 +9,23 @@ import typer
 from rich.table import Table
 
 from profiler import record as record_lib
-from profiler import workloads as workloads_lib
 from profiler.cli.check import render_table
 from profiler.cli.choices import Engines, OciRuntimes
 from profiler.cli.common import (
+    ARG_OPTION,
     BACKEND_OPTION,
+    CLASS_OPTION,
+    CONF_OPTION,
+    EGRESS_OPTION,
     ERRNO_OPTION,
     EXECUTORS_OPTION,
+    FILES_OPTION,
     IMAGE_OPTION,
+    JARS_OPTION,
+    MANIFEST_OPERATOR_OPTION,
     OCI_RUNTIMES_OPTION,
     POD_SECURITY_OPTION,
+    PY_FILES_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     TRACER_OPTION,
@@ -27,6 +34,7 @@ from profiler.cli.common import (
     note,
     output_file,
     progress_reporter,
+    resolve_jobs,
     run_dir_option,
     timeout_option,
 )
@@ -42,7 +50,7 @@ from profiler.output import (
 from profiler.paths import run_folder
 from profiler.runtime.interface import Backend, Topology
 from profiler.runtime.nodes.catalogue import newest_node
-from profiler.runtime.run_shape import EngineChoice, RunShape
+from profiler.runtime.run_shape import EngineChoice, RunShape, Submission
 from profiler.runtime.select import parse_engine_choices, verification_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
@@ -107,6 +115,14 @@ def record(
     ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
+    arguments: list[str] = ARG_OPTION,
+    main_class: str = CLASS_OPTION,
+    jars: str = JARS_OPTION,
+    py_files: str = PY_FILES_OPTION,
+    files: str = FILES_OPTION,
+    conf: list[str] = CONF_OPTION,
+    egress: bool = EGRESS_OPTION,
+    operator_version: str = MANIFEST_OPERATOR_OPTION,
 ) -> None:
     """Record syscalls of workloads and write minimal, verified Localhost profiles.
 
@@ -140,6 +156,7 @@ def record(
     )
     arches = parse_arches(arch) if arch else None
     image_given = image is not None
+    own_image = image
     image = image or default_tag()
     backends: list[Backend] = []
     verifiers: list[Backend] = []
@@ -152,10 +169,26 @@ def record(
         selected = record_lib.workloads_of(recordings) if verify else []
         if recordings and all(r.role == "all" for r in recordings):
             topology = Topology.LOCAL  # verify in the shape they were recorded in
+        submissions: tuple[Submission, ...] = ()
     else:
-        selected = workloads_lib.resolve_all(workloads or [])
+        jobs = resolve_jobs(
+            workloads,
+            arguments=arguments,
+            main_class=main_class,
+            jars=jars,
+            py_files=py_files,
+            files=files,
+            conf=conf,
+            image=own_image,
+            executors=executors,
+            operator_version=operator_version,
+            egress=egress,
+        )
+        selected, submissions = list(jobs.workloads), jobs.submissions
         make_tracer = record_lib.tracer_factory(tracer, note)
-    shape = RunShape(image, pod_security, topology, executors)
+    shape = RunShape(
+        image, pod_security, topology, executors, egress=egress, submissions=submissions
+    )
     if make_tracer is not None or verify:
         engines = parse_engine_choices(runtime, oci_runtime, node)
         if len({(e.node, e.engine) for e in engines}) > len({e.node for e in engines}):

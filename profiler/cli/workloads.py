@@ -20,7 +20,7 @@ from profiler.cli.results import (
     format_option,
 )
 
-app = App(help="The catalogue of sample PySpark jobs.")
+app = App(help="The catalogue of sample Spark jobs, PySpark and Java.")
 
 
 @app.command("list")
@@ -29,14 +29,24 @@ def list_(
     out: Path = OUT_OPTION,
     as_json: bool = DEPRECATED_JSON_OPTION,
 ) -> None:
-    """List the catalogue workloads with a one-line description each."""
+    """List the catalogue workloads: kind (python or java) and a one-line description each."""
     check_out(out)
     items = workloads_lib.catalogue()
     if deprecated_json_flag(as_json, output_format) is TextOrJson.JSON:
-        data = [{"name": w.name, "description": w.description, "path": str(w.path)} for w in items]
+        data = [
+            {
+                "name": w.name,
+                "kind": w.kind.value,
+                "description": w.description,
+                "path": str(w.path),
+                "main_class": w.main_class,
+                "application": w.application,
+            }
+            for w in items
+        ]
         emit(json.dumps(data, indent=2) + "\n", out)
         return
-    table = Table("workload", "what it exercises")
+    table = Table("workload", "kind", "what it exercises")
     for w in items:
-        table.add_row(w.name, w.description)
+        table.add_row(w.name, w.kind.value, w.description)
     emit_table(table, out)

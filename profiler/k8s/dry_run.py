@@ -15,18 +15,20 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from profiler import workloads as workloads_lib
 from profiler.check import Verdict, out_of_memory
 from profiler.errors import EnvironmentProblem, UsageError
+from profiler.k8s import reach
 from profiler.k8s.app_files import HostFile, InImage, Remote
 from profiler.k8s.kubelet import CannotStart
 from profiler.k8s.operator import Operator
 from profiler.k8s.plan import AppPlan, plan_app
 from profiler.k8s.planned_role import PlannedRole
+from profiler.k8s.preflight import MissingApplication, find_missing_application
 from profiler.k8s.volumes import PlannedVolume
 from profiler.runtime.interface import (
     Backend,
@@ -41,7 +43,7 @@ from profiler.runtime.interface import (
     Topology,
 )
 from profiler.vocabulary import Note, no_note
-from profiler.workloads import Workload
+from profiler.workloads import Workload, WorkloadKind
 
 if TYPE_CHECKING:
     from profiler.diagnosis.diagnoser import Diagnoser
@@ -74,6 +76,8 @@ _DEPS_CONF = {
     "pyFiles": "spark.submit.pyFiles",
     "archives": "spark.archives",
 }
+# Application types whose mainApplicationFile is a jar run by its mainClass.
+JVM_TYPES = ("Scala", "Java")
 # What the run sets itself in the pod's properties: the plan's values are not used.
 _RUN_OWNS = ("spark.master", "spark.driver.host", "spark.driver.port", "spark.driver.bindAddress")
 
@@ -144,20 +148,20 @@ def pod_plan(
     workload: str | None = None,
     image_from_manifest: bool = True,
     timeout_seconds: float = 600.0,
+    egress: bool = False,
 ) -> DryRunPlan:
-    """The run of ``app``'s pods, or (``run`` None) the roles that cannot start."""
+    """The run of ``app``'s pods, or (``run`` None) the roles that cannot start. What the
+    application reaches outside its pods is noted, as reachable or not (``egress``)."""
     notes: list[str] = []
     job, application = _application(app, workload, notes)
-    if app.app_type != "Python":
-        notes.append(
-            f"the application type is {app.app_type}; the dry-run submits it as PySpark "
-            "(PythonRunner), as this tool's images and catalogue are PySpark"
-        )
+    env = tuple((e.name, e.value) for e in app.driver.env)
+    for outside in reach.outside_of(app.spark_conf, app.arguments, env):
+        notes.append(outside.sentence(egress))
     roles = tuple(_role(role) for role in app.roles)
     blocked = [r for r in app.roles if r.cannot_start is not None]
     run = None
     if not blocked:
-        run = _run_spec(app, job, application, timeout_seconds)
+        run = replace(_run_spec(app, job, application, timeout_seconds), egress=egress)
     elif app.driver.cannot_start is None:
         notes.append(
             "the executor pods cannot start, so the driver would wait for them forever: "
@@ -169,16 +173,38 @@ def pod_plan(
 def _application(
     app: AppPlan, requested: str | None, notes: list[str]
 ) -> tuple[Workload, str | None]:
-    """The job to run and, for a file in the image, the URI the driver is given."""
+    """The job to run and, for a file in the image, the URI the driver is given.
+
+    A Scala or Java application runs its ``mainClass`` from its jar, as the operator submits
+    it (``--class``); R applications are not supported."""
     main = app.main
     if requested is not None:
         notes.append(f"--workload {requested} runs instead of mainApplicationFile")
         return workloads_lib.resolve(requested), None
+    if app.app_type == "R":
+        raise UsageError(
+            f"{app.source}: {app.label}: R applications are not supported: the tool's images "
+            "have no R, and SparkR is deprecated since Spark 4.0",
+            "pass --workload with a catalogue name or a .py file to check the pods' settings",
+        )
+    jvm = app.app_type in JVM_TYPES
+    if jvm and not app.main_class and not isinstance(main, HostFile):
+        uri = main.url if isinstance(main, Remote) else f"local://{main.path}"
+        scheme = uri.split("://", 1)[0]
+        raise UsageError(
+            f"{app.source}: {app.label}: spark-submit fails: Cannot load main class from JAR "
+            f"{uri} with URI {scheme}. Please specify a class through --class.",
+            "set spec.mainClass",
+        )
     if isinstance(main, InImage):
         path = PurePosixPath(main.path)
         job = Workload(path.stem, Path(str(path)), f"{main.path} in the image", False)
+        if jvm:
+            job = replace(job, kind=WorkloadKind.JAVA, main_class=app.main_class, application=None)
         return job, f"local://{main.path}"
     if isinstance(main, HostFile) and main.path.is_file():
+        if jvm:
+            return workloads_lib.jar_workload(main.path.resolve(), app.main_class), None
         return workloads_lib.resolve(str(main.path.resolve())), None
     if isinstance(main, Remote):
         why = f"mainApplicationFile {main.url} is remote and cannot be fetched here"
@@ -320,6 +346,7 @@ def run_plans(
     run_root: Path | None = None,
     progress: Note = no_note,
     diagnose: bool = True,
+    egress: bool = False,
 ) -> tuple[DryRunReport, ...]:
     """Run every application's pods; a backend is created only when one can start."""
     plans = [
@@ -328,6 +355,7 @@ def run_plans(
             workload=workload,
             image_from_manifest=image_from_manifest,
             timeout_seconds=timeout_seconds,
+            egress=egress,
         )
         for app in apps
     ]
@@ -367,6 +395,10 @@ def run_dry_run(
         raise ValueError("a runnable plan needs a backend")
     _require_images(backend, plan)
     label = plan.app.label if plan.app is not None else plan.workload.name
+    missing = _missing_application(backend, plan)
+    if missing is not None:
+        progress(f"{label}: {missing.path} is not in the image; the driver fails at once")
+        return _driver_failed_early(plan, missing)
     executors = plan.run.executors
     progress(f"{label}: a driver pod and {executors} executor pod(s) of {plan.workload.name}")
     result = backend.run(plan.run, run_root)
@@ -463,6 +495,32 @@ def _not_started(plan: DryRunPlan, role: RolePlan) -> RoleOutcome:
         return RoleOutcome(role, Verdict.FAIL, None, str(cannot), None, short)
     why = "not started: the other role's pods cannot start"
     return RoleOutcome(role, Verdict.FAIL, None, why, None, why)
+
+
+def _missing_application(backend: Backend, plan: DryRunPlan) -> MissingApplication | None:
+    from profiler.runtime.interface import ContainerEngine
+
+    if not isinstance(backend, ContainerEngine) or plan.run is None:
+        return None
+    return find_missing_application(backend, plan.run)
+
+
+def _driver_failed_early(plan: DryRunPlan, missing: MissingApplication) -> DryRunReport:
+    """The driver's own failure on an application the image lacks; no executor started."""
+    by_role = {r.role: r for r in plan.roles}
+    error = missing.describe()
+    why = "not started: the driver failed first"
+    return DryRunReport(
+        plan,
+        (
+            RoleOutcome(by_role["driver"], Verdict.FAIL, None, error, None, error),
+            RoleOutcome(by_role["executor"], Verdict.FAIL, None, why, None, why),
+        ),
+        notes=(
+            f"{missing.path} is not in the image {plan.run.image if plan.run else plan.image}: "
+            "the driver's own command was run alone to show its error, before any pod",
+        ),
+    )
 
 
 def _require_images(backend: Backend, plan: DryRunPlan) -> None:

@@ -167,7 +167,14 @@ class ContainerdBackend(EngineAdapter):
         return True
 
     # -- primitives: the run's network is the node's pod network ----------------------
-    def create_network(self, run_id: str) -> RunRoom:
+    def create_network(self, run_id: str, *, egress: bool = False) -> RunRoom:
+        if egress and not self.node.egress:
+            # The CNI bridge is the node's, shared by every run on it: its way out is the
+            # node's setting, not one run's.
+            raise EnvironmentProblem(
+                f"{self.node.label}'s pod network has no way out, so --egress cannot be given",
+                "run jobs that read a service outside the pods with --runtime docker",
+            )
         return self.pods.open_run(run_id)
 
     def remove_network(self, network: Any) -> None:

@@ -29,7 +29,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ class DockerApiAdapter(EngineAdapter):
         self, client: Any, *, oci_runtime: str, location: EngineLocation | None = None
     ) -> None:
         self.client = client
+        self._image_uids: dict[str, int | None] = {}
         super().__init__(oci_runtime=oci_runtime, location=location)
 
     # -- the engine's words --------------------------------------------------------------
@@ -156,7 +157,16 @@ class DockerApiAdapter(EngineAdapter):
         if shape.no_new_privileges:
             options["security_opt"].append("no-new-privileges:true")
         if shape.tmpfs:
-            options["tmpfs"] = {t.path: self.tmpfs_option(t) for t in shape.tmpfs}
+            tmpfs = shape.tmpfs
+            if shape.user_spec is None:
+                # The pod runs as the image's user: a kubelet's emptyDir (mode 0777) is its
+                # to write, while runc gives a tmpfs over a directory of the image that
+                # directory's mode and root as owner: the image's user owns it instead.
+                owner = self._image_uid(shape.image)
+                tmpfs = tuple(
+                    replace(t, uid=owner, gid=owner) if t.uid is None else t for t in tmpfs
+                )
+            options["tmpfs"] = {t.path: self.tmpfs_option(t) for t in tmpfs}
         if shape.memory_bytes is not None:
             # A pod's limit covers everything: Kubernetes nodes run without swap.
             options["mem_limit"] = shape.memory_bytes
@@ -185,6 +195,15 @@ class DockerApiAdapter(EngineAdapter):
                 options["dns_opt"] = list(dns.options)
         return self.engine_options(options)
 
+    def _image_uid(self, image: str) -> int | None:
+        """The numeric user the image runs as (its USER), or None when it names one."""
+        if image not in self._image_uids:
+            with self._api():
+                user = str(self.client.images.get(image).attrs.get("Config", {}).get("User") or "0")
+            name = user.split(":")[0]
+            self._image_uids[image] = int(name) if name.isdigit() else None
+        return self._image_uids[image]
+
     def seccomp_option(self, shape: ContainerShape, scratch: Path) -> list[str]:
         """Docker's --security-opt for the seccomp mode (runtime-default: say nothing)."""
         return seccomp_option(shape)
@@ -203,7 +222,7 @@ class DockerApiAdapter(EngineAdapter):
         return options
 
     # -- primitives ----------------------------------------------------------------------
-    def create_network(self, run_id: str) -> RunNetwork:
+    def create_network(self, run_id: str, *, egress: bool = False) -> RunNetwork:
         from docker.errors import APIError
         from docker.types import IPAMConfig, IPAMPool
 
@@ -217,7 +236,7 @@ class DockerApiAdapter(EngineAdapter):
                     network = self.client.networks.create(
                         name,
                         driver="bridge",
-                        internal=self.internal_networks,
+                        internal=self.internal_networks and not egress,
                         ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]),
                         labels=make_owner_labels(),
                     )

@@ -165,9 +165,16 @@ class RunSpec:
     spark_conf: tuple[tuple[str, str], ...] = ()
     app_args: tuple[str, ...] = ()
     # The application as the driver is given it, when it lies in the image already
-    # ("local:///opt/spark/examples/src/main/python/pi.py"); None: the workload's script,
-    # mounted read-only at /job in every container as if the image held it.
+    # ("local:///opt/spark/examples/src/main/python/pi.py"); None: the workload's own
+    # (``Workload.application``), else its script, mounted read-only at /job in every
+    # container as if the image held it.
     application: str | None = None
+    # The pod network has a way out through the host (--egress), for jobs that read a
+    # service outside the pods; without it the pods reach only each other.
+    egress: bool = False
+    # A JVM application's main class (a manifest's mainClass); None: the workload's own,
+    # else PythonRunner for a Python file.
+    main_class: str | None = None
 
     @property
     def container_security(self) -> ContainerSecurity:

@@ -340,6 +340,12 @@ class LocalBackend(Backend):
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
     ) -> RunResult:
         observer = observer or RunObserver()
+        if spec.workload.is_jvm or spec.main_class is not None:
+            # The JVM catalogue's jar is built into the image; the host has none.
+            raise UsageError(
+                f"{spec.workload.name} is a JVM job: the local backend runs PySpark scripts only",
+                "run it on a container engine (--backend docker)",
+            )
         security = spec.container_security
         profile, label = self.profile_for(spec)
         notes: list[str] = [f"backend: local; seccomp: {label}"]

@@ -187,7 +187,7 @@ class PodRun:
                 )
                 self._write_conf(plan)
                 if plan.topology is Topology.POD:
-                    self.network = self.engine.create_network(self.run_id)
+                    self.network = self.engine.create_network(self.run_id, egress=self.spec.egress)
                 return self._run(plan)
             except EngineLost as exc:
                 self.engine_lost = True

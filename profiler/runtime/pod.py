@@ -150,7 +150,14 @@ def plan_run(spec: RunSpec, run_id: str, *, executor_java_options: tuple[str, ..
     """The containers of a run. A pod run needs the JVM options Spark gives executors in
     this image (module options: see ``EngineAdapter.executor_java_options``)."""
     app = app_name(spec.workload.name, run_id)
-    application = spec.application or f"local://{JOB_DIR}/{spec.workload.path.name}"
+    application = (
+        spec.application
+        or spec.workload.application
+        or f"local://{JOB_DIR}/{spec.workload.path.name}"
+    )
+    # A JVM application's own class, as the operator's --class hands it on; PythonRunner
+    # runs a Python file (Spark's DriverCommandFeatureStep).
+    main_class = spec.main_class or spec.workload.main_class or PYTHON_RUNNER
     if spec.topology is Topology.LOCAL:
         settings = spec.settings_for(Role.ALL)
         properties = _properties(
@@ -166,7 +173,7 @@ def plan_run(spec: RunSpec, run_id: str, *, executor_java_options: tuple[str, ..
         driver = ContainerPlan(
             role=Role.ALL,
             name="localhost",
-            args=_driver_args(application, spec.app_args),
+            args=_driver_args(main_class, application, spec.app_args),
             env=(*_driver_env(app, "127.0.0.1"), *settings.env),
             settings=settings,
         )
@@ -196,7 +203,7 @@ def plan_run(spec: RunSpec, run_id: str, *, executor_java_options: tuple[str, ..
     driver = ContainerPlan(
         role=Role.DRIVER,
         name=f"{app}-driver",
-        args=_driver_args(application, spec.app_args),
+        args=_driver_args(main_class, application, spec.app_args),
         env=(
             # The bind address is the pod's own (``ContainerPlan.at``).
             *_driver_env(app, ""),
@@ -296,13 +303,13 @@ def _is_executor_startup_conf(key: str) -> bool:
     )
 
 
-def _driver_args(application: str, app_args: tuple[str, ...]) -> tuple[str, ...]:
+def _driver_args(main_class: str, application: str, app_args: tuple[str, ...]) -> tuple[str, ...]:
     return (
         "driver",
         "--properties-file",
         PROPERTIES_FILE,
         "--class",
-        PYTHON_RUNNER,
+        main_class,
         application,
         *app_args,
     )

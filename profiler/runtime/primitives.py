@@ -77,8 +77,10 @@ class ContainerPrimitives(ABC):
     engine_title: str = "container"
 
     @abstractmethod
-    def create_network(self, run_id: str) -> Any:
-        """The private network of one pod run, labelled as this process's."""
+    def create_network(self, run_id: str, *, egress: bool = False) -> Any:
+        """The private network of one pod run, labelled as this process's; ``egress``: with
+        a way out through the host (a cluster's pod network has one), else its pods reach
+        only each other where the engine can isolate them."""
 
     @abstractmethod
     def remove_network(self, network: Any) -> None:

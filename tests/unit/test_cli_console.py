@@ -38,9 +38,11 @@ def test_piped_workloads_list_rows_are_not_wrapped(capsys) -> None:
     code, out, _ = run(["workloads", "list"], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["workload", "what", "it", "exercises"]
-    assert len(lines) == 10  # the header and the nine catalogue workloads
-    assert lines[1].startswith("local_cluster ")
+    assert lines[0].split() == ["workload", "kind", "what", "it", "exercises"]
+    from profiler.workloads import catalogue
+
+    assert len(lines) == 1 + len(catalogue())  # the header, then one row per workload
+    assert lines[1].startswith(f"{catalogue()[0].name} ")
 
 
 def test_a_terminal_keeps_boxes_and_its_width() -> None:

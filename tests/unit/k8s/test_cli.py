@@ -323,9 +323,9 @@ def test_dry_run_plan_reads_folders_and_standard_input(tmp_path: Path, monkeypat
     examples = K8S_FIXTURES / "operator-examples"
     code, out, err = run(["k8s", "dry-run", "--plan", str(examples)], capsys)
     assert code == 0
-    assert err.splitlines()[0].startswith(f"read {examples}: 4 file(s): spark-pi-emptydir.yaml")
+    assert err.splitlines()[0].startswith(f"read {examples}: 5 file(s): spark-pi-emptydir.yaml")
     titles = [line for line in out.splitlines() if "SparkApplication default/" in line]
-    assert len(titles) == 4
+    assert len(titles) == 5
     _stdin(monkeypatch, (examples / "spark-pi-python.yaml").read_text())
     code, out, err = run(["k8s", "dry-run", "--plan", "-"], capsys)
     assert code == 0

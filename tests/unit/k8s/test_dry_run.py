@@ -20,6 +20,7 @@ from profiler.runtime.interface import (
     Topology,
 )
 from profiler.workloads import WorkloadResult
+from tests.fakes import FakeEngine
 
 from .conftest import PROFILE
 
@@ -143,6 +144,7 @@ def test_security_context_becomes_the_container_security(style, seccomp_root):
             "/tmp",
             "/home/spark",
             "/opt/spark/work",
+            "/opt/spark/work-dir",
             "/var/data/spark-local-dir-1",
         }
         assert security.network
@@ -459,3 +461,102 @@ def test_cli_runs_through_one_swappable_function(tmp_path, capsys, monkeypatch):
     assert code == 1 and len(calls) == 1
     [apps] = [c[0] for c in calls]
     assert apps[0].name == "spark-pi-python"
+
+
+def _pi(tmp_path, **changes):
+    import yaml
+
+    manifest = yaml.safe_load((EXAMPLES / "spark-pi.yaml").read_text())
+    manifest["spec"].update(changes)
+    return dry_run.plan_dry_run(manifest, None, image="spark-seccomp/spark:3.5.9")
+
+
+def test_a_jvm_application_runs_its_main_class_from_its_jar_with_its_arguments(tmp_path):
+    from profiler.runtime.pod import plan_run
+    from profiler.workloads import WorkloadKind
+
+    planned = _pi(tmp_path)
+    assert planned.run is not None
+    job = planned.workload
+    assert job.kind is WorkloadKind.JAVA and job.main_class == "org.apache.spark.examples.SparkPi"
+    assert planned.run.application == "local:///opt/spark/examples/jars/spark-examples.jar"
+    args = plan_run(planned.run, "abcdef123456").driver.args
+    assert args[3:] == (
+        "--class",
+        "org.apache.spark.examples.SparkPi",
+        "local:///opt/spark/examples/jars/spark-examples.jar",
+        "5000",
+    )
+    assert not any("PySpark" in n for n in planned.notes)
+
+
+def test_a_jar_on_this_machine_is_mounted_and_its_manifest_names_the_class(tmp_path):
+    import zipfile
+
+    jar = tmp_path / "etl.jar"
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nMain-Class: a.Etl\r\n")
+    planned = _pi(tmp_path, mainApplicationFile=str(jar), mainClass=None)
+    assert planned.workload.main_class == "a.Etl" and planned.workload.path == jar
+    assert planned.run is not None and planned.run.application is None  # mounted at /job
+
+
+def test_a_jvm_application_without_a_class_fails_as_spark_submit_does(tmp_path):
+    with pytest.raises(UsageError, match="Please specify a class through --class"):
+        _pi(tmp_path, mainClass=None)
+
+
+def test_r_applications_are_refused_with_a_clear_error(tmp_path):
+    with pytest.raises(UsageError, match="R applications are not supported") as info:
+        _pi(tmp_path, type="R", mainClass=None, mainApplicationFile="local:///opt/app/job.R")
+    assert "--workload" in (info.value.hint or "")
+
+
+class _ScriptedEngine(FakeEngine):
+    """Answers one-off commands in order; a pod run would be a test failure."""
+
+    def __init__(self, answers):
+        super().__init__(lambda spec: pytest.fail("no pod run was expected"))
+        self.answers = list(answers)
+
+    def run_command(self, image, argv, mode, profile_json=None, security=None, **kw):
+        self.commands.append((list(argv), mode, profile_json))
+        return self.answers.pop(0)
+
+
+def test_an_application_missing_from_the_image_fails_with_the_drivers_words_and_no_pods(tmp_path):
+    planned = _pi(tmp_path, mainApplicationFile="local:///opt/spark/examples/jars/gone.jar")
+    engine = _ScriptedEngine(
+        [
+            (0, "/opt/spark/examples/jars/gone.jar\n", ""),
+            (
+                101,
+                "",
+                "WARN DependencyUtils: Local jar ... does not exist, skipping.\n"
+                "Error: Failed to load class org.apache.spark.examples.SparkPi.\n",
+            ),
+        ]
+    )
+    report = dry_run.run_dry_run(engine, planned)
+    assert not report.passed and engine.specs == []
+    driver, executor = report.outcomes
+    assert "exit 101: Error: Failed to load class org.apache.spark.examples.SparkPi." in (
+        driver.error_line
+    )
+    assert "gone.jar is not in the image" in driver.error_line
+    assert executor.error_line == "not started: the driver failed first"
+    submit = engine.commands[1][0]
+    assert submit[-4:] == [
+        "--class",
+        "org.apache.spark.examples.SparkPi",
+        "local:///opt/spark/examples/jars/gone.jar",
+        "5000",
+    ]
+
+
+def test_an_application_in_the_image_goes_on_to_the_pod_run(tmp_path):
+    planned = _pi(tmp_path)
+    engine = _ScriptedEngine([(0, "", "")])
+    with pytest.raises(BaseException, match="no pod run was expected"):
+        dry_run.run_dry_run(engine, planned)
+    assert len(engine.commands) == 1  # looked, found, went on

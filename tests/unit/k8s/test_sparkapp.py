@@ -100,6 +100,7 @@ def test_pods_are_restricted_and_use_the_right_profile(style):
             "/tmp",
             "/home/spark",
             "/opt/spark/work",
+            "/opt/spark/work-dir",
             "/var/data/spark-local-dir-1",
         }
 

@@ -2,6 +2,7 @@
 Podman API options (pure: no engine)."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -45,6 +46,14 @@ class _Client:
         import docker
 
         self.api = docker.APIClient(base_url="unix:///nonexistent.sock", version="1.41")
+        self.images = _Images()
+
+
+class _Images:
+    """The image store's answer about an image: the tool's images run as 185:185."""
+
+    def get(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(attrs={"Config": {"User": "185:185"}})
 
 
 def _options(plan, spec, *, network=None, binds=(), backend=None, scratch=Path("/nowhere")):
@@ -86,6 +95,7 @@ def test_restricted_mirrors_pss_restricted():
         "/tmp",
         "/home/spark",
         "/opt/spark/work",
+        "/opt/spark/work-dir",
         "/var/data/spark-local-dir-1",
     }
     # emptyDirs: executable, and the pod's user owns them whatever the image has there
@@ -132,8 +142,10 @@ def test_pod_security_none_keeps_engine_defaults():
     options = _local_options(_spec(pod_security=PodSecurity.NONE))
     for key in ("user", "cap_drop", "read_only"):
         assert key not in options
-    # Spark mounts an emptyDir for its local dirs on every pod, hardened or not.
+    # Spark mounts an emptyDir for its local dirs on every pod, hardened or not; with no
+    # user of the pod's own, the image's user owns it (the kubelet's emptyDir is 0777).
     assert set(options["tmpfs"]) == {"/var/data/spark-local-dir-1"}
+    assert options["tmpfs"]["/var/data/spark-local-dir-1"].endswith("uid=185,gid=185")
     assert options["security_opt"] == []
 
 
