@@ -237,14 +237,6 @@ class PathSet:
     def actions(self) -> frozenset[int]:
         return frozenset(value & ACTION_FULL for value, _ in self.outcomes)
 
-    @property
-    def always_allows(self) -> bool:
-        return self.actions == frozenset({RET_ALLOW})
-
-    @property
-    def never_allows(self) -> bool:
-        return RET_ALLOW not in self.actions
-
     def instructions(self, action: int | None = None) -> tuple[int, int]:
         """(shortest, longest) path, over the paths ending in ``action`` (any if None)."""
         lengths = [n for v, n in self.outcomes if action is None or v & ACTION_FULL == action]

@@ -13,7 +13,7 @@ libseccomp through ``seccomp.arch``).
 from __future__ import annotations
 
 import errno as errno_codes
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import product
@@ -63,6 +63,19 @@ class CallCache:
             "denied_errno": self.denied_errno,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallCache:
+        low, high = data.get("instructions") or (0, 0)
+        return cls(
+            name=str(data["name"]),
+            number=data.get("number"),
+            path=CallPath(data["path"]),
+            actions=tuple(data.get("actions") or ()),
+            instructions=(int(low), int(high)),
+            zero_argument_instructions=int(data.get("zero_argument_instructions") or 0),
+            denied_errno=data.get("denied_errno"),
+        )
+
 
 @dataclass(frozen=True)
 class FilterCache:
@@ -90,6 +103,15 @@ class FilterCache:
             "program_instructions": list(self.program_instructions),
             "calls": [c.to_dict() for c in self.calls],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FilterCache:
+        return cls(
+            label=str(data["label"]),
+            arch=str(data["arch"]),
+            program_instructions=tuple(int(n) for n in data.get("program_instructions") or ()),
+            calls=tuple(CallCache.from_dict(c) for c in data.get("calls") or ()),
+        )
 
 
 def describe_action(value: int) -> str:
