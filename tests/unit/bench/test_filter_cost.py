@@ -182,6 +182,7 @@ def test_run_rotates_filters_and_cases_and_writes_filter_cost_json(tmp_path: Pat
         run_root=tmp_path,
         tracer_factory=CountingTracer,
         binary=binary,
+        tracers_running=lambda: 0,
     )
     assert len(engine.commands) == 3 * len(filters)
     first_round = [cmd[2] for cmd in engine.commands[: len(filters)]]
@@ -203,7 +204,13 @@ def test_a_failed_case_is_reported_and_the_rest_kept(tmp_path: Path) -> None:
     binary.write_text("")
     clone3 = f"stub:{number('clone3')}"
     run = run_filter_cost(
-        LoopEngine({}, fail=clone3), "img", filters, NAMES, repeat=1, binary=binary
+        LoopEngine({}, fail=clone3),
+        "img",
+        filters,
+        NAMES,
+        repeat=1,
+        binary=binary,
+        tracers_running=lambda: 0,
     )
     assert len(run.failed) == 2 and "stacking the stub filter failed" in run.failed[0]
     assert clone3 not in run.samples["runtime-default"]
@@ -219,8 +226,49 @@ def test_tracer_factory_is_unused_without_a_traced_filter(tmp_path: Path) -> Non
 
     filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
     run = run_filter_cost(
-        LoopEngine({}), "img", filters, [], repeat=1, binary=binary, tracer_factory=no_tracer
+        LoopEngine({}),
+        "img",
+        filters,
+        [],
+        repeat=1,
+        binary=binary,
+        tracer_factory=no_tracer,
+        tracers_running=lambda: 0,
     )
     assert set(run.samples) == {REFERENCE, "runtime-default"}
     with pytest.raises(ValueError, match="no filter"):
         run_filter_cost(LoopEngine({}), "img", filters[:1], [], binary=binary)
+
+
+def test_containers_timed_while_another_tracer_ran_are_set_aside(tmp_path: Path) -> None:
+    filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
+    binary = tmp_path / "syscall_loop-test"
+    binary.write_text("")
+    engine = LoopEngine({})
+    # another recorder's bpftrace is seen around the second container of the run only
+    counts = iter([0, 0, 1, 0] + [0] * 100)
+    run = run_filter_cost(
+        engine,
+        "img",
+        filters,
+        NAMES,
+        repeat=4,
+        binary=binary,
+        tracers_running=lambda: next(counts),
+    )
+    assert len(run.disturbed) == 1 and "other bpftrace" in run.disturbed[0]
+    second = engine.commands[1][2]
+    label = "runtime-default" if second == RUNTIME_DEFAULT else REFERENCE
+    assert all(len(values) == 3 for values in run.samples[label].values())
+    assert run.failed == ()
+
+
+def test_too_few_undisturbed_samples_are_topped_up_and_said(tmp_path: Path) -> None:
+    filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
+    binary = tmp_path / "syscall_loop-test"
+    binary.write_text("")
+    run = run_filter_cost(
+        LoopEngine({}), "img", filters, NAMES, repeat=2, binary=binary, tracers_running=lambda: 1
+    )
+    assert all(len(v) == 2 for by_case in run.samples.values() for v in by_case.values())
+    assert run.failed and "undisturbed" in run.failed[0]
