@@ -240,6 +240,15 @@ def compute_bounds(
         for count in counts:
             if count.role == target.role:
                 names_by_label[target.label] |= count.names
+    # The cost table also shows what the filter's other uncached calls cost when measured
+    # (RuntimeDefault's argument checks the job never triggered).
+    for label in list(names_by_label):
+        if label != TRACED:
+            names_by_label[label] |= {
+                c.name
+                for c in run.caches[label].uncached
+                if (stub := run.stub_case(c.name)) and run.samples.get(label, {}).get(stub)
+            }
     cases: set[tuple[str, str]] = set()
     for label, names in names_by_label.items():
         cases |= needed_cases(run, label, names)

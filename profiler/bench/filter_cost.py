@@ -41,7 +41,12 @@ from profiler.errors import EnvironmentProblem
 from profiler.output import write_file
 from profiler.runtime.interface import ContainerSecurity, PodSecurity, SecurityMode
 from profiler.seccomp import arch as arch_lib
-from profiler.seccomp.cache import CallPath, FilterCache, classify_calls
+from profiler.seccomp.cache import (
+    CallPath,
+    FilterCache,
+    argument_checked_names,
+    classify_calls,
+)
 from profiler.seccomp.profile import allow_all_profile
 
 REFERENCE = "unconfined"
@@ -120,14 +125,15 @@ def filters_for_bench(
 def classify_filters(
     filters: Sequence[FilterUnderTest], names: Iterable[str], arch: str
 ) -> dict[str, FilterCache]:
-    """Each filter's classes for ``names``, and for the fallbacks of calls it refuses with
-    ENOSYS (a job makes those instead)."""
-    wanted = set(names) | set(CANDIDATES)
+    """Each filter's classes for ``names``, for every call it checks arguments of (what
+    such a check costs is part of the filter's description, called or not), and for the
+    fallbacks of calls it refuses with ENOSYS (a job makes those instead)."""
     caches: dict[str, FilterCache] = {}
     for flt in filters:
         if flt.profile_json is None:
             continue
         program = compile_profile(flt.profile_json, source=f"{flt.label} profile")
+        wanted = set(names) | set(CANDIDATES) | argument_checked_names([program], arch)
         cache = classify_calls(flt.label, [program], wanted, arch)
         extra = {
             ENOSYS_FALLBACKS[c.name]
@@ -164,9 +170,11 @@ def plan_cases(
         cached_case[flt.label] = f"plain:{plain.number}"
         own = [cached_case[flt.label]]
         if not flt.traced:
-            needed = wanted | {
-                ENOSYS_FALLBACKS[c.name] for c in cache.uncached if c.name in ENOSYS_FALLBACKS
-            }
+            needed = (
+                wanted
+                | {ENOSYS_FALLBACKS[c.name] for c in cache.uncached if c.name in ENOSYS_FALLBACKS}
+                | set(cache.names(CallPath.ARGUMENT_CHECKED))
+            )
             own += [f"stub:{c.number}" for c in cache.uncached if c.name in needed]
         cases[flt.label] = sorted(set(own), key=_case_order)
     reference = sorted({case for own in cases.values() for case in own}, key=_case_order)

@@ -154,6 +154,21 @@ def classify_calls(
     return FilterCache(label, arch, tuple(len(p) for p in programs), tuple(calls))
 
 
+def argument_checked_names(programs: Sequence[Sequence[bpf.Insn]], arch: str) -> frozenset[str]:
+    """Every call of ``arch`` the stack allows for some arguments only (RuntimeDefault's
+    clone, socket or personality): each runs the programs whenever it is made."""
+    arch = arch_lib.canonical_arch(arch)
+    token = arch_lib.arch_token(arch)
+    found = set()
+    for name in arch_lib.known_syscalls(arch):
+        number = arch_lib.syscall_number(name, arch)
+        if number is None or bpf.cached(programs, token, number):
+            continue
+        if _classify(name, number, programs, token).path is CallPath.ARGUMENT_CHECKED:
+            found.add(name)
+    return frozenset(found)
+
+
 def _classify(
     name: str, number: int, programs: Sequence[Sequence[bpf.Insn]], token: int
 ) -> CallCache:

@@ -60,6 +60,7 @@ def test_each_filter_times_its_cached_call_and_the_calls_it_does_not_cache() -> 
     assert cases["runtime-default"] == [
         plain,
         f"stub:{number('clone')}",
+        f"stub:{number('personality')}",  # argument-checked: timed, called or not
         f"stub:{number('clone3')}",
     ]
     assert cases[RECORDING] == cases[TRACED] == [plain]

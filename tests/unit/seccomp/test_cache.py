@@ -7,7 +7,12 @@ from pathlib import Path
 
 from profiler.bench.filter_programs import compile_profile
 from profiler.bench.microbench_run import arg_checked_profile
-from profiler.seccomp.cache import CallPath, classify_calls, describe_action
+from profiler.seccomp.cache import (
+    CallPath,
+    argument_checked_names,
+    classify_calls,
+    describe_action,
+)
 from profiler.seccomp.profile import allow_all_profile
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
@@ -71,6 +76,12 @@ def test_docker_runtime_default_checks_clone_and_personality_and_refuses_clone3(
     # The masked flag check passes for zero flags, as for a thread's or a fork's flags.
     assert clone is not None and "allow" in clone.actions
     assert clone.instructions[0] <= clone.zero_argument_instructions <= clone.instructions[1]
+
+
+def test_argument_checked_names_scans_every_call_of_the_arch() -> None:
+    profile = json.dumps(json.loads(DOCKER_BUNDLE.read_text()))
+    assert argument_checked_names([compile_profile(profile)], "x86_64") == {"clone", "personality"}
+    assert argument_checked_names([compile_profile(small_profile())], "x86_64") == {"write"}
 
 
 def test_the_reference_profile_caches_every_call_it_allows() -> None:
