@@ -31,9 +31,11 @@ unit: setup
 	$(BIN)/python -m pytest -ra tests/unit
 
 lint: setup
-	$(BIN)/ruff check profiler tests workloads
-	$(BIN)/ruff format --check profiler tests workloads
-	$(BIN)/mypy profiler
+	$(BIN)/ruff check profiler tests workloads benchmarks
+	$(BIN)/ruff format --check profiler tests workloads benchmarks
+	$(BIN)/mypy profiler benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 # Reference profiles: the whole catalogue recorded twice in pod shape under restricted pod
 # security, verified on this machine, then the same recordings targeted at arm64.

@@ -21,7 +21,9 @@ from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.image import default_tag
 from profiler.runtime.docker import DockerBackend
 from profiler.runtime.interface import LabelledProfile, ProfileSet, SecurityMode
-from profiler.seccomp.profile import load_profile_set, profile_from_dict
+from profiler.runtime.profiles import load_profile_set
+from profiler.runtime.run_shape import RunShape
+from profiler.seccomp.profile import profile_from_dict
 
 REMOVALS = ("getdents64", "clone3", "socket")
 DENIED = re.compile(r"^(?:(\w+) pod: )?denied: (\S+) ")
@@ -55,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="diagnosis-sweep-") as tmp:
         for workload in selected:
             # One unconfined run per workload is the reference for all its removals.
-            plan = CheckPlan((workload,), (SecurityMode.UNCONFINED,), default_tag())
+            plan = CheckPlan((workload,), (SecurityMode.UNCONFINED,), RunShape(default_tag()))
             reference = run_check(backend, plan, CheckOptions(diagnose=False)).cell(
                 workload.name, SecurityMode.UNCONFINED
             )
@@ -67,7 +69,7 @@ def main() -> None:
                 plan = CheckPlan(
                     (workload,),
                     (SecurityMode.LOCALHOST,),
-                    default_tag(),
+                    RunShape(default_tag()),
                     profiles=without(profiles, name),
                     reference_checksums={workload.name: checksum},
                 )

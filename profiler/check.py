@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from profiler.errors import EnvironmentProblem
+from profiler.matrix import Target
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
     Backend,
@@ -26,6 +28,8 @@ from profiler.runtime.interface import (
     SecurityMode,
     Topology,
 )
+from profiler.runtime.run_shape import RunShape
+from profiler.vocabulary import Progress, no_progress
 from profiler.workloads import Workload
 
 if TYPE_CHECKING:
@@ -87,31 +91,17 @@ class CheckPlan:
 
     workloads: tuple[Workload, ...]
     modes: tuple[SecurityMode, ...]
-    image: str
+    shape: RunShape
     profiles: ProfileSet | None = None  # needed for localhost
-    pod_security: PodSecurity = PodSecurity.RESTRICTED
-    topology: Topology = Topology.POD
-    executors: int = DEFAULT_EXECUTORS
     repeat: int = 1
     # Each workload's expected result when the check has no unconfined runs of its own
     # (record's verification compares with the recorded runs).
     reference_checksums: Mapping[str, str] = field(default_factory=dict)
 
     def spec(self, workload: Workload, mode: SecurityMode, timeout_seconds: float) -> RunSpec:
-        spec = RunSpec(
-            workload=workload,
-            mode=mode,
-            image=self.image,
-            pod_security=self.pod_security,
-            timeout_seconds=timeout_seconds,
-            topology=self.topology,
-            executors=self.executors,
+        return self.shape.spec(
+            workload, mode, timeout_seconds=timeout_seconds, profiles=self.profiles
         )
-        if mode is SecurityMode.LOCALHOST:
-            if self.profiles is None:
-                raise ValueError("localhost mode needs profiles")
-            spec = self.profiles.apply(spec)
-        return spec
 
 
 @dataclass(frozen=True)
@@ -154,15 +144,12 @@ class CheckReport:
         raise KeyError((workload, mode))
 
 
-Progress = Callable[[str, int, int], None]  # message, done, total
-
-
 def run_check(
     backend: Backend,
     plan: CheckPlan,
     options: CheckOptions = CheckOptions(),
     *,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     diagnoser: Diagnoser | None = None,
 ) -> CheckReport:
     """Run the matrix, unconfined first in each round so later runs can be compared to it.
@@ -246,57 +233,67 @@ def run_check(
                 cell = replace(cell, diagnosis=(*cell.diagnosis, *diagnosis))
             cells.append(cell)
     progress("done", done, total)
+    shape = plan.shape
     return CheckReport(
-        image=plan.image,
-        pod_security=plan.pod_security,
+        image=shape.image,
+        pod_security=shape.pod_security,
         modes=tuple(plan.modes),
         workloads=tuple(w.name for w in plan.workloads),
         cells=tuple(cells),
-        profile_label=plan.profiles.label(plan.topology) if plan.profiles else None,
+        profile_label=plan.profiles.label(shape.topology) if plan.profiles else None,
         repeat=plan.repeat,
-        topology=plan.topology,
-        executors=plan.executors,
+        topology=shape.topology,
+        executors=shape.executors,
         notes=tuple(run_notes),
         runtime=backend.label,
     )
 
 
-def run_check_matrix(
-    backend: Backend,
-    plans: Sequence[CheckPlan],
+def run_checks(
+    targets: Sequence[Target],
+    plan: CheckPlan,
     options: CheckOptions = CheckOptions(),
     *,
-    progress: Progress = lambda _m, _d, _t: None,
-    diagnoser: Diagnoser | None = None,
+    progress: Progress = no_progress,
+    diagnoser_for: Callable[[Backend], Diagnoser] | None = None,
 ) -> tuple[CheckReport, ...]:
-    """One check per plan (an image, or a Spark version, each), one after the other so
-    that no two runs share the machine; each image's run logs go in a folder of its own
-    under ``options.run_root``."""
+    """One check per target of an engine x image matrix, one after the other so that no
+    two runs share the machine, each with its image, engine and profiles and its run logs
+    in the target's folder. ``diagnoser_for`` makes each backend's diagnoser (default:
+    ``ComplainDiagnoser``); with ``options.complain`` every one must be available before
+    the first run."""
+    diagnosers: dict[int, Diagnoser] = {}
+    for target in targets:
+        if id(target.backend) not in diagnosers:
+            diagnoser = _diagnoser_for(target.backend, diagnoser_for)
+            if options.complain and (missing := diagnoser.unavailable()):
+                raise EnvironmentProblem(missing, "run as root with bpftrace installed")
+            diagnosers[id(target.backend)] = diagnoser
+    several = len(targets) > 1
     reports = []
-    for plan in plans:
-        run_root = options.run_root
-        if run_root is not None and len(plans) > 1:
-            run_root = run_root / image_slug(plan.image)
+    for target in targets:
 
-        def tagged(message: str, done: int, total: int, image: str = plan.image) -> None:
-            progress(f"{image}: {message}" if len(plans) > 1 else message, done, total)
+        def tagged(message: str, done: int, total: int, label: str = target.label) -> None:
+            progress(f"{label}: {message}" if several else message, done, total)
 
         reports.append(
             run_check(
-                backend,
-                plan,
-                replace(options, run_root=run_root),
+                target.backend,
+                replace(plan, shape=target.shape, profiles=target.profiles),
+                replace(options, run_root=target.folder if options.run_root else None),
                 progress=tagged,
-                diagnoser=diagnoser,
+                diagnoser=diagnosers[id(target.backend)],
             )
         )
     return tuple(reports)
 
 
-def image_slug(image: str) -> str:
-    """A folder name for an image reference (``spark-seccomp/spark:4.3.0`` ->
-    ``spark-seccomp-spark-4.3.0``)."""
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in image).strip("-")
+def _diagnoser_for(backend: Backend, make: Callable[[Backend], Diagnoser] | None) -> Diagnoser:
+    if make is not None:
+        return make(backend)
+    from profiler.diagnosis.diagnoser import ComplainDiagnoser
+
+    return ComplainDiagnoser(backend)
 
 
 # Notes every pod run carries alike go once under the table, not into each cell.

@@ -1,43 +1,52 @@
-"""The whole story in one run directory: record, derive, check, bench, report.
+"""The whole story in one run folder: record, derive, check, bench, report.
 
-record the workloads -> derive their union profile -> check unconfined, runtime-default
-and the new profile -> a short interleaved bench with the syscall micro-benchmark ->
-report. Every step writes into one run directory, so ``report`` finds it all.
+record the workloads -> derive their profiles (the union and one per role) -> check
+unconfined, runtime-default and the new profiles -> a short interleaved bench with the
+syscall micro-benchmark and the report (the bench pipeline, ``profiler.benchmark``, as
+``bench`` runs it). Every step writes into one run folder, so ``report`` finds it all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.bench.environment import CommandRunner
-from profiler.bench.microbench_run import run_microbench
-from profiler.bench.runner import run_bench
+from profiler.bench.runner import BenchPlan
 from profiler.bench.stats import BenchReport
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
+from profiler.benchmark import BenchOptions, MicrobenchOptions, run_benchmark
+from profiler.check import CheckOptions, CheckPlan, CheckReport, run_check
 from profiler.output import OutputFile, write_file, write_files
 from profiler.record import UNION, DeriveOptions, RecordPlan, TracerFactory, record_profile
-from profiler.report.build import ReportFiles, build_report
+from profiler.report.build import ReportFiles
 from profiler.report.check_formats import check_to_json
-from profiler.runtime.interface import (
-    DEFAULT_EXECUTORS,
-    Backend,
-    PodSecurity,
-    SecurityMode,
-    Topology,
-)
+from profiler.runtime.interface import Backend, SecurityMode
+from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
+from profiler.vocabulary import Note, Progress, no_note, no_progress
 from profiler.workloads import Workload
 
-Stage = Callable[[str], None]
 ALL_MODES = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST)
 # Short bench: two workloads of different kinds, few rounds; `bench` does the real thing.
 BENCH_WORKLOADS = ("rdd_python", "sql_aggregation")
 # What `demo` shows without names: Python lambdas in executor pods, a SQL shuffle and join,
 # pandas/Arrow UDFs. The whole catalogue in pod shape takes about 40 minutes on 2 cores.
 DEMO_WORKLOADS = ("rdd_python", "sql_aggregation", "pandas_udf")
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo runs: the workloads, in one shape, and how long the short bench is."""
+
+    workloads: tuple[Workload, ...]
+    shape: RunShape
+    bench_repeat: int = 3
+    micro_repeat: int = 5
+    # Whether profiles list denied calls with an explicit errnoRet (an engine that drops
+    # defaultErrnoRet: ``record.needs_explicit_errno``).
+    explicit_errno: bool = False
+    # The RuntimeDefault reference for the report (None: the engine's, read and probed).
+    runtime_default: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -52,40 +61,29 @@ class DemoOutcome:
 
 def run_demo(
     backend: Backend,
-    workloads: Sequence[Workload],
-    image: str,
+    plan: DemoPlan,
     make_tracer: TracerFactory,
     *,
     run_dir: Path,
-    explicit_errno: bool,
-    write_runtime_default: Callable[[Path], None],
-    bench_repeat: int = 3,
-    micro_repeat: int = 5,
-    pod_security: PodSecurity = PodSecurity.RESTRICTED,
-    topology: Topology = Topology.POD,
-    executors: int = DEFAULT_EXECUTORS,
-    stage: Stage = lambda _s: None,
-    progress: Progress = lambda _m, _d, _t: None,
+    stage: Note = no_note,
+    progress: Progress = no_progress,
+    note: Note = no_note,
 ) -> DemoOutcome:
     run_dir.mkdir(parents=True, exist_ok=True)
-    shape = f"{topology.value} topology"
-    stage(f"1/5 recording {len(workloads)} workload(s) in {shape} under the recording filter")
-    plan = RecordPlan(
-        workloads=tuple(workloads),
-        image=image,
-        pod_security=pod_security,
-        topology=topology,
-        executors=executors,
+    shape, workloads = plan.shape, plan.workloads
+    stage(
+        f"1/4 recording {len(workloads)} workload(s) in {shape.topology.value} topology "
+        "under the recording filter"
     )
     recorded = record_profile(
-        backend,
-        plan,
-        DeriveOptions(explicit_errno=explicit_errno),
+        [backend],
+        RecordPlan(workloads=workloads, shape=shape),
+        DeriveOptions(explicit_errno=plan.explicit_errno),
         run_root=run_dir,
         make_tracer=make_tracer,
         verify=False,
         progress=progress,
-        on_derived=lambda _p: stage("2/5 deriving the profiles (union and per role)"),
+        on_derived=lambda _p: stage("2/4 deriving the profiles (union and per role)"),
     )
     files = []
     for key, derived in recorded.profiles.items():
@@ -94,51 +92,36 @@ def run_demo(
         files.append(OutputFile(run_dir / f"{name}.summary.json", derived.summary.to_json()))
     write_files(files)
     profiles = recorded.profile_set()
-    write_runtime_default(run_dir)
-    stage("3/5 checking unconfined, runtime-default and the new profiles")
+    stage("3/4 checking unconfined, runtime-default and the new profiles")
     check = run_check(
         backend,
-        CheckPlan(
-            workloads=tuple(workloads),
-            modes=ALL_MODES,
-            image=image,
-            profiles=profiles,
-            pod_security=pod_security,
-            topology=topology,
-            executors=executors,
-        ),
+        CheckPlan(workloads=workloads, modes=ALL_MODES, shape=shape, profiles=profiles),
         CheckOptions(run_root=run_dir / "check"),
         progress=progress,
     )
     write_file(run_dir / "check.json", check_to_json(check))
-    bench_set = [w for w in workloads if w.name in BENCH_WORKLOADS] or list(workloads[:1])
-    stage(f"4/5 a short bench: {', '.join(w.name for w in bench_set)}, {bench_repeat} rounds")
-    bench = run_bench(
-        backend,
-        bench_set,
-        list(ALL_MODES),
-        image,
-        profiles=profiles,
-        repeat=bench_repeat,
-        pod_security=pod_security,
-        topology=topology,
-        executors=executors,
-        run_root=run_dir / "bench",
-        progress=progress,
+    bench_set = tuple(w for w in workloads if w.name in BENCH_WORKLOADS) or workloads[:1]
+    stage(
+        f"4/4 a short bench: {', '.join(w.name for w in bench_set)}, "
+        f"{plan.bench_repeat} rounds, the micro-benchmark and the report"
     )
-    write_file(run_dir / "bench.json", (run_dir / "bench" / "bench.json").read_text())
-    if isinstance(backend, CommandRunner):
-        run_microbench(
-            backend,
-            image,
-            profile_json=profiles.union.text,
-            repeat=micro_repeat,
-            pod_security=pod_security,
-            environment=bench.environment,
+    bench = run_benchmark(
+        backend,
+        BenchPlan(
+            workloads=bench_set,
+            modes=ALL_MODES,
+            shape=shape,
+            profiles=profiles,
+            repeat=plan.bench_repeat,
+        ),
+        BenchOptions(
             run_root=run_dir,
-            progress=progress,
-        )
-    stage("5/5 writing the report")
-    report = build_report(run_dir)
+            logs_root=run_dir / "bench",
+            microbench=MicrobenchOptions(repeat=plan.micro_repeat),
+            runtime_default=plan.runtime_default,
+        ),
+        progress=progress,
+        note=note,
+    )
     union = recorded.union
-    return DemoOutcome(union.profile, union.summary, check, bench, report, run_dir)
+    return DemoOutcome(union.profile, union.summary, check, bench.report, bench.files, run_dir)

@@ -16,7 +16,6 @@ import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from profiler import proc
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import cache_dir
 from profiler.runtime.images import ImageStore
+from profiler.vocabulary import SPARK_UID, Note, no_note
 
 DEFAULT_SPARK_VERSION = "3.5.9"
 # The newest 4.x on PyPI when this was written; `--spark-version` takes any 3.5 or 4.x.
@@ -108,7 +108,6 @@ class ImageRecipe:
         return PYTHON_PACKAGES_BY_LINE[self.line]
 
 
-SPARK_UID = 185
 _TOOLS_SOURCE = Path(__file__).resolve().parent / "image_tools"
 
 DOCKERFILE = """\
@@ -149,8 +148,6 @@ WORKDIR /opt/spark/work-dir
 ENTRYPOINT ["/opt/entrypoint.sh"]
 """
 
-Progress = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class ImageBuild:
@@ -170,7 +167,7 @@ def build_image(
     tag: str | None = None,
     base: str | None = None,
     force: bool = False,
-    progress: Progress = lambda _msg: None,
+    progress: Note = no_note,
     java: int | None = None,
 ) -> ImageBuild:
     """Build (or reuse) the Spark image; returns what was done."""
@@ -231,7 +228,7 @@ def recipe_digest(recipe: ImageRecipe) -> str:
     return digest.hexdigest()[:16]
 
 
-def _build_base(store: ImageStore, recipe: ImageRecipe, progress: Progress) -> None:
+def _build_base(store: ImageStore, recipe: ImageRecipe, progress: Note) -> None:
     """Debian rootfs with Java, Python and tini, made offline-capable by mmdebstrap."""
     if os.geteuid() != 0:
         raise EnvironmentProblem(
@@ -271,7 +268,7 @@ def _python_tag(store: ImageStore, image: str) -> str:
     return output.strip()
 
 
-def _fetch_wheels(recipe: ImageRecipe, python_tag: str, progress: Progress) -> Path:
+def _fetch_wheels(recipe: ImageRecipe, python_tag: str, progress: Note) -> Path:
     """Wheels for the image's Python; pyspark's sdist is turned into a wheel on the host."""
     spark_version = recipe.spark_version
     wheels = cache_dir() / f"wheels-{spark_version}-cp{python_tag}-{_docker_arch()}"

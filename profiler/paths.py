@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -29,6 +30,20 @@ def cache_dir() -> Path:
 def runs_dir() -> Path:
     """Default parent of run directories (stdout, stderr, results of each container run)."""
     return Path(os.environ.get("SPARK_SECCOMP_RUNS", "runs"))
+
+
+def run_folder(kind: str, given: Path | None = None) -> Path:
+    """The run folder of a command: ``given`` (``--run-dir``), else
+    ``runs/<kind>-<UTC time>`` ("check-20261205T120000Z")."""
+    if given is not None:
+        return Path(given)
+    return runs_dir() / f"{kind}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+
+
+def slug(name: str) -> str:
+    """A folder name for an image reference or an engine label
+    (``spark-seccomp/spark:4.3.0`` -> ``spark-seccomp-spark-4.3.0``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name).strip("-")
 
 
 def read_cached(name: str) -> str | None:

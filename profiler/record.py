@@ -14,29 +14,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from profiler.check import CheckOptions, CheckPlan, CheckReport, Progress, run_check
+from profiler.check import CheckOptions, CheckPlan, CheckReport, run_check
 from profiler.errors import UsageError, VerificationFailed
+from profiler.paths import slug
 from profiler.runtime.interface import (
-    DEFAULT_EXECUTORS,
     Backend,
     LabelledProfile,
-    PodSecurity,
     ProfileSet,
-    RunSpec,
     SecurityMode,
-    Topology,
 )
+from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
 from profiler.tracing.ebpf import LARGER_BUFFER, lost_events_warning
 from profiler.tracing.interface import Recording, Tracer, merge_roles
+from profiler.vocabulary import ROLES, Progress, no_progress
 from profiler.workloads import Workload
 
 TracerFactory = Callable[[Path], Tracer]
 # The profile files of a recording, by what they cover: every container (the union), the
 # driver pod's, the executor pods'.
 UNION = "union"
-ROLES = ("driver", "executor")
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,7 @@ class RecordPlan:
     """What to record, and in which shape (the shape the profiles will be enforced in)."""
 
     workloads: tuple[Workload, ...]
-    image: str
-    pod_security: PodSecurity = PodSecurity.RESTRICTED
-    topology: Topology = Topology.POD
-    executors: int = DEFAULT_EXECUTORS
+    shape: RunShape
     runs: int = 1
     timeout_seconds: float = 900.0
 
@@ -108,7 +103,7 @@ def record_workloads(
     make_tracer: TracerFactory,
     *,
     run_root: Path,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
 ) -> list[Recording]:
     """Trace every workload ``runs`` times under the recording filter: one recording per
     run and container role, saved as ``recording[.ROLE].json`` in the run's folder."""
@@ -121,17 +116,16 @@ def record_workloads(
             progress(f"recording {workload.name} run {index}/{plan.runs}", done, total)
             run_dir = run_root / "record" / workload.name / f"run-{index}"
             tracer = make_tracer(run_dir)
-            spec = RunSpec(
-                workload=workload,
+            # Every container under the allow-everything filter (the run's own profile, no
+            # role's), so the tracer sees all that the profile will govern.
+            spec = replace(
+                plan.shape.spec(
+                    workload, SecurityMode.UNCONFINED, timeout_seconds=plan.timeout_seconds
+                ),
                 mode=SecurityMode.LOCALHOST,
-                image=plan.image,
-                pod_security=plan.pod_security,
                 profile_json=recording_profile,
                 profile_label="recording (allow all)",
-                timeout_seconds=plan.timeout_seconds,
                 hold_until_traced=tracer.holds_first_process,
-                topology=plan.topology,
-                executors=plan.executors,
             )
             result = backend.run(spec, run_dir, observer=tracer)
             if not result.succeeded:
@@ -145,16 +139,17 @@ def record_workloads(
                     f"{workload.name} {reason} while being recorded: {line}",
                     f"it must pass unconfined first; see {run_dir}",
                 )
-            for recording in tracer.recordings(workload.name, index, plan.pod_security.value):
-                recording = replace(
-                    recording,
+            pod_security = plan.shape.pod_security.value
+            for traced in tracer.recordings(workload.name, index, pod_security):
+                traced = replace(
+                    traced,
                     exit_code=result.exit_code,
                     checksum=result.result.checksum if result.result else None,
                     script=None if workload.in_catalogue else str(workload.path),
                 )
-                suffix = "" if recording.role == "all" else f".{recording.role}"
-                recording.save(run_dir / f"recording{suffix}.json")
-                recordings.append(recording)
+                suffix = "" if traced.role == "all" else f".{traced.role}"
+                traced.save(run_dir / f"recording{suffix}.json")
+                recordings.append(traced)
             done += 1
     progress("recorded", done, total)
     return recordings
@@ -201,7 +196,7 @@ def derive_profiles(
 
 
 def record_profile(
-    backend: Backend | None,
+    backends: Sequence[Backend],
     plan: RecordPlan,
     options: DeriveOptions,
     *,
@@ -209,82 +204,60 @@ def record_profile(
     make_tracer: TracerFactory | None = None,
     recordings: Sequence[Recording] | None = None,
     verify: bool = True,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
 ) -> RecordOutcome:
-    """record (or take ``recordings``) -> derive -> verify. ``RecordOutcome.verification``
-    says whether the profiles broke a workload; ``on_derived`` sees the profiles before
-    they are verified (the CLI prints the review and keeps the candidates)."""
+    """record under each backend (or take ``recordings``) -> derive one set of profiles ->
+    verify them under each backend. ``RecordOutcome.verification`` says whether the
+    profiles broke a workload; ``on_derived`` sees the profiles before they are verified
+    (the CLI prints the review and keeps the candidates).
+
+    Several backends are one engine under several OCI runtimes, so that the profiles work
+    on nodes with either: each runtime's runs and logs go in ``run_root/<engine-runtime>``,
+    numbered after the previous runtime's (every run counts once), and the summaries name
+    the calls only one runtime's runs made."""
+    several = len(backends) > 1
+
+    def root_of(backend: Backend) -> Path:
+        return run_root / slug(backend.label) if several else run_root
+
+    only: dict[str, tuple[str, ...]] = {}
     if recordings is None:
-        if backend is None or make_tracer is None:
+        if not backends or make_tracer is None:
             raise ValueError("recording needs a backend and a tracer")
-        recordings = record_workloads(
-            backend, plan, make_tracer, run_root=run_root, progress=progress
-        )
-    profiles = derive_profiles(recordings, options)
-    on_derived(profiles)
-    outcome = RecordOutcome(profiles, tuple(recordings))
-    if verify and backend is not None:
-        report = verify_profiles(backend, plan, outcome, run_root=run_root, progress=progress)
-        outcome = replace(outcome, verification=report)
-    return _with_lost_event_warnings(outcome)
-
-
-def record_across_runtimes(
-    backends: Sequence[Backend],
-    plan: RecordPlan,
-    options: DeriveOptions,
-    *,
-    run_root: Path,
-    make_tracer: TracerFactory,
-    verify: bool = True,
-    progress: Progress = lambda _m, _d, _t: None,
-    on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
-) -> RecordOutcome:
-    """Record under each backend (one engine, several OCI runtimes), derive one set of
-    profiles from every recording, and verify them under each, so that they work on nodes
-    with either runtime. The summaries name the calls only one runtime's runs made.
-
-    Each runtime's runs and logs go in ``run_root/<engine-runtime>``; its runs are numbered
-    after the previous runtime's, so that every run counts once."""
-    from profiler.check import image_slug
-
-    per_runtime: dict[str, list[Recording]] = {}
-    for offset, backend in enumerate(backends):
-        recorded = record_workloads(
-            backend,
-            plan,
-            make_tracer,
-            run_root=run_root / image_slug(backend.label),
-            progress=progress,
-        )
-        per_runtime[backend.label] = [
-            replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
-        ]
-    recordings = [r for found in per_runtime.values() for r in found]
-    profiles = derive_profiles(recordings, options)
-    only = runtime_only_calls(
-        {label: derive_profiles(found, options)[UNION] for label, found in per_runtime.items()}
-    )
-    profiles = {
-        key: replace(derived, summary=replace(derived.summary, oci_runtime_only=only))
-        for key, derived in profiles.items()
-    }
-    on_derived(profiles)
-    outcome = RecordOutcome(profiles, tuple(recordings))
-    if verify:
-        reports = tuple(
-            verify_profiles(
-                backend,
-                plan,
-                outcome,
-                run_root=run_root / image_slug(backend.label),
-                progress=progress,
+        per_runtime: dict[str, list[Recording]] = {}
+        for offset, backend in enumerate(backends):
+            recorded = record_workloads(
+                backend, plan, make_tracer, run_root=root_of(backend), progress=progress
             )
-            for backend in backends
-        )
-        outcome = replace(outcome, verification=reports[0], verifications=reports)
-    return _with_lost_event_warnings(outcome)
+            per_runtime[backend.label] = [
+                replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
+            ]
+        recordings = [r for found in per_runtime.values() for r in found]
+        if several:
+            only = runtime_only_calls(
+                {
+                    label: derive_profiles(found, options)[UNION]
+                    for label, found in per_runtime.items()
+                }
+            )
+    profiles = derive_profiles(recordings, options)
+    if only:
+        profiles = {
+            key: replace(derived, summary=replace(derived.summary, oci_runtime_only=only))
+            for key, derived in profiles.items()
+        }
+    on_derived(profiles)
+    outcome = RecordOutcome(profiles, tuple(recordings))
+    if not verify or not backends:
+        return _with_lost_event_warnings(outcome)
+    reports = tuple(
+        verify_profiles(backend, plan, outcome, run_root=root_of(backend), progress=progress)
+        for backend in backends
+    )
+    return _with_lost_event_warnings(
+        replace(outcome, verification=reports[0], verifications=reports if several else ())
+    )
 
 
 def _with_lost_event_warnings(outcome: RecordOutcome) -> RecordOutcome:
@@ -323,7 +296,7 @@ def verify_profiles(
     outcome: RecordOutcome,
     *,
     run_root: Path,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
 ) -> CheckReport:
     """Run every workload under the new profiles, in the shape they were recorded in;
     results must match the recorded ones."""
@@ -331,11 +304,8 @@ def verify_profiles(
     check = CheckPlan(
         workloads=plan.workloads,
         modes=(SecurityMode.LOCALHOST,),
-        image=plan.image,
+        shape=plan.shape,
         profiles=outcome.profile_set(),
-        pod_security=plan.pod_security,
-        topology=plan.topology,
-        executors=plan.executors,
         reference_checksums=reference,
     )
     options = CheckOptions(timeout_seconds=plan.timeout_seconds, run_root=run_root / "verify")

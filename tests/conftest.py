@@ -85,7 +85,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         import docker
 
-        from profiler.runtime.docker import SESSION, SESSION_LABEL
+        from profiler.runtime.ownership import SESSION, SESSION_LABEL
 
         client = docker.from_env(timeout=30)
         left = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})

@@ -4,6 +4,7 @@ use the real Docker engine instead."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,22 @@ from profiler.runtime.interface import (
     ContainerEngine,
     ContainerSecurity,
     ProfileSet,
+    Role,
     RunObserver,
     RunResult,
     RunSpec,
     SecurityMode,
 )
+from profiler.runtime.primitives import (
+    ContainerPrimitives,
+    ContainerState,
+    EngineLost,
+    PodSite,
+    StartRefused,
+)
+from profiler.runtime.run_shape import RunShape
+from profiler.runtime.shape import ContainerShape, PodShape
+from profiler.tracing.interface import Recording, Tracer
 from profiler.workloads import WorkloadResult
 
 Outcome = Callable[
@@ -36,6 +48,8 @@ class FakeBackend(Backend):
         self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
     ) -> RunResult:
         self.specs.append(spec)
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)  # as every backend writes its run folder
         exit_code, timed_out, checksum, stderr = self.outcome(spec)
         return RunResult(
             spec=spec,
@@ -109,8 +123,179 @@ def check_plan(
     profile_json: str | None = None,
     **fields: object,
 ) -> CheckPlan:
-    """A CheckPlan the way tests spell it: lists, and one profile for every container."""
+    """A CheckPlan the way tests spell it: lists, one profile for every container, and the
+    run shape's fields (``topology``, ``executors``...) beside the plan's own."""
     profiles = ProfileSet.single(profile_json, "test profile") if profile_json else None
+    shape_fields = {k: fields.pop(k) for k in list(fields) if k in RunShape.__dataclass_fields__}
     return CheckPlan(
-        workloads=tuple(workloads), modes=tuple(modes), image=image, profiles=profiles, **fields
-    )  # type: ignore[arg-type]
+        workloads=tuple(workloads),
+        modes=tuple(modes),
+        shape=RunShape(image, **shape_fields),  # type: ignore[arg-type]
+        profiles=profiles,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Script:
+    """How one fake container behaves: refused by the OCI runtime at start, or exiting
+    with ``exit_code`` after ``polls`` looks at its state (None: runs until killed)."""
+
+    refused: bool = False
+    polls: int | None = 2
+    exit_code: int = 0
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class FakeContainer:
+    shape: ContainerShape
+    site: PodSite
+    script: Script
+    number: int
+    started: bool = False
+    polls: int = 0
+    exit_code: int | None = None
+    removed: bool = False
+
+
+class FakePrimitives(ContainerPrimitives):
+    """An engine's primitives in memory, for the orchestration's unit tests: containers
+    follow a ``Script`` chosen by role (``scripts``: "master", "driver", "executor",
+    "all"); the master says it leads once started and that the application registered
+    once the driver runs, unless ``registers`` is False."""
+
+    engine_title = "Fake"
+
+    def __init__(self, scripts: Mapping[str, Script] | None = None, *, registers: bool = True):
+        self.scripts = dict(scripts or {})
+        self.registers = registers
+        self.containers: list[FakeContainer] = []
+        self.networks: list[str] = []
+        self.removed_networks: list[str] = []
+        self.opened: list[PodShape] = []
+        self.closed: list[PodSite] = []
+        # Raise this from the next call of ``state`` (an interrupt in the middle of a run).
+        self.interrupt_on_state: BaseException | None = None
+        self.lost_removals = 0  # how many ``remove`` calls answer EngineLost first
+
+    def _role(self, shape: ContainerShape) -> str:
+        return shape.role.value if shape.role is not None else "master"
+
+    def create_network(self, run_id: str) -> Any:
+        name = f"net-{run_id}"
+        self.networks.append(name)
+        return name
+
+    def remove_network(self, network: Any) -> None:
+        self.removed_networks.append(network)
+
+    def open_pod(self, network: Any | None, pod: PodShape) -> PodSite:
+        self.opened.append(pod)
+        if network is None:
+            return PodSite()
+        return PodSite(f"10.9.0.{len(self.opened) + 1}", network)
+
+    def close_pod(self, site: PodSite) -> None:
+        self.closed.append(site)
+
+    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> Any:
+        default = Script(polls=None) if shape.role is None else Script()
+        script = self.scripts.get(self._role(shape), default)
+        container = FakeContainer(shape, site, script, len(self.containers) + 1)
+        self.containers.append(container)
+        return container
+
+    def start(self, container: Any) -> None:
+        if container.script.refused:
+            raise StartRefused("OCI runtime start failed: fake init died")
+        container.started = True
+
+    def state(self, container: Any) -> ContainerState:
+        if self.interrupt_on_state is not None:
+            raise self.interrupt_on_state
+        if container.removed:
+            return ContainerState(exited=True)
+        if container.exit_code is None and container.started:
+            container.polls += 1
+            if container.script.polls is not None and container.polls >= container.script.polls:
+                container.exit_code = container.script.exit_code
+        return ContainerState(container.exit_code is not None, container.exit_code)
+
+    def wait(self, container: Any, timeout: float) -> int | None:
+        if container.script.polls is None:
+            return None
+        container.exit_code = container.script.exit_code
+        return container.exit_code
+
+    def logs(self, container: Any) -> tuple[str, str]:
+        if self._role(container.shape) != "master":
+            return container.script.stdout, container.script.stderr
+        said = "Starting Spark master at spark://m:7077\n" if container.started else ""
+        driver_runs = any(c.started and c.shape.role is Role.DRIVER for c in self.containers)
+        if driver_runs and self.registers:
+            said += "Registered app rdd_python with ID app-20260101-0001\n"
+        return "", said
+
+    def host_pid(self, container: Any) -> int:
+        return 1000 + container.number
+
+    def container_id(self, container: Any) -> str:
+        return f"fake-{container.number}"
+
+    def kill(self, container: Any) -> None:
+        if container.exit_code is None:
+            container.exit_code = 137
+
+    def stop(self, container: Any, grace_seconds: float) -> None:
+        if container.exit_code is None:
+            container.exit_code = 143
+
+    def remove(self, container: Any) -> None:
+        if self.lost_removals:
+            self.lost_removals -= 1
+            raise EngineLost("ConnectionError")
+        container.removed = True
+
+    def cgroup_driver(self) -> str:
+        return "systemd"  # no cgroup accounting: nothing on the host is touched
+
+
+class FakeTracer(Tracer):
+    """A tracer for unit tests of the record pipeline: it watches nothing and says each
+    run made ``calls`` (per pod role in the pod topology, ``extra`` only in the driver)."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        run_dir: Path,
+        calls: Sequence[str] = ("read", "write", "futex", "execve"),
+        *,
+        driver_only: Sequence[str] = ("sendmmsg",),
+        pod: bool = True,
+    ) -> None:
+        self.run_dir = run_dir
+        self.calls = tuple(calls)
+        self.driver_only = tuple(driver_only)
+        self.pod = pod
+
+    def check_available(self) -> None:
+        return None
+
+    def recordings(self, workload: str, run_index: int, pod_security: str) -> tuple[Recording, ...]:
+        def made(role: str, names: Sequence[str]) -> Recording:
+            return Recording(
+                workload=workload,
+                run_index=run_index,
+                tracer=self.name,
+                arch="x86_64",
+                pod_security=pod_security,
+                counts={name: {"driver JVM": 1} for name in names},
+                role=role,
+            )
+
+        if not self.pod:
+            return (made("all", (*self.calls, *self.driver_only)),)
+        return (made("driver", (*self.calls, *self.driver_only)), made("executor", self.calls))

@@ -45,11 +45,11 @@ from profiler.bench.microbench import (
     microbench_to_dict,
 )
 from profiler.bench.runner import FailedRun
-from profiler.check import Progress
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.output import write_file
 from profiler.paths import cache_dir
 from profiler.runtime.interface import ContainerSecurity, PodSecurity, SecurityMode
+from profiler.vocabulary import Progress, no_progress
 
 SOURCE = Path(__file__).resolve().parent.parent / "image_tools" / "syscall_loop.c"
 MOUNT_POINT = "/opt/spark-seccomp-bench"
@@ -178,7 +178,7 @@ def run_microbench(
     pod_security: PodSecurity = PodSecurity.RESTRICTED,
     environment: Mapping[str, Any] | None = None,
     run_root: Path | None = None,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     binary: Path | None = None,
 ) -> MicrobenchRun:
     """ns per call under each mode, ``repeat`` interleaved rotated rounds; microbench.json.

@@ -41,19 +41,18 @@ from profiler.bench.stats import (
     analyse_bench,
     bench_to_dict,
 )
-from profiler.check import Progress, Verdict, judge
+from profiler.check import Verdict, judge
 from profiler.output import write_file
 from profiler.runtime.interface import (
-    DEFAULT_EXECUTORS,
     Backend,
-    PodSecurity,
     ProfileSet,
     Role,
     RunResult,
     RunSpec,
     SecurityMode,
-    Topology,
 )
+from profiler.runtime.run_shape import RunShape
+from profiler.vocabulary import Progress, no_progress
 from profiler.workloads import Workload
 
 BENCH_FILE = "bench.json"
@@ -81,53 +80,53 @@ def round_order(modes: Sequence[SecurityMode], round_index: int) -> list[Securit
     return [*modes[start:], *modes[:start]]
 
 
+@dataclass(frozen=True)
+class BenchPlan:
+    """What a bench measures: every workload under every mode in one shape, ``repeat``
+    interleaved rounds after ``warmup`` unmeasured runs per workload."""
+
+    workloads: tuple[Workload, ...]
+    modes: tuple[SecurityMode, ...]
+    shape: RunShape
+    profiles: ProfileSet | None = None  # needed for localhost
+    repeat: int = 10
+    warmup: int = 0
+    timeout_seconds: float = 600.0
+    # The interval half-width wanted, as a fraction: the report says how many rounds would
+    # give it.
+    precision: float = DEFAULT_PRECISION
+
+    def spec(self, workload: Workload, mode: SecurityMode) -> RunSpec:
+        return self.shape.spec(
+            workload, mode, timeout_seconds=self.timeout_seconds, profiles=self.profiles
+        )
+
+
 def run_bench(
     backend: Backend,
-    workloads: Sequence[Workload],
-    modes: Sequence[SecurityMode],
-    image: str,
+    plan: BenchPlan,
     *,
-    profiles: ProfileSet | None = None,
-    repeat: int = 10,
-    pod_security: PodSecurity = PodSecurity.RESTRICTED,
-    topology: Topology = Topology.POD,
-    executors: int = DEFAULT_EXECUTORS,
     run_root: Path | None = None,
-    progress: Progress = lambda _m, _d, _t: None,
-    warmup: int = 0,
-    timeout_seconds: float = 600.0,
-    precision: float = DEFAULT_PRECISION,
+    progress: Progress = no_progress,
     environment: Mapping[str, Any] | None = None,
 ) -> BenchReport:
-    """Run ``repeat`` interleaved, rotated rounds and analyse them; write bench.json.
+    """Run ``plan.repeat`` interleaved, rotated rounds and analyse them; write bench.json.
 
     ``environment`` defaults to ``collect_environment(backend, image, pod_security)``.
     With ``run_root``, each run's logs go to ``run_root/WORKLOAD/MODE-ROUND`` and
     bench.json (samples, statistics, environment, failed runs) to ``run_root``.
     """
+    workloads, modes, repeat, warmup = plan.workloads, plan.modes, plan.repeat, plan.warmup
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
-    if SecurityMode.LOCALHOST in modes and profiles is None:
+    if SecurityMode.LOCALHOST in modes and plan.profiles is None:
         raise ValueError("localhost mode needs a profile")
     total = len(workloads) * (len(modes) * repeat + warmup)
     done = 0
     if environment is None:
         progress("recording the environment (kernel, engine, SSBD of a confined process)", 0, total)
-        environment = collect_environment(backend, image, pod_security)
-
-    def spec_for(workload: Workload, mode: SecurityMode) -> RunSpec:
-        spec = RunSpec(
-            workload=workload,
-            mode=mode,
-            image=image,
-            pod_security=pod_security,
-            timeout_seconds=timeout_seconds,
-            topology=topology,
-            executors=executors,
-        )
-        if mode is SecurityMode.LOCALHOST and profiles is not None:
-            spec = profiles.apply(spec)
-        return spec
+        environment = collect_environment(backend, plan.shape.image, plan.shape.pod_security)
+    spec_for = plan.spec
 
     for workload in workloads:
         for index in range(warmup):
@@ -157,7 +156,7 @@ def run_bench(
         environment=environment,
         workloads=[w.name for w in workloads],
         modes=[m.value for m in modes],
-        precision=precision,
+        precision=plan.precision,
     )
     report = replace(report, warnings=(*(f.describe() for f in failed), *report.warnings))
     if run_root is not None:

@@ -1,29 +1,34 @@
-"""`spark-seccomp bench`: the performance cost of seccomp modes, measured honestly."""
+"""`spark-seccomp bench`: the performance cost of seccomp modes, measured honestly.
+
+Parses the options, runs the bench pipeline (``profiler.benchmark``), prints its tables
+(``bench_tables``)."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
 
 from profiler import workloads as workloads_lib
-from profiler.bench.environment import CommandRunner
-from profiler.bench.microbench import MicrobenchReport
-from profiler.bench.microbench_run import (
-    DEFAULT_ITERATIONS,
-    MicrobenchRun,
-    run_microbench,
-    syscall_loop_binary,
+from profiler.bench.microbench_run import DEFAULT_ITERATIONS
+from profiler.bench.runner import BenchPlan
+from profiler.bench.stats import DEFAULT_PRECISION
+from profiler.benchmark import (
+    BenchOptions,
+    BenchOutcome,
+    MicrobenchOptions,
+    check_bench_outputs,
+    run_benchmarks,
 )
-from profiler.bench.runner import run_bench
-from profiler.bench.stats import DEFAULT_PRECISION, BenchReport
-from profiler.check import image_slug
+from profiler.cli.bench_tables import (
+    print_wide,
+    render_environment,
+    render_image_comparison,
+    render_micro_table,
+    render_role_table,
+    render_runtime_comparison,
+    render_table,
+)
 from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
@@ -32,60 +37,24 @@ from profiler.cli.common import (
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
+    load_image_profiles,
     note,
     parse_images,
     parse_modes,
     parse_pod_security,
     parse_profile_paths,
-    profiles_per_image,
     progress_reporter,
     stdout,
-    write_runtime_default,
 )
 from profiler.errors import UsageError
-from profiler.formats import jsonfile
-from profiler.formats.summary import SUMMARY_HINT
-from profiler.output import OutputFile, check_output_dir, check_output_files, write_files
-from profiler.paths import runs_dir
-from profiler.report.build import REPORT_FILES, build_report
-from profiler.report.inputs import (
-    BENCH_FILE,
-    MICROBENCH_FILE,
-    PROFILE_FILE,
-    RUNTIME_DEFAULT_FILE,
-    SUMMARY_FILE,
-    summary_from_dict,
-)
-from profiler.report.plots import require_plotting
-from profiler.runtime.interface import Backend, PodSecurity, ProfileSet, SecurityMode, Topology
+from profiler.matrix import Target, matrix_cells, matrix_targets
+from profiler.paths import run_folder
+from profiler.runtime.interface import SecurityMode, Topology
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
-from profiler.seccomp.arch import native_arch
-from profiler.seccomp.runtime_default import load_runtime_default
 
 WORKLOADS_ARG = typer.Argument(
     None, help="Catalogue workload names or paths to PySpark scripts [default: the catalogue]."
-)
-# Everything bench writes into its run directory.
-BENCH_OUTPUTS = (
-    BENCH_FILE,
-    MICROBENCH_FILE,
-    PROFILE_FILE,
-    SUMMARY_FILE,
-    RUNTIME_DEFAULT_FILE,
-    *REPORT_FILES,
-)
-# The environment facts worth a line in the terminal; bench.json and the report have all.
-SUMMARY_KEYS = (
-    "kernel",
-    "cpu_model",
-    "cpu_count",
-    "engine",
-    "oci_runtime",
-    "speculation_store_bypass",
-    "seccomp_filters_confined",
-    "bpf_jit_enable",
-    "spark_version",
-    "date",
 )
 
 
@@ -167,391 +136,78 @@ def bench(
     """
     from profiler.runtime.select import make_backend
 
-    # What the last step needs is checked before the first round: the run directory and
-    # the files it will hold, and matplotlib for the report's plots.
-    root = run_dir or runs_dir() / f"bench-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("bench", run_dir)
     images = parse_images(image, spark_version)
-    folders = [root] if len(images) == 1 else [root / image_slug(i) for i in images]
-    for folder in folders:
-        check_output_dir(folder)
-        check_output_files(folder, BENCH_OUTPUTS)
-    require_plotting()
+    profile_paths = parse_profile_paths(profile, images)
+    engines = parse_engine_choices(runtime, oci_runtime)
+    cells = matrix_cells(engines, images, root)
+    # What the last step needs is checked before the first round.
+    check_bench_outputs([c.folder for c in cells], runtime_default)
     if not 0 < precision < 1:
         raise UsageError(f"precision {precision} is not a fraction", "e.g. 0.02 for 2%")
-    profile_paths = parse_profile_paths(profile, images)
     default_modes = "unconfined,runtime-default" + (",localhost" if profile_paths else "")
     mode_list = parse_modes(modes or default_modes)
-    security = parse_pod_security(pod_security)
-    per_image = profiles_per_image(
+    per_image = load_image_profiles(
         profile_paths,
-        images,
         driver=driver_profile,
         executor=executor_profile,
         allow_unknown=allow_unknown,
     )
     if SecurityMode.LOCALHOST in mode_list and not profile_paths:
         raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-    if runtime_default is not None:
-        load_runtime_default(runtime_default, arch=native_arch())  # a bad file fails now
-    selected = workloads_lib.resolve_all(workloads or [])
-    engines = parse_engine_choices(runtime, oci_runtime)
-    reports: list[BenchReport] = []
-    micros: list[MicrobenchRun | None] = []
-    labels = []
-    for engine in engines:
-        backend = make_backend(backend_choice, note, runtime_default=runtime_default, engine=engine)
-        if microbench and isinstance(backend, CommandRunner):
-            syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
-        request = _BenchRequest(
-            workloads=tuple(selected),
-            modes=tuple(mode_list),
-            pod_security=security,
-            topology=backend.topology_for(topology, note),
-            executors=executors,
-            repeat=repeat,
-            warmup=warmup,
-            timeout_seconds=timeout,
-            precision=precision,
-            microbench=microbench,
-            micro_repeat=micro_repeat,
-            micro_iterations=micro_iterations,
-            runtime_default=runtime_default,
-        )
-        for tag, folder, (path, profiles) in zip(images, folders, per_image, strict=True):
-            if len(engines) > 1:
-                folder = root / image_slug(backend.label) / folder.relative_to(root)
-                check_output_dir(folder)
-            if len(images) > 1 or len(engines) > 1:
-                console.print(
-                    f"bench of {tag} on {backend.label} "
-                    f"({len(reports) + 1}/{len(images) * len(engines)})",
-                    highlight=False,
-                )
-            report, micro = _bench_image(backend, request, tag, path, profiles, folder)
-            reports.append(report)
-            micros.append(micro)
-            labels.append(
-                " ".join(
-                    ([backend.label] if len(engines) > 1 else [])
-                    + ([tag.rsplit(":", 1)[-1]] if len(images) > 1 else [])
-                )
-            )
-    if len(reports) > 1:
-        _print_wide(render_image_comparison(labels, reports))
-    if len(engines) > 1 and microbench:
-        _print_wide(render_runtime_comparison(labels, micros))
-
-
-@dataclass(frozen=True)
-class _BenchRequest:
-    """What every image of a bench is measured with."""
-
-    workloads: tuple[workloads_lib.Workload, ...]
-    modes: tuple[SecurityMode, ...]
-    pod_security: PodSecurity
-    topology: Topology
-    executors: int
-    repeat: int
-    warmup: int
-    timeout_seconds: float
-    precision: float
-    microbench: bool
-    micro_repeat: int
-    micro_iterations: int
-    runtime_default: Path | None
-
-
-def _bench_image(
-    backend: Backend,
-    request: _BenchRequest,
-    tag: str,
-    profile: Path | None,
-    profiles: ProfileSet | None,
-    root: Path,
-) -> tuple[BenchReport, MicrobenchRun | None]:
-    """One image's rounds, micro-benchmark, files and tables, in ``root``."""
-    profile_json = profiles.union.text if profiles is not None else None
-    root.mkdir(parents=True, exist_ok=True)
+    cells = matrix_cells(engines, images, root, per_image)
+    plan = BenchPlan(
+        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        modes=tuple(mode_list),
+        shape=RunShape(images[0], parse_pod_security(pod_security), topology, executors),
+        repeat=repeat,
+        warmup=warmup,
+        timeout_seconds=timeout,
+        precision=precision,
+    )
+    options = BenchOptions(
+        run_root=root,
+        microbench=MicrobenchOptions(micro_repeat, micro_iterations) if microbench else None,
+        runtime_default=runtime_default,
+    )
+    targets = matrix_targets(
+        plan.shape,
+        cells,
+        lambda engine: make_backend(
+            backend_choice, note, runtime_default=runtime_default, engine=engine
+        ),
+        note=note,
+    )
     with progress_reporter("bench") as on_progress:
-        report = run_bench(
-            backend,
-            request.workloads,
-            request.modes,
-            tag,
-            profiles=profiles,
-            repeat=request.repeat,
-            pod_security=request.pod_security,
-            topology=request.topology,
-            executors=request.executors,
-            run_root=root,
+        outcomes = run_benchmarks(
+            targets,
+            plan,
+            options,
             progress=on_progress,
-            warmup=request.warmup,
-            timeout_seconds=request.timeout_seconds,
-            precision=request.precision,
+            note=lambda line: console.print(line, highlight=False, markup=False),
+            on_outcome=_render_outcome,
         )
-        micro = None
-        runner = backend if isinstance(backend, CommandRunner) else None
-        if request.microbench and runner is None:
-            console.print(
-                f"note: no micro-benchmark on the {backend.name} backend", highlight=False
-            )
-        elif request.microbench and runner is not None:
-            micro = run_microbench(
-                runner,
-                tag,
-                profile_json=profile_json,
-                repeat=request.micro_repeat,
-                iterations=request.micro_iterations,
-                pod_security=request.pod_security,
-                environment=report.environment,
-                run_root=root,
-                progress=on_progress,
-            )
-    if profile is not None and profiles is not None and profile_json is not None:
-        # The copy and its summary as a pair: a summary left from another profile in a
-        # reused run directory would put that profile's syscalls in the report. The role
-        # profiles go beside it (or a stale one from an earlier bench goes).
-        summary = profile.with_name(profile.name.removesuffix(".json") + ".summary.json")
-        write_files(
-            [
-                OutputFile(root / PROFILE_FILE, profile_json),
-                OutputFile(root / SUMMARY_FILE, _readable_summary(summary)),
-                *(
-                    OutputFile(root / f"profile.{role}.json", labelled.text if labelled else None)
-                    for role, labelled in (
-                        ("driver", profiles.driver),
-                        ("executor", profiles.executor),
-                    )
-                ),
-            ]
-        )
-    write_runtime_default(root, request.runtime_default, backend, tag)
-    _print_wide(render_table(report))
+    labels = [t.label for t in targets]
+    if len(outcomes) > 1:
+        print_wide(render_image_comparison(labels, [o.report for o in outcomes]))
+    if len(engines) > 1 and microbench:
+        print_wide(render_runtime_comparison(labels, [o.micro for o in outcomes]))
+
+
+def _render_outcome(target: Target, outcome: BenchOutcome) -> None:
+    """One image's tables, as its bench ends."""
+    report, micro = outcome.report, outcome.micro
+    print_wide(render_table(report))
     if report.role_overheads:
-        _print_wide(render_role_table(report))
+        print_wide(render_role_table(report))
     for warning in report.warnings:
         stdout.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     if micro is not None:
-        _print_wide(render_micro_table(micro.report))
+        print_wide(render_micro_table(micro.report))
         for failed in micro.failed:
             stdout.print(f"warning: micro {failed.describe()}", highlight=False, markup=False)
         for skipped in micro.skipped:
             stdout.print(f"note: micro-benchmark skipped {skipped}", highlight=False, markup=False)
-    _print_wide(render_environment(report))
-    files = build_report(root)
-    console.print(f"bench.json, run logs and the report in {root}", highlight=False)
-    stdout.print(f"report: {files.html}", highlight=False, markup=False)
-    return report, micro
-
-
-def render_runtime_comparison(
-    labels: Sequence[str], micros: Sequence[MicrobenchRun | None]
-) -> Table:
-    """Engines and OCI runtimes side by side: a container's start-to-removal time and the
-    per-syscall cost of each micro-benchmark mode (median, and the added ns against
-    unconfined with its interval)."""
-    table = Table(
-        Column("measure", no_wrap=True),
-        *labels,
-        title="engines and OCI runtimes",
-        caption="micro-benchmark; each column is measured in its own phase, so compare "
-        "added ns rather than absolute ns",
-    )
-    modes = list(dict.fromkeys(r.mode for m in micros if m is not None for r in m.report.results))
-    for mode in modes:
-        row = [f"container lifecycle s ({mode})"]
-        for micro in micros:
-            values = (micro.container_seconds.get(mode) or ()) if micro else ()
-            if len(values) >= 2:
-                q1, _, q3 = statistics.quantiles(values, n=4)
-                row.append(f"{statistics.median(values):.3f} (IQR {q1:.3f}..{q3:.3f})")
-            else:
-                row.append(f"{values[0]:.3f}" if values else "-")
-        table.add_row(*row)
-    for mode in modes:
-        row = [f"ns per call ({mode})"]
-        for micro in micros:
-            result = micro.report.result(mode) if micro else None
-            if result is None:
-                row.append("-")
-            elif result.added_ns is None:
-                row.append(f"{result.ns_per_call.median:.1f}")
-            else:
-                row.append(
-                    f"{result.ns_per_call.median:.1f} ({result.added_ns:+.1f}, "
-                    f"{result.added_ci_low:+.1f}..{result.added_ci_high:+.1f})"
-                )
-        table.add_row(*row)
-    return table
-
-
-def render_image_comparison(labels: Sequence[str], reports: Sequence[BenchReport]) -> Table:
-    """Each image's (or engine's) overhead against its own unconfined runs, side by side
-    (``labels`` name the columns): absolute times differ (another Spark, another JVM,
-    another OCI runtime), the ratios compare."""
-    first = reports[0]
-    table = Table(
-        "workload",
-        "mode",
-        *labels,
-        title=f"change against {first.reference} per column ({first.metric} time, "
-        f"{first.confidence:.0%} CI)",
-    )
-    for workload in first.workloads:
-        for mode in first.modes:
-            if mode == first.reference:
-                continue
-            row = [workload, mode]
-            for report in reports:
-                overhead = report.overhead(workload, mode)
-                if overhead is None:
-                    row.append("-")
-                    continue
-                interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
-                row.append(f"{_percent(overhead.ratio)} ({interval})")
-            table.add_row(*row)
-    return table
-
-
-def _readable_summary(summary: Path) -> str | None:
-    """The profile's summary text when the report can read it; say so when it cannot."""
-    if not summary.is_file():
-        return None
-    try:
-        text = jsonfile.read_text(summary, str(summary), SUMMARY_HINT)
-        summary_from_dict(jsonfile.parse_json(text, str(summary), SUMMARY_HINT), str(summary))
-    except UsageError as exc:
-        note(f"note: {summary} left out of the report: {exc.message}")
-        return None
-    return text
-
-
-def render_table(report: BenchReport) -> Table:
-    metric = {"wall": "wall", "job": "job", "cpu": "CPU"}.get(report.metric, report.metric)
-    table = Table(
-        "workload",
-        "mode",
-        f"median {metric}",
-        "IQR",
-        "n",
-        "change",
-        f"{report.confidence:.0%} CI",
-        "verdict",
-        title=f"overhead against {report.reference} ({metric} time, paired rounds)",
-    )
-    for workload in report.workloads:
-        for mode in report.modes:
-            stat = report.stat(workload, mode)
-            if stat is None:
-                table.add_row(workload, mode, "-", "-", "0", "", "", "no successful runs")
-                continue
-            spread = stat.spread(report.metric) or stat.wall
-            overhead = report.overhead(workload, mode)
-            if mode == report.reference:
-                ratio, interval, verdict = "", "", "reference"
-            elif overhead is None:
-                ratio, interval, verdict = "", "", f"no {report.reference} runs to compare"
-            else:
-                ratio = _percent(overhead.ratio)
-                interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
-                verdict = (
-                    _verdict(overhead.ratio) if overhead.measurable else "no measurable impact"
-                )
-            table.add_row(
-                workload,
-                mode,
-                f"{spread.median:.2f}s",
-                f"{spread.iqr:.2f}s",
-                str(spread.n),
-                ratio,
-                interval,
-                verdict,
-            )
-    return table
-
-
-def render_role_table(report: BenchReport) -> Table:
-    """CPU time per pod: where a mode's cost lands, in the driver or the executors."""
-    table = Table(
-        "workload",
-        "mode",
-        "driver CPU",
-        "change",
-        f"{report.confidence:.0%} CI",
-        "executors' CPU",
-        "change",
-        f"{report.confidence:.0%} CI",
-        title=f"CPU time per pod against {report.reference} (paired rounds)",
-    )
-    for workload in report.workloads:
-        for mode in report.modes:
-            stat = report.stat(workload, mode)
-            if stat is None or mode == report.reference:
-                continue
-            row = [workload, mode]
-            for metric in ("driver_cpu", "executor_cpu"):
-                spread = stat.spread(metric)
-                overhead = next(
-                    (
-                        o
-                        for o in report.role_overheads
-                        if (o.workload, o.mode, o.metric) == (workload, mode, metric)
-                    ),
-                    None,
-                )
-                if spread is None or overhead is None:
-                    row += ["-", "", ""]
-                    continue
-                interval = f"{_percent(overhead.ci_low)}..{_percent(overhead.ci_high)}"
-                row += [f"{spread.median:.2f}s", _percent(overhead.ratio), interval]
-            table.add_row(*row)
-    return table
-
-
-def _verdict(ratio: float) -> str:
-    return "slower" if ratio > 1 else "faster"
-
-
-def _print_wide(renderable: Table) -> None:
-    # Piped output gets rich's 80 columns, which truncates every cell of these tables.
-    if stdout.is_terminal:
-        stdout.print(renderable)
-    else:
-        Console(soft_wrap=True, width=160).print(renderable)
-
-
-def _percent(ratio: float) -> str:
-    return f"{(ratio - 1) * 100:+.1f}%"
-
-
-def render_micro_table(micro: MicrobenchReport) -> Table:
-    iterations = f", {micro.iterations:,} calls per repeat" if micro.iterations else ""
-    table = Table(
-        "mode",
-        "median ns/call",
-        "IQR ns",
-        "n",
-        "added ns",
-        f"{micro.confidence:.0%} CI",
-        title=f"cost per {micro.syscall}() call{iterations}",
-    )
-    for r in micro.results:
-        added = "reference" if r.added_ns is None else f"{r.added_ns:+.1f}"
-        interval = (
-            f"{r.added_ci_low:+.1f}..{r.added_ci_high:+.1f}"
-            if r.added_ci_low is not None and r.added_ci_high is not None
-            else ""
-        )
-        spread = r.ns_per_call
-        table.add_row(
-            r.mode, f"{spread.median:.1f}", f"{spread.iqr:.1f}", str(spread.n), added, interval
-        )
-    return table
-
-
-def render_environment(report: BenchReport) -> Table:
-    table = Table("environment", "value", title="measured on")
-    for key in SUMMARY_KEYS:
-        if key in report.environment:
-            table.add_row(key, str(report.environment[key]))
-    return table
+    print_wide(render_environment(report))
+    console.print(f"bench.json, run logs and the report in {outcome.run_root}", highlight=False)
+    stdout.print(f"report: {outcome.files.html}", highlight=False, markup=False)

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from profiler import workloads as workloads_lib
-from profiler.check import (
-    CheckOptions,
-    CheckPlan,
-    CheckReport,
-    Verdict,
-    image_slug,
-    run_check_matrix,
-)
+from profiler.check import CheckOptions, CheckPlan, CheckReport, Verdict, run_checks
 from profiler.cli.common import (
     DRIVER_PROFILE_OPTION,
     EXECUTOR_PROFILE_OPTION,
@@ -27,32 +18,34 @@ from profiler.cli.common import (
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     console,
+    load_image_profiles,
     note,
     output_file,
     parse_images,
     parse_modes,
     parse_pod_security,
     parse_profile_paths,
-    profiles_per_image,
     progress_reporter,
     stdout,
     write_atomically,
 )
 from profiler.errors import EXIT_FAILED, EnvironmentProblem, UsageError
+from profiler.matrix import matrix_cells, matrix_targets
 from profiler.output import (
     check_distinct_outputs,
     check_output_dir,
     check_output_files,
     check_output_path,
 )
-from profiler.paths import runs_dir
+from profiler.paths import run_folder
 from profiler.report.check_formats import (
     check_matrix_to_json,
     check_matrix_to_junit,
     check_to_json,
     check_to_junit,
 )
-from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
+from profiler.runtime.interface import SecurityMode, Topology
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp.arch import native_arch
 from profiler.seccomp.runtime_default import load_runtime_default
@@ -158,7 +151,7 @@ def check(
         if path is not None:
             check_output_path(path, what=f"{what} output")
     check_distinct_outputs({"--json": json_out, "--junit": junit_out})
-    root = run_dir or runs_dir() / f"check-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("check", run_dir)
     check_output_dir(root)
     check_output_files(root, ["check.json"])
     mode_list = parse_modes(modes)
@@ -178,68 +171,50 @@ def check(
     security = parse_pod_security(pod_security)
     images = parse_images(image, spark_version)
     profile_paths = parse_profile_paths(profile, images)
-    profile_sets: list[ProfileSet | None] = [None] * len(images)
+    per_image = []
     if SecurityMode.LOCALHOST in mode_list:
         if not profile_paths:
             raise UsageError("localhost mode needs a profile", "pass --profile PROFILE.json")
-        profile_sets = [
-            profiles
-            for _, profiles in profiles_per_image(
-                profile_paths,
-                images,
-                driver=driver_profile,
-                executor=executor_profile,
-                allow_unknown=allow_unknown,
-            )
-        ]
+        per_image = load_image_profiles(
+            profile_paths,
+            driver=driver_profile,
+            executor=executor_profile,
+            allow_unknown=allow_unknown,
+        )
     elif profile_paths or driver_profile is not None or executor_profile is not None:
         raise UsageError("profiles are only used in localhost mode", "add localhost to --modes")
-    selected = workloads_lib.resolve_all(workloads or [])
-    engines = parse_engine_choices(runtime, oci_runtime)
+    plan = CheckPlan(
+        workloads=tuple(workloads_lib.resolve_all(workloads or [])),
+        modes=tuple(mode_list),
+        shape=RunShape(images[0], security, topology, executors),
+        repeat=repeat,
+    )
+    cells = matrix_cells(parse_engine_choices(runtime, oci_runtime), images, root, per_image)
+    targets = matrix_targets(
+        plan.shape,
+        cells,
+        lambda engine: make_backend(
+            backend_choice, note, runtime_default=runtime_default, engine=engine
+        ),
+        note=note,
+    )
     options = CheckOptions(
         timeout_seconds=timeout, run_root=root, diagnose=not no_diagnose, complain=complain
     )
-    reports: list[CheckReport] = []
-    for engine in engines:
-        backend = make_backend(backend_choice, note, runtime_default=runtime_default, engine=engine)
-        diagnoser = ComplainDiagnoser(backend, runtime_default=runtime_default)
-        if complain and (missing := diagnoser.unavailable()):
-            raise EnvironmentProblem(missing, "run as root with bpftrace installed")
-        shape = backend.topology_for(topology, note)
-        plans = [
-            CheckPlan(
-                workloads=tuple(selected),
-                modes=tuple(mode_list),
-                image=tag,
-                profiles=profiles,
-                pod_security=security,
-                topology=shape,
-                executors=executors,
-                repeat=repeat,
-            )
-            for tag, profiles in zip(images, profile_sets, strict=True)
-        ]
-        engine_options = options
-        if len(engines) > 1:
-            engine_options = replace(options, run_root=root / image_slug(backend.label))
-        with progress_reporter(
-            f"check {backend.label}" if len(engines) > 1 else "check"
-        ) as on_progress:
-            reports += run_check_matrix(
-                backend, plans, engine_options, progress=on_progress, diagnoser=diagnoser
-            )
+    with progress_reporter("check") as on_progress:
+        reports = run_checks(
+            targets,
+            plan,
+            options,
+            progress=on_progress,
+            diagnoser_for=lambda b: ComplainDiagnoser(b, runtime_default=runtime_default),
+        )
     stdout.print(render_table(reports[0]) if len(reports) == 1 else render_matrix(reports))
     for line in dict.fromkeys(n for r in reports for n in r.notes):
         note(f"note: {line}")
-    root.mkdir(parents=True, exist_ok=True)
-    for report in reports:
-        folder = root
-        if len(engines) > 1:
-            folder = folder / image_slug(report.runtime)
-        if len(images) > 1:
-            folder = folder / image_slug(report.image)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / "check.json", check_to_json(report))
+    for target, report in zip(targets, reports, strict=True):
+        target.folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(target.folder / "check.json", check_to_json(report))
     if json_out:
         write_atomically(
             json_out,

@@ -14,12 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from profiler.errors import UsageError
 from profiler.image import default_tag
+from profiler.matrix import ImageProfiles
 from profiler.output import check_output_spelling, is_stdout, write_file
 from profiler.runtime.interface import (
     DEFAULT_EXECUTORS,
-    Backend,
     PodSecurity,
-    ProfileSet,
     SecurityMode,
     Topology,
 )
@@ -144,20 +143,19 @@ def parse_profile_paths(text: str | None, images: Sequence[str]) -> list[Path]:
     return paths
 
 
-def profiles_per_image(
+def load_image_profiles(
     paths: Sequence[Path],
-    images: Sequence[str],
     *,
     driver: Path | None,
     executor: Path | None,
     allow_unknown: bool,
-) -> list[tuple[Path | None, ProfileSet | None]]:
-    """Each image's profile path and loaded profiles (with the role files beside each):
-    one profile serves every image, several go one per image, none gives (None, None)."""
-    from profiler.seccomp.profile import load_profile_set
+) -> list[ImageProfiles]:
+    """Each ``--profile`` loaded with the role files beside it (or ``--driver-profile`` /
+    ``--executor-profile``): one serves every image, several go one per image."""
+    from profiler.runtime.profiles import load_profile_set
 
-    loaded: list[tuple[Path | None, ProfileSet | None]] = [
-        (
+    return [
+        ImageProfiles(
             path,
             load_profile_set(
                 path,
@@ -169,9 +167,6 @@ def profiles_per_image(
         )
         for path in paths
     ]
-    if not loaded:
-        return [(None, None)] * len(images)
-    return loaded * len(images) if len(loaded) == 1 else loaded
 
 
 def parse_modes(text: str) -> list[SecurityMode]:
@@ -251,25 +246,3 @@ def progress_reporter(title: str) -> Iterator[Callable[[str, int, int], None]]:
         )
 
     yield log
-
-
-def write_runtime_default(
-    root: Path, file: Path | None, engine: Backend | None = None, image: str | None = None
-) -> None:
-    """The RuntimeDefault allow list beside bench results, for the report's size section:
-    ``file``'s, else the engine's the runs used (read and probed), else Docker's."""
-    from profiler.cli.profile import resolve_runtime_default
-    from profiler.errors import ProfilerError
-    from profiler.runtime.interface import ContainerEngine
-
-    try:
-        if file is None and isinstance(engine, ContainerEngine):
-            from profiler.seccomp.probe import probe_runtime_default
-
-            reference = probe_runtime_default(image or default_tag(), engine=engine)
-        else:
-            reference = resolve_runtime_default(file)
-    except ProfilerError as exc:
-        note(f"note: no RuntimeDefault reference in the report: {exc.message}")
-        return
-    write_atomically(root / "runtime_default.json", reference.to_json())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -20,17 +19,17 @@ from profiler.cli.common import (
     one_engine,
     progress_reporter,
     stdout,
-    write_runtime_default,
 )
-from profiler.demo import DEMO_WORKLOADS, DemoOutcome, run_demo
+from profiler.demo import DEMO_WORKLOADS, DemoOutcome, DemoPlan, run_demo
 from profiler.errors import EXIT_FAILED, ProfilerError, UsageError
 from profiler.image import default_tag
 from profiler.output import check_output_dir, check_output_files
-from profiler.paths import runs_dir
+from profiler.paths import run_folder
 from profiler.report.build import REPORT_FILES
 from profiler.report.inputs import KNOWN_FILES
 from profiler.report.plots import require_plotting
 from profiler.runtime.interface import Topology
+from profiler.runtime.run_shape import RunShape
 
 
 def demo(
@@ -68,28 +67,28 @@ def demo(
         raise UsageError("give workload names or --all, not both", "drop one of them")
     names = workloads or ([] if all_workloads else list(DEMO_WORKLOADS))
     selected = workloads_lib.resolve_all(names)
-    root = run_dir or runs_dir() / f"demo-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("demo", run_dir)
     check_output_dir(root)  # before 20 minutes of runs, not after
     check_output_files(root, (*KNOWN_FILES, *REPORT_FILES))
     require_plotting()
-    tag = image or default_tag()
+    shape = RunShape(image or default_tag(), topology=topology, executors=executors)
     backend = make_backend(backend_choice, note, engine=one_engine(runtime, oci_runtime))
     make_tracer = record_lib.tracer_factory(tracer, note)
-    explicit = record_lib.needs_explicit_errno(backend, tag)
+    plan = DemoPlan(
+        workloads=tuple(selected),
+        shape=shape.on(backend, note),
+        bench_repeat=bench_repeat,
+        explicit_errno=record_lib.needs_explicit_errno(backend, shape.image),
+    )
     with progress_reporter("demo") as on_progress:
         outcome = run_demo(
             backend,
-            selected,
-            tag,
+            plan,
             make_tracer,
             run_dir=root,
-            explicit_errno=explicit,
-            write_runtime_default=lambda d: write_runtime_default(d, None, backend, tag),
-            bench_repeat=bench_repeat,
-            topology=backend.topology_for(topology, note),
-            executors=executors,
             stage=stage,
             progress=on_progress,
+            note=note,
         )
     stdout.print(render_table(outcome.check))
     _summary(outcome, root)

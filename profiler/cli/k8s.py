@@ -3,7 +3,6 @@ and dry-runs of a SparkApplication's security settings in the local Docker engin
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -32,9 +31,8 @@ from profiler.output import (
     check_output_path,
     is_stdout,
 )
-from profiler.paths import runs_dir
-from profiler.seccomp.generate import role_profile_path
-from profiler.seccomp.profile import load_profile_text
+from profiler.paths import run_folder
+from profiler.seccomp.profile import load_profile_text, role_profile_path
 
 app = typer.Typer(
     help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs."
@@ -544,7 +542,7 @@ def dry_run_command(
         files, profiles_dir=profiles_dir, operator=model, image=image, max_executors=executors
     )
     reports = None
-    root = run_dir or runs_dir() / f"dry-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("dry-run", run_dir)
     if not plan_only:
         from profiler.runtime.select import make_engine
 

@@ -29,44 +29,12 @@ from profiler.seccomp.compare import (
 )
 from profiler.seccomp.generate import Summary, load_summary, summary_path_for
 from profiler.seccomp.profile import Profile, read_profile
-from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
+from profiler.seccomp.runtime_default import RuntimeDefaultReference
 from profiler.tracing.ebpf import lost_events_warning
 
 app = typer.Typer(help="Merge, compare and explain seccomp profiles.", no_args_is_help=True)
 
 RUNTIME_DEFAULT = "runtime-default"
-
-
-def resolve_runtime_default(
-    file: Path | None,
-    *,
-    arch: str | None = None,
-    capabilities: frozenset[str] = frozenset(),
-) -> RuntimeDefaultReference:
-    """The one place that decides where "runtime-default" comes from.
-
-    Today: a profile file (``--runtime-default FILE``). A live probe of the engine goes
-    here too, behind the same option, when no file is given.
-    """
-    target = canonical_arch(arch) if arch else native_arch()
-    if file is not None:
-        return load_runtime_default(file, arch=target, capabilities=capabilities)
-    if target == native_arch():
-        from profiler.errors import EnvironmentProblem
-        from profiler.image import default_tag
-        from profiler.seccomp.probe import probe_runtime_default
-
-        try:
-            return probe_runtime_default(default_tag())
-        except EnvironmentProblem as exc:
-            raise UsageError(
-                f"comparing with runtime-default needs the engine's default profile, and probing it failed: {exc.message}",
-                "start Docker and build the image, or pass --runtime-default FILE",
-            ) from exc
-    raise UsageError(
-        f"runtime-default for {target} cannot be probed on this {native_arch()} machine",
-        "pass --runtime-default FILE, e.g. moby's profiles/seccomp/default.json",
-    )
 
 
 @app.command("runtime-default")
@@ -96,15 +64,12 @@ def runtime_default_(
     and --out gets ``{"engines": {label: reference}}``.
     """
     from profiler.image import default_tag
-    from profiler.runtime.select import make_engine, parse_engine_choices
-    from profiler.seccomp.probe import probe_runtime_default
+    from profiler.runtime.probe import probe_engines
+    from profiler.runtime.select import parse_engine_choices
 
     if out is not None:
         check_output_path(out, stdout_ok=True)
-    references = {}
-    for choice in parse_engine_choices(runtime, oci_runtime):
-        engine = make_engine(choice)
-        references[choice.label] = probe_runtime_default(image or default_tag(), engine=engine)
+    references = probe_engines(parse_engine_choices(runtime, oci_runtime), image or default_tag())
     if len(references) == 1:
         (reference,) = references.values()
         text = reference.to_json()
@@ -356,7 +321,12 @@ def _side(
     allow_unknown: bool,
 ) -> tuple[str, Comparable, Summary | None]:
     if text == RUNTIME_DEFAULT:
-        reference = resolve_runtime_default(runtime_default, arch=arch, capabilities=caps)
+        from profiler.image import default_tag
+        from profiler.runtime.probe import resolve_runtime_default
+
+        reference = resolve_runtime_default(
+            runtime_default, image=default_tag(), arch=arch, capabilities=caps
+        )
         return reference.name, reference, None
     if text.startswith(f"{RUNTIME_DEFAULT}:"):
         reference = _engine_runtime_default(text.split(":", 1)[1], arch)
@@ -368,8 +338,8 @@ def _side(
 def _engine_runtime_default(engine_text: str, arch: str | None) -> RuntimeDefaultReference:
     """``runtime-default:podman`` (or ``:containerd/runc``): that engine's, read and probed."""
     from profiler.image import default_tag
+    from profiler.runtime.probe import probe_runtime_default
     from profiler.runtime.select import make_engine, parse_engine_choices
-    from profiler.seccomp.probe import probe_runtime_default
 
     engine_name, slash, oci = engine_text.partition("/")
     if not engine_name or "," in engine_text or (slash and not oci):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -30,11 +29,14 @@ from profiler.output import (
     check_output_path,
     write_files,
 )
-from profiler.paths import runs_dir
+from profiler.paths import run_folder
 from profiler.runtime.interface import Backend, Topology
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import parse_engine_choices
 from profiler.seccomp import generate
 from profiler.seccomp.arch import parse_arches
+from profiler.seccomp.profile import role_profile_path
+from profiler.vocabulary import ROLES
 
 
 def record(
@@ -105,10 +107,10 @@ def record(
     # run directory, are checked now rather than after the recordings.
     # --out first: the role and summary paths are made from its name, which "." lacks.
     check_output_path(out, what="profile")
-    for path in (out, *(generate.role_profile_path(out, role) for role in record_lib.ROLES)):
+    for path in (out, *(role_profile_path(out, role) for role in ROLES)):
         check_output_path(path, what="profile")
         check_output_path(generate.summary_path_for(path), what="summary")
-    root = run_dir or runs_dir() / f"record-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    root = run_folder("record", run_dir)
     check_output_dir(root)
     check_output_files(
         root,
@@ -122,9 +124,7 @@ def record(
     generate.parse_errno(errno)
     arches = parse_arches(arch) if arch else None
     image = image or default_tag()
-    backend = None
     backends: list[Backend] = []
-    across: record_lib.RecordOutcome | None = None
     recordings = None
     make_tracer = None
     if from_recordings:
@@ -137,23 +137,17 @@ def record(
     else:
         selected = workloads_lib.resolve_all(workloads or [])
         make_tracer = record_lib.tracer_factory(tracer, note)
+    shape = RunShape(image, security, topology, executors)
     if make_tracer is not None or verify:
         engines = parse_engine_choices(runtime, oci_runtime)
         if len({e.engine for e in engines}) > 1:
             raise UsageError("record runs on one engine", "pass one --runtime")
         backends = [make_backend(backend_choice, note, engine=e) for e in engines]
-        backend = backends[0]
-        topology = backend.topology_for(topology, note)
+        shape = shape.with_engine(engines[0]).on(backends[0], note)
     plan = record_lib.RecordPlan(
-        workloads=tuple(selected),
-        image=image,
-        pod_security=security,
-        topology=topology,
-        executors=executors,
-        runs=runs,
-        timeout_seconds=timeout,
+        workloads=tuple(selected), shape=shape, runs=runs, timeout_seconds=timeout
     )
-    explicit = record_lib.needs_explicit_errno(backend, image) if backend else False
+    explicit = record_lib.needs_explicit_errno(backends[0], image) if backends else False
     options = record_lib.DeriveOptions(
         errno=errno, arches=arches, allow=tuple(allow), explicit_errno=explicit
     )
@@ -165,31 +159,16 @@ def record(
         _write_profiles(root / "profile.json", profiles)
 
     with progress_reporter("record") as on_progress:
-        if len(backends) > 1 and make_tracer is not None:
-            across = record_lib.record_across_runtimes(
-                backends,
-                plan,
-                options,
-                run_root=root,
-                make_tracer=make_tracer,
-                verify=verify,
-                progress=on_progress,
-                on_derived=review,
-            )
-        outcome = (
-            across
-            if across is not None
-            else record_lib.record_profile(
-                backend,
-                plan,
-                options,
-                run_root=root,
-                make_tracer=make_tracer,
-                recordings=recordings,
-                verify=verify,
-                progress=on_progress,
-                on_derived=review,
-            )
+        outcome = record_lib.record_profile(
+            backends,
+            plan,
+            options,
+            run_root=root,
+            make_tracer=make_tracer,
+            recordings=recordings,
+            verify=verify,
+            progress=on_progress,
+            on_derived=review,
         )
     for line in outcome.warnings:
         note(f"warning: {line}")
@@ -227,9 +206,9 @@ def _write_profiles(
     is removed, so check never picks up a stale role profile beside a new union."""
     written = []
     files = []
-    for key in (record_lib.UNION, *record_lib.ROLES):
+    for key in (record_lib.UNION, *ROLES):
         derived = profiles.get(key)
-        path = out if key == record_lib.UNION else generate.role_profile_path(out, key)
+        path = out if key == record_lib.UNION else role_profile_path(out, key)
         summary = generate.summary_path_for(path)
         if derived is None:
             files += [OutputFile(path, None), OutputFile(summary, None)]

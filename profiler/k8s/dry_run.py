@@ -40,6 +40,7 @@ from profiler.runtime.interface import (
     SecurityMode,
     Topology,
 )
+from profiler.vocabulary import Note, no_note
 from profiler.workloads import Workload
 
 if TYPE_CHECKING:
@@ -306,7 +307,6 @@ def plan_dry_run(
 # Running
 
 
-Progress = Callable[[str], None]
 BackendFactory = Callable[[], Backend]
 
 
@@ -318,7 +318,7 @@ def run_plans(
     image_from_manifest: bool = True,
     timeout_seconds: float = 600.0,
     run_root: Path | None = None,
-    progress: Progress = lambda _m: None,
+    progress: Note = no_note,
     diagnose: bool = True,
 ) -> tuple[DryRunReport, ...]:
     """Run every application's pods; a backend is created only when one can start."""
@@ -353,7 +353,7 @@ def run_dry_run(
     plan: DryRunPlan,
     *,
     run_root: Path | None = None,
-    progress: Progress = lambda _m: None,
+    progress: Note = no_note,
     diagnoser: Diagnoser | None = None,
 ) -> DryRunReport:
     """Run the application's pods, or fail the roles that cannot start without a run.

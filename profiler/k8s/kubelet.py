@@ -14,8 +14,6 @@ from profiler.errors import UsageError
 from profiler.k8s import paths
 from profiler.seccomp.profile import load_profile_text
 
-SECCOMP_TYPES = ("Localhost", "RuntimeDefault", "Unconfined")
-
 
 @dataclass(frozen=True)
 class CannotStart:

@@ -116,12 +116,6 @@ def _label_value(value: str) -> str:
     return value
 
 
-def _int_or_string(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise PydanticCustomError("int_or_string", "must be a number or a string")
-    return value
-
-
 def _quantity(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise PydanticCustomError("quantity", "must be a quantity such as 1Gi, 500m or 2")
@@ -141,7 +135,6 @@ PositiveInt32 = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
 Int64 = Annotated[int, Field(strict=True, ge=-(2**63), le=INT64_MAX)]
 Port = Annotated[int, Field(strict=True, ge=0, le=65535)]
 Bool = Annotated[bool, Field(strict=True)]
-IntOrString = Annotated[Any, AfterValidator(_int_or_string)]
 Quantity = Annotated[Any, AfterValidator(_quantity)]
 Dns1123Subdomain = Annotated[
     str,
@@ -150,9 +143,6 @@ Dns1123Subdomain = Annotated[
 ]
 Dns1123Label = Annotated[
     str, Field(strict=True), _check(is_dns1123_label, "dns1123_label", DNS1123_LABEL_TEXT)
-]
-Dns1035Label = Annotated[
-    str, Field(strict=True), _check(is_dns1035_label, "dns1035_label", DNS1035_LABEL_TEXT)
 ]
 LabelKey = Annotated[str, Field(strict=True), AfterValidator(_label_key)]
 LabelValue = Annotated[str, Field(strict=True), AfterValidator(_label_value)]

@@ -39,14 +39,12 @@ from typing import Any
 from profiler.errors import UsageError
 from profiler.k8s.manifests import YamlPath, render_path
 
-ROLES = ("driver", "executor")
+# Re-exported for the modules of k8s/ that read a manifest role by role.
+from profiler.vocabulary import ROLES as ROLES
+
 # Spark's default container names (resource-managers/kubernetes Constants.scala); the
 # operator's webhook (findContainer) also accepts the Spark 2 executor name.
 SPARK_CONTAINER = {"driver": "spark-kubernetes-driver", "executor": "spark-kubernetes-executor"}
-WEBHOOK_CONTAINER_NAMES = {
-    "driver": ("spark-kubernetes-driver",),
-    "executor": ("executor", "spark-kubernetes-executor"),
-}
 TEMPLATE_CONTAINER_CONF = "spark.kubernetes.{role}.podTemplateContainerName"
 LABEL_APP_NAME = "sparkoperator.k8s.io/app-name"
 LABEL_LAUNCHED_BY = "sparkoperator.k8s.io/launched-by-spark-operator"

@@ -34,11 +34,10 @@ from profiler.k8s.operator import (
     operator_for,
     spark_version_below_3,
 )
-from profiler.runtime.interface import SPARK_UID, WRITABLE_PATHS
+from profiler.vocabulary import ROLES, SPARK_UID, WRITABLE_PATHS
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
-ROLES = ("driver", "executor")
 # Spark treats mounts whose volume name starts with spark-local-dir- as its local dirs.
 LOCAL_DIR_VOLUME = "spark-local-dir-1"
 LOCAL_DIR_PATH = "/var/data/spark-local-dir-1"

@@ -1,17 +1,19 @@
-"""The containerd backend: runs through ``ctr`` on Docker's own containerd.
+"""The containerd engine through ``ctr``, on Docker's own containerd (or a system one).
 
 containerd's default seccomp profile (``ctr run --seccomp``) is the one its CRI plugin
 applies as RuntimeDefault on EKS, GKE and AKS nodes. Without CNI, ``ctr`` gives a
-container a network namespace with loopback only, so this backend runs the local
-topology (one container, a local master) and says so when asked for pods.
+container a network namespace with loopback only, so this engine runs the local topology
+(one container, a local master) and says so when asked for pods.
 
-What ``ctr`` cannot do, and how this backend stands in: it has no ``--user`` (the image's
+What ``ctr`` cannot do, and how this adapter stands in: it has no ``--user`` (the image's
 USER, 185 in Spark's images, is the pod's user; another user is refused), no ``--cap-drop
 ALL`` (each capability of containerd's default set, read from ``ctr oci spec``, is
 dropped), and no hostname (the host's name is mapped to 127.0.0.1 in the container's
-/etc/hosts, as Docker's ``localhost`` container resolves its own name). Containers live
+/etc/hosts, as Docker's ``localhost`` container resolves its own name). A container is one
+attached ``ctr run --rm``, its output going to files: it is created when that command line
+is made and started when the command runs and its task's pid file appears. Containers live
 in the tool's own namespace; their ids carry this process's pid and session, so
-``cleanup`` and the next backend's sweep find what a crash left.
+``cleanup`` and the next adapter's sweep find what a crash left.
 """
 
 from __future__ import annotations
@@ -19,75 +21,37 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket as socketlib
 import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from profiler.errors import EnvironmentProblem, UsageError
-from profiler.runtime import cgroup
-from profiler.runtime.cleanup import register_cleanup
-from profiler.runtime.docker import (
-    _TMPFS_OPTIONS,
-    _TMPFS_SIZE,
-    _TOOLS_ON_HOST,
-    RUNTIME_REFUSED_EXIT,
-    SESSION,
-    TOOLS_DIR,
-    command_spec,
-    write_run_dir,
-)
+from profiler.runtime.adapter import EngineAdapter
 from profiler.runtime.engine import (
+    CONTAINERD_SOCKETS,
+    CONTAINERD_TASK_ROOTS,
     connect,
     containerd_bundle_configs,
     containerd_socket,
     move_image_from_docker,
     oci_runtime_binary,
     oci_runtime_version,
-    read_bundle_seccomp,
 )
-from profiler.runtime.interface import (
-    SPARK_LOCAL_DIR,
-    ContainerEngine,
-    ContainerRef,
-    ContainerResult,
-    ContainerSecurity,
-    ResolvedRole,
-    Role,
-    RunObserver,
-    RunResult,
-    RunSpec,
-    SecurityMode,
-    Topology,
-)
-from profiler.runtime.pod import CONF_DIR, JOB_DIR, plan_run
-from profiler.workloads import parse_result_line
+from profiler.runtime.interface import SecurityMode
+from profiler.runtime.location import EngineLocation
+from profiler.runtime.ownership import SESSION
+from profiler.runtime.primitives import ContainerState, PodSite, StartRefused
+from profiler.runtime.shape import ContainerShape
 
 NAMESPACE = "spark-seccomp"
 ID_PREFIX = "spark-seccomp"
-# Where containerd keeps a running task's bundle: Docker's containerd, then a system one.
-_MEMORY_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-@dataclass(frozen=True)
-class _Container:
-    """What one ``ctr run`` is given."""
-
-    image: str
-    args: tuple[str, ...]  # given to the image's entrypoint
-    env: tuple[tuple[str, str], ...]
-    mode: SecurityMode
-    profile_json: str | None
-    security: ContainerSecurity
-    binds: tuple[tuple[str, str, bool], ...] = ()  # (host, container, read-only)
-    tmpfs: tuple[tuple[str, int | None], ...] = ()  # (container path, size in bytes)
-    memory_limit: str | None = None
+# How long ``ctr run`` may take before its task's pid file appears.
+START_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,42 +63,43 @@ class _ImageConfig:
 
 
 @dataclass
-class _Outcome:
-    exit_code: int | None
-    timed_out: bool
-    wall_seconds: float
-    cpu_seconds: float | None
-    stdout: str
-    stderr: str
-    start_error: str | None = None
-    notes: list[str] = field(default_factory=list)
+class CtrContainer:
+    """One ``ctr run``: its command line, files and, once started, its process."""
+
+    container_id: str
+    argv: list[str]
+    scratch: Path
+    process: subprocess.Popen[bytes] | None = None
+    outputs: tuple[IO[bytes], IO[bytes]] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.scratch / "pid"
 
 
-class ContainerdBackend(ContainerEngine):
+class ContainerdBackend(EngineAdapter):
     name = "containerd"
+    engine_title = "containerd"
+    runs_pods = False
+    no_pods_reason = "ctr has no pod network without CNI"
+    holds_for_tracer = False
 
-    def __init__(self, *, oci_runtime: str = "runc") -> None:
-        self.oci_runtime = oci_runtime
-        ctr = shutil.which("ctr")
+    def __init__(
+        self, *, oci_runtime: str = "runc", location: EngineLocation | None = None
+    ) -> None:
+        location = location or EngineLocation()
+        ctr = location.command("ctr")
         if ctr is None:
             raise EnvironmentProblem("ctr is not installed", "`apt-get install containerd`")
-        self.ctr = [ctr, "--address", str(containerd_socket()), "--namespace", NAMESPACE]
-        self.runtime_binary = oci_runtime_binary(oci_runtime)
-        self._checked_images: set[str] = set()
+        socket = location.socket or containerd_socket(CONTAINERD_SOCKETS)
+        self.ctr = [*ctr, "--address", str(socket), "--namespace", NAMESPACE]
+        self.runtime_binary = oci_runtime_binary(oci_runtime, location)
         self._image_configs: dict[str, _ImageConfig] = {}
         self._default_caps: tuple[str, ...] | None = None
+        super().__init__(oci_runtime=oci_runtime, location=location)
         self.sweep_orphans()
-        register_cleanup(self.name, "container", lambda: self.cleanup(session_only=True))
 
     # -- what the engine is ----------------------------------------------------------
-    def topology_for(self, requested: Topology, note: Callable[[str], None]) -> Topology:
-        if requested is Topology.POD:
-            note(
-                "containerd: ctr has no pod network without CNI, so the run uses the local "
-                "topology (one container, a local master)"
-            )
-        return Topology.LOCAL
-
     def versions(self) -> dict[str, str]:
         output = self._ctr("version").stdout
         server = output.split("Server:", 1)[-1]
@@ -144,20 +109,21 @@ class ContainerdBackend(ContainerEngine):
         return {
             "engine": f"containerd {version}",
             "containerd": version,
-            "oci_runtime": oci_runtime_version(self.oci_runtime),
+            "oci_runtime": oci_runtime_version(self.oci_runtime, self.location),
         }
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"  # ctr places containers at the raw cgroup path it is given
 
-    def require_image(self, image: str) -> None:
-        if image in self._checked_images:
-            return
+    def bundle_configs(self, container_id: str) -> list[Path]:
+        roots = self.location.bundle_roots or CONTAINERD_TASK_ROOTS
+        return containerd_bundle_configs(NAMESPACE, container_id, roots)
+
+    def make_image_available(self, image: str) -> None:
         reference = containerd_reference(image)
         listed = self._ctr("images", "ls", "-q").stdout.split()
         if reference not in listed:
             move_image_from_docker(image, [*self.ctr, "images", "import", "-"], "containerd")
-        self._checked_images.add(image)
 
     def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
         config = self._image_config(image)
@@ -183,297 +149,178 @@ class ContainerdBackend(ContainerEngine):
             self._default_caps = tuple(spec["process"]["capabilities"]["bounding"])
         return self._default_caps
 
-    # -- runs ------------------------------------------------------------------------
-    def run(
-        self, spec: RunSpec, run_dir: Path | None = None, observer: RunObserver | None = None
-    ) -> RunResult:
-        observer = observer or RunObserver()
-        if spec.hold_until_traced:
+    # -- primitives ------------------------------------------------------------------
+    def create_network(self, run_id: str) -> Any:
+        raise EnvironmentProblem(f"containerd (ctr) has no pod network: {self.no_pods_reason}")
+
+    def remove_network(self, network: Any) -> None:
+        return None
+
+    def open_pod(self, network: Any | None, pod: Any) -> PodSite:
+        return PodSite()
+
+    def create(self, shape: ContainerShape, site: PodSite, scratch: Path) -> CtrContainer:
+        scratch.mkdir(parents=True, exist_ok=True)
+        container_id = f"{ID_PREFIX}-{os.getpid()}-{SESSION}-{uuid.uuid4().hex[:12]}"
+        argv = self.ctr_run_args(shape, container_id, scratch)
+        return CtrContainer(container_id, argv, scratch)
+
+    def start(self, container: Any) -> None:
+        assert isinstance(container, CtrContainer)
+        out = open(container.scratch / "stdout", "wb")  # noqa: SIM115 - closed on remove
+        err = open(container.scratch / "stderr", "wb")  # noqa: SIM115
+        container.outputs = (out, err)
+        # Its own session: Ctrl-C reaches this process, which stops the task itself.
+        container.process = subprocess.Popen(
+            container.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        if self._pid(container, wait=START_SECONDS) is not None:
+            return
+        if container.process.poll() is None:
+            self.kill(container)
             raise EnvironmentProblem(
-                "the containerd backend cannot hold a container for a tracer",
-                "use --tracer ebpf",
+                f"ctr run did not start its task within {START_SECONDS:.0f} s",
+                "check that containerd answers (`ctr version`)",
             )
-        notes: list[str] = []
-        if spec.topology is Topology.POD:
-            notes.append("containerd runs the local topology (no pod network without CNI)")
-            spec = replace(spec, topology=Topology.LOCAL)
-        self.require_image(spec.image)
-        run_id = uuid.uuid4().hex[:12]
-        plan = plan_run(spec, run_id)
-        settings = plan.driver.settings
-        assert settings is not None
-        with tempfile.TemporaryDirectory(prefix="spark-seccomp-run-") as scratch:
-            host = Path(scratch)
-            conf = host / "conf-driver"
-            conf.mkdir()
-            (conf / "spark.properties").write_text(plan.properties)
-            host.chmod(0o755)
-            if run_dir is not None:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                (run_dir / "spark.properties").write_text(plan.properties)
-            binds = [(str(conf), CONF_DIR, True)]
-            if spec.application is None:
-                binds.append((str(spec.workload.path.parent), JOB_DIR, True))
-            container = self._container_for(settings, plan.driver.args, plan.driver.env, binds)
-            observer.before_start()
-            try:
-                outcome = self._run_container(
-                    container,
-                    host,
-                    run_id,
-                    spec.timeout_seconds,
-                    lambda pid: observer.started(pid, ContainerRef(Role.ALL, plan.driver.name)),
-                )
-            finally:
-                observer.finished()
-        result_container = ContainerResult(
-            role=Role.ALL,
-            name=plan.driver.name,
-            exit_code=outcome.exit_code,
-            timed_out=outcome.timed_out,
-            wall_seconds=outcome.wall_seconds,
-            cpu_seconds=outcome.cpu_seconds,
-            stdout=outcome.stdout,
-            stderr=outcome.stderr,
-            start_error=outcome.start_error,
-            notes=tuple(outcome.notes),
-        )
-        result = RunResult(
-            spec=spec,
-            exit_code=outcome.exit_code,
-            timed_out=outcome.timed_out,
-            wall_seconds=outcome.wall_seconds,
-            cpu_seconds=outcome.cpu_seconds,
-            stdout=outcome.stdout,
-            stderr=outcome.stderr,
-            result=parse_result_line(outcome.stdout),
-            run_dir=run_dir,
-            notes=tuple(notes + outcome.notes),
-            containers=(result_container,),
-        )
-        if run_dir is not None:
-            write_run_dir(result, run_dir)
-        return result
+        stderr = (container.scratch / "stderr").read_text(errors="replace")
+        if "OCI runtime" in stderr:
+            said = (stderr.strip().splitlines() or ["the OCI runtime failed"])[-1][:300]
+            raise StartRefused(said)
+        # Anything else that ends ``ctr run`` before its task runs is the container's exit.
 
-    def run_command(
-        self,
-        image: str,
-        argv: Sequence[str],
-        mode: SecurityMode,
-        profile_json: str | None = None,
-        security: ContainerSecurity | None = None,
-        *,
-        mounts: Mapping[str, str] | None = None,
-        timeout_seconds: float = 120.0,
-    ) -> tuple[int | None, str, str]:
-        self.require_image(image)
-        settings = command_spec(image, mode, profile_json, security).settings_for(Role.ALL)
-        binds = [(str(_TOOLS_ON_HOST), TOOLS_DIR, True)]
-        binds += [(str(host), inside, True) for host, inside in (mounts or {}).items()]
-        container = self._container_for(settings, tuple(argv), (), binds)
-        with tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch:
-            outcome = self._run_container(
-                container, Path(scratch), uuid.uuid4().hex[:12], timeout_seconds, None
-            )
-        if outcome.start_error is not None:
-            return RUNTIME_REFUSED_EXIT, outcome.stdout, outcome.stderr
-        return outcome.exit_code, outcome.stdout, outcome.stderr
+    def state(self, container: Any) -> ContainerState:
+        process = container.process
+        if process is None:
+            return ContainerState(exited=False)
+        code = process.poll()
+        return ContainerState(exited=code is not None, exit_code=code)
 
-    def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
-        self.require_image(image)
-        settings = command_spec(image, SecurityMode.RUNTIME_DEFAULT).settings_for(Role.ALL)
-        container = self._container_for(settings, ("sleep", "60"), (), [])
-        found: list[tuple[str, dict[str, Any]]] = []
+    def wait(self, container: Any, timeout: float) -> int | None:
+        process = container.process
+        if process is None:
+            return None
+        try:
+            return process.wait(timeout=max(0.0, timeout))
+        except subprocess.TimeoutExpired:
+            return None
 
-        def read_bundle(_pid: int, container_id: str) -> None:
-            read = read_bundle_seccomp(containerd_bundle_configs(NAMESPACE, container_id))
-            if read is not None:
-                found.append(read)
+    def logs(self, container: Any) -> tuple[str, str]:
+        def read(name: str) -> str:
+            with contextlib.suppress(OSError):
+                return (container.scratch / name).read_text(errors="replace")
+            return ""
 
-        with tempfile.TemporaryDirectory(prefix="spark-seccomp-command-") as scratch:
-            self._run_container(
-                container, Path(scratch), uuid.uuid4().hex[:12], 90.0, None, stop_after=read_bundle
-            )
-        return found[0] if found else None
+        return read("stdout"), read("stderr")
 
-    def _container_for(
-        self,
-        settings: ResolvedRole,
-        args: tuple[str, ...],
-        env: tuple[tuple[str, str], ...],
-        binds: list[tuple[str, str, bool]],
-    ) -> _Container:
-        security = settings.security
-        tmpfs: list[tuple[str, int | None]] = [
-            (path, None) for path in (*security.writable_paths, SPARK_LOCAL_DIR)
-        ]
-        for mount in settings.mounts:
-            if mount.source is None:
-                tmpfs.append((mount.target, mount.size_bytes))
-            else:
-                binds.append((mount.source, mount.target, mount.read_only))
-        return _Container(
-            image=settings.image,
-            args=args,
-            env=env,
-            mode=settings.mode,
-            profile_json=settings.profile_json,
-            security=security,
-            binds=tuple(binds),
-            tmpfs=tuple(tmpfs),
-            memory_limit=settings.memory_limit,
-        )
+    def host_pid(self, container: Any) -> int:
+        pid = self._pid(container, wait=0.0)
+        if pid is None:
+            raise EnvironmentProblem(f"containerd task {container.container_id} has no pid")
+        return pid
 
-    def ctr_run_args(
-        self, container: _Container, container_id: str, scratch: Path, cgroup_path: str
-    ) -> list[str]:
+    def container_id(self, container: Any) -> str:
+        return str(container.container_id)
+
+    def kill(self, container: Any) -> None:
+        self._ctr("task", "kill", "--signal", "SIGKILL", container.container_id, check=False)
+
+    def stop(self, container: Any, grace_seconds: float) -> None:
+        self._ctr("task", "kill", "--signal", "SIGTERM", container.container_id, check=False)
+        if self.wait(container, grace_seconds) is None:
+            self.kill(container)
+
+    def remove(self, container: Any) -> None:
+        process = container.process
+        if process is not None and process.poll() is None:
+            self.kill(container)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self._remove(container.container_id)
+        for output in container.outputs or ():
+            output.close()
+        container.outputs = None
+
+    # -- the ctr command line ----------------------------------------------------------
+    def ctr_run_args(self, shape: ContainerShape, container_id: str, scratch: Path) -> list[str]:
         """The ``ctr run`` command line for one container (files it needs go to ``scratch``)."""
-        security = container.security
-        if security.user is not None:
-            wanted = (
-                f"{security.user}:{security.group if security.group is not None else security.user}"
-            )
-            image_user = self._image_config(container.image).user
+        if shape.user is not None:
+            wanted = shape.user_spec
+            image_user = self._image_config(shape.image).user
             if (
                 wanted not in (image_user, image_user.split(":")[0])
-                and str(security.user) != image_user.split(":")[0]
+                and str(shape.user) != image_user.split(":")[0]
             ):
                 raise UsageError(
-                    f"containerd (ctr) runs {container.image} as its own user {image_user}, "
+                    f"containerd (ctr) runs {shape.image} as its own user {image_user}, "
                     f"not {wanted}",
                     "use an image whose USER is the pod's user, or another --runtime",
                 )
         hosts = scratch / "hosts"
         hosts.write_text(f"127.0.0.1\tlocalhost {socketlib.gethostname()}\n::1\tlocalhost\n")
-        args = [
-            *self.ctr,
-            "run",
-            "--rm",
-            "--cgroup",
-            cgroup_path,
-            "--pid-file",
-            str(scratch / "pid"),
-        ]
+        # Paths as containerd sees them (under its rootfs when it runs in one).
+        where = self.location.engine_path
+        args = [*self.ctr, "run", "--rm", "--pid-file", where(scratch / "pid")]
+        if shape.pod.cgroup_parent:
+            args += ["--cgroup", f"{shape.pod.cgroup_parent}/{container_id}"]
         if self.oci_runtime != "runc":
             args += ["--runc-binary", self.runtime_binary]
-        if container.mode is not SecurityMode.UNCONFINED:
+        if shape.seccomp_mode is not SecurityMode.UNCONFINED:
             args.append("--seccomp")
-        if container.mode is SecurityMode.LOCALHOST:
-            if container.profile_json is None:
-                raise ValueError("localhost mode needs a profile")
+        if shape.seccomp_mode is SecurityMode.LOCALHOST:
+            assert shape.seccomp_profile is not None  # container_shape checked it
             profile = scratch / "seccomp.json"
-            profile.write_text(container.profile_json)
-            args += ["--seccomp-profile", str(profile)]
-        if "ALL" in security.cap_drop:
-            dropped: Sequence[str] = self._caps()
-        else:
-            dropped = [_cap(c) for c in security.cap_drop]
+            profile.write_text(shape.seccomp_profile)
+            args += ["--seccomp-profile", where(profile)]
+        dropped: Sequence[str] = (
+            self._caps() if "ALL" in shape.cap_drop else [_cap(c) for c in shape.cap_drop]
+        )
         for cap in dropped:
             args += ["--cap-drop", cap]
-        for cap in security.cap_add:
+        for cap in shape.cap_add:
             args += ["--cap-add", _cap(cap)]
-        if not security.no_new_privileges:
+        if not shape.no_new_privileges:
             args.append("--allow-new-privs")
-        if security.read_only_root:
+        if shape.read_only_root:
             args.append("--read-only")
-        if security.privileged:
+        if shape.privileged:
             args.append("--privileged")
-        if container.memory_limit:
-            args += ["--memory-limit", str(memory_bytes(container.memory_limit))]
-        binds = [*container.binds, (str(hosts), "/etc/hosts", True)]
+        if shape.memory_bytes is not None:
+            args += ["--memory-limit", str(shape.memory_bytes)]
+        binds = [(b.source, b.target, b.read_only) for b in shape.binds]
+        binds.append((str(hosts), "/etc/hosts", True))
         for host, inside, read_only in sorted(binds, key=lambda b: b[1]):
             args += [
                 "--mount",
-                f"type=bind,src={host},dst={inside},options=rbind:{'ro' if read_only else 'rw'}",
+                f"type=bind,src={where(host)},dst={inside},"
+                f"options=rbind:{'ro' if read_only else 'rw'}",
             ]
         # runc gives a tmpfs the mode of the directory it creates for it (0755, root's),
         # so the pod's user owns it as on Docker (an emptyDir is the pod user's to write).
-        owner = ""
-        if security.user is not None:
-            group = security.group if security.group is not None else security.user
-            owner = f":uid={security.user}:gid={group}"
-        for path, size in container.tmpfs:
-            options = (
-                _TMPFS_OPTIONS.replace(",", ":")
-                + ":"
-                + (f"size={size}" if size else _TMPFS_SIZE)
-                + owner
-            )
-            args += ["--mount", f"type=tmpfs,src=tmpfs,dst={path},options={options}"]
-        for key, value in container.env:
+        for tmpfs in shape.tmpfs:
+            options = ":".join(tmpfs.options())
+            args += ["--mount", f"type=tmpfs,src=tmpfs,dst={tmpfs.path},options={options}"]
+        for key, value in shape.env:
             args += ["--env", f"{key}={value}"]
-        entrypoint = self._image_config(container.image).entrypoint
-        return [
-            *args,
-            containerd_reference(container.image),
-            container_id,
-            *entrypoint,
-            *container.args,
-        ]
+        entrypoint = self._image_config(shape.image).entrypoint
+        return [*args, containerd_reference(shape.image), container_id, *entrypoint, *shape.args]
 
-    def _run_container(
-        self,
-        container: _Container,
-        scratch: Path,
-        run_id: str,
-        timeout: float,
-        started: Callable[[int], None] | None,
-        *,
-        stop_after: Callable[[int, str], None] | None = None,
-    ) -> _Outcome:
-        """One ``ctr run`` to its end (or its timeout), the container removed whatever
-        happens. ``stop_after`` is called with the pid and id once the task runs; the
-        container is then stopped."""
-        container_id = f"{ID_PREFIX}-{os.getpid()}-{SESSION}-{run_id}"
-        accounting = cgroup.CpuAccounting.create("cgroupfs", run_id)
-        cgroup_path = f"{accounting.parent or '/spark-seccomp/' + run_id}/{container_id}"
-        argv = self.ctr_run_args(container, container_id, scratch, cgroup_path)
-        out_path, err_path = scratch / "stdout", scratch / "stderr"
-        begun = time.monotonic()
-        timed_out = False
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            # Its own session: Ctrl-C reaches this process, which stops the task itself.
-            process = subprocess.Popen(
-                argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-            try:
-                pid = _wait_for_pid(scratch / "pid", process, min(timeout, 60.0))
-                if pid is not None and started is not None:
-                    started(pid)
-                if pid is not None and stop_after is not None:
-                    stop_after(pid, container_id)
-                    self._kill(container_id)
-                try:
-                    process.wait(timeout=max(1.0, timeout - (time.monotonic() - begun)))
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    self._kill(container_id)
-                    process.wait(timeout=30)
-            finally:
-                if process.poll() is None:
-                    self._kill(container_id)
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        process.wait(timeout=30)
-                    if process.poll() is None:
-                        process.kill()
-                self._remove(container_id)
-        wall = time.monotonic() - begun
-        cpu = accounting.finish()
-        stdout = out_path.read_text(errors="replace")
-        stderr = err_path.read_text(errors="replace")
-        start_error = None
-        code = process.returncode
-        if not (scratch / "pid").exists() and "OCI runtime" in stderr:
-            start_error = (stderr.strip().splitlines() or ["the OCI runtime failed"])[-1][:300]
-        return _Outcome(
-            exit_code=None if timed_out else code,
-            timed_out=timed_out,
-            wall_seconds=wall,
-            cpu_seconds=cpu,
-            stdout=stdout,
-            stderr=stderr,
-            start_error=start_error,
-        )
+    def _pid(self, container: CtrContainer, *, wait: float) -> int | None:
+        """The task's pid once ``ctr run`` wrote it (waiting up to ``wait`` seconds), or
+        None when the command ended first."""
+        deadline = time.monotonic() + wait
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                text = container.pid_file.read_text().strip()
+                if text:
+                    return int(text)
+            if container.process is None or container.process.poll() is not None:
+                return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
 
     # -- removal ---------------------------------------------------------------------
     def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -485,9 +332,6 @@ class ContainerdBackend(ContainerEngine):
                 "check that the Docker engine (and its containerd) runs: `make engine`",
             )
         return done
-
-    def _kill(self, container_id: str) -> None:
-        self._ctr("task", "kill", "--signal", "SIGKILL", container_id, check=False)
 
     def _remove(self, container_id: str) -> None:
         for _ in range(20):
@@ -530,27 +374,6 @@ def containerd_reference(image: str) -> str:
     return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
 
 
-def memory_bytes(limit: str) -> int:
-    """``"1408m"`` -> bytes (Docker's units)."""
-    text = limit.strip().lower().removesuffix("b")
-    if text and text[-1] in _MEMORY_UNITS:
-        return int(float(text[:-1]) * _MEMORY_UNITS[text[-1]])
-    return int(text)
-
-
 def _cap(name: str) -> str:
     name = name.upper()
     return name if name.startswith("CAP_") else f"CAP_{name}"
-
-
-def _wait_for_pid(path: Path, process: subprocess.Popen[bytes], timeout: float) -> int | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            text = path.read_text().strip()
-            if text:
-                return int(text)
-        if process.poll() is not None:
-            return None
-        time.sleep(0.01)
-    return None

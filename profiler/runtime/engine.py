@@ -3,15 +3,15 @@
 Docker through its socket; Podman through its Docker-compatible API service, one service
 per OCI runtime (the compat API ignores a container's ``Runtime``, so the service's
 default runtime is what runs); containerd through ``ctr`` on Docker's own containerd (or a
-system one). Images are built on Docker and moved to the others by save and load.
+system one). Images are built on Docker and moved to the others by save and load. Each
+function takes where the engine lives (a socket, an ``EngineLocation``) with the host's
+engine as the default.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from profiler.errors import EnvironmentProblem, UsageError
+from profiler.runtime.location import EngineLocation
 
 ENGINES = ("docker", "podman", "containerd")
 OCI_RUNTIMES = ("runc", "crun")
@@ -47,26 +48,36 @@ def check_engine_choice(engine: str, oci_runtime: str | None) -> tuple[str, str]
     return engine, runtime
 
 
-def connect() -> Any:
-    """A docker SDK client for a reachable engine, or ``EnvironmentProblem``."""
+def connect(socket: Path | None = None) -> Any:
+    """A docker SDK client for a reachable engine (the host's unless ``socket`` names
+    another), or ``EnvironmentProblem``."""
     import docker
     from docker.errors import DockerException
 
     try:
-        client = docker.from_env(timeout=120)
+        if socket is None:
+            client = docker.from_env(timeout=120)
+        else:
+            client = docker.DockerClient(base_url=f"unix://{socket}", timeout=120)
         client.ping()
     except DockerException as exc:
         raise EnvironmentProblem("no Docker engine is reachable", START_HINT) from exc
     return client
 
 
-def connect_podman(oci_runtime: str) -> Any:
+def podman_socket(oci_runtime: str) -> Path:
+    """Where the tool's Podman API service for ``oci_runtime`` listens on this host."""
+    return PODMAN_SOCKET_DIR / f"spark-seccomp-{oci_runtime}.sock"
+
+
+def connect_podman(oci_runtime: str, location: EngineLocation | None = None) -> Any:
     """A docker SDK client on Podman's compat API whose containers run ``oci_runtime``;
     the service is started (as root) when it is not running yet."""
     import docker
     from docker.errors import DockerException
 
-    socket = PODMAN_SOCKET_DIR / f"spark-seccomp-{oci_runtime}.sock"
+    location = location or EngineLocation()
+    socket = location.socket or podman_socket(oci_runtime)
 
     def answering() -> Any | None:
         with contextlib.suppress(DockerException):
@@ -77,17 +88,17 @@ def connect_podman(oci_runtime: str) -> Any:
 
     if (client := answering()) is not None:
         return client
-    podman = shutil.which("podman")
+    podman = location.command("podman")
     if podman is None or os.geteuid() != 0:
         raise EnvironmentProblem(
             "Podman's API service is not running and cannot be started here",
             "install podman (`make setup` as root does) and run as root",
         )
-    PODMAN_SOCKET_DIR.mkdir(parents=True, exist_ok=True)
+    socket.parent.mkdir(parents=True, exist_ok=True)
     log = open(f"/var/log/spark-seccomp-podman-{oci_runtime}.log", "ab")  # noqa: SIM115
     # Its own session: the service outlives this process, as dockerd does.
     subprocess.Popen(
-        [podman, "--runtime", oci_runtime, "system", "service", "--time=0", f"unix://{socket}"],
+        [*podman, "--runtime", oci_runtime, "system", "service", "--time=0", f"unix://{socket}"],
         stdout=log,
         stderr=log,
         stdin=subprocess.DEVNULL,
@@ -112,32 +123,27 @@ CONTAINERD_TASK_ROOTS = (
 )
 
 
-def containerd_bundle_configs(namespace: str, container_id: str) -> list[Path]:
+def containerd_bundle_configs(
+    namespace: str, container_id: str, roots: tuple[Path, ...] = CONTAINERD_TASK_ROOTS
+) -> list[Path]:
     """Where containerd may keep the ``config.json`` of a running container."""
-    return [root / namespace / container_id / "config.json" for root in CONTAINERD_TASK_ROOTS]
+    return [root / namespace / container_id / "config.json" for root in roots]
 
 
-def read_bundle_seccomp(configs: list[Path]) -> tuple[str, dict[str, Any]] | None:
-    """(where, ``linux.seccomp``) of the first readable bundle ``config.json``, or None."""
-    for config in configs:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            seccomp = json.loads(config.read_text())["linux"]["seccomp"]
-            return str(config.parent.parent), seccomp
-    return None
-
-
-def containerd_socket() -> Path:
-    for socket in CONTAINERD_SOCKETS:
+def containerd_socket(candidates: tuple[Path, ...] = CONTAINERD_SOCKETS) -> Path:
+    """The first of ``candidates`` that exists."""
+    for socket in candidates:
         if socket.exists():
             return socket
     raise EnvironmentProblem(
-        "no containerd socket (" + ", ".join(str(s) for s in CONTAINERD_SOCKETS) + ")",
+        "no containerd socket (" + ", ".join(str(s) for s in candidates) + ")",
         "start the Docker engine (its containerd comes with it): `make engine`",
     )
 
 
-def oci_runtime_binary(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+def oci_runtime_binary(name: str, location: EngineLocation | None = None) -> str:
+    """The OCI runtime's path as the engine sees it."""
+    path = (location or EngineLocation()).binary(name)
     if path is None:
         raise EnvironmentProblem(
             f"the OCI runtime {name} is not installed",
@@ -146,13 +152,16 @@ def oci_runtime_binary(name: str) -> str:
     return path
 
 
-def oci_runtime_version(name: str) -> str:
+def oci_runtime_version(name: str, location: EngineLocation | None = None) -> str:
     """``"runc 1.1.5"``: the first version line the binary prints."""
+    command = (location or EngineLocation()).command(name)
+    if command is None:
+        return f"{name} unknown"
     try:
         output = subprocess.run(
-            [oci_runtime_binary(name), "--version"], capture_output=True, text=True, timeout=10
+            [*command, "--version"], capture_output=True, text=True, timeout=10
         ).stdout
-    except (EnvironmentProblem, OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError):
         return f"{name} unknown"
     return parse_version_line(output) or f"{name} unknown"
 

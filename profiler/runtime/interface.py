@@ -8,7 +8,6 @@ runs the driver and, with a local master, the executors' code as well.
 
 from __future__ import annotations
 
-import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,49 +15,43 @@ from pathlib import Path
 from typing import Any
 
 from profiler.runtime.error_line import error_line
+from profiler.vocabulary import (
+    DEFAULT_EXECUTORS,
+    SPARK_LOCAL_DIR,
+    SPARK_UID,
+    WRITABLE_PATHS,
+    PodSecurity,
+    Role,
+    SecurityMode,
+    Topology,
+)
 from profiler.workloads import Workload, WorkloadResult
 
-
-class SecurityMode(str, enum.Enum):
-    """The seccomp setting of a run, named as in Kubernetes' seccompProfile.type."""
-
-    UNCONFINED = "unconfined"
-    RUNTIME_DEFAULT = "runtime-default"
-    LOCALHOST = "localhost"
-
-
-class PodSecurity(str, enum.Enum):
-    """The rest of the security context.
-
-    ``restricted`` mirrors Kubernetes PSS restricted as the Spark Operator docs advise:
-    uid/gid 185, all capabilities dropped, no-new-privileges, read-only root filesystem
-    with tmpfs where Spark writes, and no network beyond loopback. ``none`` keeps the
-    engine's defaults (root, default capabilities, writable root, bridge network).
-    """
-
-    RESTRICTED = "restricted"
-    NONE = "none"
-
-
-class Topology(str, enum.Enum):
-    POD = "pod"
-    LOCAL = "local"
-
-
-class Role(str, enum.Enum):
-    """The pod a container plays. ``ALL``: the one container of the local topology."""
-
-    DRIVER = "driver"
-    EXECUTOR = "executor"
-    ALL = "all"
-
-
-# Where a hardened Spark container may write, each an emptyDir in a pod: scratch space, the
-# home directory, and $SPARK_HOME/work (local-cluster workers write there).
-WRITABLE_PATHS = ("/tmp", "/home/spark", "/opt/spark/work")
-# The emptyDir Spark itself mounts on driver and executor pods for SPARK_LOCAL_DIRS.
-SPARK_LOCAL_DIR = "/var/data/spark-local-dir-1"
-SPARK_UID = 185
+# Re-exported: backends and their callers have always found these here.
+__all__ = [
+    "DEFAULT_EXECUTORS",
+    "SPARK_LOCAL_DIR",
+    "SPARK_UID",
+    "WRITABLE_PATHS",
+    "Backend",
+    "ContainerEngine",
+    "ContainerRef",
+    "ContainerResult",
+    "ContainerSecurity",
+    "LabelledProfile",
+    "Mount",
+    "PodSecurity",
+    "ProfileSet",
+    "ResolvedRole",
+    "Role",
+    "RoleSettings",
+    "RunObserver",
+    "RunResult",
+    "RunSpec",
+    "SecurityMode",
+    "Topology",
+    "last_error_line",
+]
 
 
 @dataclass(frozen=True)
@@ -143,7 +136,6 @@ class ResolvedRole:
     image: str
 
 
-DEFAULT_EXECUTORS = 2
 DEFAULT_CORES = 1
 DEFAULT_MEMORY = "1g"
 

@@ -36,7 +36,6 @@ from pathlib import Path
 from profiler import proc
 from profiler.errors import CommandFailed, EnvironmentProblem, UsageError
 from profiler.runtime.cleanup import register_cleanup
-from profiler.runtime.docker import write_run_dir
 from profiler.runtime.interface import (
     Backend,
     ContainerRef,
@@ -50,6 +49,7 @@ from profiler.runtime.interface import (
 )
 from profiler.runtime.launcher import LauncherError, build_filter, launcher_argv
 from profiler.runtime.pod import LOCAL_MASTER
+from profiler.runtime.run_dir import write_run_dir
 from profiler.seccomp.arch import known_syscalls, native_arch, oci_architectures
 from profiler.seccomp.profile import (
     ArgCondition,
@@ -57,6 +57,7 @@ from profiler.seccomp.profile import (
     SyscallRule,
     profile_from_dict,
 )
+from profiler.vocabulary import Note, no_note
 from profiler.workloads import Workload, parse_result_line
 
 SCOPE_PROCESS_TREE = "process-tree"
@@ -68,8 +69,6 @@ _EPERM, _ENOSYS = 1, 38
 # Docker's default.json refuses without CAP_SYS_ADMIN.
 _CLONE_NAMESPACE_FLAGS = 0x7E020000
 _DOCKER_PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
-
-Note = Callable[[str], None]
 
 
 # -- RuntimeDefault without an engine ------------------------------------------------------
@@ -111,7 +110,7 @@ def load_runtime_default(path: Path | None, security: ContainerSecurity) -> Runt
     """RuntimeDefault for the local backend: the user's file, or the measured reference.
 
     A file may be a reference (``{"name", "source", "arch", "allowed"}``, as
-    ``profiler.seccomp.probe`` writes), Docker's default.json (its capability conditions
+    ``profiler.runtime.probe`` writes), Docker's default.json (its capability conditions
     resolved for this run's capabilities), or a plain OCI profile, enforced as it is.
     """
     from profiler.seccomp.runtime_default import (
@@ -241,7 +240,7 @@ class LocalBackend(Backend):
 
     def __init__(self, runtime_default: Path | None = None, note: Note | None = None) -> None:
         self.runtime_default = runtime_default
-        self.note = note or (lambda _m: None)
+        self.note = note or no_note
         self._identities: dict[tuple[int | None, int | None, str], Identity] = {}
         self._live_groups: set[int] = set()
         self._live_dirs: set[Path] = set()

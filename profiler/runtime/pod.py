@@ -1,6 +1,9 @@
-"""The shapes of a run, planned: each container's name, address, arguments and environment.
+"""The shapes of a run, planned: each container's name, arguments and environment.
 
-Pure: a backend turns a plan into containers. Two topologies (``Topology``):
+Pure: the orchestration (``profiler.runtime.orchestration``) turns a plan into containers.
+Addresses are not planned here: the engine gives each pod its address once it made room for
+it (Docker from the run's network, a CRI engine from CNI's IPAM), and ``ContainerPlan.at``
+puts it into the variables that carry it. Two topologies (``Topology``):
 
 ``pod``, what a SparkApplication becomes in a cluster, on one private network of the engine:
 
@@ -8,7 +11,7 @@ Pure: a backend turns a plan into containers. Two topologies (``Topology``):
   Kubernetes backend gives a driver container (``--properties-file
   /opt/spark/conf/spark.properties --class org.apache.spark.deploy.PythonRunner APP``),
   ``SPARK_DRIVER_BIND_ADDRESS`` set to its own address, reachable as ``<app>-driver-svc``
-  (the name of the headless Service the operator creates);
+  (the name of the headless Service the operator creates, which the engine makes resolve);
 - N executor pods: the entrypoint in ``executor`` mode with the environment Spark's
   BasicExecutorFeatureStep puts on executor pods (SPARK_DRIVER_URL, SPARK_EXECUTOR_ID,
   SPARK_JAVA_OPT_<n>, ...), each at its own address;
@@ -27,9 +30,8 @@ driver container in either topology: its session's master wins over the properti
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from profiler.runtime.interface import (
     SPARK_LOCAL_DIR,
@@ -52,16 +54,13 @@ MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 DRIVER_PORT = 7078
 BLOCK_MANAGER_PORT = 7079
 MASTER_PORT = 7077
-UI_PORT = 4040
 # Kubernetes' own default for spark.scheduler.minRegisteredResourcesRatio: the driver
 # waits until 80% of its executors registered (or 30 s) before it schedules.
 MIN_REGISTERED_RATIO = "0.8"
 LOCAL_MASTER = "local[2]"
-# Addresses inside the run's /24: the network's gateway takes .1.
-_MASTER_HOST = 2
-_DRIVER_HOST = 3
-_FIRST_EXECUTOR_HOST = 10
 MAX_EXECUTORS = 200
+# The standalone master's heap: it schedules, it computes nothing.
+MASTER_MEMORY = "512m"
 NAMESPACE = "default"  # the namespace the run's service names pretend to live in
 
 
@@ -74,31 +73,44 @@ class ContainerPlan:
     args: tuple[str, ...]  # given to the image's entrypoint, unchanged
     env: tuple[tuple[str, str], ...]
     settings: ResolvedRole | None  # None for the master (unconfined, engine defaults)
-    ip: str | None = None  # None: no network but loopback
-    aliases: tuple[str, ...] = ()  # other DNS names on the run's network
+    # Other names the pod answers to on the run's network (the driver's Service names).
+    dns_names: tuple[str, ...] = ()
+    # Variables of ``env`` that carry the pod's own address, filled in by ``at`` once the
+    # engine assigned one.
+    address_env: tuple[str, ...] = ()
+    address: str | None = None  # None: not assigned yet, or no network but loopback
+
+    def at(self, address: str | None) -> ContainerPlan:
+        """This container at the address the engine gave its pod."""
+        if address is None:
+            return self
+        env = tuple((k, address if k in self.address_env else v) for k, v in self.env)
+        return replace(self, env=env, address=address)
 
 
 @dataclass(frozen=True)
 class PodPlan:
     """Every container of one run, and the files the run mounts into them."""
 
-    topology: Topology
+    spec: RunSpec
     app_name: str
     properties: str  # the text of spark.properties (the driver's ConfigMap)
     driver: ContainerPlan
     master: ContainerPlan | None = None
-    network_cidr: str | None = None
     executor_java_options: tuple[str, ...] = ()
 
-    def executor(self, index: int, app_id: str, spec: RunSpec) -> ContainerPlan:
-        """Executor pod ``index`` (1-based), for the application id the master assigned."""
-        if self.topology is not Topology.POD or self.network_cidr is None:
+    @property
+    def topology(self) -> Topology:
+        return self.spec.topology
+
+    def executor(self, index: int, app_id: str, driver_address: str | None) -> ContainerPlan:
+        """Executor pod ``index`` (1-based), for the application id the master assigned;
+        ``driver_address`` is the address the engine gave the driver pod."""
+        if self.topology is not Topology.POD:
             raise ValueError("only a pod topology has executor pods")
+        spec = self.spec
         settings = spec.settings_for(Role.EXECUTOR)
-        network = ipaddress.ip_network(self.network_cidr)
-        ip = str(network[_FIRST_EXECUTOR_HOST + index - 1])
         name = f"{self.app_name}-exec-{index}"
-        driver_ip = self.driver.ip or ""
         conf = dict(spec.spark_conf)
         env: dict[str, str] = {
             "SPARK_USER": "spark",
@@ -112,10 +124,10 @@ class PodPlan:
             "SPARK_EXECUTOR_ID": str(index),
             "SPARK_RESOURCE_PROFILE_ID": "0",
             "SPARK_LOCAL_DIRS": SPARK_LOCAL_DIR,
-            "SPARK_EXECUTOR_POD_IP": ip,
+            "SPARK_EXECUTOR_POD_IP": "",  # the pod's own address (``ContainerPlan.at``)
             "SPARK_EXECUTOR_POD_NAME": name,
             # spark.executorEnv.SPARK_DRIVER_POD_IP, which the entrypoint's driver mode sets.
-            "SPARK_DRIVER_POD_IP": driver_ip,
+            "SPARK_DRIVER_POD_IP": driver_address or "",
             "SPARK_SECCOMP_SHARED_DIR": SHARED_DIR,
         }
         for key, value in sorted(conf.items()):
@@ -130,20 +142,13 @@ class PodPlan:
             args=("executor",),
             env=(*sorted(env.items()), *settings.env),
             settings=settings,
-            ip=ip,
+            address_env=("SPARK_EXECUTOR_POD_IP",),
         )
 
 
-def plan_run(
-    spec: RunSpec,
-    run_id: str,
-    *,
-    network_cidr: str | None = None,
-    executor_java_options: tuple[str, ...] = (),
-) -> PodPlan:
-    """The containers of a run. A pod run needs its network's /24 (``network_cidr``) and the
-    JVM options Spark gives executors in this image (module options: see the Docker
-    backend's probe)."""
+def plan_run(spec: RunSpec, run_id: str, *, executor_java_options: tuple[str, ...] = ()) -> PodPlan:
+    """The containers of a run. A pod run needs the JVM options Spark gives executors in
+    this image (module options: see ``EngineAdapter.executor_java_options``)."""
     app = app_name(spec.workload.name, run_id)
     application = spec.application or f"local://{JOB_DIR}/{spec.workload.path.name}"
     if spec.topology is Topology.LOCAL:
@@ -165,16 +170,10 @@ def plan_run(
             env=(*_driver_env(app, "127.0.0.1"), *settings.env),
             settings=settings,
         )
-        return PodPlan(Topology.LOCAL, app, properties, driver)
-    if network_cidr is None:
-        raise ValueError("a pod run needs a network")
+        return PodPlan(spec, app, properties, driver)
     if not 0 <= spec.executors <= MAX_EXECUTORS:
         raise ValueError(f"executors must be between 0 and {MAX_EXECUTORS}")
-    network = ipaddress.ip_network(network_cidr)
-    if network.prefixlen > 24:
-        raise ValueError("a pod run needs a /24 or larger network")
     master_name = f"{app}-master"
-    driver_ip = str(network[_DRIVER_HOST])
     settings = spec.settings_for(Role.DRIVER)
     executor = spec.settings_for(Role.EXECUTOR)
     properties = _properties(
@@ -199,13 +198,14 @@ def plan_run(
         name=f"{app}-driver",
         args=_driver_args(application, spec.app_args),
         env=(
-            *_driver_env(app, driver_ip),
+            # The bind address is the pod's own (``ContainerPlan.at``).
+            *_driver_env(app, ""),
             ("SPARK_SECCOMP_SHARED_DIR", SHARED_DIR),
             *settings.env,
         ),
         settings=settings,
-        ip=driver_ip,
-        aliases=service_aliases(app),
+        dns_names=service_aliases(app),
+        address_env=("SPARK_DRIVER_BIND_ADDRESS",),
     )
     master = ContainerPlan(
         role=None,
@@ -220,17 +220,15 @@ def plan_run(
             "--webui-port",
             "8080",
         ),
-        env=(("SPARK_NO_DAEMONIZE", "1"),),
+        env=(("SPARK_NO_DAEMONIZE", "1"), ("SPARK_DAEMON_MEMORY", MASTER_MEMORY)),
         settings=None,
-        ip=str(network[_MASTER_HOST]),
     )
     return PodPlan(
-        Topology.POD,
+        spec,
         app,
         properties,
         driver,
         master=master,
-        network_cidr=str(network),
         executor_java_options=executor_java_options,
     )
 

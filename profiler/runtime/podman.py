@@ -1,11 +1,13 @@
-"""The Podman backend: Docker's backend over Podman's Docker-compatible API.
+"""The Podman engine: the Docker API adapter on Podman's compat API service, rootful.
 
 Podman applies containers-common's default seccomp profile, the one CRI-O hands its OCI
-runtime on OpenShift nodes, and runs crun unless told otherwise. Its compat API differs
-from Docker's in what this module adapts: a Localhost profile is given as a file path
-(not as JSON), a tmpfs takes no ``uid=`` (``mode=1777`` makes it the pod user's to write,
-as an emptyDir is), its default rlimits exceed what an unprivileged-looking host allows,
-and a container's ``Runtime`` is ignored, so each OCI runtime gets its own API service.
+runtime on OpenShift nodes, and runs crun unless told otherwise. Its compat API takes what
+Docker takes with a few differences, which this module's hooks adapt: a Localhost profile is
+given as a file path (not as JSON); a tmpfs takes no ``uid=`` (its own ``U`` gives the mount
+to the container's user, as an emptyDir is the pod user's to write); its default rlimits
+exceed what an unprivileged-looking host allows; its ``dnsname`` plugin answers only for
+names and aliases, and is off on internal networks; and a container's ``Runtime`` is
+ignored, so each OCI runtime gets its own API service.
 """
 
 from __future__ import annotations
@@ -14,74 +16,85 @@ import resource
 from pathlib import Path
 from typing import Any
 
-from profiler.runtime.docker import DockerBackend
+from profiler.runtime.dockerapi import DockerApiAdapter, seccomp_option
 from profiler.runtime.engine import connect_podman, move_image_from_docker, parse_version_line
+from profiler.runtime.interface import SecurityMode
+from profiler.runtime.location import EngineLocation
+from profiler.runtime.shape import ContainerShape, Tmpfs
 
-# Where Podman keeps a container's OCI bundle (rootful storage).
 # The RLIMIT_NPROC Podman gives itself (and so the most its containers can have).
 PODMAN_NPROC = 32768
-_PODMAN_CONTAINERS = Path("/var/lib/containers/storage/overlay-containers")
+# Where rootful Podman keeps a container's OCI bundle.
+PODMAN_CONTAINERS = Path("/var/lib/containers/storage/overlay-containers")
 
 
-class PodmanBackend(DockerBackend):
+class PodmanBackend(DockerApiAdapter):
     name = "podman"
-
-    def __init__(self, client: Any | None = None, *, oci_runtime: str = "crun") -> None:
-        super().__init__(client, oci_runtime=oci_runtime)
-
+    engine_title = "Podman"
     # Podman turns its dnsname plugin off on internal networks, and then no pod name
     # resolves; the run's network is a plain bridge (a pod network has egress too).
     internal_networks = False
 
-    def _connect(self) -> Any:
-        return connect_podman(self.oci_runtime)
+    def __init__(
+        self,
+        client: Any | None = None,
+        *,
+        oci_runtime: str = "crun",
+        location: EngineLocation | None = None,
+    ) -> None:
+        """One API service per OCI runtime (``connect_podman`` starts it when needed)."""
+        location = location or EngineLocation()
+        connected = client is None
+        super().__init__(
+            client if client is not None else connect_podman(oci_runtime, location),
+            oci_runtime=oci_runtime,
+            location=location,
+        )
+        if connected:
+            self.sweep_orphans()
 
-    def _require_oci_runtime(self) -> None:
-        # One service per runtime (``connect_podman``): nothing to check per container.
-        return None
+    # -- what Podman's compat API takes differently ------------------------------------
+    def seccomp_option(self, shape: ContainerShape, scratch: Path) -> list[str]:
+        if shape.seccomp_mode is not SecurityMode.LOCALHOST:
+            return seccomp_option(shape)
+        assert shape.seccomp_profile is not None
+        scratch.mkdir(parents=True, exist_ok=True)
+        path = scratch / "seccomp.json"
+        path.write_text(shape.seccomp_profile)
+        return [f"seccomp={self.location.engine_path(path)}"]
 
-    def engine_options(self, options: dict[str, Any], scratch: Path) -> dict[str, Any]:
-        security_opt = []
-        for option in options.get("security_opt", []):
-            if option.startswith("seccomp=") and option != "seccomp=unconfined":
-                scratch.mkdir(parents=True, exist_ok=True)
-                path = scratch / "seccomp.json"
-                path.write_text(option.removeprefix("seccomp="))
-                option = f"seccomp={path}"
-            security_opt.append(option)
-        options["security_opt"] = security_opt
+    def tmpfs_option(self, tmpfs: Tmpfs) -> str:
         # Podman refuses tmpfs uid=/gid=; its own "U" gives the mount to the container's
         # user, as Docker's uid= does (an emptyDir is the pod user's to write).
-        tmpfs = {}
-        for target, value in (options.get("tmpfs") or {}).items():
-            parts = [p for p in value.split(",") if not p.startswith(("uid=", "gid="))]
-            if len(parts) < len(value.split(",")):
-                parts.append("U")
-            tmpfs[target] = ",".join(parts)
-        options["tmpfs"] = tmpfs
+        options = [o for o in tmpfs.options() if not o.startswith(("uid=", "gid="))]
+        if tmpfs.uid is not None:
+            options.append("U")
+        return ",".join(options)
+
+    def network_aliases(self, shape: ContainerShape) -> list[str]:
+        # Docker's DNS answers for a container's hostname on its network; Podman's dnsname
+        # only for names and aliases, so the hostname becomes an alias.
+        return [shape.pod.hostname, *(n for n in shape.pod.dns_names if n != shape.pod.hostname)]
+
+    def engine_options(self, options: dict[str, Any]) -> dict[str, Any]:
         # The limits this process has, as a container of Docker's started from here gets;
         # Podman's own defaults (nofile 1048576) exceed them and crun cannot raise a hard
         # limit, and the service itself runs with at most PODMAN_NPROC processes.
+        from docker.types import Ulimit
+
         _, files = resource.getrlimit(resource.RLIMIT_NOFILE)
         _, processes = resource.getrlimit(resource.RLIMIT_NPROC)
         processes = min(processes, PODMAN_NPROC) if processes > 0 else PODMAN_NPROC
-        from docker.types import Ulimit
-
         options["ulimits"] = [
             Ulimit(name="nofile", soft=files, hard=files),
             Ulimit(name="nproc", soft=processes, hard=processes),
         ]
-        # Docker's DNS answers for a container's hostname on its network; Podman's dnsname
-        # only for names and aliases, so the hostname becomes an alias.
-        for endpoint in (options.get("networking_config") or {}).values():
-            aliases = list(endpoint.get("Aliases") or [])
-            if options.get("hostname") and options["hostname"] not in aliases:
-                endpoint["Aliases"] = [options["hostname"], *aliases]
-        options.pop("runtime", None)
         return options
 
+    # -- what Podman is and has ---------------------------------------------------------
     def bundle_configs(self, container_id: str) -> list[Path]:
-        return [_PODMAN_CONTAINERS / container_id / "userdata" / "config.json"]
+        roots = self.location.bundle_roots or (PODMAN_CONTAINERS,)
+        return [root / container_id / "userdata" / "config.json" for root in roots]
 
     def versions(self) -> dict[str, str]:
         info = self.client.version()
@@ -98,13 +111,11 @@ class PodmanBackend(DockerBackend):
         versions.setdefault("oci_runtime", f"{self.oci_runtime} unknown")
         return versions
 
-    def require_image(self, image: str) -> None:
+    def make_image_available(self, image: str) -> None:
         from docker.errors import ImageNotFound
 
-        if image in self._checked_images:
-            return
         try:
             self.client.images.get(image)
         except ImageNotFound:
-            move_image_from_docker(image, ["podman", "load", "-q"], "podman")
-        self._checked_images.add(image)
+            podman = self.location.command("podman") or ["podman"]
+            move_image_from_docker(image, [*podman, "load", "-q"], "podman")

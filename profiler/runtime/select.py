@@ -4,26 +4,23 @@ the local backend when no engine is reachable."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from profiler.errors import EnvironmentProblem, UsageError
 from profiler.runtime.engine import ENGINES, check_engine_choice
 from profiler.runtime.interface import Backend, ContainerEngine
+from profiler.runtime.run_shape import DOCKER_RUNC, EngineChoice
+
+__all__ = [
+    "BACKENDS",
+    "EngineChoice",  # re-exported: where the engine choice has always been found
+    "cleanup_everywhere",
+    "make_backend",
+    "make_engine",
+    "parse_engine_choices",
+]
 
 BACKENDS = ("auto", "docker", "local")
-
-
-@dataclass(frozen=True)
-class EngineChoice:
-    """One ``--runtime`` / ``--oci-runtime`` pair ("podman", "crun")."""
-
-    engine: str
-    oci_runtime: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.engine}/{self.oci_runtime}"
 
 
 def parse_engine_choices(runtimes: str | None, oci_runtimes: str | None) -> list[EngineChoice]:
@@ -70,14 +67,14 @@ def make_backend(
     choice = choice.lower()
     if choice not in BACKENDS:
         raise UsageError(f"unknown backend {choice!r}", "choose auto, docker or local")
-    engine = engine or EngineChoice("docker", "runc")
+    engine = engine or DOCKER_RUNC
     if choice == "local":
-        if engine != EngineChoice("docker", "runc"):
+        if engine != DOCKER_RUNC:
             raise UsageError(
                 "--backend local runs no engine", "drop --runtime/--oci-runtime, or --backend"
             )
         return LocalBackend(runtime_default=runtime_default, note=note)
-    if choice == "docker" or engine != EngineChoice("docker", "runc"):
+    if choice == "docker" or engine != DOCKER_RUNC:
         return make_engine(engine)
     from profiler.runtime.docker import DockerBackend
     from profiler.runtime.engine import connect
@@ -100,7 +97,7 @@ def cleanup_everywhere() -> dict[str, int | str]:
     this (its containers share one store, so any running service sees them all)."""
     from profiler.runtime.engine import CONTAINERD_SOCKETS, PODMAN_SOCKET_DIR
 
-    choices = [EngineChoice("docker", "runc")]
+    choices = [DOCKER_RUNC]
     services = sorted(PODMAN_SOCKET_DIR.glob("spark-seccomp-*.sock"))
     if services:
         runtime = services[0].name.removeprefix("spark-seccomp-").removesuffix(".sock")

@@ -3,7 +3,7 @@
 The engine's default profile is read from the OCI bundle of a container it runs under
 RuntimeDefault with the restricted settings (``linux.seccomp`` of the bundle's
 ``config.json``), after the engine resolved its includes, capabilities and architectures.
-The probe (``profiler.seccomp.probe``) is an independent cross-check that sorts each call
+The probe (``profiler.runtime.probe``) is an independent cross-check that sorts each call
 into one of three classes; this module compares the two (pure).
 """
 

@@ -30,8 +30,8 @@ from profiler.seccomp.arch import (
     translate_names,
 )
 from profiler.seccomp.profile import Profile, SyscallRule, allow_all_profile
+from profiler.seccomp.recording import Recording
 from profiler.seccomp.risky import HeldBack, split_risky
-from profiler.tracing.interface import Recording
 
 ERRNO_CHOICES: Mapping[str, int] = {"enosys": errno_codes.ENOSYS, "eperm": errno_codes.EPERM}
 
@@ -92,9 +92,6 @@ class Summary:
     oci_runtime_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Runs whose tracer dropped events: "WORKLOAD run N" -> events lost.
     lost_events: Mapping[str, int] = field(default_factory=dict)
-
-    def runs_total_for(self, workload: str) -> int:
-        return self.workloads.get(workload, 0)
 
     @property
     def flaky(self) -> tuple[str, ...]:
@@ -182,15 +179,6 @@ def summary_path_for(profile_path: Path) -> Path:
         profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
     )
     return profile_path.with_name(f"{stem}.summary.json")
-
-
-def role_profile_path(profile_path: Path, role: str) -> Path:
-    """Where a union profile's per-role profile lives: ``NAME.json`` -> ``NAME.ROLE.json``."""
-    profile_path = Path(profile_path)
-    stem = (
-        profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
-    )
-    return profile_path.with_name(f"{stem}.{role}.json")
 
 
 def load_summary(path: Path) -> Summary:

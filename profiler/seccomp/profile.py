@@ -9,10 +9,9 @@ mean something different on a node than on a laptop.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from profiler.errors import UsageError
 from profiler.formats import jsonfile
@@ -24,9 +23,6 @@ from profiler.formats.seccomp import (
     arch_label,
     unknown_names,
 )
-
-if TYPE_CHECKING:
-    from profiler.runtime.interface import ProfileSet
 
 
 @dataclass(frozen=True)
@@ -84,9 +80,6 @@ class Profile:
     def to_json(self) -> str:
         """Stable bytes: fixed key order, sorted names, two-space indent, trailing newline."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    def with_default_action(self, action: str) -> Profile:
-        return Profile(action, self.rules, None, self.architectures, self.flags)
 
     def without_allowed(self, name: str) -> Profile:
         """The profile with ``name`` taken out of its allow rules (to show it is needed)."""
@@ -195,35 +188,10 @@ def load_profile_text(path: Path, *, allow_unknown: bool = False) -> str:
     return read_profile(path, allow_unknown=allow_unknown).text
 
 
-def names_of(rules: Iterable[SyscallRule]) -> set[str]:
-    return {n for r in rules for n in r.names}
-
-
-def load_profile_set(
-    union: Path,
-    *,
-    driver: Path | None = None,
-    executor: Path | None = None,
-    allow_unknown: bool = False,
-    warn: Callable[[str], None] = lambda _w: None,
-) -> ProfileSet:
-    """A union profile and its roles' profiles: those given, else ``NAME.driver.json`` and
-    ``NAME.executor.json`` when they lie beside ``NAME.json`` (as ``record`` writes them).
-    Each is validated (``read_profile``); ``warn`` gets the warning of kept unknown names."""
-    from profiler.runtime.interface import LabelledProfile, ProfileSet
-    from profiler.seccomp.generate import role_profile_path
-
-    def load(path: Path) -> LabelledProfile:
-        loaded = read_profile(path, allow_unknown=allow_unknown)
-        if (warning := loaded.warning()) is not None:
-            warn(warning)
-        return LabelledProfile(loaded.text, str(path))
-
-    roles: dict[str, LabelledProfile | None] = {}
-    for role, given in (("driver", driver), ("executor", executor)):
-        if given is not None:
-            roles[role] = load(given)
-        else:
-            beside = role_profile_path(union, role)
-            roles[role] = load(beside) if beside.is_file() else None
-    return ProfileSet(load(union), driver=roles["driver"], executor=roles["executor"])
+def role_profile_path(profile_path: Path, role: str) -> Path:
+    """Where a union profile's per-role profile lives: ``NAME.json`` -> ``NAME.ROLE.json``."""
+    profile_path = Path(profile_path)
+    stem = (
+        profile_path.name[: -len(".json")] if profile_path.suffix == ".json" else profile_path.name
+    )
+    return profile_path.with_name(f"{stem}.{role}.json")

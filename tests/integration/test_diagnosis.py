@@ -19,6 +19,7 @@ from profiler import record as record_lib
 from profiler import workloads
 from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.runtime.interface import ProfileSet, SecurityMode, Topology
+from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.tracing.ebpf import EbpfTracer
 
@@ -45,7 +46,9 @@ def recorded(docker_backend, spark_image, tmp_path_factory):
     root = tmp_path_factory.mktemp("diagnosis")
     workload = workloads.resolve(str(TINY_JOB))
     plan = record_lib.RecordPlan(
-        workloads=(workload,), image=spark_image, topology=Topology.LOCAL, timeout_seconds=300
+        workloads=(workload,),
+        shape=RunShape(spark_image, topology=Topology.LOCAL),
+        timeout_seconds=300,
     )
     (recording,) = record_lib.record_workloads(docker_backend, plan, EbpfTracer, run_root=root)
     explicit = record_lib.needs_explicit_errno(docker_backend, spark_image)
@@ -60,11 +63,10 @@ def test_removing_a_needed_syscall_names_exactly_it(recorded, docker_backend, sp
     plan = CheckPlan(
         workloads=(workload,),
         modes=(SecurityMode.LOCALHOST,),
-        image=spark_image,
         profiles=ProfileSet.single(
             profile.without_allowed(removed).to_json(), f"recorded profile without {removed}"
         ),
-        topology=Topology.LOCAL,
+        shape=RunShape(spark_image, topology=Topology.LOCAL),
         reference_checksums={workload.name: recording.checksum},
     )
     options = CheckOptions(timeout_seconds=300, run_root=root / f"without-{removed}")

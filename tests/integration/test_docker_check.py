@@ -11,6 +11,7 @@ from profiler import workloads
 from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.cli import main
 from profiler.runtime.interface import ProfileSet, RunSpec, SecurityMode, Topology
+from profiler.runtime.run_shape import RunShape
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TINY_JOB = str(FIXTURES / "scripts" / "tiny_job.py")
@@ -25,9 +26,8 @@ def test_catalogue_workload_passes_under_all_three_modes_in_one_container(
     plan = CheckPlan(
         workloads=(workloads.resolve("sql_aggregation"),),
         modes=tuple(ALL),
-        image=spark_image,
         profiles=ProfileSet.single(allow_all, "allow all"),
-        topology=Topology.LOCAL,
+        shape=RunShape(spark_image, topology=Topology.LOCAL),
     )
     report = run_check(docker_backend, plan, CheckOptions(run_root=tmp_path, timeout_seconds=300))
     for mode in ALL:
@@ -83,7 +83,7 @@ def test_timeout_kills_and_removes_every_container_of_the_pod(
     result = docker_backend.run(spec)
     assert result.timed_out
     assert result.exit_code is None
-    from profiler.runtime.docker import SESSION, SESSION_LABEL
+    from profiler.runtime.ownership import SESSION, SESSION_LABEL
 
     label = f"{SESSION_LABEL}={SESSION}"
     assert not docker_client.containers.list(all=True, filters={"label": label})

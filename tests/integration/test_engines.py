@@ -20,10 +20,11 @@ import pytest
 from profiler import workloads
 from profiler.check import CheckOptions, CheckPlan, Verdict, run_check
 from profiler.errors import EnvironmentProblem
-from profiler.runtime.docker import RUNTIME_REFUSED_EXIT
+from profiler.runtime.command import RUNTIME_REFUSED_EXIT
 from profiler.runtime.interface import ContainerEngine, ProfileSet, SecurityMode, Topology
+from profiler.runtime.probe import probe_runtime_default
+from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import EngineChoice, make_engine
-from profiler.seccomp.probe import probe_runtime_default
 from tests.conftest import missing
 from tests.integration.conftest import cli
 
@@ -71,9 +72,8 @@ def test_fastest_workload_passes_every_mode_on_every_engine(
     plan = CheckPlan(
         workloads=(workloads.resolve(FASTEST),),
         modes=MODES,
-        image=spark_image,
+        shape=RunShape(spark_image, topology=shape),
         profiles=_reference_profile(spark_image),
-        topology=shape,
     )
     report = run_check(engine, plan, CheckOptions(timeout_seconds=300, run_root=tmp_path))
     assert report.runtime == choice.label

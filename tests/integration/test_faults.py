@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from profiler.runtime.docker import OWNER, OWNER_LABEL, PID_LABEL
+from profiler.runtime.ownership import OWNER, OWNER_LABEL, PID_LABEL
 
 REPO = Path(__file__).parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -23,6 +23,7 @@ from profiler.runtime.interface import (
     Topology,
 )
 from profiler.runtime.local import LocalBackend
+from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile, SyscallRule, profile_from_dict
 from profiler.tracing.ebpf import EbpfTracer
@@ -54,9 +55,7 @@ def recorded(
     root = tmp_path_factory.mktemp("local-record")
     plan = RecordPlan(
         workloads=(tiny_job,),
-        image="unused-by-local",
-        pod_security=PodSecurity.RESTRICTED,
-        topology=Topology.LOCAL,
+        shape=RunShape("unused-by-local", PodSecurity.RESTRICTED, Topology.LOCAL),
         timeout_seconds=TIMEOUT,
     )
     recordings = record_workloads(backend, plan, EbpfTracer, run_root=root)
@@ -68,8 +67,8 @@ def run(backend: LocalBackend, workload: Workload, profile: Profile, tmp: Path) 
     spec = RunSpec(
         workload=workload,
         mode=SecurityMode.LOCALHOST,
-        image="unused-by-local",
         profile_json=profile.to_json(),
+        image="unused-by-local",
         profile_label="test profile",
         timeout_seconds=TIMEOUT,
         topology=Topology.LOCAL,
@@ -108,9 +107,8 @@ def test_record_and_check(
     plan = CheckPlan(
         workloads=(tiny_job,),
         modes=(SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST),
-        image="unused-by-local",
         profiles=ProfileSet.single(recorded.to_json(), "recorded locally"),
-        topology=Topology.LOCAL,
+        shape=RunShape("unused-by-local", topology=Topology.LOCAL),
     )
     report = run_check(backend, plan, CheckOptions(timeout_seconds=TIMEOUT, run_root=tmp_path))
     for cell in report.cells:

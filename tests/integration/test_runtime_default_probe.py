@@ -1,6 +1,6 @@
 """The RuntimeDefault probe against the real engine's default profile."""
 
-from profiler.seccomp.probe import probe_runtime_default
+from profiler.runtime.probe import probe_runtime_default
 
 
 def test_probe_finds_what_the_default_profile_blocks(spark_image, monkeypatch, tmp_path):

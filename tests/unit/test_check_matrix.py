@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 
 from profiler import workloads
-from profiler.check import CheckOptions, image_slug, run_check_matrix
+from profiler.check import CheckOptions, run_checks
 from profiler.cli.check import render_matrix
 from profiler.cli.common import parse_images
 from profiler.errors import UsageError
 from profiler.image import ImageRecipe, default_tag
+from profiler.matrix import ImageProfiles, matrix_cells, matrix_targets
+from profiler.paths import slug
 from profiler.report.check_formats import check_matrix_to_json, check_matrix_to_junit
-from profiler.runtime.interface import SecurityMode
+from profiler.runtime.interface import ProfileSet, SecurityMode
+from profiler.runtime.run_shape import DOCKER_RUNC, EngineChoice, RunShape
 from tests.fakes import FakeBackend, check_plan
 
 U, R = SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT
@@ -29,8 +32,10 @@ def _matrix(tmp_path: Path):
             else (0, False, "same", "")
         )
     )
-    plans = [check_plan([workloads.resolve("rdd_python")], [U, R], image) for image in (OLD, NEW)]
-    reports = run_check_matrix(backend, plans, CheckOptions(run_root=tmp_path))
+    plan = check_plan([workloads.resolve("rdd_python")], [U, R])
+    cells = matrix_cells([DOCKER_RUNC], [OLD, NEW], tmp_path)
+    targets = matrix_targets(plan.shape, cells, lambda _engine: backend)
+    reports = run_checks(targets, plan, CheckOptions(run_root=tmp_path))
     return backend, reports
 
 
@@ -39,7 +44,35 @@ def test_each_image_is_checked_in_turn_with_its_own_run_folder(tmp_path: Path) -
     assert [s.image for s in backend.specs] == [OLD, OLD, NEW, NEW]
     assert [r.passed for r in reports] == [True, False]
     assert {s.workload.name for s in backend.specs} == {"rdd_python"}
-    assert image_slug(NEW) == "spark-seccomp-spark-4.3.0"
+    assert slug(NEW) == "spark-seccomp-spark-4.3.0"
+    run_dir = reports[1].cell("rdd_python", R).runs[0].run_dir
+    assert run_dir == str(tmp_path / slug(NEW) / "rdd_python" / "runtime-default-1")
+
+
+def test_engines_and_images_make_a_matrix_of_folders_and_labels(tmp_path: Path) -> None:
+    crun = EngineChoice("docker", "crun")
+    one = ProfileSet.single("{}", "p")
+    cells = matrix_cells([DOCKER_RUNC, crun], [OLD, NEW], tmp_path, [ImageProfiles(None, one)])
+    assert [c.label for c in cells] == [
+        "docker/runc 3.5.9",
+        "docker/runc 4.3.0",
+        "docker/crun 3.5.9",
+        "docker/crun 4.3.0",
+    ]
+    assert cells[3].folder == tmp_path / "docker-crun" / slug(NEW)
+    assert all(c.profiles.profiles is one for c in cells)  # one profile serves every image
+    made: list[EngineChoice] = []
+
+    def make(engine: EngineChoice) -> FakeBackend:
+        made.append(engine)
+        return FakeBackend(lambda _spec: (0, False, "x", ""))
+
+    targets = matrix_targets(RunShape(OLD, executors=3), cells, make)
+    assert made == [DOCKER_RUNC, crun]  # each engine's backend made once
+    assert [t.shape.image for t in targets] == [OLD, NEW, OLD, NEW]
+    assert targets[2].shape.engine == crun and targets[2].shape.executors == 3
+    with pytest.raises(UsageError, match="2 profiles for 3 images"):
+        matrix_cells([DOCKER_RUNC], [OLD, NEW, "x"], tmp_path, [ImageProfiles()] * 2)
 
 
 def test_the_matrix_table_has_a_column_per_image_and_mode(tmp_path: Path) -> None:

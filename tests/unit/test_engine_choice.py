@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from profiler.errors import UsageError
-from profiler.runtime.containerd import containerd_reference, memory_bytes
+from profiler.runtime.containerd import containerd_reference
 from profiler.runtime.select import EngineChoice, parse_engine_choices
+from profiler.runtime.shape import memory_bytes
 
 
 def test_every_engine_with_every_runtime_in_order() -> None:

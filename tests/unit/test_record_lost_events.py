@@ -11,6 +11,7 @@ import pytest
 from profiler import record as record_lib
 from profiler import workloads
 from profiler.cli import main
+from profiler.runtime.run_shape import RunShape
 from profiler.tracing.interface import Recording
 from tests.fakes import FakeBackend
 
@@ -40,9 +41,9 @@ def recordings(lost: int = 12) -> list[Recording]:
 
 
 def outcome(tmp_path: Path, backend: FakeBackend | None, lost: int = 12):
-    plan = record_lib.RecordPlan((workloads.resolve("rdd_python"),), "img")
+    plan = record_lib.RecordPlan((workloads.resolve("rdd_python"),), RunShape("img"))
     return record_lib.record_profile(
-        backend,
+        [backend] if backend is not None else [],
         plan,
         record_lib.DeriveOptions(),
         run_root=tmp_path,

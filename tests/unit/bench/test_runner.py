@@ -21,7 +21,7 @@ from profiler.bench.microbench_run import (
     parse_loop_output,
     run_microbench,
 )
-from profiler.bench.runner import round_order, run_bench, split_runs
+from profiler.bench.runner import BenchPlan, round_order, run_bench, split_runs
 from profiler.bench.stats import bench_from_json
 from profiler.errors import UsageError
 from profiler.runtime.interface import (
@@ -32,6 +32,7 @@ from profiler.runtime.interface import (
     RunSpec,
     SecurityMode,
 )
+from profiler.runtime.run_shape import RunShape
 from profiler.workloads import Workload, WorkloadResult
 from tests.fakes import FakeBackend, FakeEngine
 
@@ -48,14 +49,16 @@ def ok(_spec: RunSpec) -> tuple[int | None, bool, str, str]:
     return 0, False, "42", ""
 
 
-def bench(backend: FakeBackend, **kwargs: Any) -> Any:
-    arguments: dict[str, Any] = {
+def bench(backend: FakeBackend, run_root: Path | None = None, **fields: Any) -> Any:
+    plan: dict[str, Any] = {
+        "workloads": (workload("a"), workload("b")),
+        "modes": (U, R, L),
+        "shape": RunShape("img"),
         "profiles": ProfileSet.single(ALLOW_ALL, "allow all"),
         "repeat": 3,
-        "environment": {"kernel": "test"},
     }
-    arguments.update(kwargs)
-    return run_bench(backend, [workload("a"), workload("b")], [U, R, L], "img", **arguments)
+    plan.update(fields)
+    return run_bench(backend, BenchPlan(**plan), run_root=run_root, environment={"kernel": "test"})
 
 
 # --- order ----------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def fake_bpftrace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     return namespace
 
 
-def test_lost_events_reach_the_recording(tmp_path: Path, fake_bpftrace: int) -> None:
+@pytest.mark.usefixtures("fake_bpftrace")
+def test_lost_events_reach_the_recording(tmp_path: Path) -> None:
     tracer = EbpfTracer(tmp_path / "trace")
     tracer.before_start()
     tracer.started(os.getpid(), ContainerRef(Role.ALL, "job"))

@@ -17,20 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from profiler.errors import EnvironmentProblem
+from profiler.errors import EnvironmentProblem, UsageError
 from profiler.paths import read_cached, write_cached
-from profiler.runtime.docker import TOOLS_DIR
-from profiler.runtime.interface import ContainerEngine, SecurityMode
-from profiler.seccomp.arch import known_syscalls, native_arch, syscall_number
+from profiler.runtime.command import TOOLS_DIR
+from profiler.runtime.interface import Backend, ContainerEngine, SecurityMode
+from profiler.runtime.run_shape import DOCKER_RUNC, EngineChoice
+from profiler.seccomp.arch import canonical_arch, known_syscalls, native_arch, syscall_number
 from profiler.seccomp.engine_default import (
     EngineDefault,
     classify_probe,
     cross_check,
     engine_default_from_oci,
 )
-from profiler.seccomp.runtime_default import RuntimeDefaultReference
+from profiler.seccomp.runtime_default import RuntimeDefaultReference, load_runtime_default
 
 PER_CALL_TIMEOUT = 1.0
 
@@ -41,9 +44,9 @@ def probe_runtime_default(
     """Probe (or read the cached probe of) an engine's RuntimeDefault on this machine
     (``engine``: Docker with runc unless given)."""
     if engine is None:
-        from profiler.runtime.select import EngineChoice, make_engine
+        from profiler.runtime.select import make_engine
 
-        engine = make_engine(EngineChoice("docker", "runc"))
+        engine = make_engine(DOCKER_RUNC)
     versions = engine.versions()
     arch = native_arch()
     # "docker-20.10.24-runc-1.1.5": the filter is the engine's, the calls the OCI runtime
@@ -89,6 +92,54 @@ def probe_runtime_default(
     )
     write_cached(cache, reference.to_json())
     return reference
+
+
+def probe_engines(
+    choices: Sequence[EngineChoice], image: str
+) -> dict[str, RuntimeDefaultReference]:
+    """Each engine's RuntimeDefault, read and probed, by its label ("podman/crun")."""
+    from profiler.runtime.select import make_engine
+
+    return {c.label: probe_runtime_default(image, engine=make_engine(c)) for c in choices}
+
+
+def resolve_runtime_default(
+    file: Path | None,
+    *,
+    image: str,
+    arch: str | None = None,
+    capabilities: frozenset[str] = frozenset(),
+) -> RuntimeDefaultReference:
+    """The one place that decides where "runtime-default" comes from: the profile file
+    given (``--runtime-default FILE``), else the Docker engine here, read and probed in
+    ``image`` (only for this machine's architecture)."""
+    target = canonical_arch(arch) if arch else native_arch()
+    if file is not None:
+        return load_runtime_default(file, arch=target, capabilities=capabilities)
+    if target == native_arch():
+        try:
+            return probe_runtime_default(image)
+        except EnvironmentProblem as exc:
+            raise UsageError(
+                "comparing with runtime-default needs the engine's default profile, and "
+                f"probing it failed: {exc.message}",
+                "start Docker and build the image, or pass --runtime-default FILE",
+            ) from exc
+    raise UsageError(
+        f"runtime-default for {target} cannot be probed on this {native_arch()} machine",
+        "pass --runtime-default FILE, e.g. moby's profiles/seccomp/default.json",
+    )
+
+
+def reference_beside_results(
+    file: Path | None, backend: Backend | None, image: str
+) -> RuntimeDefaultReference:
+    """The RuntimeDefault allow list kept beside bench results for the report's size
+    section: ``file``'s, else that of the engine the runs used (read and probed), else
+    Docker's."""
+    if file is None and isinstance(backend, ContainerEngine):
+        return probe_runtime_default(image, engine=backend)
+    return resolve_runtime_default(file, image=image)
 
 
 def _engine_default(engine: ContainerEngine, image: str, arch: str) -> EngineDefault | None:

@@ -1,12 +1,13 @@
-"""Docker container options and the pod plan behind them (pure: no engine)."""
+"""The pod plan, the engine-neutral container shape, and its translation into Docker and
+Podman API options (pure: no engine)."""
 
-import ipaddress
 from pathlib import Path
 
 import pytest
 
 from profiler import workloads
-from profiler.runtime.docker import container_options
+from profiler.runtime.docker import DockerBackend
+from profiler.runtime.dockerapi import RunNetwork, runtime_could_not_start
 from profiler.runtime.interface import (
     ContainerSecurity,
     Mount,
@@ -18,6 +19,7 @@ from profiler.runtime.interface import (
     SecurityMode,
     Topology,
 )
+from profiler.runtime.ownership import PID_LABEL
 from profiler.runtime.pod import (
     PROPERTIES_FILE,
     PYTHON_RUNNER,
@@ -25,8 +27,35 @@ from profiler.runtime.pod import (
     memory_mib,
     plan_run,
 )
+from profiler.runtime.podman import PodmanBackend
+from profiler.runtime.shape import Bind, container_shape, memory_bytes, pod_shape
 
 CIDR = "10.213.7.0/24"
+
+
+class _Network:
+    name = "net"
+
+
+class _Client:
+    """Enough of a docker SDK client to translate options: endpoint configs are built
+    locally by the SDK's own API client, which connects to nothing until asked."""
+
+    def __init__(self) -> None:
+        import docker
+
+        self.api = docker.APIClient(base_url="unix:///nonexistent.sock", version="1.41")
+
+
+def _options(plan, spec, *, network=None, binds=(), backend=None, scratch=Path("/nowhere")):
+    backend = backend or DockerBackend(client=_Client())
+    run_network = network if isinstance(network, RunNetwork) else None
+    if network is True:
+        run_network = RunNetwork(_Network(), CIDR)
+    site = backend.open_pod(run_network, None)
+    pod = pod_shape(plan, spec, "run1", networked=run_network is not None)
+    shape = container_shape(plan.at(site.address), pod, spec, tuple(binds))
+    return backend.create_options(shape, site, scratch)
 
 
 def _spec(**kw):
@@ -42,7 +71,7 @@ def _spec(**kw):
 
 def _local_options(spec, **kw):
     plan = plan_run(spec, "run1abcdef")
-    return container_options(plan.driver, spec, "run1", **kw)
+    return _options(plan.driver, spec, **kw)
 
 
 def test_restricted_mirrors_pss_restricted():
@@ -126,11 +155,12 @@ def test_role_mounts_limits_and_binds():
         cpu_limit=1.5,
     )
     spec = _spec(driver=settings)
-    options = _local_options(spec, mounts={"/job": ("/host/job", "ro")})
+    options = _local_options(spec, binds=[Bind("/host/job", "/job")])
     assert "size=1024" in options["tmpfs"]["/scratch"].split(",")
     assert options["volumes"]["/srv/d"] == {"bind": "/data", "mode": "ro"}
     assert options["volumes"]["/host/job"] == {"bind": "/job", "mode": "ro"}
-    assert options["mem_limit"] == "1408m"
+    assert options["mem_limit"] == 1408 * 1024 * 1024 == memory_bytes("1408m")
+    assert options["memswap_limit"] == options["mem_limit"]
     assert options["nano_cpus"] == 1_500_000_000
 
 
@@ -141,33 +171,51 @@ def _pod(**kw):
     return _spec(topology=Topology.POD, **kw)
 
 
-def test_pod_plan_has_a_master_a_driver_service_and_addresses():
+def test_pod_plan_has_a_master_a_driver_service_and_its_address_from_the_engine():
     spec = _pod()
-    plan = plan_run(spec, "abcdef123456", network_cidr=CIDR, executor_java_options=("-Xss4m",))
-    network = ipaddress.ip_network(CIDR)
+    plan = plan_run(spec, "abcdef123456", executor_java_options=("-Xss4m",))
     assert plan.app_name == "rdd-python-abcdef"
     assert plan.driver.name == "rdd-python-abcdef-driver"
-    assert plan.driver.aliases == (
+    assert plan.driver.dns_names == (
         "rdd-python-abcdef-driver-svc",
         "rdd-python-abcdef-driver-svc.default.svc",
         "rdd-python-abcdef-driver-svc.default.svc.cluster.local",
     )
-    assert ipaddress.ip_address(plan.driver.ip) in network
-    assert dict(plan.driver.env)["SPARK_DRIVER_BIND_ADDRESS"] == plan.driver.ip
+    # The engine gives the pod its address; the plan puts it where Spark reads it.
+    driver = plan.driver.at("10.213.7.3")
+    assert driver.address == "10.213.7.3"
+    assert dict(driver.env)["SPARK_DRIVER_BIND_ADDRESS"] == "10.213.7.3"
+    assert plan.driver.at(None) == plan.driver
     assert plan.master is not None and plan.master.settings is None
     assert "spark.master=spark://rdd-python-abcdef-master:7077" in plan.properties
     assert "spark.driver.host=rdd-python-abcdef-driver-svc.default.svc" in plan.properties
     assert "spark.executor.instances=2" in plan.properties
     # the master stands in for the API server: not confined, not part of the app
-    master = container_options(plan.master, spec, "r", network="net")
+    master = _options(plan.master, spec, network=True)
     assert master["security_opt"] == ["seccomp=unconfined"]
     assert master["labels"]["io.spark-seccomp.role"] == "master"
+    assert master["environment"]["SPARK_DAEMON_MEMORY"] == "512m"
+    assert master["network"] == "net" and master["hostname"] == plan.master.name
+
+
+def test_docker_pods_get_the_next_address_of_the_run_network_and_their_service_names():
+    backend = DockerBackend(client=_Client())
+    network = RunNetwork(_Network(), CIDR)
+    spec = _pod()
+    plan = plan_run(spec, "abcdef123456")
+    addresses = [backend.open_pod(network, None).address for _ in range(3)]
+    assert addresses == ["10.213.7.2", "10.213.7.3", "10.213.7.4"]
+    options = _options(plan.driver, spec, network=network, backend=backend)
+    endpoint = options["networking_config"]["net"]
+    assert endpoint["IPAMConfig"]["IPv4Address"] == "10.213.7.5"
+    assert endpoint["Aliases"] == list(plan.driver.dns_names)
+    assert options["environment"]["SPARK_DRIVER_BIND_ADDRESS"] == "10.213.7.5"
 
 
 def test_executor_pods_get_the_environment_spark_sets():
     spec = _pod(spark_conf=(("spark.executorEnv.FOO", "bar"), ("spark.network.timeout", "300s")))
-    plan = plan_run(spec, "abcdef123456", network_cidr=CIDR, executor_java_options=("-Dx=1",))
-    executor = plan.executor(2, "app-1", spec)
+    plan = plan_run(spec, "abcdef123456", executor_java_options=("-Dx=1",))
+    executor = plan.executor(2, "app-1", "10.213.7.3").at("10.213.7.11")
     env = dict(executor.env)
     assert executor.args == ("executor",)
     assert executor.name == "rdd-python-abcdef-exec-2"
@@ -178,7 +226,8 @@ def test_executor_pods_get_the_environment_spark_sets():
     assert env["SPARK_EXECUTOR_ID"] == "2"
     assert env["SPARK_EXECUTOR_MEMORY"] == "1024m"
     assert env["SPARK_APPLICATION_ID"] == "app-1"
-    assert env["SPARK_EXECUTOR_POD_IP"] == executor.ip != plan.driver.ip
+    assert env["SPARK_EXECUTOR_POD_IP"] == executor.address == "10.213.7.11"
+    assert env["SPARK_DRIVER_POD_IP"] == "10.213.7.3"
     assert env["FOO"] == "bar"
     options = [env[f"SPARK_JAVA_OPT_{i}"] for i in range(5)]
     assert options[0] == "-Dx=1"
@@ -206,11 +255,11 @@ def test_a_role_can_run_unconfined_while_the_other_is_confined():
     assert spec.settings_for(Role.DRIVER).profile_json == "{}"
 
 
-def test_pod_plans_need_a_network_and_a_sane_executor_count():
+def test_pod_plans_need_a_sane_executor_count_and_local_plans_have_no_executors():
     with pytest.raises(ValueError):
-        plan_run(_pod(), "abcdef123456")
+        plan_run(_pod(executors=1000), "abcdef123456")
     with pytest.raises(ValueError):
-        plan_run(_pod(executors=1000), "abcdef123456", network_cidr=CIDR)
+        plan_run(_spec(), "abcdef123456").executor(1, "app-1", None)
 
 
 def test_memory_strings_read_as_spark_reads_them():
@@ -231,16 +280,14 @@ def test_executor_java_options_append_user_options_and_startup_confs():
 
 
 def test_the_runtime_failing_to_start_a_container_is_told_apart_from_engine_errors():
-    from profiler.runtime.docker import _runtime_could_not_start
-
     class Refused(Exception):
         explanation = "OCI runtime start failed: cannot start an already running container: unknown"
 
     class Conflict(Exception):
         explanation = "Conflict. The container name is already in use"
 
-    assert _runtime_could_not_start(Refused())
-    assert not _runtime_could_not_start(Conflict())
+    assert runtime_could_not_start(Refused())
+    assert not runtime_could_not_start(Conflict())
 
 
 def test_a_container_the_runtime_could_not_start_says_so_with_its_first_line():
@@ -264,8 +311,6 @@ def test_a_container_the_runtime_could_not_start_says_so_with_its_first_line():
 
 
 def test_containers_of_dead_tool_processes_are_swept():
-    from profiler.runtime.docker import PID_LABEL, DockerBackend
-
     removed = []
 
     class Container:
@@ -304,28 +349,21 @@ def test_containers_of_dead_tool_processes_are_swept():
     ],
 )
 def test_every_engine_s_words_for_an_init_that_died_are_recognised(said: str) -> None:
-    from profiler.runtime.docker import _runtime_could_not_start
-
-    assert _runtime_could_not_start(RuntimeError(said))
+    assert runtime_could_not_start(RuntimeError(said))
 
 
 def test_podman_options_give_the_profile_by_path_and_the_tmpfs_to_the_pod_user(
     tmp_path: Path,
 ) -> None:
-    from profiler.runtime.podman import PodmanBackend
-
-    backend = PodmanBackend.__new__(PodmanBackend)
-    backend.oci_runtime = "crun"
-    options = {
-        "security_opt": ['seccomp={"defaultAction": "SCMP_ACT_ALLOW"}', "no-new-privileges:true"],
-        "tmpfs": {"/tmp": "rw,exec,mode=1777,size=4g,uid=185,gid=185"},
-        "hostname": "app-driver",
-        "networking_config": {"net": {"Aliases": ["app-driver-svc"]}},
-        "runtime": "crun",
-    }
-    adapted = backend.engine_options(options, tmp_path / "scratch")
-    seccomp = adapted["security_opt"][0].removeprefix("seccomp=")
+    backend = PodmanBackend(client=_Client(), oci_runtime="crun")
+    spec = _pod(mode=SecurityMode.LOCALHOST, profile_json='{"defaultAction": "SCMP_ACT_ALLOW"}')
+    plan = plan_run(spec, "abcdef123456")
+    options = _options(plan.driver, spec, network=True, backend=backend, scratch=tmp_path / "s")
+    seccomp = options["security_opt"][0].removeprefix("seccomp=")
     assert Path(seccomp).read_text() == '{"defaultAction": "SCMP_ACT_ALLOW"}'
-    assert adapted["tmpfs"]["/tmp"] == "rw,exec,mode=1777,size=4g,U"
-    assert adapted["networking_config"]["net"]["Aliases"] == ["app-driver", "app-driver-svc"]
-    assert "runtime" not in adapted
+    assert "no-new-privileges:true" in options["security_opt"]
+    assert options["tmpfs"]["/tmp"] == "rw,exec,nosuid,nodev,mode=1777,size=4g,U"
+    aliases = options["networking_config"]["net"]["Aliases"]
+    assert aliases == [plan.driver.name, *plan.driver.dns_names]
+    assert "runtime" not in options
+    assert {u["Name"] for u in options["ulimits"]} == {"nofile", "nproc"}

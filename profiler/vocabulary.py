@@ -1,0 +1,77 @@
+"""The words every layer of the tool shares: security modes, pod security, topologies, the
+roles of a Spark application's pods, where a Spark pod may write, and the callbacks that
+report progress.
+
+Defined once, here, at the bottom floor: the runtime, the pipelines, the Kubernetes
+manifests and the CLI all import them from this module (``profiler.runtime.interface``
+re-exports the enums, where backends have always found them).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+
+class SecurityMode(str, enum.Enum):
+    """The seccomp setting of a run, named as in Kubernetes' seccompProfile.type."""
+
+    UNCONFINED = "unconfined"
+    RUNTIME_DEFAULT = "runtime-default"
+    LOCALHOST = "localhost"
+
+
+class PodSecurity(str, enum.Enum):
+    """The rest of the security context.
+
+    ``restricted`` mirrors Kubernetes PSS restricted as the Spark Operator docs advise:
+    uid/gid 185, all capabilities dropped, no-new-privileges, read-only root filesystem
+    with tmpfs where Spark writes, and no network beyond loopback. ``none`` keeps the
+    engine's defaults (root, default capabilities, writable root, bridge network).
+    """
+
+    RESTRICTED = "restricted"
+    NONE = "none"
+
+
+class Topology(str, enum.Enum):
+    """``pod``: a driver pod and executor pods on a network, as a SparkApplication runs;
+    ``local``: one container with a local master."""
+
+    POD = "pod"
+    LOCAL = "local"
+
+
+class Role(str, enum.Enum):
+    """The pod a container plays. ``ALL``: the one container of the local topology."""
+
+    DRIVER = "driver"
+    EXECUTOR = "executor"
+    ALL = "all"
+
+
+# The pods of a Spark application, by the names manifests, profiles and reports use.
+ROLES = (Role.DRIVER.value, Role.EXECUTOR.value)
+
+# The numeric user of Spark's images (and of the tool's): PSS restricted needs a number.
+SPARK_UID = 185
+# Where a hardened Spark container may write, each an emptyDir in a pod: scratch space, the
+# home directory, and $SPARK_HOME/work (local-cluster workers write there).
+WRITABLE_PATHS = ("/tmp", "/home/spark", "/opt/spark/work")
+# The emptyDir Spark itself mounts on driver and executor pods for SPARK_LOCAL_DIRS.
+SPARK_LOCAL_DIR = "/var/data/spark-local-dir-1"
+# Executor pods of a run in the pod topology, unless told otherwise.
+DEFAULT_EXECUTORS = 2
+
+# Progress of counted steps: (what is being done, steps done, steps in all).
+Progress = Callable[[str, int, int], None]
+# One line for the user (a stage, a note, a step of a build).
+Note = Callable[[str], None]
+
+
+def no_progress(_message: str, _done: int, _total: int) -> None:
+    """A ``Progress`` that reports nothing."""
+
+
+def no_note(_message: str) -> None:
+    """A ``Note`` that says nothing."""

@@ -1,0 +1,80 @@
+"""The demo pipeline with a fake backend and a fake tracer: every step in order, every
+file the report reads in the one run folder, and the short bench through the same
+pipeline as `bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from profiler.demo import ALL_MODES, DemoPlan, run_demo
+from profiler.paths import data_dir
+from profiler.runtime.interface import RunSpec, SecurityMode
+from profiler.runtime.run_shape import RunShape
+from profiler.workloads import Workload
+from tests.fakes import FakeBackend, FakeTracer
+
+REFERENCE = data_dir("profiles") / "runtime-default-docker-20.10.24-amd64.json"
+
+
+def _passes(_spec: RunSpec) -> tuple[int | None, bool, str, str]:
+    return 0, False, "42", ""
+
+
+def _plan(*names: str) -> DemoPlan:
+    return DemoPlan(
+        workloads=tuple(Workload(n, Path(f"/jobs/{n}.py"), "", True) for n in names),
+        shape=RunShape("img", executors=1),
+        bench_repeat=2,
+        runtime_default=REFERENCE,
+    )
+
+
+def test_the_demo_records_checks_benches_and_reports_in_one_folder(tmp_path) -> None:
+    backend = FakeBackend(_passes)
+    stages: list[str] = []
+    notes: list[str] = []
+    outcome = run_demo(
+        backend,
+        _plan("rdd_python", "pandas_udf"),
+        FakeTracer,
+        run_dir=tmp_path,
+        stage=stages.append,
+        note=notes.append,
+    )
+    assert [s.split(" ", 1)[0] for s in stages] == ["1/4", "2/4", "3/4", "4/4"]
+    for name in (
+        "profile.json",
+        "profile.summary.json",
+        "profile.driver.json",
+        "profile.executor.json",
+        "check.json",
+        "bench.json",
+        "runtime_default.json",
+        "report.html",
+        "report.md",
+    ):
+        assert (tmp_path / name).is_file(), name
+    assert outcome.check.passed and len(outcome.check.cells) == 2 * len(ALL_MODES)
+    assert json.loads((tmp_path / "check.json").read_text())["passed"] is True
+    # The bench is the short one: only the demo's bench workload among those recorded.
+    assert outcome.bench is not None and outcome.bench.workloads == ("rdd_python",)
+    assert (tmp_path / "bench" / "rdd_python").is_dir()  # its run logs stay apart
+    # A backend that runs no commands gets no micro-benchmark, and says so.
+    assert notes == ["note: no micro-benchmark on the fake backend"]
+    assert "sendmmsg" in outcome.profile.allowed()
+    assert outcome.report.html == tmp_path / "report.html"
+
+
+def test_every_run_of_the_demo_has_its_shape_and_localhost_runs_their_role_profiles(
+    tmp_path,
+) -> None:
+    backend = FakeBackend(_passes)
+    run_demo(backend, _plan("sql_aggregation"), FakeTracer, run_dir=tmp_path)
+    assert {(s.image, s.executors) for s in backend.specs} == {("img", 1)}
+    confined = [
+        s
+        for s in backend.specs
+        if s.mode is SecurityMode.LOCALHOST and s.profile_label != "recording (allow all)"
+    ]
+    assert confined and all(s.driver.profile_json != s.executor.profile_json for s in confined)

@@ -1,0 +1,117 @@
+"""The record pipeline with a fake backend and a fake tracer: what is recorded in which
+shape, the profiles derived per role, the verification that decides whether they are
+written, and recording under several OCI runtimes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from profiler import record
+from profiler.errors import VerificationFailed
+from profiler.record import UNION, DeriveOptions, RecordPlan
+from profiler.runtime.interface import RunSpec, SecurityMode, Topology
+from profiler.runtime.run_shape import RunShape
+from profiler.workloads import Workload
+from tests.fakes import FakeBackend, FakeTracer
+
+
+def _workload(name: str) -> Workload:
+    return Workload(name, Path(f"/jobs/{name}.py"), "", True)
+
+
+def _plan(**shape: object) -> RecordPlan:
+    return RecordPlan(
+        workloads=(_workload("a"), _workload("b")),
+        shape=RunShape("img", **shape),  # type: ignore[arg-type]
+        runs=2,
+    )
+
+
+def _passes(_spec: RunSpec) -> tuple[int | None, bool, str, str]:
+    return 0, False, "42", ""
+
+
+def test_every_workload_is_recorded_under_the_allow_all_filter_in_its_shape(tmp_path) -> None:
+    backend = FakeBackend(_passes)
+    outcome = record.record_profile(
+        [backend], _plan(executors=3), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+    )
+    recorded = [s for s in backend.specs if s.profile_label == "recording (allow all)"]
+    assert [(s.workload.name, s.executors) for s in recorded] == [("a", 3)] * 2 + [("b", 3)] * 2
+    assert all(s.mode is SecurityMode.LOCALHOST and s.topology is Topology.POD for s in recorded)
+    assert json.loads(recorded[0].profile_json or "")["defaultAction"] == "SCMP_ACT_ALLOW"
+    # A recording per run and pod role, saved in the run's folder.
+    assert (tmp_path / "record" / "b" / "run-2" / "recording.executor.json").is_file()
+    assert len(outcome.recordings) == 8
+
+
+def test_pod_recordings_give_a_profile_per_role_and_their_union(tmp_path) -> None:
+    outcome = record.record_profile(
+        [FakeBackend(_passes)], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+    )
+    assert set(outcome.profiles) == {UNION, "driver", "executor"}
+    assert "sendmmsg" in outcome.profiles["driver"].profile.allowed()
+    assert "sendmmsg" not in outcome.profiles["executor"].profile.allowed()
+    assert "sendmmsg" in outcome.union.profile.allowed()
+    # Each run counts once in the union's summary, whatever its pods.
+    assert outcome.union.summary.total_runs == 4
+
+
+def test_the_profiles_are_verified_in_the_recorded_shape_against_recorded_results(
+    tmp_path,
+) -> None:
+    backend = FakeBackend(_passes)
+    outcome = record.record_profile(
+        [backend], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+    )
+    assert outcome.verified and outcome.verification is not None
+    verified = [s for s in backend.specs if s.profile_label != "recording (allow all)"]
+    assert len(verified) == 2 and all(s.mode is SecurityMode.LOCALHOST for s in verified)
+    # Each pod runs under its own role's profile.
+    assert verified[0].driver.profile_json != verified[0].executor.profile_json
+
+
+def test_a_profile_that_changes_a_result_is_not_verified(tmp_path) -> None:
+    def mismatch_when_confined(spec: RunSpec) -> tuple[int | None, bool, str, str]:
+        recording = spec.profile_label == "recording (allow all)"
+        return 0, False, "42" if recording else "other", ""
+
+    outcome = record.record_profile(
+        [FakeBackend(mismatch_when_confined)],
+        _plan(),
+        DeriveOptions(),
+        run_root=tmp_path,
+        make_tracer=FakeTracer,
+    )
+    assert not outcome.verified
+
+
+def test_a_workload_that_fails_while_recorded_stops_the_recording(tmp_path) -> None:
+    backend = FakeBackend(lambda _spec: (1, False, "", "Error: no such table"))
+    with pytest.raises(VerificationFailed, match="a exited 1 while being recorded"):
+        record.record_profile(
+            [backend], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=FakeTracer
+        )
+
+
+def test_recording_under_two_oci_runtimes_names_the_calls_only_one_made(tmp_path) -> None:
+    runc, crun = FakeBackend(_passes), FakeBackend(_passes)
+    runc.name, crun.name = "docker/runc", "docker/crun"
+
+    def tracer(run_dir: Path) -> FakeTracer:
+        extra = ("readlinkat",) if "docker-runc" in str(run_dir) else ()
+        return FakeTracer(run_dir, ("read", "futex", *extra))
+
+    outcome = record.record_profile(
+        [runc, crun], _plan(), DeriveOptions(), run_root=tmp_path, make_tracer=tracer
+    )
+    assert outcome.union.summary.oci_runtime_only == {
+        "docker/crun": (),
+        "docker/runc": ("readlinkat",),
+    }
+    assert len(outcome.verifications) == 2 and outcome.verified
+    # Each runtime's runs are numbered on, so every run counts once.
+    assert sorted({r.run_index for r in outcome.recordings}) == [1, 2, 3, 4]
