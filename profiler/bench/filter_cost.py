@@ -36,7 +36,6 @@ from profiler.bench.environment import CommandRunner
 from profiler.bench.filter_programs import compile_profile
 from profiler.bench.jsonio import round_float
 from profiler.bench.microbench_run import CANDIDATES, MOUNT_POINT, syscall_loop_binary
-from profiler.check import Progress
 from profiler.errors import EnvironmentProblem
 from profiler.output import write_file
 from profiler.runtime.interface import ContainerSecurity, PodSecurity, SecurityMode
@@ -47,7 +46,8 @@ from profiler.seccomp.cache import (
     argument_checked_names,
     classify_calls,
 )
-from profiler.seccomp.profile import allow_all_profile
+from profiler.seccomp.generate import recording_profile
+from profiler.vocabulary import Progress, no_progress
 
 REFERENCE = "unconfined"
 RECORDING = "recording"  # the recording filter alone
@@ -116,7 +116,7 @@ def filters_for_bench(
     for label, profile in (localhost or {}).items():
         filters.append(FilterUnderTest(label, SecurityMode.LOCALHOST, profile))
     if recorder:
-        recording = allow_all_profile().to_json()
+        recording = recording_profile().to_json()
         filters.append(FilterUnderTest(RECORDING, SecurityMode.LOCALHOST, recording))
         filters.append(FilterUnderTest(TRACED, SecurityMode.LOCALHOST, recording, traced=True))
     return filters
@@ -194,7 +194,7 @@ def run_filter_cost(
     iterations: int = DEFAULT_ITERATIONS,
     pod_security: PodSecurity = PodSecurity.RESTRICTED,
     run_root: Path | None = None,
-    progress: Progress = lambda _m, _d, _t: None,
+    progress: Progress = no_progress,
     environment: Mapping[str, Any] | None = None,
     tracer_factory: Callable[[Path], Any] | None = None,
     binary: Path | None = None,

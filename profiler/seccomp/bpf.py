@@ -35,7 +35,8 @@ from dataclasses import dataclass
 LD, LDX, ST, STX, ALU, JMP, RET, MISC = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
 W = 0x00
 IMM, ABS, MEM, LEN = 0x00, 0x20, 0x60, 0x80
-ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, NEG, MOD, XOR = (
+# (no BPF_MOD: seccomp refuses it)
+ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, NEG, XOR = (
     0x00,
     0x10,
     0x20,
@@ -45,7 +46,6 @@ ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, NEG, MOD, XOR = (
     0x60,
     0x70,
     0x80,
-    0x90,
     0xA0,
 )
 JA, JEQ, JGT, JGE, JSET = 0x00, 0x10, 0x20, 0x30, 0x40
