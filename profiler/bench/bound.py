@@ -47,7 +47,7 @@ from profiler.bench.filter_cost import (
     TRACED,
     FilterCostRun,
 )
-from profiler.bench.jsonio import round_float
+from profiler.bench.jsonio import DIGITS, round_float
 from profiler.bench.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -56,10 +56,13 @@ from profiler.bench.stats import (
     median,
     quantile,
 )
+from profiler.formats import jsonfile
+from profiler.formats.results import RESULTS_HINT, BoundFile
 from profiler.seccomp.cache import CallPath
 from profiler.tracing.interface import Recording
 
 RECORDER_MODE = "recording"  # the bound for recording, beside the bench's modes
+BOUND_FILE = "bound.json"
 FORMAT_VERSION = 1
 _ENOSYS = 38
 
@@ -354,9 +357,9 @@ def _role_bound(
         uncached_calls=mean_uncached,
         cpu_seconds=median(cpu),
         added_seconds=added,
-        share=share,
-        low=quantile(shares, tail),
-        high=quantile(shares, 1 - tail),
+        share=_as_written(share),
+        low=_as_written(quantile(shares, tail)),
+        high=_as_written(quantile(shares, 1 - tail)),
         confidence=confidence,
         recorded_runs=len(count.runs),
         cpu_runs=len(cpu),
@@ -414,6 +417,7 @@ def _has_reference(run: FilterCostRun, label: str) -> bool:
 def bound_to_dict(report: BoundReport) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
+        "kind": "bound",
         "confidence": round_float(report.confidence),
         "resamples": report.resamples,
         "seed": report.seed,
@@ -439,9 +443,10 @@ def bound_to_dict(report: BoundReport) -> dict[str, Any]:
                 "uncached_calls": round_float(b.uncached_calls),
                 "cpu_seconds": round_float(b.cpu_seconds),
                 "added_seconds": round_float(b.added_seconds),
-                "share": round_float(b.share),
-                "share_low": round_float(b.low),
-                "share_high": round_float(b.high),
+                # In percent: six decimals of a fraction would keep only three digits.
+                "share_percent": round_float(b.share * 100),
+                "share_percent_low": round_float(b.low * 100),
+                "share_percent_high": round_float(b.high * 100),
                 "confidence": round_float(b.confidence),
                 "recorded_runs": b.recorded_runs,
                 "cpu_runs": b.cpu_runs,
@@ -455,6 +460,46 @@ def bound_to_dict(report: BoundReport) -> dict[str, Any]:
 
 def bound_to_json(report: BoundReport) -> str:
     return json.dumps(bound_to_dict(report), indent=2, sort_keys=True) + "\n"
+
+
+def bound_from_dict(data: Any, source: str = BOUND_FILE) -> BoundReport:
+    """Read what ``bound_to_dict`` wrote (validated: ``formats.results.BoundFile``)."""
+    model = jsonfile.validate(BoundFile, data, source, RESULTS_HINT)
+    return BoundReport(
+        costs=tuple(
+            CallCost(c.filter, c.call, c.path, c.added_ns, c.added_ns_low, c.added_ns_high, c.rule)
+            for c in model.costs
+        ),
+        bounds=tuple(
+            RoleBound(
+                workload=b.workload,
+                role=b.role,
+                mode=b.mode,
+                label=b.filter,
+                calls=b.calls,
+                uncached_calls=b.uncached_calls,
+                cpu_seconds=b.cpu_seconds,
+                added_seconds=b.added_seconds,
+                share=b.share_percent / 100,
+                low=b.share_percent_low / 100,
+                high=b.share_percent_high / 100,
+                confidence=b.confidence,
+                recorded_runs=b.recorded_runs,
+                cpu_runs=b.cpu_runs,
+                notes=tuple(b.notes),
+            )
+            for b in model.bounds
+        ),
+        confidence=model.confidence or DEFAULT_CONFIDENCE,
+        resamples=model.resamples or DEFAULT_RESAMPLES,
+        seed=model.seed if model.seed is not None else DEFAULT_SEED,
+    )
+
+
+def _as_written(fraction: float) -> float:
+    """A share as bound.json keeps it (percent, rounded), so a report made from the file
+    says what the bench said."""
+    return round(fraction * 100, DIGITS) / 100
 
 
 def _percent(fraction: float) -> str:

@@ -221,3 +221,15 @@ def test_counts_come_from_recordings_per_workload_and_pod_role() -> None:
     ]
     assert counts[0].runs[0] == {"read": 11, "futex": 2}
     assert counts[0].mean_calls() == pytest.approx((13 + 23) / 2)
+
+
+def test_bound_json_round_trips_and_bad_files_are_refused() -> None:
+    from profiler.bench.bound import bound_from_dict
+    from profiler.errors import UsageError
+
+    text = bound_to_json(compute_bounds(COUNTS, CPU, TARGETS, cost_run(), resamples=2000))
+    assert bound_to_json(bound_from_dict(json.loads(text))) == text
+    data = json.loads(text)
+    data["bounds"][0]["cpu_seconds"] = -1
+    with pytest.raises(UsageError, match="cpu_seconds"):
+        bound_from_dict(data, "bound.json")
