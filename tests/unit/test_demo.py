@@ -60,8 +60,11 @@ def test_the_demo_records_checks_benches_and_reports_in_one_folder(tmp_path) -> 
     # The bench is the short one: only the demo's bench workload among those recorded.
     assert outcome.bench is not None and outcome.bench.workloads == ("rdd_python",)
     assert (tmp_path / "bench" / "rdd_python").is_dir()  # its run logs stay apart
-    # A backend that runs no commands gets no micro-benchmark, and says so.
-    assert notes == ["note: no micro-benchmark on the fake backend"]
+    # A backend that runs no commands gets no micro-benchmark and no bound, and says so.
+    assert notes == [
+        "note: no micro-benchmark on the fake backend",
+        "note: no bound on the fake backend: the per-call cost runs in containers",
+    ]
     assert "sendmmsg" in outcome.profile.allowed()
     assert outcome.report.html == tmp_path / "report.html"
 

@@ -4,7 +4,6 @@ the recorder's tracer around its runs, and the file it writes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,10 @@ from profiler.bench.filter_cost import (
     plan_cases,
     run_filter_cost,
 )
-from profiler.runtime.interface import ContainerRef, ContainerSecurity, SecurityMode
+from profiler.runtime.interface import ContainerRef, SecurityMode
 from profiler.seccomp.arch import syscall_number
 from profiler.tracing.interface import Recording, Tracer
-from tests.fakes import FakeEngine
+from tests.fakes import FakeLoopEngine
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 RUNTIME_DEFAULT = json.dumps(
@@ -108,37 +107,6 @@ def test_parse_cases_reads_the_loop_lines_and_ignores_the_rest() -> None:
     assert parse_cases(out) == {"plain:110": 80.5}
 
 
-class LoopEngine(FakeEngine):
-    """Answers ``syscall_loop --cases`` with a figure per filter and case."""
-
-    def __init__(self, ns: Mapping[tuple[str | None, str], float], fail: str | None = None) -> None:
-        super().__init__(lambda _spec: (0, False, "x", ""))
-        self.ns = ns
-        self.fail = fail
-
-    def run_command(
-        self,
-        image: str,
-        argv: Sequence[str],
-        mode: SecurityMode,
-        profile_json: str | None = None,
-        security: ContainerSecurity | None = None,
-        *,
-        mounts: Mapping[str, str] | None = None,
-        timeout_seconds: float = 120.0,
-    ) -> tuple[int | None, str, str]:
-        self.commands.append((list(argv), mode, profile_json))
-        self.securities.append(security)
-        assert argv[1] == "--cases"
-        lines = []
-        for case in argv[4:]:
-            if case == self.fail:
-                return 2, "\n".join(lines), f"{case}: stacking the stub filter failed"
-            value = self.ns.get((profile_json, case), 100.0)
-            lines.append(json.dumps({"case": case, "ns_per_call": value}))
-        return 0, "\n".join(lines) + "\n", ""
-
-
 class CountingTracer(Tracer):
     """Stands in for the eBPF tracer: says when it is attached."""
 
@@ -168,7 +136,7 @@ def test_run_rotates_filters_and_cases_and_writes_filter_cost_json(tmp_path: Pat
     filters = filters_for_bench(
         runtime_default_json=RUNTIME_DEFAULT, localhost={"generated": GENERATED}
     )
-    engine = LoopEngine({(RUNTIME_DEFAULT, f"stub:{number('clone')}"): 300.0})
+    engine = FakeLoopEngine({(RUNTIME_DEFAULT, f"stub:{number('clone')}"): 300.0})
     CountingTracer.attached = []
     binary = tmp_path / "tools" / "syscall_loop-test"
     binary.parent.mkdir()
@@ -205,7 +173,7 @@ def test_a_failed_case_is_reported_and_the_rest_kept(tmp_path: Path) -> None:
     binary.write_text("")
     clone3 = f"stub:{number('clone3')}"
     run = run_filter_cost(
-        LoopEngine({}, fail=clone3),
+        FakeLoopEngine({}, fail=clone3),
         "img",
         filters,
         NAMES,
@@ -227,7 +195,7 @@ def test_tracer_factory_is_unused_without_a_traced_filter(tmp_path: Path) -> Non
 
     filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
     run = run_filter_cost(
-        LoopEngine({}),
+        FakeLoopEngine({}),
         "img",
         filters,
         [],
@@ -238,14 +206,14 @@ def test_tracer_factory_is_unused_without_a_traced_filter(tmp_path: Path) -> Non
     )
     assert set(run.samples) == {REFERENCE, "runtime-default"}
     with pytest.raises(ValueError, match="no filter"):
-        run_filter_cost(LoopEngine({}), "img", filters[:1], [], binary=binary)
+        run_filter_cost(FakeLoopEngine({}), "img", filters[:1], [], binary=binary)
 
 
 def test_containers_timed_while_another_tracer_ran_are_set_aside(tmp_path: Path) -> None:
     filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
     binary = tmp_path / "syscall_loop-test"
     binary.write_text("")
-    engine = LoopEngine({})
+    engine = FakeLoopEngine({})
     # another recorder's bpftrace is seen around the second container of the run only
     counts = iter([0, 0, 1, 0] + [0] * 100)
     run = run_filter_cost(
@@ -269,7 +237,13 @@ def test_too_few_undisturbed_samples_are_topped_up_and_said(tmp_path: Path) -> N
     binary = tmp_path / "syscall_loop-test"
     binary.write_text("")
     run = run_filter_cost(
-        LoopEngine({}), "img", filters, NAMES, repeat=2, binary=binary, tracers_running=lambda: 1
+        FakeLoopEngine({}),
+        "img",
+        filters,
+        NAMES,
+        repeat=2,
+        binary=binary,
+        tracers_running=lambda: 1,
     )
     assert all(len(v) == 2 for by_case in run.samples.values() for v in by_case.values())
     assert run.failed and "undisturbed" in run.failed[0]
