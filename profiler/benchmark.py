@@ -56,7 +56,8 @@ from profiler.runtime.interface import Backend, SecurityMode, Topology
 from profiler.runtime.probe import reference_beside_results
 from profiler.seccomp.generate import summary_path_for
 from profiler.seccomp.runtime_default import load_runtime_default
-from profiler.vocabulary import ROLES, Note, Progress, Role, no_note, no_progress
+from profiler.tracing.interface import Recording
+from profiler.vocabulary import ROLES, Note, Progress, Role, Stopwatch, no_note, no_progress
 
 # Everything a bench writes into its run folder.
 BENCH_OUTPUTS = (
@@ -89,6 +90,7 @@ class BoundOptions:
     CPU time in the unconfined runs."""
 
     recordings: tuple[Path, ...] = ()
+    recorded: tuple[Recording, ...] = ()  # recordings in hand (the demo's own)
     repeat: int = filter_cost.DEFAULT_REPEAT
     iterations: int = filter_cost.DEFAULT_ITERATIONS
     tracer: str = "auto"
@@ -124,6 +126,7 @@ class BenchOutcome:
     run_root: Path
     notes: tuple[str, ...] = ()
     bound: BoundReport | None = None
+    timings: tuple[tuple[str, float], ...] = ()  # seconds per step, in order
 
 
 def check_bench_outputs(folders: Sequence[Path], runtime_default: Path | None = None) -> None:
@@ -158,6 +161,7 @@ def run_benchmark(
             notes.append(line)
             note(f"note: {line}")
 
+    watch = Stopwatch()
     runner = backend if isinstance(backend, CommandRunner) else None
     if options.microbench is not None and runner is not None:
         syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
@@ -165,6 +169,7 @@ def run_benchmark(
     if options.logs_root is not None and options.logs_root != root:
         # bench.json belongs beside the report.
         write_files([OutputFile(root / BENCH_FILE, (options.logs_root / BENCH_FILE).read_text())])
+    watch.lap("bench rounds (and the environment record)")
     micro = None
     profile_json = plan.profiles.union.text if plan.profiles is not None else None
     if options.microbench is not None and runner is None:
@@ -181,19 +186,22 @@ def run_benchmark(
             run_root=root,
             progress=progress,
         )
+        watch.lap("micro-benchmark")
     bound = None
     if options.bound is not None and runner is None:
         say([f"no bound on the {backend.name} backend: the per-call cost runs in containers"])
     elif options.bound is not None and runner is not None:
         try:
-            bound = _bound(runner, plan, options.bound, report, root, progress, note)
+            bound = _bound(runner, plan, options.bound, report, root, progress, note, watch)
         except ProfilerError as exc:
             say([f"no bound: {exc.message}"])
     if options.profile_source is not None and plan.profiles is not None:
         say(_copy_profiles(options.profile_source, plan, root))
     say(_write_runtime_default(root, options.runtime_default, backend, plan.shape.image))
+    watch.lap("RuntimeDefault reference (read and probed, cached per engine)")
     files = build_report(root)
-    return BenchOutcome(report, micro, files, root, tuple(notes), bound)
+    watch.lap("report")
+    return BenchOutcome(report, micro, files, root, tuple(notes), bound, watch.laps)
 
 
 def run_benchmarks(
@@ -261,6 +269,7 @@ def _bound(
     root: Path,
     progress: Progress,
     note: Note,
+    watch: Stopwatch,
 ) -> BoundReport:
     """Counts x per-call cost over CPU time; bound.json, and the bound in bench.json."""
     from profiler.record import RecordPlan, load_recordings, record_workloads, tracer_factory
@@ -285,6 +294,7 @@ def _bound(
             run_root=root / "bound",
             progress=progress,
         )
+        watch.lap("bound: recording the workloads")
     counts = counts_from_recordings(recordings)
     called = {name for count in counts for name in count.names}
     runtime_default = None
@@ -318,6 +328,7 @@ def _bound(
         progress=progress,
         environment=report.environment,
     )
+    watch.lap("bound: the per-call cost under each filter")
     targets = []
     for role in _roles(plan):
         if runtime_default is not None:

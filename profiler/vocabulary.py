@@ -10,6 +10,7 @@ re-exports the enums, where backends have always found them).
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable
 
 
@@ -75,3 +76,26 @@ def no_progress(_message: str, _done: int, _total: int) -> None:
 
 def no_note(_message: str) -> None:
     """A ``Note`` that says nothing."""
+
+
+class Stopwatch:
+    """Where a pipeline's time goes: the seconds of each named step, in order (a step ends
+    when the next ``lap`` is called)."""
+
+    def __init__(self) -> None:
+        self._laps: list[tuple[str, float]] = []
+        self._since = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self._laps.append((step, now - self._since))
+        self._since = now
+
+    def add(self, laps: tuple[tuple[str, float], ...], prefix: str = "") -> None:
+        """Laps timed elsewhere (a sub-pipeline's), counted as part of this one."""
+        self._laps.extend((prefix + step, seconds) for step, seconds in laps)
+        self._since = time.monotonic()
+
+    @property
+    def laps(self) -> tuple[tuple[str, float], ...]:
+        return tuple(self._laps)

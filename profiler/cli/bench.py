@@ -194,7 +194,9 @@ def bench(
         run_root=root,
         microbench=MicrobenchOptions(micro_repeat, micro_iterations) if microbench else None,
         runtime_default=runtime_default,
-        bound=BoundOptions(tuple(recordings or ()), bound_repeat, bound_iterations)
+        bound=BoundOptions(
+            recordings=tuple(recordings or ()), repeat=bound_repeat, iterations=bound_iterations
+        )
         if bound
         else None,
     )

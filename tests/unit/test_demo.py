@@ -66,6 +66,10 @@ def test_the_demo_records_checks_benches_and_reports_in_one_folder(tmp_path) -> 
         "note: no bound on the fake backend: the per-call cost runs in containers",
     ]
     assert "sendmmsg" in outcome.profile.allowed()
+    # Where the time went, stage by stage and step by step of the bench.
+    steps = [step for step, _seconds in outcome.timings]
+    assert steps[:3] == ["record and derive", "check", "bench rounds (and the environment record)"]
+    assert steps[-1] == "report" and all(seconds >= 0 for _s, seconds in outcome.timings)
     assert outcome.report.html == tmp_path / "report.html"
 
 
