@@ -52,7 +52,7 @@ from profiler.report.inputs import (
     summary_from_dict,
 )
 from profiler.report.plots import require_plotting
-from profiler.runtime.interface import Backend, SecurityMode, Topology
+from profiler.runtime.interface import Backend, RunResult, SecurityMode, Topology
 from profiler.runtime.probe import reference_beside_results
 from profiler.seccomp.generate import summary_path_for
 from profiler.seccomp.runtime_default import load_runtime_default
@@ -149,9 +149,11 @@ def run_benchmark(
     *,
     progress: Progress = no_progress,
     note: Note = no_note,
+    first_rounds: Sequence[tuple[int, RunResult]] = (),
 ) -> BenchOutcome:
-    """rounds -> micro-benchmark -> the profile copies -> the RuntimeDefault reference ->
-    the report, in ``options.run_root``."""
+    """rounds -> micro-benchmark -> the bound -> the profile copies -> the RuntimeDefault
+    reference -> the report, in ``options.run_root``. ``first_rounds``: runs already made
+    that count as the first rounds (``bench.runner.run_bench``)."""
     root = options.run_root
     root.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
@@ -165,7 +167,13 @@ def run_benchmark(
     runner = backend if isinstance(backend, CommandRunner) else None
     if options.microbench is not None and runner is not None:
         syscall_loop_binary()  # needs gcc: fail (or build it) before the rounds, not after
-    report = run_bench(backend, plan, run_root=options.logs_root or root, progress=progress)
+    report = run_bench(
+        backend,
+        plan,
+        run_root=options.logs_root or root,
+        progress=progress,
+        first_rounds=first_rounds,
+    )
     if options.logs_root is not None and options.logs_root != root:
         # bench.json belongs beside the report.
         write_files([OutputFile(root / BENCH_FILE, (options.logs_root / BENCH_FILE).read_text())])

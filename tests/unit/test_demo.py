@@ -60,6 +60,15 @@ def test_the_demo_records_checks_benches_and_reports_in_one_folder(tmp_path) -> 
     # The bench is the short one: only the demo's bench workload among those recorded.
     assert outcome.bench is not None and outcome.bench.workloads == ("rdd_python",)
     assert (tmp_path / "bench" / "rdd_python").is_dir()  # its run logs stay apart
+    # The check's runs are the bench's first round: rdd_python runs once per mode in the
+    # check and once more in the bench's second (and last) round.
+    runs = [
+        s
+        for s in backend.specs
+        if s.workload.name == "rdd_python" and s.profile_label != "recording (allow all)"
+    ]
+    assert len(runs) == 2 * len(ALL_MODES)
+    assert {s.round for s in outcome.bench.samples} == {0, 1}
     # A backend that runs no commands gets no micro-benchmark and no bound, and says so.
     assert notes == [
         "note: no micro-benchmark on the fake backend",
