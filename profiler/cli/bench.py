@@ -27,6 +27,7 @@ from profiler.cli.bench_tables import (
     print_wide,
     render_bound_table,
     render_cost_table,
+    render_cross_check_table,
     render_environment,
     render_image_comparison,
     render_micro_table,
@@ -241,6 +242,9 @@ def _render_outcome(target: Target, outcome: BenchOutcome) -> None:
     if outcome.bound is not None:
         print_wide(render_cost_table(outcome.bound))
         print_wide(render_bound_table(outcome.bound))
+        cross = render_cross_check_table(report, outcome.bound)
+        if cross is not None:
+            print_wide(cross)
     print_wide(render_environment(report))
     console.print(f"bench.json, run logs and the report in {outcome.run_root}", highlight=False)
     stdout.print(f"report: {outcome.files.html}", highlight=False, markup=False)

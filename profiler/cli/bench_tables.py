@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from profiler.bench.bound import BoundReport
+from profiler.bench.cross_check import cross_check
 from profiler.bench.microbench import MicrobenchReport
 from profiler.bench.microbench_run import MicrobenchRun
 from profiler.bench.stats import BenchReport
@@ -270,6 +271,36 @@ def render_cost_table(bound: BoundReport) -> Table:
             f"{c.ns:+.1f}",
             f"{c.low:+.1f}..{c.high:+.1f}",
             c.rule,
+        )
+    return table
+
+
+def render_cross_check_table(report: BenchReport, bound: BoundReport) -> Table | None:
+    """The bound beside the CPU change the rounds measured, per pod and for the job."""
+    rows = cross_check(report, bound)
+    if not rows:
+        return None
+    table = Table(
+        "workload",
+        "mode",
+        "scope",
+        "measured CPU",
+        f"{report.confidence:.0%} CI",
+        "±",
+        "bound",
+        "inside",
+        title=f"the bound against the measured CPU change ({rows[0].rounds} paired rounds)",
+    )
+    for r in rows:
+        table.add_row(
+            r.workload,
+            r.mode,
+            r.scope,
+            _percent(r.ratio),
+            f"{_percent(r.low)}..{_percent(r.high)}",
+            f"{r.half_width:.1%}",
+            f"{(r.bound - 1) * 100:+.3f}%",
+            "yes" if r.inside else "NO",
         )
     return table
 
