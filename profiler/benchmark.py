@@ -283,11 +283,8 @@ def _bound(
     from profiler.record import RecordPlan, load_recordings, record_workloads, tracer_factory
 
     names = {w.name for w in plan.workloads}
-    recordings = (
-        [r for r in load_recordings(options.recordings) if r.workload in names]
-        if (options.recordings)
-        else []
-    )
+    loaded = load_recordings(options.recordings) if options.recordings else []
+    recordings = [r for r in (*options.recorded, *loaded) if r.workload in names]
     missing = tuple(w for w in plan.workloads if w.name not in {r.workload for r in recordings})
     if missing:
         note(

@@ -130,3 +130,13 @@ def test_a_bound_that_cannot_be_made_is_a_note_not_a_failed_bench(tmp_path: Path
     assert outcome.bound is None
     assert any(n.startswith("no bound:") and "nowhere" in n for n in outcome.notes)
     assert (tmp_path / "bench" / "report.html").is_file()
+
+
+def test_recordings_in_hand_are_used_and_nothing_is_recorded(tmp_path: Path) -> None:
+    """The demo hands over the recordings of its first stage."""
+    engine = FakeLoopEngine({}, runtime_default=BUNDLE)
+    recording = Recording.load(_recording(tmp_path) / "run-1" / "recording.json")
+    outcome = _bench(tmp_path, engine, BoundOptions(recorded=(recording,), recorder=False))
+    assert outcome.bound is not None and outcome.bound.bounds
+    assert not [s for s in engine.specs if s.profile_label == "recording (allow all)"]
+    assert not (tmp_path / "bench" / "bound").exists()
