@@ -155,10 +155,13 @@ def run_check(
     *,
     progress: Progress = no_progress,
     diagnoser: Diagnoser | None = None,
+    on_run: Callable[[int, RunResult], None] | None = None,
 ) -> CheckReport:
     """Run the matrix, unconfined first in each round so later runs can be compared to it.
 
     ``diagnoser`` defaults to ``ComplainDiagnoser(backend)``, made only when a cell needs it.
+    ``on_run`` hears of every run with its round (the demo's bench counts them as its own
+    first round).
     """
     ordered_modes = sorted(plan.modes, key=lambda m: m is not SecurityMode.UNCONFINED)
     total = len(plan.workloads) * len(ordered_modes) * plan.repeat
@@ -205,6 +208,8 @@ def run_check(
                 cell_notes.extend(n for n in _cell_notes(result) if n not in cell_notes)
                 run_notes.extend(n for n in _run_notes(result) if n not in run_notes)
                 results.setdefault(key, []).append(result)
+                if on_run is not None:
+                    on_run(round_index, result)
                 done += 1
     cells = []
     for workload in plan.workloads:

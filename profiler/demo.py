@@ -13,17 +13,17 @@ from pathlib import Path
 
 from profiler.bench.runner import BenchPlan
 from profiler.bench.stats import BenchReport
-from profiler.benchmark import BenchOptions, MicrobenchOptions, run_benchmark
+from profiler.benchmark import BenchOptions, BoundOptions, MicrobenchOptions, run_benchmark
 from profiler.check import CheckOptions, CheckPlan, CheckReport, run_check
 from profiler.output import OutputFile, write_file, write_files
 from profiler.record import UNION, DeriveOptions, RecordPlan, TracerFactory, record_profile
 from profiler.report.build import ReportFiles
 from profiler.report.check_formats import check_to_json
-from profiler.runtime.interface import Backend, SecurityMode
+from profiler.runtime.interface import Backend, RunResult, SecurityMode
 from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
 from profiler.seccomp.profile import Profile
-from profiler.vocabulary import Note, Progress, no_note, no_progress
+from profiler.vocabulary import Note, Progress, Stopwatch, no_note, no_progress
 from profiler.workloads import Workload
 
 ALL_MODES = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode.LOCALHOST)
@@ -42,6 +42,7 @@ class DemoPlan:
     shape: RunShape
     bench_repeat: int = 3
     micro_repeat: int = 5
+    bound_repeat: int = 5  # rounds of the per-call cost under each filter
     # Whether profiles list denied calls with an explicit errnoRet (an engine that drops
     # defaultErrnoRet: ``record.needs_explicit_errno``).
     explicit_errno: bool = False
@@ -57,6 +58,7 @@ class DemoOutcome:
     bench: BenchReport | None
     report: ReportFiles
     run_dir: Path
+    timings: tuple[tuple[str, float], ...] = ()  # seconds per stage and bench step, in order
 
 
 def run_demo(
@@ -70,6 +72,7 @@ def run_demo(
     note: Note = no_note,
 ) -> DemoOutcome:
     run_dir.mkdir(parents=True, exist_ok=True)
+    watch = Stopwatch()
     shape, workloads = plan.shape, plan.workloads
     stage(
         f"1/4 recording {len(workloads)} workload(s) in {shape.topology.value} topology "
@@ -91,19 +94,26 @@ def run_demo(
         files.append(OutputFile(run_dir / f"{name}.json", derived.profile.to_json()))
         files.append(OutputFile(run_dir / f"{name}.summary.json", derived.summary.to_json()))
     write_files(files)
+    watch.lap("record and derive")
     profiles = recorded.profile_set()
     stage("3/4 checking unconfined, runtime-default and the new profiles")
+    bench_set = tuple(w for w in workloads if w.name in BENCH_WORKLOADS) or workloads[:1]
+    # The check runs every workload under every mode once, in the order of a bench round:
+    # the bench workloads' runs are the short bench's first round, not run again.
+    first_round: list[tuple[int, RunResult]] = []
     check = run_check(
         backend,
         CheckPlan(workloads=workloads, modes=ALL_MODES, shape=shape, profiles=profiles),
         CheckOptions(run_root=run_dir / "check"),
         progress=progress,
+        on_run=lambda round_index, result: first_round.append((round_index, result)),
     )
     write_file(run_dir / "check.json", check_to_json(check))
-    bench_set = tuple(w for w in workloads if w.name in BENCH_WORKLOADS) or workloads[:1]
+    watch.lap("check")
     stage(
         f"4/4 a short bench: {', '.join(w.name for w in bench_set)}, "
-        f"{plan.bench_repeat} rounds, the micro-benchmark and the report"
+        f"{plan.bench_repeat} rounds (the check's runs are the first), the micro-benchmark, "
+        "the bound and the report"
     )
     bench = run_benchmark(
         backend,
@@ -119,9 +129,15 @@ def run_demo(
             logs_root=run_dir / "bench",
             microbench=MicrobenchOptions(repeat=plan.micro_repeat),
             runtime_default=plan.runtime_default,
+            # The counts of the bound are the recordings made above.
+            bound=BoundOptions(recorded=recorded.recordings, repeat=plan.bound_repeat),
         ),
         progress=progress,
         note=note,
+        first_rounds=first_round,
     )
+    watch.add(bench.timings)
     union = recorded.union
-    return DemoOutcome(union.profile, union.summary, check, bench.report, bench.files, run_dir)
+    return DemoOutcome(
+        union.profile, union.summary, check, bench.report, bench.files, run_dir, watch.laps
+    )

@@ -11,6 +11,7 @@ re-exports the enums, where backends have always found them).
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable
 
 
@@ -135,3 +136,26 @@ def no_note(_message: str) -> None:
 # The label the tool's Spark images carry with the Spark version they run (written by
 # profiler.image, read by the bench's environment and by record for the summary).
 SPARK_VERSION_LABEL = "io.spark-seccomp.spark-version"
+
+
+class Stopwatch:
+    """Where a pipeline's time goes: the seconds of each named step, in order (a step ends
+    when the next ``lap`` is called)."""
+
+    def __init__(self) -> None:
+        self._laps: list[tuple[str, float]] = []
+        self._since = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self._laps.append((step, now - self._since))
+        self._since = now
+
+    def add(self, laps: tuple[tuple[str, float], ...], prefix: str = "") -> None:
+        """Laps timed elsewhere (a sub-pipeline's), counted as part of this one."""
+        self._laps.extend((prefix + step, seconds) for step, seconds in laps)
+        self._since = time.monotonic()
+
+    @property
+    def laps(self) -> tuple[tuple[str, float], ...]:
+        return tuple(self._laps)

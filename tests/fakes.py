@@ -3,6 +3,7 @@ use the real Docker engine instead."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,52 @@ class FakeEngine(ContainerEngine, FakeBackend):
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"
+
+
+class FakeLoopEngine(FakeEngine):
+    """Answers ``syscall_loop --cases`` with a figure per (profile, case) (100 ns unless
+    told), failing at ``fail``; shows ``runtime_default`` as its RuntimeDefault filter."""
+
+    def __init__(
+        self,
+        ns: Mapping[tuple[str | None, str], float],
+        fail: str | None = None,
+        *,
+        outcome: Outcome = lambda _spec: (0, False, "x", ""),
+        runtime_default: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(outcome)
+        self.ns = ns
+        self.fail = fail
+        self.runtime_default = runtime_default
+
+    def run_command(
+        self,
+        image: str,
+        argv: Sequence[str],
+        mode: SecurityMode,
+        profile_json: str | None = None,
+        security: ContainerSecurity | None = None,
+        *,
+        mounts: Mapping[str, str] | None = None,
+        timeout_seconds: float = 120.0,
+    ) -> tuple[int | None, str, str]:
+        self.commands.append((list(argv), mode, profile_json))
+        self.securities.append(security)
+        if len(argv) < 2 or argv[1] != "--cases":
+            return self.outputs.get(mode, (0, "", ""))  # not the loop: a status probe...
+        lines = []
+        for case in argv[4:]:
+            if case == self.fail:
+                return 2, "\n".join(lines), f"{case}: stacking the stub filter failed"
+            value = self.ns.get((profile_json, case), 100.0)
+            lines.append(json.dumps({"case": case, "ns_per_call": value}))
+        return 0, "\n".join(lines) + "\n", ""
+
+    def runtime_default_filter(self, image: str) -> tuple[str, dict[str, Any]] | None:
+        if self.runtime_default is None:
+            return None
+        return "a fake bundle", self.runtime_default
 
 
 def check_plan(

@@ -109,9 +109,13 @@ def run_bench(
     run_root: Path | None = None,
     progress: Progress = no_progress,
     environment: Mapping[str, Any] | None = None,
+    first_rounds: Sequence[tuple[int, RunResult]] = (),
 ) -> BenchReport:
     """Run ``plan.repeat`` interleaved, rotated rounds and analyse them; write bench.json.
 
+    ``first_rounds`` are runs already made, as (round, result), that count as the first
+    rounds (the demo's check ran every workload and mode once, in round 0's order): the
+    bench runs the rounds after them, up to ``plan.repeat`` in all.
     ``environment`` defaults to ``collect_environment(backend, image, pod_security)``.
     With ``run_root``, each run's logs go to ``run_root/WORKLOAD/MODE-ROUND`` and
     bench.json (samples, statistics, environment, failed runs) to ``run_root``.
@@ -121,7 +125,12 @@ def run_bench(
         raise ValueError("repeat must be at least 1")
     if SecurityMode.LOCALHOST in modes and plan.profiles is None:
         raise ValueError("localhost mode needs a profile")
-    total = len(workloads) * (len(modes) * repeat + warmup)
+    names = {w.name for w in workloads}
+    given = [(r, result) for r, result in first_rounds if result.spec.workload.name in names]
+    start = max((r for r, _ in given), default=-1) + 1
+    if start > repeat:
+        raise ValueError(f"{start} rounds given, more than the {repeat} asked for")
+    total = len(workloads) * (len(modes) * (repeat - start) + warmup)
     done = 0
     if environment is None:
         progress("recording the environment (kernel, engine, SSBD of a confined process)", 0, total)
@@ -134,8 +143,8 @@ def run_bench(
             backend.run(spec_for(workload, SecurityMode.UNCONFINED))
             done += 1
 
-    runs: list[tuple[int, RunResult]] = []
-    for round_index in range(repeat):
+    runs: list[tuple[int, RunResult]] = list(given)
+    for round_index in range(start, repeat):
         for workload in workloads:
             for mode in round_order(modes, round_index):
                 progress(

@@ -9,18 +9,24 @@ from pathlib import Path
 
 import typer
 
+from profiler.bench.filter_cost import DEFAULT_ITERATIONS as BOUND_ITERATIONS
+from profiler.bench.filter_cost import DEFAULT_REPEAT as BOUND_REPEAT
 from profiler.bench.microbench_run import DEFAULT_ITERATIONS
 from profiler.bench.runner import BenchPlan
 from profiler.bench.stats import DEFAULT_PRECISION
 from profiler.benchmark import (
     BenchOptions,
     BenchOutcome,
+    BoundOptions,
     MicrobenchOptions,
     check_bench_outputs,
     run_benchmarks,
 )
 from profiler.cli.bench_tables import (
     print_wide,
+    render_bound_table,
+    render_cost_table,
+    render_cross_check_table,
     render_environment,
     render_image_comparison,
     render_micro_table,
@@ -89,6 +95,24 @@ def bench(
     micro_iterations: int = typer.Option(
         DEFAULT_ITERATIONS, "--micro-iterations", min=1000, help="Syscalls per micro repeat."
     ),
+    bound: bool = typer.Option(
+        True,
+        "--bound/--no-bound",
+        help="Also bound each filter's share of each pod's CPU time: recorded syscall "
+        "counts x the added cost of one call under that filter.",
+    ),
+    recordings: list[Path] = typer.Option(
+        None,
+        "--recordings",
+        help="recording.json files or `record` run folders with the workloads' syscall "
+        "counts for the bound [default: record each workload once].",
+    ),
+    bound_repeat: int = typer.Option(
+        BOUND_REPEAT, "--bound-repeat", min=1, help="Rounds of the per-call cost."
+    ),
+    bound_iterations: int = typer.Option(
+        BOUND_ITERATIONS, "--bound-iterations", min=1000, help="Calls per case and round."
+    ),
     precision: float = typer.Option(
         DEFAULT_PRECISION, "--precision", help="Interval half-width wanted, as a fraction."
     ),
@@ -120,7 +144,9 @@ def bench(
 
     Rounds run every mode once, in an order rotated each round, so drift of the machine
     is shared and cancelled. Writes bench.json, microbench.json, a copy of the profile
-    (and its summary) and the report into the run directory. Exit 2 for usage errors,
+    (and its summary), filter_cost.json and bound.json (the bound: each pod's recorded
+    syscall counts x the added cost of one call under each filter, over its CPU time)
+    and the report into the run directory. Exit 2 for usage errors,
     3 when the environment lacks something (no Docker engine, no image, no gcc).
     """
     from profiler.runtime.select import make_backend
@@ -177,6 +203,11 @@ def bench(
         run_root=root,
         microbench=MicrobenchOptions(micro_repeat, micro_iterations) if microbench else None,
         runtime_default=runtime_default,
+        bound=BoundOptions(
+            recordings=tuple(recordings or ()), repeat=bound_repeat, iterations=bound_iterations
+        )
+        if bound
+        else None,
     )
     targets = matrix_targets(
         plan.shape,
@@ -216,6 +247,12 @@ def _render_outcome(target: Target, outcome: BenchOutcome) -> None:
             stdout.print(f"warning: micro {failed.describe()}", highlight=False, markup=False)
         for skipped in micro.skipped:
             stdout.print(f"note: micro-benchmark skipped {skipped}", highlight=False, markup=False)
+    if outcome.bound is not None:
+        print_wide(render_cost_table(outcome.bound))
+        print_wide(render_bound_table(outcome.bound))
+        cross = render_cross_check_table(report, outcome.bound)
+        if cross is not None:
+            print_wide(cross)
     print_wide(render_environment(report))
     console.print(f"bench.json, run logs and the report in {outcome.run_root}", highlight=False)
     stdout.print(f"report: {outcome.files.html}", highlight=False, markup=False)

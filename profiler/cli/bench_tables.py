@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Column, Table
 
+from profiler.bench.bound import BoundReport
+from profiler.bench.cross_check import cross_check
 from profiler.bench.microbench import MicrobenchReport
 from profiler.bench.microbench_run import MicrobenchRun
 from profiler.bench.stats import BenchReport
@@ -218,6 +220,88 @@ def render_micro_table(micro: MicrobenchReport) -> Table:
         spread = r.ns_per_call
         table.add_row(
             r.mode, f"{spread.median:.1f}", f"{spread.iqr:.1f}", str(spread.n), added, interval
+        )
+    return table
+
+
+def render_bound_table(bound: BoundReport) -> Table:
+    """The bound per workload, pod and mode: what the filter (or the recorder) can add."""
+    table = Table(
+        "workload",
+        "pod",
+        "mode",
+        "calls/run",
+        "uncached",
+        "CPU s",
+        "added ms",
+        "bound",
+        f"{bound.confidence:.0%} CI",
+        title="the bound: recorded calls x added cost per call, over the pod's CPU time",
+    )
+    for b in bound.bounds:
+        table.add_row(
+            b.workload,
+            b.role,
+            b.mode if b.mode == b.label else f"{b.mode} ({b.label})",
+            f"{b.calls:,.0f}",
+            f"{b.uncached_calls:,.0f}",
+            f"{b.cpu_seconds:.2f}",
+            f"{b.added_seconds * 1000:.2f}",
+            f"{b.share:+.3%}",
+            f"{b.low:+.3%}..{b.high:+.3%}",
+        )
+    return table
+
+
+def render_cost_table(bound: BoundReport) -> Table:
+    """Added ns per call under each filter: any cached call, and each uncached one."""
+    table = Table(
+        "filter",
+        "call",
+        "path",
+        "added ns",
+        f"{bound.confidence:.0%} CI",
+        "how",
+        title="added cost of one call (thread CPU time, against no filter)",
+    )
+    for c in bound.costs:
+        table.add_row(
+            c.label,
+            c.name or "(any cached call)",
+            c.path,
+            f"{c.ns:+.1f}",
+            f"{c.low:+.1f}..{c.high:+.1f}",
+            c.rule,
+        )
+    return table
+
+
+def render_cross_check_table(report: BenchReport, bound: BoundReport) -> Table | None:
+    """The bound beside the CPU change the rounds measured, per pod and for the job."""
+    rows = cross_check(report, bound)
+    if not rows:
+        return None
+    table = Table(
+        "workload",
+        "mode",
+        "scope",
+        "measured CPU",
+        f"{report.confidence:.0%} CI",
+        "±",
+        "bound",
+        "inside",
+        title=f"the bound against the measured CPU change ({rows[0].rounds} paired rounds)",
+    )
+    for r in rows:
+        table.add_row(
+            r.workload,
+            r.mode,
+            r.scope,
+            _percent(r.ratio),
+            f"{_percent(r.low)}..{_percent(r.high)}",
+            f"{r.half_width:.1%}",
+            f"{(r.bound - 1) * 100:+.3f}%",
+            "yes" if r.inside else "NO",
         )
     return table
 

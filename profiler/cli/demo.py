@@ -157,6 +157,15 @@ def _summary(outcome: DemoOutcome, root: Path) -> None:
     if outcome.bench is not None:
         for overhead in outcome.bench.overheads:
             lines.append(f"bench {overhead.workload} [{overhead.mode}]: {overhead.verdict}")
+    if outcome.timings:
+        total = sum(seconds for _, seconds in outcome.timings)
+        spent = "; ".join(f"{step} {_duration(seconds)}" for step, seconds in outcome.timings)
+        lines.append(f"time: {_duration(total)} in all: {spent}")
     lines.append(f"report: {outcome.report.html}")
     for line in lines:
         stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"

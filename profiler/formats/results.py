@@ -130,3 +130,41 @@ class MicrobenchFile(Open):
     environment: Environment = {}
     samples: dict[Text, list[Annotated[float, number("a number of nanoseconds")]]] = {}
     results: list[MicroResult] | None = None
+
+
+# -- bound.json ------------------------------------------------------------------------------
+class BoundCostEntry(Open):
+    filter: Text
+    call: Text
+    path: Text
+    added_ns: Number
+    added_ns_low: Number
+    added_ns_high: Number
+    rule: Text = ""
+
+
+class BoundEntry(Open):
+    workload: Text
+    role: Text
+    mode: Text
+    filter: Text
+    calls: Annotated[float, number("a number of calls, 0 or more", minimum=0)]
+    uncached_calls: Annotated[float, number("a number of calls, 0 or more", minimum=0)]
+    cpu_seconds: Seconds
+    added_seconds: Number
+    share_percent: Number
+    share_percent_low: Number
+    share_percent_high: Number
+    confidence: Fraction
+    recorded_runs: NonNegativeInt
+    cpu_runs: NonNegativeInt
+    notes: list[Text] = []
+
+
+class BoundFile(Open):
+    kind: Literal["bound"] = "bound"
+    confidence: Fraction | None = None
+    resamples: Resamples | None = None
+    seed: Seed | None = None
+    costs: list[BoundCostEntry] = []
+    bounds: list[BoundEntry] = []

@@ -11,6 +11,9 @@ versions); each is read only if present:
     ``profiler.bench.stats.bench_to_dict``; a file with only ``samples`` is analysed.
 ``microbench.json``
     ``profiler.bench.microbench.microbench_to_dict``; likewise.
+``bound.json``
+    ``profiler.bench.bound.bound_to_dict``: per-call costs per filter and the bound per
+    workload, pod role and mode.
 ``profile.json``
     An OCI seccomp profile. Its allowed syscalls are the names of rules whose action is
     ``SCMP_ACT_ALLOW`` (with or without argument conditions).
@@ -53,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profiler.bench.bound import BoundReport, bound_from_dict
 from profiler.bench.microbench import MicrobenchReport, microbench_from_dict
 from profiler.bench.stats import BenchReport, bench_from_dict
 from profiler.errors import UsageError
@@ -65,6 +69,7 @@ from profiler.seccomp.profile import profile_from_dict
 CHECK_FILE = "check.json"
 BENCH_FILE = "bench.json"
 MICROBENCH_FILE = "microbench.json"
+BOUND_FILE = "bound.json"
 PROFILE_FILE = "profile.json"
 # The per-pod profiles a pod-shaped record writes beside the union.
 ROLE_PROFILE_FILES = {"driver": "profile.driver.json", "executor": "profile.executor.json"}
@@ -74,6 +79,7 @@ KNOWN_FILES = (
     CHECK_FILE,
     BENCH_FILE,
     MICROBENCH_FILE,
+    BOUND_FILE,
     PROFILE_FILE,
     *ROLE_PROFILE_FILES.values(),
     SUMMARY_FILE,
@@ -156,6 +162,7 @@ class RunInputs:
     check: CheckMatrix | None = None
     bench: BenchReport | None = None
     microbench: MicrobenchReport | None = None
+    bound: BoundReport | None = None
     profile: AllowedSet | None = None
     runtime_default: AllowedSet | None = None
     summary: ProfileSummary | None = None
@@ -188,6 +195,7 @@ def load_run_dir(run_dir: Path) -> RunInputs:
     check = read(CHECK_FILE)
     bench = read(BENCH_FILE)
     micro = read(MICROBENCH_FILE)
+    bound = read(BOUND_FILE)
     profile = read(PROFILE_FILE)
     runtime_default = read(RUNTIME_DEFAULT_FILE)
     summary = read(SUMMARY_FILE)
@@ -197,6 +205,7 @@ def load_run_dir(run_dir: Path) -> RunInputs:
         check=None if check is None else check_from_dict(check, source(CHECK_FILE)),
         bench=None if bench is None else bench_from_dict(bench, source(BENCH_FILE)),
         microbench=None if micro is None else microbench_from_dict(micro, source(MICROBENCH_FILE)),
+        bound=None if bound is None else bound_from_dict(bound, source(BOUND_FILE)),
         profile=None if profile is None else profile_allowed(profile, source(PROFILE_FILE)),
         runtime_default=None
         if runtime_default is None

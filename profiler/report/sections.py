@@ -1,7 +1,8 @@
 """From a run directory's inputs to report sections; a section exists only if its data does.
 
 Sections, in order: environment, compatibility (check.json), overhead (bench.json),
-syscall cost (microbench.json), profile size (profile.json, against
+syscall cost (microbench.json), the bound (bound.json, against bench.json's measured CPU
+change when both are there), profile size (profile.json, against
 runtime_default.json when present), syscalls by workload and held-back syscalls
 (profile.summary.json).
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from profiler.bench.bound import BoundReport, bound_to_dict
+from profiler.bench.cross_check import cross_check, cross_check_to_dict
 from profiler.bench.jsonio import round_float
 from profiler.bench.microbench import MicrobenchReport, microbench_to_dict
 from profiler.bench.stats import BenchReport, bench_to_dict
@@ -32,6 +35,7 @@ def build_sections(inputs: RunInputs) -> Report:
         compatibility_section(inputs.check) if inputs.check else None,
         overhead_section(inputs.bench) if inputs.bench else None,
         microbench_section(inputs.microbench) if inputs.microbench else None,
+        bound_section(inputs.bound, inputs.bench) if inputs.bound else None,
         profile_size_section(inputs.profile, inputs.runtime_default, inputs.role_profiles)
         if inputs.profile or inputs.runtime_default
         else None,
@@ -237,6 +241,100 @@ def microbench_section(micro: MicrobenchReport) -> Section:
     data = microbench_to_dict(micro)
     data.pop("samples", None)
     return Section("microbench", "Cost per syscall", tuple(blocks), data)
+
+
+# --- the bound ------------------------------------------------------------------------
+
+
+def bound_section(bound: BoundReport, bench: BenchReport | None) -> Section:
+    confidence = f"{bound.confidence:.0%} CI"
+    blocks: list[Block] = [
+        Paragraph(
+            "What a filter can add to each pod: the recorded syscall count times the added "
+            "cost of one call under that filter (served by the kernel's cache, or running "
+            "the filter's program when the cache cannot serve it), over the pod's CPU time "
+            "in its unconfined runs. The recording row is the eBPF recorder's own cost. "
+            f"The {bound.confidence:.0%} interval resamples the per-call measurements, the "
+            "recorded runs and the CPU time together."
+        ),
+        Table(
+            (
+                "workload",
+                "pod",
+                "mode",
+                "filter",
+                "calls/run",
+                "uncached",
+                "CPU s",
+                "added ms",
+                "share of CPU",
+                confidence,
+            ),
+            tuple(
+                (
+                    b.workload,
+                    b.role,
+                    b.mode,
+                    b.label,
+                    f"{b.calls:,.0f}",
+                    f"{b.uncached_calls:,.0f}",
+                    f"{b.cpu_seconds:.2f}",
+                    f"{b.added_seconds * 1000:.2f}",
+                    f"{b.share:+.3%}",
+                    f"{b.low:+.3%}..{b.high:+.3%}",
+                )
+                for b in bound.bounds
+            ),
+            align_right=(4, 5, 6, 7, 8, 9),
+        ),
+        Paragraph("Added nanoseconds per call, per filter (the calls its cache does not serve):"),
+        Table(
+            ("filter", "call", "path", "added ns", confidence, "how"),
+            tuple(
+                (
+                    c.label,
+                    c.name or "(any cached call)",
+                    c.path,
+                    f"{c.ns:+.1f}",
+                    f"{c.low:+.1f}..{c.high:+.1f}",
+                    c.rule,
+                )
+                for c in bound.costs
+            ),
+            align_right=(3, 4),
+        ),
+    ]
+    notes = sorted({f"{b.mode} ({b.label}): {n}" for b in bound.bounds for n in b.notes})
+    if notes:
+        blocks += [Bullets(tuple(notes))]
+    data = bound_to_dict(bound)
+    if bench is not None:
+        rows = cross_check(bench, bound)
+        if rows:
+            blocks += [
+                Paragraph(
+                    "The bound against the CPU time the runs measured (median under the mode "
+                    f"over unconfined, {bench.confidence:.0%} interval paired by round):"
+                ),
+                Table(
+                    ("workload", "mode", "scope", "measured", confidence, "bound", "inside"),
+                    tuple(
+                        (
+                            r.workload,
+                            r.mode,
+                            r.scope,
+                            f"{r.ratio:.4f}",
+                            f"{r.low:.4f}..{r.high:.4f} (±{r.half_width:.1%})",
+                            f"{r.bound:.5f}",
+                            "yes" if r.inside else "no",
+                        )
+                        for r in rows
+                    ),
+                    align_right=(3, 4, 5),
+                ),
+            ]
+            data["cross_check"] = cross_check_to_dict(rows, bench.precision)
+    return Section("bound", "What each filter can add: the bound", tuple(blocks), data)
 
 
 # --- profile size ---------------------------------------------------------------------

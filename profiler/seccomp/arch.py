@@ -120,7 +120,9 @@ def native_arch() -> str:
     raise UsageError(f"libseccomp reports an unknown native architecture token {token:#x}")
 
 
-def _token(arch: str) -> int:
+def arch_token(arch: str) -> int:
+    """libseccomp's token for ``arch``: the kernel's AUDIT_ARCH value, which a filter
+    program compares ``seccomp_data.arch`` with."""
     return int(getattr(pyseccomp.Arch, canonical_arch(arch).upper()))
 
 
@@ -130,7 +132,7 @@ def syscall_number(name: str, arch: str) -> int | None:
     libseccomp answers negative "pseudo-syscall" numbers for names it knows from other
     architectures; those are not calls a program on ``arch`` can make.
     """
-    number = pyseccomp.resolve_syscall(_token(arch), name)
+    number = pyseccomp.resolve_syscall(arch_token(arch), name)
     return number if number >= 0 else None
 
 
@@ -139,7 +141,7 @@ def syscall_name(number: int, arch: str) -> str | None:
     if number < 0:
         return None
     try:
-        return pyseccomp.resolve_syscall(_token(arch), number).decode("ascii")
+        return pyseccomp.resolve_syscall(arch_token(arch), number).decode("ascii")
     except ValueError:
         return None
 

@@ -54,6 +54,7 @@ def test_bench_writes_samples_environment_and_a_report_with_plots(
                 "1",
                 "--micro-iterations",
                 "20000",
+                "--no-bound",
                 "--image",
                 spark_image,
                 "--timeout",
@@ -135,6 +136,7 @@ def test_bench_compares_runc_and_crun(
                 "2",
                 "--micro-iterations",
                 "20000",
+                "--no-bound",
                 "--image",
                 spark_image,
                 "--oci-runtime",
@@ -154,3 +156,60 @@ def test_bench_compares_runc_and_crun(
         assert bench["environment"]["engine"].startswith("docker ")
         micro = json.loads((run_dir / label / "microbench.json").read_text())
         assert len(micro["container_seconds"]["generated"]) == 2
+
+
+def test_a_short_bench_prints_the_bound_per_pod_and_bench_json_holds_it(
+    spark_image: str, allow_list_profile: Path, tmp_path: Path, capsys: Any, need_bpftrace: None
+) -> None:
+    """The bench records the job once for its counts (no --recordings), times one call
+    under RuntimeDefault, the profile and the recorder, and bounds each pod's share."""
+    run_dir = tmp_path / "bench"
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "bench",
+                TINY_JOB,
+                "--modes",
+                "unconfined,runtime-default,localhost",
+                "--profile",
+                str(allow_list_profile),
+                "--repeat",
+                "2",
+                "--warmup",
+                "0",
+                "--no-microbench",
+                "--bound-repeat",
+                "2",
+                "--bound-iterations",
+                "20000",
+                "--image",
+                spark_image,
+                "--timeout",
+                "300",
+                "--run-dir",
+                str(run_dir),
+            ]
+        )
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "the bound: recorded calls x added cost per call" in out
+    assert "added cost of one call" in out
+    bench = json.loads((run_dir / "bench.json").read_text())
+    bounds = {(b["role"], b["mode"]): b for b in bench["bound"]["bounds"]}
+    assert set(bounds) == {
+        (role, mode)
+        for role in ("driver", "executor")
+        for mode in ("runtime-default", "localhost", "recording")
+    }
+    for bound in bounds.values():
+        assert bound["calls"] > 1000 and bound["cpu_seconds"] > 0
+        assert bound["share_percent_low"] <= bound["share_percent"] <= bound["share_percent_high"]
+    # Every call the allow-list profile allows is cached; RuntimeDefault checks clone's
+    # flags and refuses clone3, which glibc retries with clone.
+    assert bounds[("driver", "localhost")]["uncached_calls"] == 0
+    assert bounds[("driver", "runtime-default")]["uncached_calls"] > 0
+    costs = {(c["filter"], c["call"]) for c in bench["bound"]["costs"]}
+    assert ("runtime-default", "clone") in costs and ("recording+ebpf", "") in costs
+    assert json.loads((run_dir / "bound.json").read_text()) == bench["bound"]
+    assert (run_dir / "bound" / "record" / "tiny_cluster_job" / "run-1").is_dir()
+    assert "What each filter can add" in (run_dir / "report.md").read_text()

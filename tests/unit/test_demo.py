@@ -60,9 +60,25 @@ def test_the_demo_records_checks_benches_and_reports_in_one_folder(tmp_path) -> 
     # The bench is the short one: only the demo's bench workload among those recorded.
     assert outcome.bench is not None and outcome.bench.workloads == ("rdd_python",)
     assert (tmp_path / "bench" / "rdd_python").is_dir()  # its run logs stay apart
-    # A backend that runs no commands gets no micro-benchmark, and says so.
-    assert notes == ["note: no micro-benchmark on the fake backend"]
+    # The check's runs are the bench's first round: rdd_python runs once per mode in the
+    # check and once more in the bench's second (and last) round.
+    runs = [
+        s
+        for s in backend.specs
+        if s.workload.name == "rdd_python" and s.profile_label != "recording (allow all)"
+    ]
+    assert len(runs) == 2 * len(ALL_MODES)
+    assert {s.round for s in outcome.bench.samples} == {0, 1}
+    # A backend that runs no commands gets no micro-benchmark and no bound, and says so.
+    assert notes == [
+        "note: no micro-benchmark on the fake backend",
+        "note: no bound on the fake backend: the per-call cost runs in containers",
+    ]
     assert "sendmmsg" in outcome.profile.allowed()
+    # Where the time went, stage by stage and step by step of the bench.
+    steps = [step for step, _seconds in outcome.timings]
+    assert steps[:3] == ["record and derive", "check", "bench rounds (and the environment record)"]
+    assert steps[-1] == "report" and all(seconds >= 0 for _s, seconds in outcome.timings)
     assert outcome.report.html == tmp_path / "report.html"
 
 

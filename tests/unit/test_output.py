@@ -199,3 +199,14 @@ def test_an_interrupt_during_the_group_leaves_nothing_half_done(
         write_files([OutputFile(tmp_path / "p.json", "new")])
     assert files_in(tmp_path) == ["p.json"]
     assert (tmp_path / "p.json").read_text() == "old"
+
+
+def test_stopwatch_laps_each_step_in_order() -> None:
+    from profiler.vocabulary import Stopwatch
+
+    watch = Stopwatch()
+    watch.lap("first")
+    watch.add((("inner", 2.5),), prefix="bench: ")
+    watch.lap("last")
+    assert [step for step, _ in watch.laps] == ["first", "bench: inner", "last"]
+    assert watch.laps[1][1] == 2.5 and all(seconds >= 0 for _, seconds in watch.laps)

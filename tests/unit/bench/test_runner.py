@@ -356,3 +356,35 @@ def test_bench_usage_errors_exit_2_before_touching_docker(
         main(["bench", "rdd_python", *argv])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_runs_already_made_count_as_the_first_rounds() -> None:
+    made = FakeBackend(ok)
+    earlier = bench(made, repeat=1)  # round 0 of a and b, as the demo's check runs them
+    assert len(earlier.samples) == 6
+    first = [(0, made.run(spec)) for spec in list(made.specs)]
+    backend = FakeBackend(ok)
+    report = run_bench(
+        backend,
+        BenchPlan(
+            workloads=(workload("a"),),
+            modes=(U, R, L),
+            shape=RunShape("img"),
+            profiles=ProfileSet.single(ALLOW_ALL, "allow all"),
+            repeat=3,
+        ),
+        environment={"kernel": "test"},
+        first_rounds=first,
+    )
+    # Only rounds 2 and 3 of workload a ran; b's given runs are not this bench's.
+    assert [(s.workload.name, s.mode) for s in backend.specs] == [
+        ("a", R), ("a", L), ("a", U), ("a", L), ("a", U), ("a", R),
+    ]  # fmt: skip
+    assert sorted({s.round for s in report.samples}) == [0, 1, 2]
+    assert len(report.samples) == 9 and report.workloads == ("a",)
+    with pytest.raises(ValueError, match="rounds given"):
+        run_bench(
+            backend,
+            BenchPlan(workloads=(workload("a"),), modes=(U,), shape=RunShape("img"), repeat=1),
+            first_rounds=[(1, first[0][1])],
+        )

@@ -159,3 +159,51 @@ def write_all(run_dir: Path) -> None:
     write_microbench(run_dir)
     write_profile(run_dir)
     write_summary(run_dir)
+
+
+def write_bound(run_dir: Path) -> None:
+    """bound.json for etl in one container (role "all"), generated and runtime-default."""
+    from profiler.bench.bound import BoundReport, CallCost, RoleBound, bound_to_json
+
+    def bound(mode: str, label: str, share: float) -> RoleBound:
+        cpu = 93.0
+        return RoleBound(
+            "etl",
+            "all",
+            mode,
+            label,
+            250_000,
+            120 if mode == "runtime-default" else 0,
+            cpu,
+            share * cpu,
+            share,
+            share * 0.9,
+            share * 1.1,
+            0.95,
+            1,
+            12,
+            ("refused with ENOSYS and retried by libc: clone3 -> clone",)
+            if mode == "runtime-default"
+            else (),
+        )
+
+    report = BoundReport(
+        costs=(
+            CallCost("generated", "", "cached", 13.6, 11.1, 16.6, "cached"),
+            CallCost("runtime-default", "", "cached", 13.3, 10.9, 14.5, "cached"),
+            CallCost(
+                "runtime-default",
+                "clone",
+                "argument-checked",
+                119.5,
+                116.5,
+                121.8,
+                "runs 589 instructions",
+            ),
+        ),
+        bounds=(
+            bound("generated", "generated", 0.0002),
+            bound("runtime-default", "runtime-default", 0.00021),
+        ),
+    )
+    (run_dir / "bound.json").write_text(bound_to_json(report))

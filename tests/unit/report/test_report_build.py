@@ -10,6 +10,7 @@ import pytest
 from run_dir_fixtures import (
     write_all,
     write_bench,
+    write_bound,
     write_check,
     write_microbench,
     write_profile,
@@ -184,3 +185,29 @@ def test_role_profiles_get_their_own_sizes(tmp_path: Path) -> None:
     assert section is not None
     assert set(section.data["roles"]) == {"driver", "executor"}
     assert "io_uring_setup" in section.data["roles"]["driver"]
+
+
+def test_the_bound_section_shows_bounds_costs_and_the_cross_check(tmp_path: Path) -> None:
+    write_bench(tmp_path)
+    write_bound(tmp_path)
+    files = build_report(tmp_path)
+    markdown = files.markdown.read_text()
+    assert "## What each filter can add: the bound" in markdown
+    assert "| etl | all | generated | generated | 250,000 | 0 | 93.00 |" in markdown
+    assert "| runtime-default | clone | argument-checked | +119.5 |" in markdown
+    assert "clone3 -> clone" in markdown
+    data = json.loads(files.json.read_text())
+    section = next(s for s in data["sections"] if s["key"] == "bound")
+    rows = section["data"]["cross_check"]["rows"]
+    assert {(r["mode"], r["scope"]) for r in rows} == {
+        ("generated", "all"),
+        ("runtime-default", "all"),
+    }
+    assert all(isinstance(r["inside"], bool) for r in rows)
+
+
+def test_the_bound_alone_makes_a_report_without_a_cross_check(tmp_path: Path) -> None:
+    write_bound(tmp_path)
+    report = build_sections(load_run_dir(tmp_path))
+    section = report.section("bound")
+    assert section is not None and "cross_check" not in section.data
