@@ -2,7 +2,8 @@
 
 Each SparkApplication (or ScheduledSparkApplication's ``spec.template``) gets, per role, what
 the operator's own guidance recommends and PSS "restricted" demands: a ``seccompProfile``
-(``Localhost`` pointing at the role's recorded profile, or ``RuntimeDefault``),
+on the Spark container (``Localhost`` pointing at the role's recorded profile, or
+``RuntimeDefault``) with ``RuntimeDefault`` at pod level, where the sandbox's pause gets it,
 ``runAsNonRoot`` with a numeric ``runAsUser``, and on the Spark container
 ``allowPrivilegeEscalation: false``, ``capabilities: drop: [ALL]`` and
 ``readOnlyRootFilesystem: true`` with an emptyDir wherever Spark writes. Where those go
@@ -51,7 +52,7 @@ from profiler.k8s.operator import (
     spark_container_index,
     spark_version_below_3,
 )
-from profiler.k8s.sparkapp import Seccomp, Style
+from profiler.k8s.sparkapp import POD_SECCOMP_PROFILE, Seccomp, Style
 from profiler.k8s.spo import SpoApi
 from profiler.k8s.translate import SPARK_KINDS
 from profiler.runtime.interface import SPARK_UID, WRITABLE_PATHS
@@ -281,7 +282,7 @@ def _harden_template_role(
                 "replace the template's security context with it wholesale"
             )
     _put_fields_in_place(pod_context, container_context, spec_where, notes)
-    _harden_pod_context(pod_context, seccomp, options)
+    _harden_pod_context(pod_context, options)
     _harden_spark_context(container_context, seccomp, options, f"{where} container", notes)
     taken_paths = _mount_paths(spark.get("volumeMounts"))
     if options.operator.webhook:
@@ -329,7 +330,7 @@ def _harden_fields_role(
     pod_context = _map(role_spec, "podSecurityContext")
     container_context = _map(role_spec, "securityContext")
     _put_fields_in_place(pod_context, container_context, where, notes)
-    _harden_pod_context(pod_context, seccomp, options)
+    _harden_pod_context(pod_context, options)
     _harden_spark_context(container_context, seccomp, options, f"{where} container", notes)
     taken_paths = _mount_paths(role_spec.get("volumeMounts"))
     taken_names = _volume_names(app_spec.get("volumes"))
@@ -385,15 +386,16 @@ def _put_fields_in_place(
                 notes.append(f"{where}: {name} moved into {level} securityContext, where it counts")
 
 
-def _harden_pod_context(
-    context: CommentedMap, seccomp: CommentedMap, options: HardenOptions
-) -> None:
+def _harden_pod_context(context: CommentedMap, options: HardenOptions) -> None:
     _set(context, "runAsNonRoot", True)
     if not _is_uid(context.get("runAsUser")) or context.get("runAsUser") == 0:
         context["runAsUser"] = options.uid
     if not _is_uid(context.get("runAsGroup")):
         context["runAsGroup"] = options.uid
-    _set_seccomp(context, seccomp)
+    # The role's profile goes on the Spark container; the pod's own is RuntimeDefault,
+    # because the kubelet gives the pod-level profile to the sandbox's pause as well
+    # (see profiler.k8s.sparkapp.POD_SECCOMP_PROFILE).
+    _set_seccomp(context, CommentedMap(POD_SECCOMP_PROFILE.items()))
 
 
 def _harden_spark_context(
@@ -415,8 +417,7 @@ def _harden_spark_context(
         _set(context, "runAsNonRoot", True)
     if "runAsUser" in context and (not _is_uid(context["runAsUser"]) or context["runAsUser"] == 0):
         context["runAsUser"] = options.uid
-    if "seccompProfile" in context:
-        _set_seccomp(context, seccomp)
+    _set_seccomp(context, seccomp)
 
 
 def _harden_other_container(container: CommentedMap, where: str, notes: list[str]) -> None:

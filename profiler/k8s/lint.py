@@ -48,6 +48,7 @@ from profiler.k8s.operator import (
 )
 from profiler.k8s.paths import localhost_profile_problem
 from profiler.k8s.rules import RULES_BY_ID, Rule, Severity
+from profiler.seccomp.profile import load_profile
 
 __all__ = ["Finding", "LintReport", "Unreadable", "lint_files", "lint_text", "render_path"]
 
@@ -644,9 +645,17 @@ def _check_seccomp(view: PodView, sink: _Sink, profiles_dir: Path | None) -> Non
                 f"the {view.label} sets no seccompProfile and neither does {names}",
             )
     else:
-        _check_profile(
-            pod_profile, view.context.path + ("seccompProfile",), view.label, sink, profiles_dir
-        )
+        path = view.context.path + ("seccompProfile",)
+        _check_profile(pod_profile, path, view.label, sink, profiles_dir)
+        if _dict(pod_profile).get("type") == "Localhost" and not _allows_pause(
+            _dict(pod_profile).get("localhostProfile"), profiles_dir
+        ):
+            sink.add(
+                "seccomp-localhost-at-pod-level",
+                path,
+                f"the {view.label}'s Localhost profile confines its sandbox's pause too, and "
+                "pause(2) is not known to be allowed",
+            )
     for container in view.containers:
         own = container.context.get("seccompProfile")
         if own is not None:
@@ -686,6 +695,23 @@ def _check_profile(
             )
     else:
         sink.add("seccomp-unknown-type", path + ("type",), f"unknown seccompProfile type {kind!r}")
+
+
+def _allows_pause(localhost: Any, profiles_dir: Path | None) -> bool:
+    """Whether the profile a pod-level Localhost names is known to allow pause(2): only when
+    it is among the given profiles and readable."""
+    if profiles_dir is None or not isinstance(localhost, str):
+        return False
+    for candidate in (
+        Path(profiles_dir) / localhost,
+        Path(profiles_dir) / PurePosixPath(localhost).name,
+    ):
+        if candidate.is_file():
+            try:
+                return "pause" in load_profile(candidate).allowed()
+            except UsageError:
+                return False
+    return False
 
 
 def _profile_exists(profiles_dir: Path, localhost: str) -> bool:

@@ -69,8 +69,8 @@ RULES: tuple[Rule, ...] = (
         "seccomp-missing",
         _E,
         "No seccomp profile: the pod runs Unconfined on most clusters",
-        "set securityContext.seccompProfile at pod level: type Localhost with a "
-        "localhostProfile, or type RuntimeDefault",
+        "set securityContext.seccompProfile: type RuntimeDefault at pod level, and type "
+        "Localhost with a localhostProfile on the Spark container for a recorded profile",
         pss=True,
     ),
     Rule(
@@ -104,6 +104,15 @@ RULES: tuple[Rule, ...] = (
         "The referenced Localhost profile is not among the given profiles",
         "install the profile (spark-seccomp k8s install) or fix the localhostProfile; a missing "
         "file makes the pod fail with CreateContainerError",
+    ),
+    Rule(
+        "seccomp-localhost-at-pod-level",
+        _W,
+        "A pod-level Localhost profile confines the pod's sandbox too: the kubelet gives it to "
+        "the pause container, and Kubernetes' pause loops on pause(2), so a profile that "
+        "refuses pause leaves it spinning on a CPU for the pod's lifetime",
+        "put the Localhost profile in the Spark container's securityContext and set "
+        "RuntimeDefault at pod level (or allow pause in the profile)",
     ),
     Rule(
         "container-field-at-pod-level",

@@ -205,22 +205,31 @@ def seccomp_profile(spec: SparkAppSpec, role: str) -> dict[str, str]:
     return {"type": "Localhost", "localhostProfile": profile}
 
 
-def pod_security_context(spec: SparkAppSpec, role: str) -> dict[str, Any]:
+# The pod's own seccompProfile is RuntimeDefault, the role's profile sits on the Spark
+# container. The kubelet hands the pod-level profile to the pod sandbox as well, and
+# containerd loads it into the sandbox's pause process: Kubernetes' pause loops on
+# pause(2), which a profile recorded from Spark does not allow, so under a pod-level
+# Localhost profile pause gets ENOSYS at once and spins on a CPU for the pod's lifetime.
+POD_SECCOMP_PROFILE: dict[str, str] = {"type": "RuntimeDefault"}
+
+
+def pod_security_context() -> dict[str, Any]:
     return {
         "runAsNonRoot": True,
         # Spark images say `USER spark` by name; the kubelet can only check a numeric uid.
         "runAsUser": SPARK_UID,
         "runAsGroup": SPARK_UID,
-        "seccompProfile": seccomp_profile(spec, role),
+        "seccompProfile": dict(POD_SECCOMP_PROFILE),
     }
 
 
-def container_security_context() -> dict[str, Any]:
+def container_security_context(spec: SparkAppSpec, role: str) -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
+        "seccompProfile": seccomp_profile(spec, role),
     }
 
 
@@ -270,8 +279,8 @@ def _role(spec: SparkAppSpec, role: str, style: Style) -> dict[str, Any]:
     if role == "driver":
         data["serviceAccount"] = spec.service_account
     if style is Style.FIELDS:
-        data["podSecurityContext"] = pod_security_context(spec, role)
-        data["securityContext"] = container_security_context()
+        data["podSecurityContext"] = pod_security_context()
+        data["securityContext"] = container_security_context(spec, role)
         data["volumeMounts"] = _volume_mounts()
     else:
         data["template"] = pod_template(spec, role)
@@ -282,11 +291,11 @@ def pod_template(spec: SparkAppSpec, role: str) -> dict[str, Any]:
     """A PodTemplateSpec: Spark fills in image, command and resources of the one container."""
     return {
         "spec": {
-            "securityContext": pod_security_context(spec, role),
+            "securityContext": pod_security_context(),
             "containers": [
                 {
                     "name": SPARK_CONTAINER[role],
-                    "securityContext": container_security_context(),
+                    "securityContext": container_security_context(spec, role),
                     "volumeMounts": _volume_mounts(),
                 }
             ],

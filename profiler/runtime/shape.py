@@ -85,8 +85,10 @@ class PodShape:
     labels: tuple[tuple[str, str], ...] = ()
     # The pod-level security context, for engines that run a pod sandbox (the CRI): the
     # pod's seccomp profile, which confines the sandbox's pause process too, and its
-    # run-as user and group. The tool's manifests put a role's profile at pod level, so
-    # these are the role's own; the master's pod is unconfined.
+    # run-as user and group. These are the role's own: the tool's manifests put a role's
+    # profile on the Spark container and RuntimeDefault at pod level, but users put it at
+    # pod level too, and a sandbox that starts under the role's profile starts under
+    # RuntimeDefault as well; the master's pod is unconfined.
     seccomp_mode: SecurityMode = SecurityMode.UNCONFINED
     seccomp_profile: str | None = None  # the OCI profile (JSON text) for LOCALHOST
     run_as_user: int | None = None

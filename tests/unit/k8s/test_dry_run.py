@@ -219,11 +219,15 @@ def test_a_profile_the_runtime_cannot_decode_fails_the_role(seccomp_root):
 
 
 def set_seccomp(manifest, role, value):
-    context = manifest["spec"][role]["template"]["spec"]["securityContext"]
+    """The Spark container's seccompProfile (where the tool's manifests put the role's), or
+    with None no seccompProfile at any level."""
+    pod = manifest["spec"][role]["template"]["spec"]
+    container = pod["containers"][0]["securityContext"]
     if value is None:
-        del context["seccompProfile"]
+        del container["seccompProfile"]
+        del pod["securityContext"]["seccompProfile"]
     else:
-        context["seccompProfile"] = value
+        container["seccompProfile"] = value
 
 
 def test_runtime_default_unconfined_and_unset(seccomp_root):

@@ -97,6 +97,31 @@ def test_each_roles_pods_get_the_recommended_settings_and_lint_clean(source: Pat
             )
 
 
+@pytest.mark.parametrize("operator", ["2.0.2", None], ids=["crd-fields", "template"])
+def test_the_roles_profile_goes_on_the_spark_container_and_the_pod_gets_runtime_default(
+    operator: str | None,
+) -> None:
+    """The kubelet gives a pod-level profile to the sandbox's pause too: a Localhost one
+    recorded from Spark refuses pause(2), and Kubernetes' pause then spins on a CPU."""
+    options = {} if operator is None else {"operator": operator_for(operator)}
+    (app,) = _harden((EXAMPLES / "spark-pi.yaml").read_text(), **options)
+    spec = yaml.safe_load(app.text)["spec"]
+    for role in ("driver", "executor"):
+        if operator is None:
+            pod_spec = spec[role]["template"]["spec"]
+            pod, container = (
+                pod_spec["securityContext"],
+                pod_spec["containers"][0]["securityContext"],
+            )
+        else:
+            pod, container = spec[role]["podSecurityContext"], spec[role]["securityContext"]
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["seccompProfile"] == {
+            "type": "Localhost",
+            "localhostProfile": app.profiles[role],
+        }
+
+
 @pytest.mark.parametrize("source", OPERATOR_FIXTURES, ids=lambda p: p.name)
 def test_hardening_twice_changes_nothing_more_and_gives_the_same_bytes(source: Path) -> None:
     first = harden_text(source.read_text(), str(source), HardenOptions())

@@ -35,6 +35,7 @@ EXPECTED = {
     "run-as-root.yaml": {"run-as-root"},
     "seccomp-localhost-no-profile.yaml": {"seccomp-localhost-no-profile"},
     "seccomp-localhost-path.yaml": {"seccomp-localhost-path"},
+    "seccomp-localhost-at-pod-level.yaml": {"seccomp-localhost-at-pod-level"},
     "seccomp-missing.yaml": {"seccomp-missing"},
     "seccomp-profile-not-found.yaml": {"seccomp-profile-not-found"},
     "seccomp-unconfined.yaml": {"seccomp-unconfined"},
@@ -89,7 +90,7 @@ def test_pod_level_allow_privilege_escalation_says_where_it_belongs():
         and f.path.endswith("allowPrivilegeEscalation")
     ]
     assert finding.path == "spec.driver.template.spec.securityContext.allowPrivilegeEscalation"
-    assert finding.line == 22
+    assert finding.line == 21
     assert "silently ignored" in finding.message
     assert finding.fix == (
         "move allowPrivilegeEscalation to "

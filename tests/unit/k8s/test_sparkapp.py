@@ -125,6 +125,24 @@ def test_spark_container_keeps_sparks_default_name():
     )
 
 
+@pytest.mark.parametrize("style", [Style.TEMPLATE, Style.FIELDS])
+def test_the_roles_profile_is_on_the_spark_container_and_the_pod_is_runtime_default(style):
+    # The kubelet gives the pod-level profile to the sandbox's pause too, which a Spark
+    # profile would leave spinning on a refused pause(2).
+    app = build_sparkapp(spec(style=style))["spec"]
+    for role, profile in (("driver", DRIVER), ("executor", EXECUTOR)):
+        if style is Style.TEMPLATE:
+            pod_spec = app[role]["template"]["spec"]
+            pod, container = (
+                pod_spec["securityContext"],
+                pod_spec["containers"][0]["securityContext"],
+            )
+        else:
+            pod, container = app[role]["podSecurityContext"], app[role]["securityContext"]
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["seccompProfile"] == {"type": "Localhost", "localhostProfile": profile}
+
+
 def test_runtime_default_has_no_localhost_profile():
     app = build_sparkapp(spec(seccomp=Seccomp.RUNTIME_DEFAULT, driver_profile=None))
     pod = app["spec"]["driver"]["template"]["spec"]["securityContext"]
