@@ -128,6 +128,8 @@ class EbpfTracer(Tracer):
         self._reader: threading.Thread | None = None
         # mount namespace -> the container it belongs to, for every container started
         self._containers: dict[int, ContainerRef] = {}
+        # mount namespace -> the host pid of the container's init
+        self._roots: dict[int, int] = {}
         self._table = _ProcessTable()
         self._cmdlines: dict[tuple[int, int], list[str]] = {}
 
@@ -171,7 +173,9 @@ class EbpfTracer(Tracer):
             )
 
     def started(self, host_pid: int, container: ContainerRef) -> None:
-        self._containers[_mnt_ns(host_pid)] = container
+        namespace = _mnt_ns(host_pid)
+        self._containers[namespace] = container
+        self._roots[namespace] = host_pid
         self._root_pid = host_pid
 
     def finished(self) -> None:
@@ -244,17 +248,38 @@ class EbpfTracer(Tracer):
         return sum(int(m[1]) for line in self._lines if (m := _LOST.search(line)))
 
     # -- internals ---------------------------------------------------------------------
-    def _tree(self) -> frozenset[int] | None:
-        """The pids of the process tree (process-tree scope), or None (namespace scope)."""
-        if self.scope != SCOPE_PROCESS_TREE or self._root_pid is None:
-            return None
-        namespace = next(iter(self._containers), None)
-        return process_tree(self._root_pid, namespace, self._lines)
+    def _tree(self) -> dict[int, frozenset[int]]:
+        """Per namespace, the pids counted in it: the process tree of its root. A namespace
+        without a tree here counts every process in it.
 
-    def _ours(self, match: re.Match[str], tree: frozenset[int] | None) -> bool:
-        if int(match[1]) not in self._containers:
+        A container's mount namespace number is freed when it ends and the kernel hands
+        out the lowest free number to the next namespace made, so a container started
+        later by anyone can take it over while the tracer runs (seen once under load: an
+        executor's counts held another run's Python worker). Its processes are not
+        descendants of the container's init, so counting only the init's tree keeps them
+        out. That needs every fork event: when bpftrace lost some, the tree could miss
+        the container's own processes, so the namespace alone decides, as the lost-events
+        warning says."""
+        if self.scope == SCOPE_PROCESS_TREE:
+            if self._root_pid is None:
+                return {}
+            namespace = next(iter(self._containers), None)
+            if namespace is None:
+                return {}
+            return {namespace: process_tree(self._root_pid, namespace, self._lines)}
+        if self.lost_events():
+            return {}
+        return {
+            namespace: container_tree(root, namespace, self._lines)
+            for namespace, root in self._roots.items()
+        }
+
+    def _ours(self, match: re.Match[str], tree: dict[int, frozenset[int]]) -> bool:
+        namespace = int(match[1])
+        if namespace not in self._containers:
             return False
-        return tree is None or int(match[2]) in tree
+        pids = tree.get(namespace)
+        return pids is None or int(match[2]) in pids
 
     def _read(self) -> None:
         assert self._process is not None and self._process.stdout is not None
@@ -319,6 +344,25 @@ def process_tree(root: int, namespace: int | None, lines: list[str]) -> frozense
         m = _FORK.match(line)
         if m and int(m[1]) == namespace and int(m[2]) in tree:
             tree.add(int(m[4]))
+    return frozenset(tree)
+
+
+def container_tree(root: int, namespace: int, lines: list[str]) -> frozenset[int]:
+    """``root`` and every process forked from it inside ``namespace``, whatever order the
+    fork events came in (bpftrace reads one buffer per CPU, so a grandchild's fork can be
+    printed before its parent's)."""
+    children: dict[int, set[int]] = defaultdict(set)
+    for line in lines:
+        m = _FORK.match(line)
+        if m and int(m[1]) == namespace:
+            children[int(m[2])].add(int(m[4]))
+    tree = {root}
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in tree:
+                tree.add(child)
+                todo.append(child)
     return frozenset(tree)
 
 

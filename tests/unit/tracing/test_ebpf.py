@@ -60,3 +60,36 @@ def test_a_run_without_losses_says_zero(tmp_path: Path) -> None:
     tracer._lines = ["READY", "@sys[7, 100, 0, 0]: 1"]
     (recording,) = tracer.recordings("w", 1, "restricted")
     assert recording.lost_events == 0
+
+
+def test_a_namespace_number_taken_over_by_another_container_is_not_counted(tmp_path: Path) -> None:
+    """The executor (init 10) ended; a container of someone else's got its mount namespace
+    number, and its init (50) and child (51) made calls there. Forks may come out of order."""
+    tracer = EbpfTracer(tmp_path)
+    tracer._containers = {7: ContainerRef(Role.EXECUTOR, "exec-1")}
+    tracer._roots = {7: 10}
+    read, write = syscall_number("read", "x86_64"), syscall_number("write", "x86_64")
+    tracer._lines = [
+        "READY",
+        "FORK 7 11 1 12",  # the grandchild's fork first
+        "FORK 7 10 1 11",
+        "FORK 7 50 0 51",
+        f"@sys[7, 10, 0, {read}]: 1",
+        f"@sys[7, 12, 0, {read}]: 2",
+        f"@sys[7, 50, 0, {write}]: 4",
+        f"@sys[7, 51, 0, {write}]: 8",
+    ]
+    (recording,) = tracer.recordings("w", 1, "restricted")
+    assert set(recording.counts) == {"read"}
+    assert sum(recording.counts["read"].values()) == 3
+    assert tracer.container_pids() == frozenset({10, 11, 12})
+
+
+def test_with_lost_events_the_namespace_alone_decides(tmp_path: Path) -> None:
+    tracer = EbpfTracer(tmp_path)
+    tracer._containers = {7: ContainerRef(Role.EXECUTOR, "exec-1")}
+    tracer._roots = {7: 10}
+    write = syscall_number("write", "x86_64")
+    tracer._lines = ["READY", "Lost 3 events", f"@sys[7, 50, 0, {write}]: 4"]
+    (recording,) = tracer.recordings("w", 1, "restricted")
+    assert set(recording.counts) == {"write"}
