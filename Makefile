@@ -32,7 +32,7 @@ demo: image
 	$(CLI) demo --backend auto
 
 test: image nodes
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra --durations=20 $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest -ra tests/unit
