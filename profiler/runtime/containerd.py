@@ -33,7 +33,7 @@ from profiler.runtime.cri.client import CriCallFailed, CriUnavailable
 from profiler.runtime.cri.kubelet import CriContainer, CriMount, Seccomp, SeccompChoice
 from profiler.runtime.cri.node import CriNode
 from profiler.runtime.cri.pods import CriPods, OpenPod, PodContainer, RunRoom
-from profiler.runtime.engine import oci_runtime_version
+from profiler.runtime.engine import docker_image_id, oci_runtime_version
 from profiler.runtime.interface import Role, SecurityMode
 from profiler.runtime.location import EngineLocation
 from profiler.runtime.ownership import (
@@ -141,7 +141,7 @@ class ContainerdBackend(EngineAdapter):
         return [self.pods.bundle_config(container_id)]
 
     def make_image_available(self, image: str) -> None:
-        self.pods.require_image(image, _docker_image_id(image))
+        self.pods.require_image(image, docker_image_id(image))
 
     def image_facts(self, image: str) -> tuple[str, dict[str, str]]:
         self.require_image(image)
@@ -444,13 +444,3 @@ def _runtime_could_not_start(details: str) -> bool:
         # runc 1.3 says it so when the sandbox's init died under the pod's filter.
         or "cannot start a container that has stopped" in details
     )
-
-
-def _docker_image_id(image: str) -> str | None:
-    """Docker's id of ``image`` when a Docker engine answers here (the images are built
-    there), so a node holding an older build of it gets the new one; None otherwise."""
-    with contextlib.suppress(Exception):
-        from profiler.runtime.engine import connect
-
-        return str(connect().images.get(image).id)
-    return None

@@ -204,6 +204,23 @@ def require_image(client: Any, image: str) -> None:
         ) from exc
 
 
+def docker_image_id(image: str) -> str | None:
+    """Docker's id of ``image`` (``sha256:...``) when a Docker engine answers here and has
+    it (the images are built there), so an engine holding an older build gets the new one;
+    None otherwise."""
+    with contextlib.suppress(Exception):
+        return str(connect().images.get(image).id)
+    return None
+
+
+def same_image(one: str | None, other: str | None) -> bool:
+    """Whether two engines' ids name one image: ``docker save`` keeps the config, whose
+    digest is the id; one engine may leave out the ``sha256:`` prefix."""
+    if one is None or other is None:
+        return False
+    return one.removeprefix("sha256:") == other.removeprefix("sha256:")
+
+
 def move_image_from_docker(image: str, load: list[str], engine: str) -> None:
     """``docker save IMAGE | <load>``: the way images reach engines without a registry."""
     docker_client = connect()

@@ -20,9 +20,11 @@ from profiler import proc
 from profiler.runtime.dockerapi import DockerApiAdapter, seccomp_option
 from profiler.runtime.engine import (
     connect_podman,
+    docker_image_id,
     docker_reference,
     move_image_from_docker,
     parse_version_line,
+    same_image,
 )
 from profiler.runtime.interface import SecurityMode
 from profiler.runtime.location import EngineLocation
@@ -126,18 +128,27 @@ class PodmanBackend(DockerApiAdapter):
     def make_image_available(self, image: str) -> None:
         from docker.errors import ImageNotFound
 
+        # Docker's build is the one to run: an engine holding an older build of the same
+        # name gets the new one (a rebuilt image kept its tag, and runs used the old one).
+        wanted = docker_image_id(image)
         try:
-            self.client.images.get(image)
-            return
+            held = str(self.client.images.get(image).id)
+            if wanted is None or same_image(held, wanted):
+                return
         except ImageNotFound:
-            podman = self.location.command("podman") or ["podman"]
-            move_image_from_docker(image, [*podman, "load", "-q"], f"podman{self.location.suffix}")
+            pass
+        podman = self.location.command("podman") or ["podman"]
+        move_image_from_docker(image, [*podman, "load", "-q"], f"podman{self.location.suffix}")
         # `podman load` names a short name localhost/NAME; Podman 5's compat API looks
-        # short names up as Docker does (docker.io/NAME), and then finds nothing.
+        # short names up as Docker does (docker.io/NAME), and then finds nothing, or the
+        # older build that name was given before.
         try:
-            self.client.images.get(image)
+            held = str(self.client.images.get(image).id)
+            if wanted is None or same_image(held, wanted):
+                return
         except ImageNotFound:
-            proc.run([*podman, "tag", podman_loaded_name(image), docker_reference(image)])
+            pass
+        proc.run([*podman, "tag", podman_loaded_name(image), docker_reference(image)])
 
 
 def podman_loaded_name(image: str) -> str:

@@ -379,3 +379,41 @@ def test_podman_options_give_the_profile_by_path_and_the_tmpfs_to_the_pod_user(
     assert aliases == [plan.driver.name, *plan.driver.dns_names]
     assert "runtime" not in options
     assert {u["Name"] for u in options["ulimits"]} == {"nofile", "nproc"}
+
+
+class _HeldImages:
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids  # what each lookup answers, in turn
+
+    def get(self, image: str) -> object:
+        return type("Image", (), {"id": self.ids.pop(0)})()
+
+
+class _HeldImageClient(_Client):
+    def __init__(self, ids: list[str]) -> None:
+        self.images = _HeldImages(ids)
+
+
+@pytest.mark.parametrize(
+    ("held", "moved"),
+    [(["sha256:new"], False), (["sha256:old", "sha256:new"], True), (["old", "old"], True)],
+    ids=["the same build", "an older build", "an older build under the old name"],
+)
+def test_podman_gets_dockers_build_when_it_holds_another(
+    held: list[str], moved: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import profiler.runtime.podman as podman
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(podman, "docker_image_id", lambda image: "sha256:new")
+    monkeypatch.setattr(podman, "move_image_from_docker", lambda i, load, e: calls.append(load))
+    monkeypatch.setattr(podman.proc, "run", lambda argv, **kw: calls.append(argv))
+    backend = PodmanBackend(client=_HeldImageClient(list(held)), oci_runtime="crun")
+    backend.make_image_available("spark-seccomp/spark:3.5.9")
+    assert bool(calls) is moved
+    if held == ["old", "old"]:
+        # Loaded as localhost/NAME while the name still meant the old build: re-tagged.
+        assert calls[-1][-2:] == [
+            "localhost/spark-seccomp/spark:3.5.9",
+            "docker.io/spark-seccomp/spark:3.5.9",
+        ]
