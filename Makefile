@@ -44,7 +44,7 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/vulture
 
-# Reference profiles: the whole catalogue recorded twice in pod shape under restricted pod
+# Reference profiles: the whole catalogue recorded in pod shape under restricted pod
 # security, verified, then the same recordings targeted at arm64.
 # `make profiles SPARK_VERSION=4.3.0` for the 4.x line.
 SPARK_VERSION ?= 3.5.9
@@ -56,8 +56,10 @@ PROFILE_RUNS ?= runs/reference-profiles-$(SPARK_VERSION)
 # twice the time).
 PROFILE_NODES ?= host,sid
 PROFILE_OCI_RUNTIMES ?= runc
+# Each workload is recorded once per node, so twice in all, on two runc versions.
+PROFILE_RUNS_PER_NODE ?= 1
 profiles: image nodes
-	$(CLI) record --runs 2 --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --node $(PROFILE_NODES) --oci-runtime $(PROFILE_OCI_RUNTIMES) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
+	$(CLI) record --runs $(PROFILE_RUNS_PER_NODE) --arch amd64 --image spark-seccomp/spark:$(SPARK_VERSION) --node $(PROFILE_NODES) --oci-runtime $(PROFILE_OCI_RUNTIMES) --run-dir $(PROFILE_RUNS) --out profiles/spark-$(SPARK_VERSION)-amd64.json
 	$(CLI) record --from-recordings $(PROFILE_RUNS) --arch arm64 --no-verify --image spark-seccomp/spark:$(SPARK_VERSION) --run-dir $(PROFILE_RUNS)/arm64 --out profiles/spark-$(SPARK_VERSION)-arm64.json
 
 clean:
