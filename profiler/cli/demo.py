@@ -77,8 +77,8 @@ def demo(
     report.
 
     Without workload names, three catalogue workloads of different kinds (Python RDD
-    lambdas, a SQL shuffle and join, pandas/Arrow UDFs); --all takes the whole catalogue,
-    three times as many. Exit 1 when a check cell fails.
+    lambdas, a SQL shuffle and join, pandas/Arrow UDFs); --all takes the whole catalogue
+    (`workloads list`: PySpark and Java jobs). Exit 1 when a check cell fails.
     """
     from profiler.runtime.select import make_backend
 
