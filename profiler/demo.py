@@ -30,7 +30,8 @@ ALL_MODES = (SecurityMode.UNCONFINED, SecurityMode.RUNTIME_DEFAULT, SecurityMode
 # Short bench: two workloads of different kinds, few rounds; `bench` does the real thing.
 BENCH_WORKLOADS = ("rdd_python", "sql_aggregation")
 # What `demo` shows without names: Python lambdas in executor pods, a SQL shuffle and join,
-# pandas/Arrow UDFs. `--all` runs the whole catalogue (PySpark and Java), which takes an hour or more on 2 cores.
+# pandas/Arrow UDFs. `--all` runs the whole catalogue (PySpark and Java): an hour or more
+# on 2 cores.
 DEMO_WORKLOADS = ("rdd_python", "sql_aggregation", "pandas_udf")
 
 
