@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.integration.conftest import run_captured
 
@@ -104,7 +105,13 @@ def test_harden_a_java_application_with_arguments(
     _lint_clean(manifest, tree)
     assert "installed /var/lib/kubelet/seccomp/spark-seccomp" in (out / "install.yaml").read_text()
     # the diff was printed, and the user's own lines are all still there
-    assert "+            type: Localhost" in text
+    assert "+              type: Localhost" in text
+    # the role's profile is on the Spark container, the pod's own is RuntimeDefault (the
+    # kubelet gives the pod-level one to the sandbox's pause too)
+    for role in ("driver", "executor"):
+        pod = yaml.safe_load(manifest.read_text())["spec"][role]["template"]["spec"]
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["containers"][0]["securityContext"]["seccompProfile"]["type"] == "Localhost"
     original = (APPS / "orders-java.yaml").read_text().splitlines()
     hardened = manifest.read_text().splitlines()
     assert [line for line in original if line not in hardened] == []

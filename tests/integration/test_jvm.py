@@ -62,6 +62,11 @@ def test_a_java_job_passes_every_mode_in_pod_shape_under_its_own_profile(
         str(tmp_path / "record"),
         "--timeout",
         "300",
+        # Recorded on the host's runc 1.1 alone, the profile lacks what sid's runc 1.3 calls
+        # after the filter (openat2), so verifying there would fail, rightly: test_nodes.py
+        # covers that; this test is about the Java job.
+        "--verify-node",
+        "host",
     )
     assert code == 0
     for role in ("driver", "executor"):
