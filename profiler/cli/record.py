@@ -248,14 +248,29 @@ def record(
         )
     for line in outcome.warnings:
         note(f"warning: {line}")
-    for verification in outcome.verifications or (
+    verifications = outcome.verifications or (
         (outcome.verification,) if outcome.verification else ()
-    ):
+    )
+    for verification in verifications:
         console.print(render_table(verification))
     if not outcome.verified:
+        fix = f"see the verification table above and {root}/verify; the candidates are in {root}"
+        recorded_on = {e.label for e in engines} if make_tracer is not None else set()
+        failed_elsewhere = sorted(
+            v.runtime
+            for v in verifications
+            if not v.passed and v.runtime and v.runtime not in recorded_on
+        )
+        if failed_elsewhere and make_tracer is not None:
+            # A newer runc calls what an older one never did after the filter (runc 1.3's
+            # openat2): only runs under it can show that.
+            fix += (
+                f"; it failed on {', '.join(failed_elsewhere)}, where nothing was recorded: "
+                "record there too (e.g. --node host,sid), or verify on the host alone "
+                "(--verify-node host)"
+            )
         raise VerificationFailed(
-            f"the derived profile breaks a workload, so it was not written to {out}",
-            f"see the verification table above and {root}/verify; the candidates are in {root}",
+            f"the derived profile breaks a workload, so it was not written to {out}", fix
         )
     written = _write_profiles(out, outcome.profiles)
     union = outcome.union
