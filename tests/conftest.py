@@ -96,7 +96,9 @@ def _left_on_docker() -> list[str]:
         from profiler.runtime.ownership import SESSION, SESSION_LABEL
 
         client = docker.from_env(timeout=30)
-        left = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"})
+        left = client.containers.list(
+            all=True, filters={"label": f"{SESSION_LABEL}={SESSION}"}, ignore_removed=True
+        )
     except Exception:  # noqa: BLE001 - no engine, nothing can be left
         return []
     for container in left:

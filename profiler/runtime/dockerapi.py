@@ -436,8 +436,10 @@ class DockerApiAdapter(EngineAdapter):
         """Remove containers (and networks) of tool processes that no longer exist."""
         removed = 0
         with contextlib.suppress(Exception):
+            # A container another process removes between the listing and its inspection
+            # is skipped, not a failure of the sweep.
             for container in self.client.containers.list(
-                all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}
+                all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}, ignore_removed=True
             ):
                 if left_behind(container.labels or {}):
                     self.remove(container)
@@ -453,7 +455,10 @@ class DockerApiAdapter(EngineAdapter):
         """Remove the tool's containers and networks: this process's only, or every one."""
         label = f"{SESSION_LABEL}={SESSION}" if session_only else f"{OWNER_LABEL}={OWNER}"
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": label}):
+        listed = self.client.containers.list(
+            all=True, filters={"label": label}, ignore_removed=True
+        )
+        for container in listed:
             self.remove(container)
             removed += 1
         for network in self.client.networks.list(filters={"label": label}):

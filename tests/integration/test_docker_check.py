@@ -86,7 +86,9 @@ def test_timeout_kills_and_removes_every_container_of_the_pod(
     from profiler.runtime.ownership import SESSION, SESSION_LABEL
 
     label = f"{SESSION_LABEL}={SESSION}"
-    assert not docker_client.containers.list(all=True, filters={"label": label})
+    assert not docker_client.containers.list(
+        all=True, filters={"label": label}, ignore_removed=True
+    )
     assert not docker_client.networks.list(filters={"label": label})
 
 

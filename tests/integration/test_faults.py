@@ -39,7 +39,9 @@ def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
 def left_by(client: Any, pid: int) -> tuple[list[Any], list[Any]]:
     """Containers and networks the tool process ``pid`` started that still exist."""
     label = {"label": [f"{OWNER_LABEL}={OWNER}", f"{PID_LABEL}={pid}"]}
-    return client.containers.list(all=True, filters=label), client.networks.list(filters=label)
+    return client.containers.list(
+        all=True, filters=label, ignore_removed=True
+    ), client.networks.list(filters=label)
 
 
 def wait_for_containers(client: Any, process: subprocess.Popen[str], count: int) -> None:
