@@ -106,9 +106,12 @@ def record_workloads(
     *,
     run_root: Path,
     progress: Progress = no_progress,
+    first_run: int = 1,
 ) -> list[Recording]:
     """Trace every workload ``runs`` times under the recording filter: one recording per
-    run and container role, saved as ``recording[.ROLE].json`` in the run's folder."""
+    run and container role, saved as ``recording[.ROLE].json`` in the run's folder. The
+    runs are numbered from ``first_run``, so the runs of several engines each count once
+    when their files are read back (``--from-recordings``)."""
     recording_profile = generate.recording_profile().to_json()
     oci_runtime = oci_runtime_of(backend)
     recordings = []
@@ -143,7 +146,7 @@ def record_workloads(
                     f"it must pass unconfined first; see {run_dir}",
                 )
             pod_security = plan.shape.pod_security.value
-            for traced in tracer.recordings(workload.name, index, pod_security):
+            for traced in tracer.recordings(workload.name, first_run + index - 1, pod_security):
                 if oci_runtime is not None:
                     traced = with_runtime_version(traced, oci_runtime)
                 traced = replace(
@@ -269,12 +272,14 @@ def record_profile(
             raise ValueError("recording needs a backend and a tracer")
         per_runtime: dict[str, list[Recording]] = {}
         for offset, backend in enumerate(backends):
-            recorded = record_workloads(
-                backend, plan, make_tracer, run_root=root_of(backend, several), progress=progress
+            per_runtime[backend.label] = record_workloads(
+                backend,
+                plan,
+                make_tracer,
+                run_root=root_of(backend, several),
+                progress=progress,
+                first_run=1 + offset * plan.runs,
             )
-            per_runtime[backend.label] = [
-                replace(r, run_index=r.run_index + offset * plan.runs) for r in recorded
-            ]
         recordings = [r for found in per_runtime.values() for r in found]
         if several:
             only = runtime_only_calls(

@@ -113,8 +113,15 @@ def test_recording_under_two_oci_runtimes_names_the_calls_only_one_made(tmp_path
         "docker/runc": ("readlinkat",),
     }
     assert len(outcome.verifications) == 2 and outcome.verified
-    # Each runtime's runs are numbered on, so every run counts once.
+    # Each runtime's runs are numbered on, so every run counts once, in the files too:
+    # derived again from them (--from-recordings), they are as many runs.
     assert sorted({r.run_index for r in outcome.recordings}) == [1, 2, 3, 4]
+    saved = record.load_recordings([tmp_path])
+    assert sorted({r.run_index for r in saved}) == [1, 2, 3, 4]
+    again = record.record_profile(
+        [], _plan(), DeriveOptions(), run_root=tmp_path / "again", recordings=saved, verify=False
+    )
+    assert again.union.summary.total_runs == outcome.union.summary.total_runs == 8
 
 
 def test_the_runtime_role_is_named_with_the_oci_runtime_and_its_version(tmp_path) -> None:
