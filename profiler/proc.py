@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -66,3 +67,32 @@ def start(
         )
     except FileNotFoundError as exc:
         raise EnvironmentProblem(f"{argv[0]} is not installed") from exc
+
+
+STATIC_GCC_FLAGS = ("-O2", "-static")
+
+
+def static_c_program(source: Path, directory: Path, name: str, *, purpose: str, fix: str) -> Path:
+    """``source`` compiled once with ``gcc -O2 -static`` into ``directory`` as
+    ``<name>-<digest>`` (the digest of the source and flags, so an edited source is built
+    again), written under a temporary name and renamed, so a failed build leaves nothing.
+    Without gcc: ``EnvironmentProblem`` saying it is needed for ``purpose``, with ``fix``."""
+
+    code = source.read_bytes()
+    digest = hashlib.sha256(code + " ".join(STATIC_GCC_FLAGS).encode()).hexdigest()[:16]
+    binary = directory / f"{name}-{digest}"
+    if binary.is_file():
+        return binary
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise EnvironmentProblem(f"gcc is needed to build {purpose}", fix)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # containers (uid 185) read the tools through a mount
+    partial = directory / f".{binary.name}.partial"
+    run(
+        [gcc, *STATIC_GCC_FLAGS, "-o", str(partial), str(source)],
+        hint="a static build needs libc6-dev (libc.a): apt-get install libc6-dev",
+    )
+    partial.chmod(0o755)
+    partial.replace(binary)
+    return binary

@@ -28,9 +28,7 @@ and OCI runtime the bench runs.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +57,6 @@ CANDIDATES = ("getppid", "getpid", "gettid", "getuid", "geteuid", "getgid", "get
 DEFAULT_ITERATIONS = 1_000_000
 DEFAULT_REPEAT = 10
 MICROBENCH_FILE = "microbench.json"
-GCC_FLAGS = ("-O2", "-static")
 
 
 @dataclass(frozen=True)
@@ -75,28 +72,13 @@ class MicrobenchRun:
 
 def syscall_loop_binary(cache: Path | None = None, source: Path = SOURCE) -> Path:
     """The compiled loop, built on first use (needs gcc and libc6-dev's static libc)."""
-    code = source.read_bytes()
-    digest = hashlib.sha256(code + " ".join(GCC_FLAGS).encode()).hexdigest()[:16]
-    directory = (cache or cache_dir()) / "tools"
-    binary = directory / f"syscall_loop-{digest}"
-    if binary.is_file():
-        return binary
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        raise EnvironmentProblem(
-            "gcc is needed to build the syscall micro-benchmark",
-            "install gcc and libc6-dev (scripts/bootstrap.sh does), or pass --no-microbench",
-        )
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o755)  # the container user (uid 185) reads it through the mount
-    partial = directory / f".{binary.name}.partial"
-    proc.run(
-        [gcc, *GCC_FLAGS, "-o", str(partial), str(source)],
-        hint="a static build needs libc6-dev (libc.a): apt-get install libc6-dev",
+    return proc.static_c_program(
+        source,
+        (cache or cache_dir()) / "tools",
+        "syscall_loop",
+        purpose="the syscall micro-benchmark",
+        fix="install gcc and libc6-dev (scripts/bootstrap.sh does), or pass --no-microbench",
     )
-    partial.chmod(0o755)
-    partial.replace(binary)
-    return binary
 
 
 def choose_syscall(profile_json: str | None) -> str:

@@ -13,17 +13,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from profiler import proc
-from profiler.errors import EnvironmentProblem
 from profiler.paths import cache_dir
 
 SOURCE = Path(__file__).resolve().parent / "pause.c"
-GCC_FLAGS = ("-O2", "-static")
 REPOSITORY = "docker.io/spark-seccomp/pause"
 # The user the Kubernetes pause image runs as when the pod asks for none.
 PAUSE_USER = "65535:65535"
@@ -43,27 +40,13 @@ class PauseImage:
 
 def pause_binary(cache: Path | None = None, source: Path = SOURCE) -> Path:
     """The compiled pause program, built on first use (needs gcc and libc6-dev)."""
-    code = source.read_bytes()
-    digest = hashlib.sha256(code + " ".join(GCC_FLAGS).encode()).hexdigest()[:16]
-    directory = (cache or cache_dir()) / "tools"
-    binary = directory / f"pause-{digest}"
-    if binary.is_file():
-        return binary
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        raise EnvironmentProblem(
-            "gcc is needed to build the pod sandbox (pause) image for containerd's CRI",
-            "install gcc and libc6-dev (scripts/bootstrap.sh does)",
-        )
-    directory.mkdir(parents=True, exist_ok=True)
-    partial = directory / f".{binary.name}.partial"
-    proc.run(
-        [gcc, *GCC_FLAGS, "-o", str(partial), str(source)],
-        hint="a static build needs libc6-dev (libc.a): apt-get install libc6-dev",
+    return proc.static_c_program(
+        source,
+        (cache or cache_dir()) / "tools",
+        "pause",
+        purpose="the pod sandbox (pause) image for containerd's CRI",
+        fix="install gcc and libc6-dev (scripts/bootstrap.sh does)",
     )
-    partial.chmod(0o755)
-    partial.replace(binary)
-    return binary
 
 
 def pause_image(binary: bytes, architecture: str = "amd64") -> PauseImage:
