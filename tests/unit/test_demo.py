@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from profiler.demo import ALL_MODES, DemoPlan, run_demo
+from profiler.bench.bound import BoundReport, RoleBound
+from profiler.cli.demo import bound_lines
+from profiler.demo import ALL_MODES, DEMO_WORKLOADS, DemoPlan, run_demo
 from profiler.paths import data_dir
 from profiler.runtime.interface import RunSpec, SecurityMode
 from profiler.runtime.run_shape import RunShape
@@ -26,6 +28,7 @@ def _plan(*names: str) -> DemoPlan:
         workloads=tuple(Workload(n, Path(f"/jobs/{n}.py"), "", True) for n in names),
         shape=RunShape("img", executors=1),
         bench_repeat=2,
+        micro_repeat=2,
         runtime_default=REFERENCE,
     )
 
@@ -94,3 +97,63 @@ def test_every_run_of_the_demo_has_its_shape_and_localhost_runs_their_role_profi
         if s.mode is SecurityMode.LOCALHOST and s.profile_label != "recording (allow all)"
     ]
     assert confined and all(s.driver.profile_json != s.executor.profile_json for s in confined)
+
+
+def test_by_default_the_demo_runs_no_job_twice_and_no_micro_benchmark(tmp_path) -> None:
+    """The check's runs are the short bench's one round: each workload runs once per mode
+    (plus its recording), and the bound stands for the micro-benchmark."""
+    backend = FakeBackend(_passes)
+    notes: list[str] = []
+    default = DemoPlan(
+        workloads=tuple(Workload(n, Path(f"/jobs/{n}.py"), "", True) for n in DEMO_WORKLOADS),
+        shape=RunShape("img", executors=1),
+        runtime_default=REFERENCE,
+    )
+    outcome = run_demo(backend, default, FakeTracer, run_dir=tmp_path, note=notes.append)
+    recorded = [s for s in backend.specs if s.profile_label == "recording (allow all)"]
+    confined = [s for s in backend.specs if s.profile_label != "recording (allow all)"]
+    assert len(recorded) == len(DEMO_WORKLOADS)
+    assert sorted((s.workload.name, s.mode) for s in confined) == sorted(
+        (name, mode) for name in DEMO_WORKLOADS for mode in ALL_MODES
+    )
+    assert outcome.bench is not None and set(outcome.bench.workloads) == set(DEMO_WORKLOADS)
+    assert {s.round for s in outcome.bench.samples} == {0}
+    assert not any("micro-benchmark" in n for n in notes), notes
+    assert not (tmp_path / "microbench.json").exists()
+
+
+def _role_bound(workload: str, role: str, mode: str, share: float, high: float) -> RoleBound:
+    return RoleBound(
+        workload=workload,
+        role=role,
+        mode=mode,
+        label=mode,
+        calls=1000.0,
+        uncached_calls=0.0,
+        cpu_seconds=10.0,
+        added_seconds=share * 10.0,
+        share=share,
+        low=share / 2,
+        high=high,
+        confidence=0.95,
+        recorded_runs=1,
+        cpu_runs=1,
+    )
+
+
+def test_the_summary_quotes_per_mode_the_pod_the_filter_can_cost_most() -> None:
+    bound = BoundReport(
+        costs=(),
+        bounds=(
+            _role_bound("rdd_python", "driver", "runtime-default", 0.00014, 0.00025),
+            _role_bound("sql_aggregation", "executor", "runtime-default", 0.00015, 0.00027),
+            _role_bound("rdd_python", "driver", "recording", 0.00131, 0.00222),
+        ),
+    )
+    assert bound_lines(bound) == [
+        "bound [runtime-default]: at most +0.015% of a pod's CPU time "
+        "(sql_aggregation executor; 95% CI up to +0.027%)",
+        "bound [recording]: at most +0.131% of a pod's CPU time "
+        "(rdd_python driver; 95% CI up to +0.222%)",
+    ]
+    assert bound_lines(None) == []
