@@ -242,7 +242,7 @@ def render_bound_table(bound: BoundReport) -> Table:
         table.add_row(
             b.workload,
             b.role,
-            b.mode if b.mode == b.label else f"{b.mode} ({b.label})",
+            b.label if b.label.startswith(b.mode) else f"{b.mode} ({b.label})",
             f"{b.calls:,.0f}",
             f"{b.uncached_calls:,.0f}",
             f"{b.cpu_seconds:.2f}",
