@@ -22,7 +22,9 @@ from profiler.runtime.interface import (
     ContainerEngine,
     LabelledProfile,
     ProfileSet,
+    Role,
     SecurityMode,
+    Topology,
 )
 from profiler.runtime.run_shape import RunShape
 from profiler.seccomp import generate
@@ -246,6 +248,7 @@ def record_profile(
     progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
     verify_on: Sequence[Backend] | None = None,
+    probe_runtimes: bool = False,
 ) -> RecordOutcome:
     """record under each backend (or take ``recordings``) -> derive one set of profiles ->
     verify them under each backend, or under each of ``verify_on`` (the recording engines
@@ -258,7 +261,12 @@ def record_profile(
     profiles work on nodes with any of them: each one's runs and logs go in
     ``run_root/<engine-runtime[-node]>``, numbered after the previous one's (every run
     counts once), and the summaries name the calls only one's runs made. Verifications on
-    several backends go in the same way, each under its own folder."""
+    several backends go in the same way, each under its own folder.
+
+    ``probe_runtimes``: on each verification engine nothing was recorded on, one short
+    container shows what its OCI runtime calls after the filter (``tracing.runtime_probe``),
+    and those calls join every role's profile, so a profile recorded on runc 1.1 starts
+    under runc 1.3 without recording every job there too."""
     verifiers = list(verify_on) if verify_on is not None else list(backends)
     several = len({b.label for b in backends}) > 1
     several_verifiers = len({b.label for b in verifiers}) > 1
@@ -288,6 +296,14 @@ def record_profile(
                     for label, found in per_runtime.items()
                 }
             )
+        if verify and probe_runtimes:
+            probed = _probe_runtimes(verifiers, backends, plan, make_tracer, run_root, progress)
+            job_calls = {name for r in recordings for name in r.counts}
+            for label, found in probed.items():
+                recordings += found
+                new_calls = sorted({n for r in found for n in r.counts} - job_calls)
+                if new_calls:
+                    only[label] = tuple(new_calls)
     profiles = derive_profiles(recordings, options)
     if only:
         profiles = {
@@ -307,6 +323,51 @@ def record_profile(
     return _with_lost_event_warnings(
         replace(outcome, verification=reports[0], verifications=reports if len(reports) > 1 else ())
     )
+
+
+def _probe_runtimes(
+    verifiers: Sequence[Backend],
+    backends: Sequence[Backend],
+    plan: RecordPlan,
+    make_tracer: TracerFactory,
+    run_root: Path,
+    progress: Progress,
+) -> dict[str, list[Recording]]:
+    """Engine label -> the runtime probe's recordings (one per pod role), for each
+    verification engine nothing was recorded on. A tracer that must hold the first process
+    to see it (strace) cannot watch a one-off container's start: no probe then."""
+    from profiler.tracing.runtime_probe import (
+        for_roles,
+        runtime_calls_after_filter,
+        save_probes,
+    )
+
+    recorded = {b.label for b in backends}
+    targets = [v for v in verifiers if v.label not in recorded and isinstance(v, ContainerEngine)]
+    roles = ROLES if plan.shape.topology is Topology.POD else (Role.ALL.value,)
+    found: dict[str, list[Recording]] = {}
+    for index, backend in enumerate(targets):
+        folder = run_root / slug(backend.label) / "runtime-probe"
+        tracer = make_tracer(folder)
+        if tracer.holds_first_process:
+            break
+        progress(
+            f"probing what {backend.label}'s OCI runtime calls after the filter",
+            index,
+            len(targets),
+        )
+        probed = runtime_calls_after_filter(
+            backend, plan.shape.image, tracer, pod_security=plan.shape.pod_security
+        )
+        if probed is None:
+            continue
+        oci_runtime = oci_runtime_of(backend)
+        if oci_runtime is not None:
+            probed = with_runtime_version(probed, oci_runtime)
+        copies = for_roles(probed, roles)
+        save_probes(copies, folder)
+        found[backend.label] = copies
+    return found
 
 
 def _with_lost_event_warnings(outcome: RecordOutcome) -> RecordOutcome:

@@ -113,6 +113,13 @@ def record(
         "runc and with crun [default: the recording nodes and the newest node, "
         f"{newest_node().name}]; `--verify-node host` verifies on the host alone.",
     ),
+    runtime_probe: bool = typer.Option(
+        True,
+        "--runtime-probe/--no-runtime-probe",
+        help="On each verification engine nothing was recorded on, trace one short "
+        "container and add what its OCI runtime calls after the filter (runc 1.3's "
+        "openat2, crun's close_range) to every role's profile (eBPF tracer only).",
+    ),
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
     arguments: list[str] = ARG_OPTION,
@@ -245,6 +252,7 @@ def record(
             progress=on_progress,
             on_derived=review,
             verify_on=verifiers,
+            probe_runtimes=runtime_probe and make_tracer is not None,
         )
     for line in outcome.warnings:
         note(f"warning: {line}")
@@ -252,6 +260,8 @@ def record(
         (outcome.verification,) if outcome.verification else ()
     )
     for verification in verifications:
+        if len(verifications) > 1 and verification.runtime:
+            console.print(f"verified on {verification.runtime}:", highlight=False)
         console.print(render_table(verification))
     if not outcome.verified:
         fix = f"see the verification table above and {root}/verify; the candidates are in {root}"
@@ -274,9 +284,14 @@ def record(
         )
     written = _write_profiles(out, outcome.profiles)
     union = outcome.union
+    from profiler.tracing.runtime_probe import PROBE_PREFIX
+
+    probes = [w for w in union.summary.workloads if w.startswith(PROBE_PREFIX)]
+    runs_of = {w: n for w, n in union.summary.workloads.items() if w not in probes}
     console.print(
         f"wrote {out}: {len(union.profile.allowed())} syscalls allowed from "
-        f"{union.summary.total_runs} run(s) of {len(union.summary.workloads)} workload(s)",
+        f"{sum(runs_of.values())} run(s) of {len(runs_of)} workload(s)"
+        + (f" and {len(probes)} runtime probe(s)" if probes else ""),
         highlight=False,
     )
     for key, path in written:
@@ -350,8 +365,16 @@ def _print_review(summary: generate.Summary, explicit: bool) -> None:
             note(f"not on {arch} (left out there): {', '.join(sorted(names))}")
     if summary.flaky:
         note(f"seen in only some runs (more --runs may find more): {', '.join(summary.flaky)}")
+    from profiler.tracing.runtime_probe import probe_workload
+
     for label, names in sorted(summary.oci_runtime_only.items()):
-        note(f"only the runs under {label} made: {', '.join(names) or 'none'}")
+        if probe_workload(label) in summary.workloads:
+            note(
+                f"what {label}'s OCI runtime calls after the filter, seen in one probe "
+                f"container and added: {', '.join(names)}"
+            )
+        else:
+            note(f"only the runs under {label} made: {', '.join(names) or 'none'}")
     if explicit:
         note(
             "this engine ignores defaultErrnoRet: denied syscalls are listed with an explicit errnoRet"
