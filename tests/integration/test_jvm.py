@@ -62,9 +62,8 @@ def test_a_java_job_passes_every_mode_in_pod_shape_under_its_own_profile(
         str(tmp_path / "record"),
         "--timeout",
         "300",
-        # Recorded on the host's runc 1.1 alone, the profile lacks what sid's runc 1.3 calls
-        # after the filter (openat2), so verifying there would fail, rightly: test_nodes.py
-        # covers that; this test is about the Java job.
+        # The host alone: this test is about the Java job; verifying on the newest node,
+        # with the runtime probe that makes that pass, is test_nodes.py's.
         "--verify-node",
         "host",
     )

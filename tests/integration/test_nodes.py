@@ -27,6 +27,7 @@ from profiler.runtime.interface import ContainerEngine, ProfileSet, SecurityMode
 from profiler.runtime.podman import PodmanBackend
 from profiler.runtime.run_shape import RunShape
 from profiler.runtime.select import EngineChoice, make_engine
+from profiler.seccomp.profile import load_profile
 from tests.conftest import missing
 from tests.integration.conftest import cli
 
@@ -262,5 +263,44 @@ def test_a_recording_on_the_newest_node_names_what_its_runc_calls_after_the_filt
     summary = json.loads(out.with_name("p.summary.json").read_text())
     assert summary["oci_runtime_only"][f"podman/runc@{NODE}"]
     # Verified where it was recorded and on the newest node with both OCI runtimes.
+    for label in ("docker-runc", f"podman-runc-{NODE}", f"podman-crun-{NODE}"):
+        assert (tmp_path / "run" / label / "verify").is_dir(), label
+
+
+def test_recorded_on_the_host_alone_the_profile_starts_on_the_newest_node(
+    spark_image: str, tmp_path: Path
+) -> None:
+    """`record` as a user first runs it: recorded on the host's runc 1.1 only, verified by
+    default there and on the newest node's runc and crun. One short container on each of
+    those shows what its runtime calls after the filter (runc 1.3's openat2), the calls
+    join the profile, and it starts and passes there without recording the job again."""
+    if os.geteuid() != 0 or shutil.which("bpftrace") is None:
+        missing("recording needs root and bpftrace")
+    _node_engine("runc")
+    out = tmp_path / "p.json"
+    code = cli(
+        "record",
+        str(REPO / "tests" / "fixtures" / "scripts" / "tiny_job.py"),
+        "--image",
+        spark_image,
+        "--topology",
+        "local",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--timeout",
+        "300",
+    )
+    assert code == 0
+    summary = json.loads(out.with_name("p.summary.json").read_text())
+    probed = summary["oci_runtime_only"][f"podman/runc@{NODE}"]
+    assert set(probed) & set(NEWER_RUNC_ONLY), probed
+    assert set(probed) <= set(load_profile(out).allowed())
+    # Only the runtime's own calls came from the probe, each named with its version.
+    node = _runtime_calls(tmp_path / "run" / f"podman-runc-{NODE}" / "runtime-probe")
+    ((role, calls),) = node.items()
+    assert role.startswith("container runtime (runc ") and set(probed) <= calls
+    # Verified on the host and on the newest node with both OCI runtimes.
     for label in ("docker-runc", f"podman-runc-{NODE}", f"podman-crun-{NODE}"):
         assert (tmp_path / "run" / label / "verify").is_dir(), label
