@@ -358,6 +358,11 @@ def _bound(
     )
     for line in (*cost.failed, *cost.disturbed):
         note(f"note: filter cost: {line}")
+    for label, added in cost.loop_added.items():
+        note(
+            f"note: filter cost: {label} was measured with {', '.join(added)} allowed too "
+            "(the timing loop reads its CPU clock with it; the profile does not allow it)"
+        )
     return bound
 
 

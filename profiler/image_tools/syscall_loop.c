@@ -52,9 +52,17 @@ static const struct candidate CANDIDATES[] = {
     {"getegid", SYS_getegid},
 };
 
+/* A clock the filter refuses would time nothing: say so and stop (exit 3), rather than
+ * print a figure made of whatever the timespec held. The thread's CPU clock has no vDSO
+ * path, so it always enters the kernel; the monotonic one does where the clock source
+ * has no vDSO path either. */
 static double clock_ns(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(clock, &ts);
+    if (clock_gettime(clock, &ts) != 0) {
+        fprintf(stderr, "clock_gettime(%d) failed: %s: the filter must allow clock_gettime\n",
+                (int)clock, strerror(errno));
+        exit(3);
+    }
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 

@@ -9,6 +9,7 @@ mean something different on a node than on a laptop.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,22 @@ class Profile:
             for r in self.rules
         )
         return replace(self, rules=rules)
+
+    def with_allowed(self, names: Iterable[str]) -> Profile:
+        """The profile with ``names`` allowed without conditions: taken out of every other
+        rule and added to the first unconditional allow rule (or a new one)."""
+        wanted = frozenset(names)
+        if not wanted:
+            return self
+        rules = [replace(r, names=tuple(n for n in r.names if n not in wanted)) for r in self.rules]
+        rules = [r for r in rules if r.names]
+        for index, rule in enumerate(rules):
+            if rule.action == "SCMP_ACT_ALLOW" and not rule.args:
+                rules[index] = replace(rule, names=tuple(sorted({*rule.names, *wanted})))
+                break
+        else:
+            rules.append(SyscallRule(tuple(sorted(wanted)), "SCMP_ACT_ALLOW"))
+        return replace(self, rules=tuple(rules))
 
 
 def allow_all_profile() -> Profile:

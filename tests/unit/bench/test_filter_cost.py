@@ -247,3 +247,33 @@ def test_too_few_undisturbed_samples_are_topped_up_and_said(tmp_path: Path) -> N
     )
     assert all(len(v) == 2 for by_case in run.samples.values() for v in by_case.values())
     assert run.failed and "undisturbed" in run.failed[0]
+
+
+def test_a_profile_without_the_loops_clock_is_measured_with_it_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """A JVM reads its clocks through the vDSO, so a driver profile may lack clock_gettime;
+    the loop reads its CPU clock with it, so the filter is measured with it allowed (the
+    loop would otherwise time nothing), and the run says which filter got what."""
+    filters = filters_for_bench(runtime_default_json=None, localhost={"generated": GENERATED})
+    engine = FakeLoopEngine({})
+    binary = tmp_path / "tools" / "syscall_loop-test"
+    binary.parent.mkdir()
+    binary.write_text("")
+    run = run_filter_cost(
+        engine,
+        "img",
+        [f for f in filters if f.label in (REFERENCE, "generated")],
+        NAMES,
+        repeat=1,
+        iterations=1000,
+        run_root=tmp_path,
+        binary=binary,
+        tracers_running=lambda: 0,
+    )
+    assert run.loop_added == {"generated": ("clock_gettime",)}
+    (measured,) = [p for _argv, mode, p in engine.commands if mode is SecurityMode.LOCALHOST]
+    allowed = {n for r in json.loads(measured)["syscalls"] for n in r["names"]}
+    assert allowed == {"getppid", "read", "clone", "clone3", "futex", "clock_gettime"}
+    data = json.loads((tmp_path / FILTER_COST_FILE).read_text())
+    assert data["loop_added"] == {"generated": ["clock_gettime"]}
