@@ -248,7 +248,7 @@ def record_profile(
     progress: Progress = no_progress,
     on_derived: Callable[[dict[str, DerivedProfile]], None] = lambda _p: None,
     verify_on: Sequence[Backend] | None = None,
-    probe_runtimes: bool = False,
+    probe_on: Sequence[Backend] = (),
 ) -> RecordOutcome:
     """record under each backend (or take ``recordings``) -> derive one set of profiles ->
     verify them under each backend, or under each of ``verify_on`` (the recording engines
@@ -263,10 +263,10 @@ def record_profile(
     counts once), and the summaries name the calls only one's runs made. Verifications on
     several backends go in the same way, each under its own folder.
 
-    ``probe_runtimes``: on each verification engine nothing was recorded on, one short
-    container shows what its OCI runtime calls after the filter (``tracing.runtime_probe``),
-    and those calls join every role's profile, so a profile recorded on runc 1.1 starts
-    under runc 1.3 without recording every job there too."""
+    ``probe_on``: engines nothing was recorded on (the verification engines of a newer
+    node) where one short container shows what the OCI runtime calls after the filter
+    (``tracing.runtime_probe``); those calls join every role's profile, so a profile
+    recorded on runc 1.1 starts under runc 1.3 without recording every job there too."""
     verifiers = list(verify_on) if verify_on is not None else list(backends)
     several = len({b.label for b in backends}) > 1
     several_verifiers = len({b.label for b in verifiers}) > 1
@@ -296,8 +296,8 @@ def record_profile(
                     for label, found in per_runtime.items()
                 }
             )
-        if verify and probe_runtimes:
-            probed = _probe_runtimes(verifiers, backends, plan, make_tracer, run_root, progress)
+        if probe_on:
+            probed = _probe_runtimes(probe_on, backends, plan, make_tracer, run_root, progress)
             job_calls = {name for r in recordings for name in r.counts}
             for label, found in probed.items():
                 recordings += found
@@ -326,16 +326,16 @@ def record_profile(
 
 
 def _probe_runtimes(
-    verifiers: Sequence[Backend],
+    engines: Sequence[Backend],
     backends: Sequence[Backend],
     plan: RecordPlan,
     make_tracer: TracerFactory,
     run_root: Path,
     progress: Progress,
 ) -> dict[str, list[Recording]]:
-    """Engine label -> the runtime probe's recordings (one per pod role), for each
-    verification engine nothing was recorded on. A tracer that must hold the first process
-    to see it (strace) cannot watch a one-off container's start: no probe then."""
+    """Engine label -> the runtime probe's recordings (one per pod role), for each of
+    ``engines`` nothing was recorded on. A tracer that must hold the first process to see
+    it (strace) cannot watch a one-off container's start: no probe then."""
     from profiler.tracing.runtime_probe import (
         for_roles,
         runtime_calls_after_filter,
@@ -343,7 +343,7 @@ def _probe_runtimes(
     )
 
     recorded = {b.label for b in backends}
-    targets = [v for v in verifiers if v.label not in recorded and isinstance(v, ContainerEngine)]
+    targets = [e for e in engines if e.label not in recorded and isinstance(e, ContainerEngine)]
     roles = ROLES if plan.shape.topology is Topology.POD else (Role.ALL.value,)
     found: dict[str, list[Recording]] = {}
     for index, backend in enumerate(targets):

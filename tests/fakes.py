@@ -355,3 +355,28 @@ class FakeTracer(Tracer):
         if not self.pod:
             return (made("all", (*self.calls, *self.driver_only)),)
         return (made("driver", (*self.calls, *self.driver_only)), made("executor", self.calls))
+
+
+class FakeNodeEngine(FakeEngine):
+    """A verification engine of a newer node: runs jobs as FakeEngine does, and one-off
+    containers through in-memory primitives (the runtime probe starts one)."""
+
+    oci_runtime = "crun"
+
+    def __init__(self) -> None:
+        super().__init__(lambda _spec: (0, False, "42", ""))
+        self.primitives = FakePrimitives()
+
+    @property
+    def label(self) -> str:
+        return "podman/crun@sid"
+
+    def versions(self) -> dict[str, str]:
+        return {"engine": "podman 5.8.6", "oci_runtime": "crun 1.28"}
+
+    def run_files_dir(self) -> Path | None:
+        return None
+
+    def __getattr__(self, name: str) -> object:
+        # open_pod, create, start, host_pid, wait, remove, close_pod
+        return getattr(self.primitives, name)

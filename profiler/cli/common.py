@@ -163,6 +163,14 @@ EGRESS_OPTION = typer.Option(
     help="Give the pod network a way out through this machine, for jobs that read a service "
     "outside the pods (a database, an object store).",
 )
+RUNTIME_PROBE_OPTION = typer.Option(
+    True,
+    "--runtime-probe/--no-runtime-probe",
+    help="Trace one short container on each engine of the newest node nothing was recorded "
+    "on and add what its OCI runtime calls after the filter (runc 1.3's openat2, crun's "
+    "close_range) to every role's profile, so the profiles start on today's runtimes too "
+    "(eBPF tracer only).",
+)
 MANIFEST_OPERATOR_OPTION = typer.Option(
     None,
     "--operator-version",

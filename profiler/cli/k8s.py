@@ -4,6 +4,7 @@ and dry-runs of a SparkApplication's security settings in the local Docker engin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,7 @@ from profiler.cli.common import (
     ERRNO_OPTION,
     NODE_OPTION,
     OCI_RUNTIMES_OPTION,
+    RUNTIME_PROBE_OPTION,
     RUNTIMES_OPTION,
     TRACER_OPTION,
     console,
@@ -52,6 +54,10 @@ from profiler.output import check_distinct_outputs, check_output_dir, check_outp
 from profiler.paths import run_folder
 from profiler.seccomp.profile import load_profile_text, role_profile_path
 from profiler.vocabulary import DeniedErrno, TracerName
+
+if TYPE_CHECKING:
+    from profiler.runtime.interface import Backend
+    from profiler.runtime.run_shape import EngineChoice
 
 app = App(help="Kubernetes: SparkApplication manifests, profile installers, lint, dry-runs.")
 
@@ -681,6 +687,7 @@ def harden_command(
     oci_runtime: OciRuntimes = OCI_RUNTIMES_OPTION,
     node: str = NODE_OPTION,
     egress: bool = EGRESS_OPTION,
+    runtime_probe: bool = RUNTIME_PROBE_OPTION,
 ) -> None:
     """Harden SparkApplications with profiles recorded from them, and prove it with a dry-run.
 
@@ -734,6 +741,7 @@ def harden_command(
             run_root=root,
             progress=on_progress,
             note=note,
+            probe_engines=(lambda: _newest_node_engines(engine)) if runtime_probe else tuple,
         )
     for outcome in report.outcomes:
         stdout.print(outcome.app.diff(str(outcome.manifest_path)), markup=False, highlight=False)
@@ -757,3 +765,24 @@ def harden_command(
     note(f"run logs in {root}")
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _newest_node_engines(recorded: EngineChoice) -> list[Backend]:
+    """The engines `record` verifies on by default besides the one recorded on (the
+    newest node's Podman with runc and crun), for the runtime probe; one that cannot start
+    here (not root, no mmdebstrap) is said and left out."""
+    from profiler.errors import EnvironmentProblem
+    from profiler.runtime.select import make_engine, verification_choices
+
+    engines: list[Backend] = []
+    for choice in verification_choices([recorded]):
+        if choice == recorded:
+            continue
+        try:
+            engines.append(make_engine(choice, note))
+        except EnvironmentProblem as exc:
+            note(
+                f"not probing {choice.label}'s OCI runtime: {exc.diagnostics()} "
+                "(the profiles may lack what it calls after the filter)"
+            )
+    return engines

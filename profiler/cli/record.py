@@ -26,6 +26,7 @@ from profiler.cli.common import (
     OCI_RUNTIMES_OPTION,
     POD_SECURITY_OPTION,
     PY_FILES_OPTION,
+    RUNTIME_PROBE_OPTION,
     RUNTIMES_OPTION,
     TOPOLOGY_OPTION,
     TRACER_OPTION,
@@ -113,13 +114,7 @@ def record(
         "runc and with crun [default: the recording nodes and the newest node, "
         f"{newest_node().name}]; `--verify-node host` verifies on the host alone.",
     ),
-    runtime_probe: bool = typer.Option(
-        True,
-        "--runtime-probe/--no-runtime-probe",
-        help="On each verification engine nothing was recorded on, trace one short "
-        "container and add what its OCI runtime calls after the filter (runc 1.3's "
-        "openat2, crun's close_range) to every role's profile (eBPF tracer only).",
-    ),
+    runtime_probe: bool = RUNTIME_PROBE_OPTION,
     topology: Topology = TOPOLOGY_OPTION,
     executors: int = EXECUTORS_OPTION,
     arguments: list[str] = ARG_OPTION,
@@ -252,7 +247,7 @@ def record(
             progress=on_progress,
             on_derived=review,
             verify_on=verifiers,
-            probe_runtimes=runtime_probe and make_tracer is not None,
+            probe_on=verifiers if runtime_probe and make_tracer is not None else (),
         )
     for line in outcome.warnings:
         note(f"warning: {line}")

@@ -129,8 +129,14 @@ def harden_apps(
     run_root: Path,
     progress: Progress = lambda _m, _d, _t: None,
     note: Note = lambda _m: None,
+    probe_engines: Callable[[], Sequence[Backend]] = lambda: (),
 ) -> HardenReport:
-    """Record, write and dry-run every application of ``request.files`` (module doc)."""
+    """Record, write and dry-run every application of ``request.files`` (module doc).
+
+    ``probe_engines``: the engines of nodes whose OCI runtimes the profiles must start
+    under too (the newest node's runc and crun), made only when Localhost profiles are
+    recorded; what each runtime calls after the filter joins the profiles
+    (``record.record_profile``'s ``probe_on``)."""
     apps = plan_hardening(request)
     check_output_dir(request.out_dir, what="--out-dir")
     check_output_files(request.out_dir, output_files(request, apps))
@@ -141,8 +147,11 @@ def harden_apps(
     if localhost:
         if make_tracer is None:
             raise ValueError("Localhost profiles are recorded: a tracer is needed")
+        probed_on = tuple(probe_engines())
         for app in apps:
-            derived = _record(app, request, backend, make_tracer, run_root, progress, note)
+            derived = _record(
+                app, request, backend, make_tracer, run_root, progress, note, probed_on
+            )
             sizes[app.label] = {role: len(d.profile.allowed()) for role, d in derived.items()}
             trees.update(
                 seccomp_tree(app, {role: d.profile.to_json() for role, d in derived.items()})
@@ -196,8 +205,10 @@ def _record(
     run_root: Path,
     progress: Progress,
     note: Note,
+    probe_on: Sequence[Backend] = (),
 ) -> dict[str, DerivedProfile]:
-    """Each role's derived profile, recorded from the hardened application."""
+    """Each role's derived profile, recorded from the hardened application, with what the
+    OCI runtimes of ``probe_on`` call after the filter."""
     (found,) = manifest_workloads_of(
         [(app.source, app.text)],
         image=request.image,
@@ -228,6 +239,7 @@ def _record(
         make_tracer=make_tracer,
         verify=False,  # the dry-run of the written manifest verifies, through the kubelet's paths
         progress=progress,
+        probe_on=probe_on,
     )
     missing = [role for role in app.profiles if role not in outcome.profiles]
     if missing:

@@ -15,7 +15,7 @@ from profiler.record import UNION, DeriveOptions, RecordPlan
 from profiler.runtime.interface import RunSpec, SecurityMode, Topology
 from profiler.runtime.run_shape import RunShape
 from profiler.workloads import Workload
-from tests.fakes import FakeBackend, FakeEngine, FakePrimitives, FakeTracer
+from tests.fakes import FakeBackend, FakeEngine, FakeNodeEngine, FakeTracer
 
 
 def _workload(name: str) -> Workload:
@@ -159,37 +159,12 @@ def test_a_debian_runtime_version_is_named_as_upstream_names_it() -> None:
     assert record.oci_runtime_of(FakeBackend(_passes)) is None
 
 
-class _NodeEngine(FakeEngine):
-    """A verification engine of a newer node: runs jobs as FakeEngine does, and one-off
-    containers through in-memory primitives (the runtime probe starts one)."""
-
-    oci_runtime = "crun"
-
-    def __init__(self) -> None:
-        super().__init__(_passes)
-        self.primitives = FakePrimitives()
-
-    @property
-    def label(self) -> str:
-        return "podman/crun@sid"
-
-    def versions(self) -> dict[str, str]:
-        return {"engine": "podman 5.8.6", "oci_runtime": "crun 1.28"}
-
-    def run_files_dir(self) -> Path | None:
-        return None
-
-    def __getattr__(self, name: str) -> object:
-        # open_pod, create, start, host_pid, wait, remove, close_pod
-        return getattr(self.primitives, name)
-
-
 def test_a_verification_engine_nothing_was_recorded_on_is_probed_for_its_runtimes_calls(
     tmp_path,
 ) -> None:
     """The probe's container runs there; only what its runtime called after the filter is
     kept, it joins every role's profile, and the summary names the engine that needed it."""
-    host, node = FakeEngine(_passes), _NodeEngine()
+    host, node = FakeEngine(_passes), FakeNodeEngine()
 
     def tracer(run_dir: Path) -> FakeTracer:
         if run_dir.name == "runtime-probe":
@@ -206,7 +181,7 @@ def test_a_verification_engine_nothing_was_recorded_on_is_probed_for_its_runtime
         run_root=tmp_path,
         make_tracer=tracer,
         verify_on=[host, node],
-        probe_runtimes=True,
+        probe_on=[host, node],
     )
     assert outcome.verified
     started = [c for c in node.primitives.containers if c.started]
@@ -226,6 +201,6 @@ def test_a_verification_engine_nothing_was_recorded_on_is_probed_for_its_runtime
         DeriveOptions(),
         run_root=tmp_path / "plain",
         make_tracer=tracer,
-        verify_on=[host, _NodeEngine()],
+        verify_on=[host, FakeNodeEngine()],
     )
     assert "close_range" not in plain.union.profile.allowed()

@@ -14,7 +14,8 @@ from profiler.k8s.harden_run import HardenRequest, harden_apps, output_files, pl
 from profiler.k8s.lint import lint_files
 from profiler.k8s.sparkapp import Seccomp
 from profiler.runtime.interface import ContainerResult, Role, RunResult
-from tests.fakes import FakeBackend, FakeTracer
+from profiler.seccomp.profile import load_profile
+from tests.fakes import FakeBackend, FakeNodeEngine, FakeTracer
 
 APPS = Path(__file__).parents[2] / "fixtures" / "k8s" / "apps"
 
@@ -95,3 +96,31 @@ def test_two_applications_of_one_name_cannot_share_a_folder(tmp_path) -> None:
     request = _request(tmp_path / "out", files=(APPS / "orders-java.yaml", other))
     with pytest.raises(UsageError, match="would both be written as orders.yaml"):
         plan_hardening(request)
+
+
+def test_what_the_newest_nodes_runtime_calls_after_the_filter_joins_the_profiles(
+    tmp_path,
+) -> None:
+    """Recorded on the host's engine, the profiles must start under the newest node's
+    runtimes too: one probe container there, and its runtime's calls in both roles."""
+    node = FakeNodeEngine()
+
+    def tracer(run_dir: Path) -> FakeTracer:
+        if run_dir.name == "runtime-probe":
+            return FakeTracer(run_dir, ("nanosleep",), driver_only=(), runtime_calls=("openat2",))
+        return FakeTracer(run_dir)
+
+    out = tmp_path / "out"
+    report = harden_apps(
+        _request(out),
+        PodBackend,
+        make_tracer=tracer,
+        run_root=tmp_path / "runs",
+        probe_engines=lambda: [node],
+    )
+    assert report.passed
+    assert len([c for c in node.primitives.containers if c.started]) == 1
+    tree = out / "seccomp" / "spark-seccomp"
+    for role in ("driver", "executor"):
+        allowed = load_profile(tree / f"orders-{role}.json").allowed()
+        assert "openat2" in allowed and "nanosleep" not in allowed, role
