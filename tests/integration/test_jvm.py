@@ -70,16 +70,14 @@ def test_a_java_job_passes_every_mode_in_pod_shape_under_its_own_profile(
     assert code == 0
     for role in ("driver", "executor"):
         assert (tmp_path / f"java.{role}.json").is_file()
-    # record verified the profiles (a Localhost run in pod shape, same result as the
-    # recorded run); the check adds the other two modes and reads the per-role files.
+    # record verified the per-role profiles (a Localhost run in pod shape, with the
+    # recorded run's result); the check adds the other two modes.
     out = tmp_path / "check.json"
     code = cli(
         "check",
         JAVA_JOB,
         "--modes",
         "unconfined,runtime-default",
-        "--profile",
-        str(profile),
         "--image",
         spark_image,
         "--json",
@@ -99,3 +97,6 @@ def test_a_java_job_passes_every_mode_in_pod_shape_under_its_own_profile(
     for run in verified:
         roles = [c["role"] for c in json.loads(run.read_text())["containers"]]
         assert roles[:2] == ["driver", "executor"], roles
+        # each role under its own profile
+        assert (run.parent / "profile.driver.json").is_file()
+        assert (run.parent / "profile.executor.json").is_file()
