@@ -13,6 +13,7 @@ from profiler.seccomp.profile import load_profile
 from tests.integration.conftest import POD_WORKLOADS, cli
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
 # Calls runc makes inside the container before the filter is installed; none may land.
 RUNTIME_SETUP = {"mount", "pivot_root", "sethostname", "keyctl", "umount2", "setns", "unshare"}
 RESTRICTED = {
@@ -78,10 +79,12 @@ def test_the_image_entrypoint_starts_under_every_recorded_profile(
 
 
 def test_the_image_runs_a_driver_pods_arguments_under_the_driver_profile(
-    pod_profiles: Path, docker_client: Any, spark_image: str, tmp_path: Path
+    docker_client: Any, spark_image: str, tmp_path: Path
 ) -> None:
     """What Spark's Kubernetes backend gives a driver container, with a properties file
-    for a local master, started through the image's entrypoint as the kubelet starts it.
+    for a local master, started through the image's entrypoint as the kubelet starts it,
+    under the committed reference's driver profile (recorded from every catalogue job's
+    driver; a profile recorded from one job's driver need not cover another job).
 
     The job runs no task: with a local master every task would be executor work in the
     driver container (shuffle files, Python workers), which the executor profile covers
@@ -93,7 +96,8 @@ def test_the_image_runs_a_driver_pods_arguments_under_the_driver_profile(
         "spark.master=local[2]\nspark.driver.host=localhost\nspark.app.name=tiny\n"
     )
     conf.chmod(0o755)
-    profile = (pod_profiles / "p.driver.json").read_text()
+    version = spark_image.rsplit(":", 1)[-1]
+    profile = (REPO / "profiles" / f"spark-{version}-amd64.driver.json").read_text()
     options = dict(RESTRICTED)
     options["security_opt"] = [*RESTRICTED["security_opt"], f"seccomp={profile}"]
     container = docker_client.containers.create(
