@@ -33,17 +33,14 @@ from pathlib import Path
 from profiler.errors import ProfilerError
 from profiler.image import default_tag
 from profiler.runtime.adapter import EngineAdapter
-from profiler.runtime.command import command_shape
-from profiler.runtime.interface import ContainerRef, Role, SecurityMode
-from profiler.runtime.orchestration import one_off_container
+from profiler.runtime.interface import SecurityMode
 from profiler.runtime.select import make_engine, parse_engine_choices
-from profiler.seccomp.generate import recording_profile
 from profiler.tracing.ebpf import EbpfTracer
-from profiler.tracing.interface import ROLE_RUNTIME
+from profiler.tracing.runtime_probe import PROBE_COMMAND, runtime_calls_after_filter
+from profiler.vocabulary import PodSecurity
 
 REPO = Path(__file__).resolve().parents[1]
-# Long enough for the tracer to be told the container's pid before it exits.
-COMMAND = ("sleep", "1")
+COMMAND = PROBE_COMMAND
 
 
 def without(profile: dict, name: str) -> str:
@@ -66,32 +63,17 @@ def with_allowed(profile: dict, names: list[str]) -> dict:
 
 
 def seen_after_filter(engine: EngineAdapter, image: str, repeat: int) -> list[set[str]]:
-    """Per container: the calls the OCI runtime's init made after the filter."""
+    """Per container: the calls the OCI runtime's init made after the filter (the probe
+    `record` runs, ``tracing.runtime_probe``)."""
     runs = []
-    profile = recording_profile().to_json()
     for index in range(repeat):
         with tempfile.TemporaryDirectory(prefix="oci-needs-") as scratch:
             tracer = EbpfTracer(Path(scratch))
             tracer.check_available()
-            shape = command_shape(
-                image, COMMAND, SecurityMode.LOCALHOST, profile, run_id=f"needs{index}"
+            probed = runtime_calls_after_filter(
+                engine, image, tracer, pod_security=PodSecurity.RESTRICTED, run_index=index
             )
-            tracer.before_start()
-            try:
-                with one_off_container(engine, shape) as container:
-                    engine.start(container)
-                    tracer.started(engine.host_pid(container), ContainerRef(Role.ALL, "needs"))
-                    engine.wait(container, 60)
-            finally:
-                tracer.finished()
-            (recording,) = tracer.recordings("needs", index, "restricted")
-            runs.append(
-                {
-                    name
-                    for name, roles in recording.counts.items()
-                    if any(role.startswith(ROLE_RUNTIME) for role in roles)
-                }
-            )
+            runs.append(set(probed.counts) if probed is not None else set())
     return runs
 
 
