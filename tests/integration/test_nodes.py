@@ -223,6 +223,27 @@ def _runtime_calls(recordings_root: Path) -> dict[str, set[str]]:
     return found
 
 
+def _record_tiny_job(spark_image: str, out: Path, run_dir: Path, *where: str) -> None:
+    """`record` of the tiny job in one container (local topology), ``where`` saying where
+    to record (by default the host, verified there and on the newest node)."""
+    code = cli(
+        "record",
+        str(REPO / "tests" / "fixtures" / "scripts" / "tiny_job.py"),
+        "--image",
+        spark_image,
+        "--topology",
+        "local",
+        *where,
+        "--out",
+        str(out),
+        "--run-dir",
+        str(run_dir),
+        "--timeout",
+        "300",
+    )
+    assert code == 0
+
+
 def test_a_recording_on_the_newest_node_names_what_its_runc_calls_after_the_filter(
     spark_image: str, tmp_path: Path
 ) -> None:
@@ -234,25 +255,9 @@ def test_a_recording_on_the_newest_node_names_what_its_runc_calls_after_the_filt
         missing("recording needs root and bpftrace")
     _node_engine("runc")
     out = tmp_path / "p.json"
-    code = cli(
-        "record",
-        str(REPO / "tests" / "fixtures" / "scripts" / "tiny_job.py"),
-        "--image",
-        spark_image,
-        "--topology",
-        "local",
-        "--node",
-        f"host,{NODE}",
-        "--oci-runtime",
-        "runc",
-        "--out",
-        str(out),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--timeout",
-        "300",
+    _record_tiny_job(
+        spark_image, out, tmp_path / "run", "--node", f"host,{NODE}", "--oci-runtime", "runc"
     )
-    assert code == 0
     host = _runtime_calls(tmp_path / "run" / "docker-runc" / "record")
     node = _runtime_calls(tmp_path / "run" / f"podman-runc-{NODE}" / "record")
     ((host_role, older),) = host.items()
@@ -278,21 +283,7 @@ def test_recorded_on_the_host_alone_the_profile_starts_on_the_newest_node(
         missing("recording needs root and bpftrace")
     _node_engine("runc")
     out = tmp_path / "p.json"
-    code = cli(
-        "record",
-        str(REPO / "tests" / "fixtures" / "scripts" / "tiny_job.py"),
-        "--image",
-        spark_image,
-        "--topology",
-        "local",
-        "--out",
-        str(out),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--timeout",
-        "300",
-    )
-    assert code == 0
+    _record_tiny_job(spark_image, out, tmp_path / "run")
     summary = json.loads(out.with_name("p.summary.json").read_text())
     probed = summary["oci_runtime_only"][f"podman/runc@{NODE}"]
     assert set(probed) & set(NEWER_RUNC_ONLY), probed

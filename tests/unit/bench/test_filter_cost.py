@@ -42,6 +42,15 @@ GENERATED = json.dumps(
 NAMES = ["read", "futex", "clone", "clone3"]
 
 
+@pytest.fixture
+def binary(tmp_path: Path) -> Path:
+    """A stand-in for the compiled loop (the fake engine never runs it)."""
+    path = tmp_path / "tools" / "syscall_loop-test"
+    path.parent.mkdir()
+    path.write_text("")
+    return path
+
+
 def number(name: str) -> int:
     found = syscall_number(name, "x86_64")
     assert found is not None
@@ -132,15 +141,14 @@ class CountingTracer(Tracer):
         return ()
 
 
-def test_run_rotates_filters_and_cases_and_writes_filter_cost_json(tmp_path: Path) -> None:
+def test_run_rotates_filters_and_cases_and_writes_filter_cost_json(
+    tmp_path: Path, binary: Path
+) -> None:
     filters = filters_for_bench(
         runtime_default_json=RUNTIME_DEFAULT, localhost={"generated": GENERATED}
     )
     engine = FakeLoopEngine({(RUNTIME_DEFAULT, f"stub:{number('clone')}"): 300.0})
     CountingTracer.attached = []
-    binary = tmp_path / "tools" / "syscall_loop-test"
-    binary.parent.mkdir()
-    binary.write_text("")
     run = run_filter_cost(
         engine,
         "img",
@@ -167,10 +175,8 @@ def test_run_rotates_filters_and_cases_and_writes_filter_cost_json(tmp_path: Pat
     assert all(security is not None for security in engine.securities)
 
 
-def test_a_failed_case_is_reported_and_the_rest_kept(tmp_path: Path) -> None:
+def test_a_failed_case_is_reported_and_the_rest_kept(tmp_path: Path, binary: Path) -> None:
     filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
-    binary = tmp_path / "syscall_loop-test"
-    binary.write_text("")
     clone3 = f"stub:{number('clone3')}"
     run = run_filter_cost(
         FakeLoopEngine({}, fail=clone3),
@@ -186,9 +192,7 @@ def test_a_failed_case_is_reported_and_the_rest_kept(tmp_path: Path) -> None:
     assert run.samples[REFERENCE]
 
 
-def test_tracer_factory_is_unused_without_a_traced_filter(tmp_path: Path) -> None:
-    binary = tmp_path / "syscall_loop-test"
-    binary.write_text("")
+def test_tracer_factory_is_unused_without_a_traced_filter(tmp_path: Path, binary: Path) -> None:
 
     def no_tracer(_path: Path) -> Any:
         raise AssertionError("no traced filter, no tracer")
@@ -209,10 +213,10 @@ def test_tracer_factory_is_unused_without_a_traced_filter(tmp_path: Path) -> Non
         run_filter_cost(FakeLoopEngine({}), "img", filters[:1], [], binary=binary)
 
 
-def test_containers_timed_while_another_tracer_ran_are_set_aside(tmp_path: Path) -> None:
+def test_containers_timed_while_another_tracer_ran_are_set_aside(
+    tmp_path: Path, binary: Path
+) -> None:
     filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
-    binary = tmp_path / "syscall_loop-test"
-    binary.write_text("")
     engine = FakeLoopEngine({})
     # another recorder's bpftrace is seen around the second container of the run only
     counts = iter([0, 0, 1, 0] + [0] * 100)
@@ -232,10 +236,8 @@ def test_containers_timed_while_another_tracer_ran_are_set_aside(tmp_path: Path)
     assert run.failed == ()
 
 
-def test_too_few_undisturbed_samples_are_topped_up_and_said(tmp_path: Path) -> None:
+def test_too_few_undisturbed_samples_are_topped_up_and_said(tmp_path: Path, binary: Path) -> None:
     filters = filters_for_bench(runtime_default_json=RUNTIME_DEFAULT, recorder=False)
-    binary = tmp_path / "syscall_loop-test"
-    binary.write_text("")
     run = run_filter_cost(
         FakeLoopEngine({}),
         "img",
@@ -250,16 +252,13 @@ def test_too_few_undisturbed_samples_are_topped_up_and_said(tmp_path: Path) -> N
 
 
 def test_a_profile_without_the_loops_clock_is_measured_with_it_and_says_so(
-    tmp_path: Path,
+    tmp_path: Path, binary: Path
 ) -> None:
     """A JVM reads its clocks through the vDSO, so a driver profile may lack clock_gettime;
     the loop reads its CPU clock with it, so the filter is measured with it allowed (the
     loop would otherwise time nothing), and the run says which filter got what."""
     filters = filters_for_bench(runtime_default_json=None, localhost={"generated": GENERATED})
     engine = FakeLoopEngine({})
-    binary = tmp_path / "tools" / "syscall_loop-test"
-    binary.parent.mkdir()
-    binary.write_text("")
     run = run_filter_cost(
         engine,
         "img",
