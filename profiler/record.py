@@ -157,8 +157,7 @@ def record_workloads(
                     checksum=result.result.checksum if result.result else None,
                     script=None if workload.in_catalogue else str(workload.path),
                 )
-                suffix = "" if traced.role == "all" else f".{traced.role}"
-                traced.save(run_dir / f"recording{suffix}.json")
+                traced.save(run_dir / traced.file_name)
                 recordings.append(traced)
             done += 1
     progress("recorded", done, total)

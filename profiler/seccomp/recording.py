@@ -48,6 +48,12 @@ class Recording:
     def syscalls(self) -> frozenset[str]:
         return frozenset(self.counts)
 
+    @property
+    def file_name(self) -> str:
+        """``recording.json`` for a one-container run, ``recording.<role>.json`` for a pod
+        role: one file per role in a run's folder, all found by ``recording*.json``."""
+        return "recording.json" if self.role == "all" else f"recording.{self.role}.json"
+
     def total(self, name: str) -> int:
         return sum(self.counts.get(name, {}).values())
 

@@ -104,5 +104,4 @@ def save_probes(recordings: Sequence[Recording], folder: Path) -> None:
     """Beside the runs, so ``--from-recordings`` derives the same profiles again."""
     folder.mkdir(parents=True, exist_ok=True)
     for recording in recordings:
-        suffix = "" if recording.role == Role.ALL.value else f".{recording.role}"
-        recording.save(folder / f"recording{suffix}.json")
+        recording.save(folder / recording.file_name)
